@@ -1,0 +1,172 @@
+//! The per-component wake state and the shared wake list: the postman's half
+//! of the scheduler.
+//!
+//! Every inbox knows the [`Proc`] of the component that owns it. Delivering a
+//! message bumps the owner's `pending` count and, if the owner sleeps, puts
+//! it on the wake list exactly once. The scheduler reads `pending` when a
+//! component returns `Pause`: a component is only put to sleep with an empty
+//! inbox set (unless it is deliberately holding input back, see
+//! [`Cx::hold_input`](crate::axon::Cx::hold_input)), so no wake-up is lost.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+/// Identifies a component in one scheduler. The generation makes an id of a
+/// finished component never match the component that later reuses its slot.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id {
+    pub(crate) index: u32,
+    pub(crate) gen: u32,
+}
+
+impl Id {
+    /// The slot number (stable for the component's life, reused afterwards).
+    pub fn index(self) -> u32 {
+        self.index
+    }
+    pub(crate) const DETACHED: Id = Id {
+        index: u32::MAX,
+        gen: 0,
+    };
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+
+pub(crate) const SLEEPING: u8 = 0;
+pub(crate) const QUEUED: u8 = 1;
+pub(crate) const RUNNING: u8 = 2;
+pub(crate) const DEAD: u8 = 3;
+
+pub(crate) const F_REWAKE: u8 = 1; // woken while running: run again
+pub(crate) const F_HOLD: u8 = 2; // holds input back this step (refused send or asked)
+pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inboxes
+
+/// Shared by the scheduler and every [`Proc`]: the list of components woken
+/// since the current round began.
+pub(crate) struct Core {
+    pub(crate) woken: RefCell<Vec<Id>>,
+}
+
+impl Core {
+    pub(crate) fn new() -> Rc<Core> {
+        Rc::new(Core {
+            woken: RefCell::new(Vec::new()),
+        })
+    }
+}
+
+/// The scheduler-visible state of one component. Kept small: one per
+/// component, pointed to by each of its boxes.
+pub(crate) struct Proc {
+    pub(crate) id: Id,
+    pub(crate) state: Cell<u8>,
+    pub(crate) flags: Cell<u8>,
+    /// Messages waiting in this component's own inboxes.
+    pub(crate) pending: Cell<u32>,
+    pub(crate) core: Rc<Core>,
+    /// Producers refused by one of our full inboxes; woken on our next pop.
+    waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
+}
+
+impl Proc {
+    pub(crate) fn new(id: Id, core: Rc<Core>) -> Rc<Proc> {
+        Rc::new(Proc {
+            id,
+            state: Cell::new(QUEUED),
+            flags: Cell::new(0),
+            pending: Cell::new(0),
+            core,
+            waiters: Cell::new(None),
+        })
+    }
+
+    /// A proc for boxes that belong to no scheduled component (test feeders
+    /// and collectors). It is always "running", so waking it does nothing.
+    pub(crate) fn detached(core: Rc<Core>) -> Rc<Proc> {
+        let p = Proc::new(Id::DETACHED, core);
+        p.state.set(RUNNING);
+        p
+    }
+
+    /// A proc that stands for "the owner has finished": boxes of finished
+    /// components point to one of these.
+    pub(crate) fn tombstone(core: Rc<Core>) -> Rc<Proc> {
+        let p = Proc::new(Id::DETACHED, core);
+        p.state.set(DEAD);
+        p
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags.get() & flag != 0
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, flag: u8) {
+        self.flags.set(self.flags.get() | flag);
+    }
+
+    #[inline]
+    pub(crate) fn clear(&self, flag: u8) {
+        self.flags.set(self.flags.get() & !flag);
+    }
+
+    /// Puts a sleeping component back on the run queue (once); notes a wake
+    /// for a running one so it runs again; ignores queued and dead ones.
+    #[inline]
+    pub(crate) fn wake(&self) {
+        match self.state.get() {
+            SLEEPING => {
+                self.state.set(QUEUED);
+                self.core.woken.borrow_mut().push(self.id);
+            }
+            RUNNING => self.set(F_REWAKE),
+            _ => {}
+        }
+    }
+
+    #[inline]
+    pub(crate) fn delivered(&self, n: u32) {
+        self.pending.set(self.pending.get() + n);
+        self.wake();
+    }
+
+    #[inline]
+    pub(crate) fn taken(&self) {
+        self.pending.set(self.pending.get() - 1);
+        if self.has(F_WAITERS) {
+            self.wake_waiters();
+        }
+    }
+
+    pub(crate) fn add_waiter(&self, producer: &Rc<Proc>) {
+        let mut list = self.waiters.take().unwrap_or_default();
+        if !list.iter().any(|p| Rc::ptr_eq(p, producer)) {
+            list.push(producer.clone());
+        }
+        self.waiters.set(Some(list));
+        self.set(F_WAITERS);
+    }
+
+    #[cold]
+    pub(crate) fn wake_waiters(&self) {
+        self.clear(F_WAITERS);
+        if let Some(list) = self.waiters.take() {
+            for p in list.iter() {
+                p.clear(F_HOLD);
+                p.wake();
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Timers beyond `Cx::wake_at`: drift-free periodic ticks, and the seed's
+//! timer service.
+//!
+//! # TimerService
+//!
+//! A shared component, found by name through the services registry, that
+//! delivers a message to a given inbox after a delay: the shape sketched in
+//! the seeds (`send((delay, (component, "control")), "timerbox")`).
+//!
+//! | box     | carries        | meaning                                  |
+//! |---------|----------------|------------------------------------------|
+//! | inbox   | `TimerRequest` | deliver this message there after a delay |
+//! | control | `Signal`       | shutdown: stop now; producer finished: stop once every pending timer has fired |
+//! | signal  | `Signal`       | sent once when it ends                   |
+//!
+//! ```
+//! use std::time::Duration;
+//! use kamaelia::axon::{Inbox, TimerRequest};
+//! let wakeup: Inbox<&'static str> = Inbox::new("wakeup", "timer deliveries");
+//! let req = TimerRequest::new(Duration::from_secs(5), &wakeup.address(), "ding");
+//! // link an outbox to the service's "inbox" and send `req` on it.
+//! # drop(req);
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::boxes::{Address, BoxSet, Inbox, Outbox};
+use super::component::Component;
+use super::cx::Cx;
+use super::scheduler::{Service, ServiceError, TimerKey};
+use super::signal::{Signal, Step};
+
+/// Drift-free periodic ticks: the k-th tick falls due at `start + k *
+/// period`, however late the component got to run, so ticks never drift.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use kamaelia::axon::Periodic;
+/// let t0 = Instant::now();
+/// let mut p = Periodic::new(t0, Duration::from_millis(100));
+/// assert_eq!(p.due_at(t0 + Duration::from_millis(99)), 0);
+/// assert_eq!(p.due_at(t0 + Duration::from_millis(350)), 3); // ticks 1..=3
+/// assert_eq!(p.next_deadline(), t0 + Duration::from_millis(400));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Periodic {
+    start: Instant,
+    period: Duration,
+    ticks: u64,
+    armed: Option<(Instant, TimerKey)>,
+}
+
+impl Periodic {
+    /// Ticks every `period` after `start` (the first at `start + period`).
+    pub fn new(start: Instant, period: Duration) -> Self {
+        assert!(!period.is_zero(), "a periodic tick needs a non-zero period");
+        Periodic {
+            start,
+            period,
+            ticks: 0,
+            armed: None,
+        }
+    }
+
+    /// Ticks every `period` from now, and arms the first wake-up.
+    pub fn start(cx: &mut Cx, period: Duration) -> Self {
+        let mut p = Periodic::new(cx.now(), period);
+        p.arm(cx);
+        p
+    }
+
+    /// The deadline of the next tick not yet counted.
+    pub fn next_deadline(&self) -> Instant {
+        // Exact integer arithmetic: k * period, never accumulated.
+        let ns = self.period.as_nanos() * (self.ticks as u128 + 1);
+        self.start + Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
+    }
+
+    /// Ticks counted so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Counts the ticks that fell due by `now` and not yet counted.
+    pub fn due_at(&mut self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.start);
+        let total = (elapsed.as_nanos() / self.period.as_nanos()) as u64;
+        let new = total.saturating_sub(self.ticks);
+        self.ticks = self.ticks.max(total);
+        new
+    }
+
+    /// Counts the ticks due now and arms a wake-up for the next one.
+    pub fn due(&mut self, cx: &mut Cx) -> u64 {
+        let n = self.due_at(cx.now());
+        self.arm(cx);
+        n
+    }
+
+    fn arm(&mut self, cx: &mut Cx) {
+        let next = self.next_deadline();
+        if self.armed.map(|(t, _)| t) != Some(next) {
+            if let Some((_, k)) = self.armed.take() {
+                cx.cancel_timer(k);
+            }
+            self.armed = Some((next, cx.wake_at(next)));
+        }
+    }
+
+    /// Stops ticking: cancels the armed wake-up.
+    pub fn stop(&mut self, cx: &mut Cx) {
+        if let Some((_, k)) = self.armed.take() {
+            cx.cancel_timer(k);
+        }
+    }
+}
+
+/// A request to the [`TimerService`]: deliver a message to an inbox after a
+/// delay.
+pub struct TimerRequest {
+    delay: Duration,
+    fire: Box<dyn FnMut() -> bool>,
+}
+
+impl TimerRequest {
+    /// Deliver `msg` to `target` after `delay`.
+    pub fn new<T: 'static>(delay: Duration, target: &Address<T>, msg: T) -> Self {
+        let target = target.clone();
+        let mut msg = Some(msg);
+        TimerRequest {
+            delay,
+            fire: Box::new(move || match msg.take() {
+                None => true,
+                Some(m) => match target.deliver(m) {
+                    Ok(()) => true,
+                    Err(full) if target.is_closed() => {
+                        drop(full);
+                        true
+                    }
+                    Err(full) => {
+                        msg = Some(full.into_inner());
+                        false
+                    }
+                },
+            }),
+        }
+    }
+}
+
+/// The shared timer service; see the module documentation.
+pub struct TimerService {
+    inbox: Inbox<TimerRequest>,
+    control: Inbox<Signal>,
+    signal: Outbox<Signal>,
+    pending: BTreeMap<(Instant, u64), Box<dyn FnMut() -> bool>>,
+    seq: u64,
+    armed: Option<(Instant, TimerKey)>,
+    finishing: bool,
+}
+
+/// How long to wait before retrying a delivery refused by a full inbox.
+const RETRY: Duration = Duration::from_millis(1);
+
+impl TimerService {
+    /// The name it is registered under by [`TimerService::get`].
+    pub const SERVICE: &'static str = "kamaelia.timer";
+
+    /// A new timer service (usually reached through [`TimerService::get`]).
+    pub fn new() -> Self {
+        TimerService {
+            inbox: Inbox::new("inbox", "TimerRequest: deliver a message after a delay"),
+            control: Inbox::control(),
+            signal: Outbox::signal(),
+            pending: BTreeMap::new(),
+            seq: 0,
+            armed: None,
+            finishing: false,
+        }
+    }
+
+    /// Finds the shared timer service, starting it on first use.
+    pub fn get(cx: &mut Cx) -> Result<Service, ServiceError> {
+        cx.service_or_create(Self::SERVICE, "inbox", TimerService::new)
+    }
+
+    /// Timers waiting to fire.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+impl Default for TimerService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Component for TimerService {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        let now = cx.now();
+        while let Some(req) = self.inbox.recv() {
+            self.seq += 1;
+            self.pending.insert((now + req.delay, self.seq), req.fire);
+        }
+        while let Some(sig) = self.control.recv() {
+            if sig.is_shutdown() {
+                let _ = self.signal.send(sig);
+                return Step::Done;
+            }
+            self.finishing = true;
+        }
+        let due: Vec<(Instant, u64)> = self.pending.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+        for key in due {
+            let mut fire = self.pending.remove(&key).expect("listed above");
+            if !fire() {
+                // Refused by a full inbox: try again shortly.
+                self.seq += 1;
+                self.pending.insert((now + RETRY, self.seq), fire);
+            }
+        }
+        if self.finishing && self.pending.is_empty() {
+            let _ = self.signal.send(Signal::ProducerFinished);
+            return Step::Done;
+        }
+        if let Some((&(next, _), _)) = self.pending.iter().next() {
+            if self.armed.map(|(t, _)| t) != Some(next) {
+                if let Some((_, k)) = self.armed.take() {
+                    cx.cancel_timer(k);
+                }
+                self.armed = Some((next, cx.wake_at(next)));
+            }
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        crate::boxes!(set; self.inbox, self.control, self.signal);
+    }
+}
