@@ -23,7 +23,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::boxes::{BoxRef, Inbox, Outbox};
-use super::proc::{Proc, DEAD};
+use super::proc::Proc;
 
 thread_local! {
     static SUFFIX: Cell<u64> = const { Cell::new(1) };
@@ -59,7 +59,12 @@ impl AdaptiveInner {
     /// of its fixed boxes, and attaches boxes added before spawning.
     pub(crate) fn bind(&self, proc: &Rc<Proc>, names: Vec<String>) {
         *self.owner.borrow_mut() = Some(proc.clone());
-        let own: Vec<String> = self.boxes.borrow().iter().map(|b| b.name().to_string()).collect();
+        let own: Vec<String> = self
+            .boxes
+            .borrow()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect();
         *self.reserved.borrow_mut() = names.into_iter().filter(|n| !own.contains(n)).collect();
         for b in self.boxes.borrow().iter() {
             let _ = b.0.attach(proc);
@@ -117,9 +122,11 @@ impl AdaptiveBoxes {
     }
 
     /// Removes a run-time box: its outgoing link is cut, links into it are
-    /// cut, and it stops counting as one of the component's boxes. Messages
-    /// still in it stay with the handle the component holds.
-    pub fn remove(&self, name: &str) -> Result<BoxRef, NoSuchBox> {
+    /// cut on their next use (senders then keep their messages, as for any
+    /// unlinked outbox), and it stops counting as one of the component's
+    /// boxes. Messages still waiting in it are dropped; their number is
+    /// returned (and logged), so nothing disappears unnoticed.
+    pub fn remove(&self, name: &str) -> Result<usize, NoSuchBox> {
         let mut boxes = self.inner.boxes.borrow_mut();
         let i = boxes
             .iter()
@@ -128,27 +135,37 @@ impl AdaptiveBoxes {
         let b = boxes.remove(i);
         drop(boxes);
         b.unlink();
-        if let Some(p) = self.inner.owner.borrow().as_ref() {
-            let tomb = Proc::tombstone(p.core.clone());
-            debug_assert_eq!(tomb.state.get(), DEAD);
-            // Detach: messages left in it no longer count as pending for the
-            // owner, and links into it are cut on their next use.
-            let kept = b.len();
-            let _ = kept;
-            b.0.close(&tomb);
-        }
+        let owner = self.inner.owner.borrow().clone();
+        let core = match owner {
+            Some(p) => p.core.clone(),
+            None => super::proc::Core::new(),
+        };
+        let left = b.0.close(&Proc::tombstone(core));
         super::boxes::bump_epoch();
-        Ok(b)
+        if left > 0 {
+            log::warn!("run-time box '{name}' removed with {left} message(s) in it");
+        }
+        Ok(left)
     }
 
     /// The names of the run-time boxes, in the order added.
     pub fn names(&self) -> Vec<String> {
-        self.inner.boxes.borrow().iter().map(|b| b.name().to_string()).collect()
+        self.inner
+            .boxes
+            .borrow()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect()
     }
 
     /// Finds a run-time box by name.
     pub fn get(&self, name: &str) -> Option<BoxRef> {
-        self.inner.boxes.borrow().iter().find(|b| b.name() == name).cloned()
+        self.inner
+            .boxes
+            .borrow()
+            .iter()
+            .find(|b| b.name() == name)
+            .cloned()
     }
 
     pub(crate) fn list(&self) -> Vec<BoxRef> {

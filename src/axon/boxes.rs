@@ -92,10 +92,12 @@ impl<T> std::error::Error for Full<T> {}
 // Link epoch: bumped on every change of any link in this thread. An outbox's
 // cached route is valid while its epoch matches.
 
+/// Interning key of a static spec: the addresses and lengths of its strings.
+type SpecKey = (usize, usize, usize, usize);
+
 thread_local! {
     static EPOCH: Cell<u32> = const { Cell::new(1) };
-    static SPECS: RefCell<HashMap<(usize, usize, usize, usize), Rc<Spec>>> =
-        RefCell::new(HashMap::new());
+    static SPECS: RefCell<HashMap<SpecKey, Rc<Spec>>> = RefCell::new(HashMap::new());
 }
 
 #[inline]
@@ -177,7 +179,10 @@ impl<T: 'static> Node<T> {
     // Every mutation of `owner`/`next`/`ring` happens in short, non-reentrant
     // crate functions that run no user code while a borrow is alive.
 
+    // The ring is only borrowed inside this module, never while user code
+    // (a message's Drop, a callback) can run, so two borrows never overlap.
     #[inline]
+    #[allow(clippy::mut_from_ref)]
     fn ring(&self) -> &mut Ring<T> {
         unsafe { &mut *self.ring.get() }
     }
@@ -286,17 +291,25 @@ impl<T: 'static> Node<T> {
             (Dir::In, Dir::In) => LinkKind::PassIn,
             (Dir::Out, Dir::Out) => LinkKind::PassOut,
             (Dir::In, Dir::Out) => {
-                return Err(LinkError::new(LinkErrorKind::Direction, self.label(), dst.label()))
+                return Err(LinkError::new(
+                    LinkErrorKind::Direction,
+                    self.label(),
+                    dst.label(),
+                ))
             }
         };
         if self.is_closed() || dst.is_closed() {
-            return Err(LinkError::new(LinkErrorKind::Finished, self.label(), dst.label()));
+            return Err(LinkError::new(
+                LinkErrorKind::Finished,
+                self.label(),
+                dst.label(),
+            ));
         }
         if let Some(existing) = self.next() {
             if !existing.is_closed() {
                 return Err(LinkError::new(
                     LinkErrorKind::AlreadyLinked {
-                        to: existing.label(),
+                        to: Box::new(existing.label()),
                     },
                     self.label(),
                     dst.label(),
@@ -307,7 +320,11 @@ impl<T: 'static> Node<T> {
         let mut cur = Some(dst.clone());
         while let Some(n) = cur {
             if Rc::ptr_eq(&n, self) {
-                return Err(LinkError::new(LinkErrorKind::Cycle, self.label(), dst.label()));
+                return Err(LinkError::new(
+                    LinkErrorKind::Cycle,
+                    self.label(),
+                    dst.label(),
+                ));
             }
             cur = n.next();
         }
@@ -399,9 +416,14 @@ impl<T: 'static> NodeDyn for Node<T> {
         self.unlink()
     }
     fn link_dyn(self: Rc<Self>, dst: &BoxRef) -> Result<LinkKind, LinkError> {
-        let d = dst.0.clone().as_any_rc().downcast::<Node<T>>().map_err(|_| {
-            LinkError::new(LinkErrorKind::TypeMismatch, self.label(), dst.0.label())
-        })?;
+        let d = dst
+            .0
+            .clone()
+            .as_any_rc()
+            .downcast::<Node<T>>()
+            .map_err(|_| {
+                LinkError::new(LinkErrorKind::TypeMismatch, self.label(), dst.0.label())
+            })?;
         self.link_to(&d)
     }
     fn as_any_rc(self: Rc<Self>) -> Rc<dyn Any> {
@@ -517,7 +539,12 @@ impl BoxRef {
     /// Downcasts to a typed address for direct delivery (used by services
     /// such as the timer service).
     pub fn address<T: 'static>(&self) -> Option<Address<T>> {
-        self.0.clone().as_any_rc().downcast::<Node<T>>().ok().map(Address)
+        self.0
+            .clone()
+            .as_any_rc()
+            .downcast::<Node<T>>()
+            .ok()
+            .map(Address)
     }
     pub(crate) fn label(&self) -> BoxLabel {
         self.0.label()
@@ -583,7 +610,7 @@ pub enum LinkErrorKind {
     /// The source already has a destination (one source, one destination).
     AlreadyLinked {
         /// Where the source already goes.
-        to: BoxLabel,
+        to: Box<BoxLabel>,
     },
     /// An inbox cannot be linked to an outbox.
     Direction,
@@ -608,17 +635,17 @@ pub struct LinkError {
     /// What went wrong.
     pub kind: LinkErrorKind,
     /// The source end (absent when the box could not be found).
-    pub src: Option<BoxLabel>,
+    pub src: Option<Box<BoxLabel>>,
     /// The destination end (absent when the box could not be found).
-    pub dst: Option<BoxLabel>,
+    pub dst: Option<Box<BoxLabel>>,
 }
 
 impl LinkError {
     pub(crate) fn new(kind: LinkErrorKind, src: BoxLabel, dst: BoxLabel) -> Self {
         LinkError {
             kind,
-            src: Some(src),
-            dst: Some(dst),
+            src: Some(Box::new(src)),
+            dst: Some(Box::new(dst)),
         }
     }
     pub(crate) fn lookup(kind: LinkErrorKind) -> Self {
@@ -715,7 +742,8 @@ impl<T: 'static> Inbox<T> {
         }
     }
 
-    /// The default data inbox, `inbox`.
+    /// The default data inbox, `inbox` (named after Kamaelia's box).
+    #[allow(clippy::self_named_constructors)]
     pub fn inbox() -> Self {
         Self::new("inbox", "data to process")
     }
@@ -724,11 +752,6 @@ impl<T: 'static> Inbox<T> {
     #[inline]
     pub fn recv(&self) -> Option<T> {
         self.node.pop()
-    }
-
-    /// Runs `f` on the oldest message without taking it.
-    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        self.node.ring().front().map(f)
     }
 
     /// Messages waiting in this inbox. A container's inbox that is
@@ -824,7 +847,8 @@ impl<T: 'static> Outbox<T> {
         }
     }
 
-    /// The default data outbox, `outbox`.
+    /// The default data outbox, `outbox` (named after Kamaelia's box).
+    #[allow(clippy::self_named_constructors)]
     pub fn outbox() -> Self {
         Self::new("outbox", "data produced")
     }

@@ -122,7 +122,11 @@ impl Cx<'_> {
     }
 
     /// Deregisters a source (also done for you when the component ends).
-    pub fn deregister(&mut self, source: &mut dyn mio::event::Source, token: Token) -> io::Result<()> {
+    pub fn deregister(
+        &mut self,
+        source: &mut dyn mio::event::Source,
+        token: Token,
+    ) -> io::Result<()> {
         self.inner.deregister_io(source, token)
     }
 

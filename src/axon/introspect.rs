@@ -83,7 +83,12 @@ impl Snapshot {
     /// A readable multi-line rendering.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "round {}: {} components", self.round, self.components.len());
+        let _ = writeln!(
+            s,
+            "round {}: {} components",
+            self.round,
+            self.components.len()
+        );
         for c in &self.components {
             let _ = writeln!(s, "{}{} {:?}", c.name, c.id, c.state);
             for b in &c.boxes {

@@ -18,8 +18,8 @@ mod timer;
 
 pub use adaptive::{AdaptiveBoxes, NoSuchBox};
 pub use boxes::{
-    link, link_refs, link_with_limit, unlink, Address, BoxLabel, BoxRef, BoxSet, Dir, Full,
-    Inbox, LinkError, LinkErrorKind, LinkKind, Outbox, Port,
+    link, link_refs, link_with_limit, unlink, Address, BoxLabel, BoxRef, BoxSet, Dir, Full, Inbox,
+    LinkError, LinkErrorKind, LinkKind, Outbox, Port,
 };
 pub use component::{Component, DefaultBoxes};
 pub use cx::Cx;

@@ -76,6 +76,8 @@ pub(crate) struct Proc {
     pub(crate) pending: Cell<u32>,
     pub(crate) core: Rc<Core>,
     /// Producers refused by one of our full inboxes; woken on our next pop.
+    /// Boxed so an idle component pays 8 bytes for it, not 24.
+    #[allow(clippy::box_collection)]
     waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
 }
 

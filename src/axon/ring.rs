@@ -97,6 +97,7 @@ impl<T> Ring<T> {
     }
 
     /// A reference to the oldest message, if any.
+    #[cfg(test)]
     pub(crate) fn front(&self) -> Option<&T> {
         if self.len == 0 {
             return None;

@@ -19,8 +19,8 @@
 //! component's name, the component is removed with its links, and the rest
 //! runs on.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -345,7 +345,11 @@ impl Scheduler {
 
     /// Takes the trace recorded so far, leaving it empty (still enabled).
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
-        self.inner.trace.as_mut().map(std::mem::take).unwrap_or_default()
+        self.inner
+            .trace
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Starts a component. It first runs in the next round.
@@ -726,7 +730,10 @@ impl Inner {
         drop(set);
         if self.immortal {
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(comp))) {
-                log::error!("{name}{id} panicked while being dropped: {}", panic_message(&p));
+                log::error!(
+                    "{name}{id} panicked while being dropped: {}",
+                    panic_message(&p)
+                );
             }
         } else {
             drop(comp);
@@ -759,7 +766,11 @@ impl Inner {
             .iter()
             .filter(|s| s.proc.state.get() == SLEEPING)
             .map(|s| {
-                let name = s.comp.as_ref().map(|c| c.name().to_string()).unwrap_or_default();
+                let name = s
+                    .comp
+                    .as_ref()
+                    .map(|c| c.name().to_string())
+                    .unwrap_or_default();
                 (s.proc.id, name)
             })
             .collect()
@@ -908,7 +919,12 @@ impl Inner {
     }
 
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
-        if self.timers.heap.iter().any(|Reverse((_, s, _))| *s == key.0) {
+        if self
+            .timers
+            .heap
+            .iter()
+            .any(|Reverse((_, s, _))| *s == key.0)
+        {
             self.timers.cancelled.insert(key.0);
         }
     }
@@ -1038,12 +1054,17 @@ impl Inner {
         let d = self.find_box(dst.0, dst.1)?;
         let sname = self.name_of(src.0).map(|n| format!("{n}{}", src.0));
         let dname = self.name_of(dst.0).map(|n| format!("{n}{}", dst.0));
-        super::boxes::link_refs(&s, &d).map_err(|e| e.with_names(sname.as_deref(), dname.as_deref()))
+        super::boxes::link_refs(&s, &d)
+            .map_err(|e| e.with_names(sname.as_deref(), dname.as_deref()))
     }
 
     // ----- services -----
 
-    pub(crate) fn register_service(&mut self, name: &str, inbox: BoxRef) -> Result<(), ServiceError> {
+    pub(crate) fn register_service(
+        &mut self,
+        name: &str,
+        inbox: BoxRef,
+    ) -> Result<(), ServiceError> {
         if self.services.contains_key(name) {
             return Err(ServiceError::AlreadyExists(name.to_string()));
         }

@@ -210,7 +210,11 @@ impl Component for TimerService {
             }
             self.finishing = true;
         }
-        let due: Vec<(Instant, u64)> = self.pending.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+        let due: Vec<(Instant, u64)> = self
+            .pending
+            .range(..=(now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
         for key in due {
             let mut fire = self.pending.remove(&key).expect("listed above");
             if !fire() {
