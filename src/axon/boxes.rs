@@ -1045,3 +1045,19 @@ macro_rules! boxes {
         $( $set.add(&$b); )*
     }};
 }
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+
+    /// The idle-component budget (512 bytes, see `benches/core.rs`) rests
+    /// on these sizes: a box node fits a 96-byte malloc chunk with its
+    /// `Rc` header, an outbox handle caches its route in 24 bytes.
+    #[test]
+    fn box_sizes_stay_small() {
+        assert!(std::mem::size_of::<Node<u64>>() <= 56, "{}", std::mem::size_of::<Node<u64>>());
+        assert_eq!(std::mem::size_of::<Inbox<u64>>(), 8);
+        assert!(std::mem::size_of::<Outbox<u64>>() <= 24);
+        assert!(std::mem::size_of::<Proc>() <= 32, "{}", std::mem::size_of::<Proc>());
+    }
+}
