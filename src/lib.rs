@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 
 pub mod axon;
+pub mod chassis;
 pub mod testing;
+pub mod util;
 
 pub use axon::{Component, Cx, Inbox, Outbox, Scheduler, Signal, Step};

@@ -379,6 +379,7 @@ pub(crate) trait NodeDyn {
     fn set_limit_dyn(&self, limit: Option<usize>);
     fn label(&self) -> BoxLabel;
     fn addr(&self) -> *const ();
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef;
 }
 
 impl<T: 'static> NodeDyn for Node<T> {
@@ -469,6 +470,13 @@ impl<T: 'static> NodeDyn for Node<T> {
     fn addr(&self) -> *const () {
         self as *const Self as *const ()
     }
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef {
+        let spec = match (name, desc) {
+            (Cow::Borrowed(n), Cow::Borrowed(d)) => static_spec(n, d),
+            (n, d) => owned_spec(n.into_owned(), d.into_owned()),
+        };
+        BoxRef(Node::<T>::new(dir, spec) as Rc<dyn NodeDyn>)
+    }
 }
 
 fn set_limit(cell: &Cell<u32>, limit: Option<usize>) {
@@ -545,6 +553,17 @@ impl BoxRef {
             .downcast::<Node<T>>()
             .ok()
             .map(Address)
+    }
+    /// A new, unlinked box carrying the same message type as this one.
+    /// Containers use it to give themselves boxes typed like their
+    /// children's (a pipeline's `inbox` is typed like its first child's).
+    pub fn new_like(
+        &self,
+        dir: Dir,
+        name: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> BoxRef {
+        self.0.new_like(dir, name.into(), description.into())
     }
     pub(crate) fn label(&self) -> BoxLabel {
         self.0.label()
@@ -1019,6 +1038,12 @@ impl BoxSet {
         self
     }
 
+    /// Lists a box given by its erased handle (containers' own boxes).
+    pub fn add_ref(&mut self, b: &BoxRef) -> &mut Self {
+        self.boxes.push(b.clone());
+        self
+    }
+
     /// Lists the boxes added at run time through an [`AdaptiveBoxes`](crate::axon::AdaptiveBoxes).
     pub fn adaptive(&mut self, a: &super::AdaptiveBoxes) -> &mut Self {
         self.boxes.extend(a.list());
@@ -1055,9 +1080,17 @@ mod layout {
     /// `Rc` header, an outbox handle caches its route in 24 bytes.
     #[test]
     fn box_sizes_stay_small() {
-        assert!(std::mem::size_of::<Node<u64>>() <= 56, "{}", std::mem::size_of::<Node<u64>>());
+        assert!(
+            std::mem::size_of::<Node<u64>>() <= 56,
+            "{}",
+            std::mem::size_of::<Node<u64>>()
+        );
         assert_eq!(std::mem::size_of::<Inbox<u64>>(), 8);
         assert!(std::mem::size_of::<Outbox<u64>>() <= 24);
-        assert!(std::mem::size_of::<Proc>() <= 32, "{}", std::mem::size_of::<Proc>());
+        assert!(
+            std::mem::size_of::<Proc>() <= 32,
+            "{}",
+            std::mem::size_of::<Proc>()
+        );
     }
 }

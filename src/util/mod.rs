@@ -1,0 +1,8 @@
+//! Everyday components: sources, transformers, fan-out, rate control,
+//! ticks, console output, and test helpers.
+
+mod choose;
+mod data_source;
+
+pub use choose::Choose;
+pub use data_source::DataSource;
