@@ -1,35 +1,72 @@
 use kamaelia::axon::*;
 use kamaelia::testing::Harness;
 
-struct Source { n: u64, i: u64, out: Outbox<u64>, signal: Outbox<Signal>, held: Option<u64> }
+struct Source {
+    n: u64,
+    i: u64,
+    out: Outbox<u64>,
+    signal: Outbox<Signal>,
+    held: Option<u64>,
+}
 impl Component for Source {
     fn step(&mut self, _cx: &mut Cx) -> Step {
         while self.i < self.n || self.held.is_some() {
-            let v = self.held.take().unwrap_or_else(|| { self.i += 1; self.i - 1 });
-            if let Err(Full(v)) = self.out.send(v) { self.held = Some(v); return Step::Pause; }
-            if self.i % 7 == 0 { return Step::Yield; }
+            let v = self.held.take().unwrap_or_else(|| {
+                self.i += 1;
+                self.i - 1
+            });
+            if let Err(Full(v)) = self.out.send(v) {
+                self.held = Some(v);
+                return Step::Pause;
+            }
+            if self.i % 7 == 0 {
+                return Step::Yield;
+            }
         }
         let _ = self.signal.send(Signal::ProducerFinished);
         Step::Done
     }
-    fn boxes(&self, set: &mut BoxSet) { kamaelia::boxes!(set; self.out, self.signal); }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.out, self.signal);
+    }
 }
 
-struct Sink { inbox: Inbox<u64>, control: Inbox<Signal>, got: std::rc::Rc<std::cell::RefCell<Vec<u64>>> }
+struct Sink {
+    inbox: Inbox<u64>,
+    control: Inbox<Signal>,
+    got: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+}
 impl Component for Sink {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(v) = self.inbox.recv() { self.got.borrow_mut().push(v); return Step::Pause; }
-        if self.control.recv().is_some() { return Step::Done; }
+        if let Some(v) = self.inbox.recv() {
+            self.got.borrow_mut().push(v);
+            return Step::Pause;
+        }
+        if self.control.recv().is_some() {
+            return Step::Done;
+        }
         Step::Pause
     }
-    fn boxes(&self, set: &mut BoxSet) { kamaelia::boxes!(set; self.inbox, self.control); }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.inbox, self.control);
+    }
 }
 
 #[test]
 fn backpressure_end_to_end() {
     let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let src = Source { n: 100, i: 0, out: Outbox::new("outbox", "n"), signal: Outbox::signal(), held: None };
-    let sink = Sink { inbox: Inbox::bounded("inbox", "n", 1), control: Inbox::control(), got: got.clone() };
+    let src = Source {
+        n: 100,
+        i: 0,
+        out: Outbox::new("outbox", "n"),
+        signal: Outbox::signal(),
+        held: None,
+    };
+    let sink = Sink {
+        inbox: Inbox::bounded("inbox", "n", 1),
+        control: Inbox::control(),
+        got: got.clone(),
+    };
     link(&src.out, &sink.inbox).unwrap();
     link(&src.signal, &sink.control).unwrap();
     let mut s = Scheduler::new();
@@ -42,20 +79,41 @@ fn backpressure_end_to_end() {
 #[test]
 fn type_mismatch_by_name() {
     let mut s = Scheduler::new();
-    let a = s.spawn(Source { n: 1, i: 0, out: Outbox::new("outbox", "n"), signal: Outbox::signal(), held: None });
-    let b = s.spawn(Sink { inbox: Inbox::inbox(), control: Inbox::control(), got: Default::default() });
+    let a = s.spawn(Source {
+        n: 1,
+        i: 0,
+        out: Outbox::new("outbox", "n"),
+        signal: Outbox::signal(),
+        held: None,
+    });
+    let b = s.spawn(Sink {
+        inbox: Inbox::inbox(),
+        control: Inbox::control(),
+        got: Default::default(),
+    });
     let e = s.link((a, "signal"), (b, "inbox")).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("Signal") && msg.contains("u64") && msg.contains("signal") && msg.contains("inbox"), "{msg}");
+    assert!(
+        msg.contains("Signal")
+            && msg.contains("u64")
+            && msg.contains("signal")
+            && msg.contains("inbox"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn harness_basics() {
     let mut h = Harness::new();
     let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let id = h.spawn(Sink { inbox: Inbox::inbox(), control: Inbox::control(), got: got.clone() });
+    let id = h.spawn(Sink {
+        inbox: Inbox::inbox(),
+        control: Inbox::control(),
+        got: got.clone(),
+    });
     let f = h.feeder::<u64>(id, "inbox").unwrap();
-    f.send(5).unwrap(); f.send(6).unwrap();
+    f.send(5).unwrap();
+    f.send(6).unwrap();
     assert_eq!(h.step(), Some((id, StepResult::Pause)));
     assert_eq!(h.step(), Some((id, StepResult::Sleep)));
     assert_eq!(h.step(), None);
