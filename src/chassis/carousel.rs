@@ -160,29 +160,32 @@ impl<M: 'static, I: 'static, O: 'static> Component for Carousel<M, I, O> {
                 }
             }
         }
-        match (self.child, self.queue.is_empty()) {
-            (Some(_), false) => self.tell_child(Signal::Shutdown),
-            (None, false) => {
-                let m = self.queue.pop_front().expect("not empty");
-                self.make_child(cx, m);
-            }
-            (Some(_), true) => {
-                if let Some(sig) = self.stopping.clone() {
-                    self.tell_child(sig);
+        // Settle: make a child if none runs and one is queued; a queued
+        // item replaces a running child (told to stop, made once it ended).
+        loop {
+            match (self.child, self.queue.is_empty()) {
+                (Some(_), false) => self.tell_child(Signal::Shutdown),
+                (None, false) => {
+                    let m = self.queue.pop_front().expect("not empty");
+                    self.make_child(cx, m);
+                    continue;
+                }
+                (Some(_), true) => {
+                    if let Some(sig) = self.stopping.clone() {
+                        self.tell_child(sig);
+                    }
+                }
+                (None, true) => {
+                    if let Some(sig) = self.stopping.take() {
+                        let _ = self.signal.send(sig);
+                        return Step::Done;
+                    }
                 }
             }
-            (None, true) => {
-                if let Some(sig) = self.stopping.take() {
-                    let _ = self.signal.send(sig);
-                    return Step::Done;
-                }
-            }
+            break;
         }
         // Input for the next child waits in our inbox until it exists.
         cx.hold_input();
-        if self.child.is_none() && !self.queue.is_empty() {
-            return Step::Yield;
-        }
         Step::Pause
     }
 

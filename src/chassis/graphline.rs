@@ -212,6 +212,19 @@ impl Graphline {
     }
 }
 
+impl std::fmt::Debug for Graphline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graphline")
+            .field(
+                "children",
+                &self.pending.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            )
+            .field("boxes", &self.own)
+            .field("running", &self.running)
+            .finish()
+    }
+}
+
 impl Component for Graphline {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if !self.started {

@@ -125,6 +125,19 @@ impl Pipeline {
     }
 }
 
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field(
+                "children",
+                &self.pending.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            )
+            .field("boxes", &self.own)
+            .field("running", &self.running)
+            .finish()
+    }
+}
+
 impl Component for Pipeline {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if !self.started {
