@@ -119,3 +119,47 @@ fn harness_basics() {
     assert_eq!(h.step(), None);
     assert_eq!(*got.borrow(), vec![5, 6]);
 }
+
+#[test]
+fn immortal_panic_reaches_the_parent_with_its_message() {
+    struct Boom;
+    impl Component for Boom {
+        fn step(&mut self, _cx: &mut Cx) -> Step {
+            panic!("boom");
+        }
+        fn boxes(&self, _set: &mut BoxSet) {}
+    }
+    struct Parent(Option<Exit>, std::rc::Rc<std::cell::RefCell<Option<Exit>>>);
+    impl Component for Parent {
+        fn step(&mut self, cx: &mut Cx) -> Step {
+            if self.0.is_none() && cx.children().is_empty() && self.1.borrow().is_none() {
+                cx.spawn_child(Boom);
+                self.0 = Some(Exit {
+                    id: cx.id(),
+                    name: String::new(),
+                    how: ExitKind::Finished,
+                });
+                return Step::Pause;
+            }
+            if let Some(e) = cx.next_exit() {
+                *self.1.borrow_mut() = Some(e);
+                return Step::Done;
+            }
+            Step::Pause
+        }
+        fn boxes(&self, _set: &mut BoxSet) {}
+    }
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let mut s = Scheduler::new();
+    s.immortalise(true);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    s.spawn(Parent(None, seen.clone()));
+    let ended = s.run();
+    std::panic::set_hook(hook);
+    assert_eq!(ended, Ended::Completed);
+    let exit = seen.borrow().clone().unwrap();
+    assert_eq!(exit.name, "Boom");
+    assert_eq!(exit.how, ExitKind::Panicked("boom".to_string()));
+    assert_eq!(s.stats().panicked, 1);
+}

@@ -93,7 +93,12 @@ impl Snapshot {
             let _ = writeln!(s, "{}{} {:?}", c.name, c.id, c.state);
             for b in &c.boxes {
                 let dir = if b.dir == Dir::In { "in " } else { "out" };
-                let _ = writeln!(s, "  {dir} {:<12} {:>5} {}", b.name, b.len, b.type_name);
+                let limit = b.limit.map(|l| format!("/{l}")).unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  {dir} {:<12} {:>5}{limit} {}",
+                    b.name, b.len, b.type_name
+                );
             }
         }
         for l in &self.links {

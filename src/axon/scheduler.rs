@@ -657,7 +657,7 @@ impl Inner {
         match outcome {
             Ok(Step::Done) => self.finish(id, comp, ExitKind::Finished),
             Err(payload) => {
-                let msg = panic_message(&payload);
+                let msg = panic_message(&*payload);
                 log::error!("component {}{id} panicked: {msg}; removed", comp.name());
                 self.stats.panicked += 1;
                 self.finish(id, comp, ExitKind::Panicked(msg));
@@ -732,7 +732,7 @@ impl Inner {
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(comp))) {
                 log::error!(
                     "{name}{id} panicked while being dropped: {}",
-                    panic_message(&p)
+                    panic_message(&*p)
                 );
             }
         } else {
