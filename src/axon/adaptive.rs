@@ -30,7 +30,6 @@ thread_local! {
 }
 
 /// The run-time boxes of one component.
-#[derive(Default)]
 pub struct AdaptiveBoxes {
     inner: Rc<AdaptiveInner>,
 }
@@ -59,13 +58,24 @@ impl AdaptiveInner {
     /// of its fixed boxes, and attaches boxes added before spawning.
     pub(crate) fn bind(&self, proc: &Rc<Proc>, names: Vec<String>) {
         *self.owner.borrow_mut() = Some(proc.clone());
-        let own: Vec<String> = self
-            .boxes
-            .borrow()
-            .iter()
-            .map(|b| b.name().to_string())
-            .collect();
-        *self.reserved.borrow_mut() = names.into_iter().filter(|n| !own.contains(n)).collect();
+        // `names` lists every box, ours included: the fixed ones are what
+        // is left after taking ours out once each.
+        let mut fixed = names;
+        for b in self.boxes.borrow().iter() {
+            if let Some(i) = fixed.iter().position(|n| n == b.name()) {
+                fixed.remove(i);
+            }
+        }
+        for b in self.boxes.borrow().iter() {
+            if fixed.iter().any(|n| n == b.name()) {
+                log::error!(
+                    "run-time box '{}' was added before spawning with the name of a fixed box; \
+                     it cannot be found by name (add it after spawning, or use AdaptiveBoxes::reserving)",
+                    b.name()
+                );
+            }
+        }
+        self.reserved.borrow_mut().extend(fixed);
         for b in self.boxes.borrow().iter() {
             let _ = b.0.attach(proc);
         }
@@ -101,10 +111,32 @@ impl AdaptiveInner {
     }
 }
 
+impl Default for AdaptiveBoxes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AdaptiveBoxes {
-    /// No run-time boxes yet.
+    /// No run-time boxes yet. The four default box names (`inbox`,
+    /// `control`, `outbox`, `signal`) count as taken even before the
+    /// component is spawned, so a run-time box never shadows them.
     pub fn new() -> Self {
-        Self::default()
+        Self::reserving(&["inbox", "control", "outbox", "signal"])
+    }
+
+    /// No run-time boxes yet, and these names (the component's fixed
+    /// boxes) are taken already: for boxes added before spawning, when the
+    /// fixed names are not known yet.
+    pub fn reserving(names: &[&str]) -> Self {
+        let a = AdaptiveBoxes {
+            inner: Rc::default(),
+        };
+        a.inner
+            .reserved
+            .borrow_mut()
+            .extend(names.iter().map(|n| n.to_string()));
+        a
     }
 
     /// Adds an inbox named `base` (or `base` plus a number if taken).

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,8 +115,9 @@ pub struct Stats {
     pub finished: u64,
     /// Components removed after a panic.
     pub panicked: u64,
-    /// Messages left in the inboxes of finished components (and in removed
-    /// run-time boxes): counted and logged, never silently lost.
+    /// Messages left in the boxes of finished components: counted and
+    /// logged, never silently lost. (Removing a run-time box returns its
+    /// count to the caller instead.)
     pub undelivered: u64,
     /// Times the scheduler blocked in `mio::Poll` waiting for an event.
     pub waits: u64,
@@ -165,12 +167,15 @@ pub struct Remote {
 struct RemoteInner {
     tx: Sender<Id>,
     waker: Waker,
+    /// Set by every wake; cleared by the scheduler before it drains.
+    pending: AtomicBool,
 }
 
 impl Remote {
     /// Puts `id` back on the run queue; wakes the scheduler if it blocks.
     pub fn wake(&self, id: Id) {
         if self.inner.tx.send(id).is_ok() {
+            self.inner.pending.store(true, Ordering::Release);
             let _ = self.inner.waker.wake();
         }
     }
@@ -197,10 +202,33 @@ enum Clock {
     Virtual { base: Instant, offset: Duration },
 }
 
+/// Timer deadlines. `live` holds the keys of timers not yet fired or
+/// cancelled; a cancelled timer's heap entry is dropped when it reaches the
+/// top, so cancelling is O(log n) and never leaves a phantom deadline.
 struct Timers {
     heap: BinaryHeap<Reverse<(Instant, u64, Id)>>,
     seq: u64,
-    cancelled: BTreeSet<u64>,
+    live: BTreeSet<u64>,
+}
+
+impl Timers {
+    fn purge(&mut self) {
+        while let Some(Reverse((_, seq, _))) = self.heap.peek() {
+            if self.live.contains(seq) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        // `purge` runs after every change, so the top is live.
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
 }
 
 /// A timer set with [`Cx::wake_at`]; pass it to [`Cx::cancel_timer`].
@@ -294,7 +322,7 @@ impl Scheduler {
                 timers: Timers {
                     heap: BinaryHeap::new(),
                     seq: 0,
-                    cancelled: BTreeSet::new(),
+                    live: BTreeSet::new(),
                 },
                 poll,
                 events: Events::with_capacity(1024),
@@ -302,7 +330,11 @@ impl Scheduler {
                 io_free: Vec::new(),
                 io_live: 0,
                 remote: Remote {
-                    inner: Arc::new(RemoteInner { tx, waker }),
+                    inner: Arc::new(RemoteInner {
+                        tx,
+                        waker,
+                        pending: AtomicBool::new(false),
+                    }),
                 },
                 remote_rx: rx,
                 services: BTreeMap::new(),
@@ -409,7 +441,7 @@ impl Scheduler {
 
     /// The next timer deadline, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.inner.timers.heap.peek().map(|Reverse((t, _, _))| *t)
+        self.inner.timers.next_deadline()
     }
 
     /// The current round number (rounds begun so far).
@@ -744,6 +776,7 @@ impl Inner {
         loop {
             if self.stop {
                 self.stop_all();
+                self.stop = false;
                 return Ended::Stopped;
             }
             if self.live == 0 {
@@ -805,12 +838,13 @@ impl Inner {
     }
 
     fn has_wake_sources(&self) -> bool {
-        self.io_live > 0 || self.remote_in_use() || !self.timers.heap.is_empty()
+        self.io_live > 0 || self.remote_in_use() || !self.timers.is_empty()
     }
 
     /// Blocks until something wakes a component. False if nothing can.
     fn wait_for_events(&mut self) -> bool {
         loop {
+            self.drain_remote();
             if !self.core.woken.borrow().is_empty() {
                 return true;
             }
@@ -818,7 +852,7 @@ impl Inner {
                 return false;
             }
             let outside = self.io_live > 0 || self.remote_in_use();
-            let deadline = self.timers.heap.peek().map(|Reverse((t, _, _))| *t);
+            let deadline = self.timers.next_deadline();
             match self.clock {
                 Clock::Virtual { .. } => {
                     if outside && self.poll_events(Some(Duration::ZERO)) {
@@ -848,11 +882,11 @@ impl Inner {
     }
 
     fn service_events_between_rounds(&mut self) {
-        if !self.timers.heap.is_empty() {
+        if !self.timers.is_empty() {
             self.fire_timers();
         }
+        self.drain_remote();
         if self.io_live > 0 || self.remote_in_use() {
-            self.drain_remote();
             self.rounds_since_poll += 1;
             if self.io_live > 0 && self.rounds_since_poll >= POLL_EVERY_ROUNDS {
                 self.poll_events(Some(Duration::ZERO));
@@ -867,14 +901,20 @@ impl Inner {
                 break;
             }
             self.timers.heap.pop();
-            if self.timers.cancelled.remove(&seq) {
-                continue;
+            if self.timers.live.remove(&seq) {
+                self.wake(id);
             }
-            self.wake(id);
         }
+        self.timers.purge();
     }
 
+    /// Wakes what other threads asked to wake. Cheap when nothing came: one
+    /// atomic load.
     fn drain_remote(&mut self) {
+        if !self.remote.inner.pending.load(Ordering::Acquire) {
+            return;
+        }
+        self.remote.inner.pending.store(false, Ordering::Release);
         while let Ok(id) = self.remote_rx.try_recv() {
             self.wake(id);
         }
@@ -903,9 +943,8 @@ impl Inner {
                 self.wake(owner);
             }
         }
-        if remote || self.remote_in_use() {
-            self.drain_remote();
-        }
+        let _ = remote;
+        self.drain_remote();
         self.core.woken.borrow().len() > before
     }
 
@@ -915,17 +954,13 @@ impl Inner {
         self.timers.seq += 1;
         let seq = self.timers.seq;
         self.timers.heap.push(Reverse((at, seq, id)));
+        self.timers.live.insert(seq);
         TimerKey(seq)
     }
 
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
-        if self
-            .timers
-            .heap
-            .iter()
-            .any(|Reverse((_, s, _))| *s == key.0)
-        {
-            self.timers.cancelled.insert(key.0);
+        if self.timers.live.remove(&key.0) {
+            self.timers.purge();
         }
     }
 

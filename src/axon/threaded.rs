@@ -9,6 +9,14 @@
 //! still delivered, then `Threaded` ends. A panic in the thread is raised in
 //! the scheduler when the bridge ends (and so is caught by `immortalise`).
 //!
+//! Order is kept across boxes the way the shutdown convention needs: a
+//! signal the thread sends comes out only after the data it sent before it
+//! (each signal carries the count of data sent before it; signals never
+//! block the thread), and a producer-finished on `control` reaches
+//! the thread only after the data that came before it (`ThreadBoxes::control`
+//! holds it back until the inbox queue is empty). A shutdown is passed on at
+//! once.
+//!
 //! | box     | carries  | meaning                                              |
 //! |---------|----------|------------------------------------------------------|
 //! | inbox   | `I`      | passed to the thread (`ThreadBoxes::recv`)           |
@@ -29,6 +37,8 @@
 //! s.run();
 //! ```
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::BufRead;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +60,9 @@ pub const DEFAULT_QUEUE_LEN: usize = 1000;
 
 type Body<I, O> = Box<dyn FnOnce(ThreadBoxes<I, O>) + Send>;
 
+/// A signal from the thread, with how many data messages it sent before it.
+type Sequenced = (u64, Signal);
+
 struct Shared {
     /// The bridge is (about to be) asleep: the thread must wake it.
     asleep: AtomicBool,
@@ -62,7 +75,7 @@ struct Bridge<I, O> {
     in_tx: Sender<I>,
     ctl_tx: Sender<Signal>,
     out_rx: Receiver<O>,
-    sig_rx: Receiver<Signal>,
+    sig_rx: Receiver<Sequenced>,
     shared: Arc<Shared>,
     handle: Option<JoinHandle<()>>,
 }
@@ -83,8 +96,14 @@ pub struct Threaded<I: Send + 'static, O: Send + 'static> {
     detach_on_shutdown: bool,
     bridge: Option<Bridge<I, O>>,
     held_in: Option<I>,
+    /// Producer-finished signals waiting for earlier data to reach the thread.
+    held_ctl: VecDeque<Signal>,
+    /// Data from the thread refused by a full destination.
     held_out: Option<O>,
-    held_sig: Option<Signal>,
+    /// A signal from the thread waiting for earlier data, or refused.
+    held_sig: Option<Sequenced>,
+    /// Data messages taken from the thread's queue so far.
+    taken: u64,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Threaded<I, O> {
@@ -101,8 +120,10 @@ impl<I: Send + 'static, O: Send + 'static> Threaded<I, O> {
             detach_on_shutdown: false,
             bridge: None,
             held_in: None,
+            held_ctl: VecDeque::new(),
             held_out: None,
             held_sig: None,
+            taken: 0,
         }
     }
 
@@ -135,8 +156,10 @@ impl<I: Send + 'static, O: Send + 'static> Threaded<I, O> {
         let boxes = ThreadBoxes {
             in_rx,
             ctl_rx,
+            ctl_waiting: RefCell::new(VecDeque::new()),
             out_tx,
             sig_tx,
+            sent: Cell::new(0),
             shared: shared.clone(),
             remote: remote.clone(),
             proxy,
@@ -189,7 +212,9 @@ impl<I: Send + 'static, O: Send + 'static> Component for Threaded<I, O> {
                     cx.hold_input();
                     break;
                 }
-                Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Disconnected(_)) => {
+                    log::warn!("{}: thread gone; input message dropped", self.name);
+                }
             }
         }
         while let Some(sig) = self.control.recv() {
@@ -200,44 +225,66 @@ impl<I: Send + 'static, O: Send + 'static> Component for Threaded<I, O> {
                 self.bridge = None;
                 return Step::Done;
             }
-            let _ = b.ctl_tx.send(sig);
+            if sig.is_shutdown() {
+                let _ = b.ctl_tx.send(sig);
+            } else {
+                self.held_ctl.push_back(sig);
+            }
+        }
+        // A finish follows the data that came before it.
+        if self.held_in.is_none() && self.inbox.is_empty() {
+            for sig in self.held_ctl.drain(..) {
+                let _ = b.ctl_tx.send(sig);
+            }
         }
 
-        // From the thread.
-        while let Some(m) = self.held_out.take().or_else(|| b.out_rx.try_recv().ok()) {
+        // From the thread: data in order, then each signal once the data
+        // sent before it has gone out.
+        while let Some(m) = self.held_out.take().or_else(|| {
+            let m = b.out_rx.try_recv().ok();
+            self.taken += u64::from(m.is_some());
+            m
+        }) {
             if let Err(Full(m)) = self.outbox.send(m) {
+                // Woken when the consumer takes one; input waits meanwhile.
                 self.held_out = Some(m);
-                break;
+                return Step::Pause;
             }
         }
-        while let Some(s) = self.held_sig.take().or_else(|| b.sig_rx.try_recv().ok()) {
-            if let Err(Full(s)) = self.signal.send(s) {
-                self.held_sig = Some(s);
-                break;
+        while let Some((seq, sig)) = self.held_sig.take().or_else(|| b.sig_rx.try_recv().ok()) {
+            if seq > self.taken {
+                // Its data is still on the way: go round again.
+                self.held_sig = Some((seq, sig));
+                return Step::Yield;
+            }
+            if let Err(Full(sig)) = self.signal.send(sig) {
+                self.held_sig = Some((seq, sig));
+                return Step::Pause;
             }
         }
 
-        let done = b.shared.done.load(Ordering::SeqCst);
-        let drained = b.out_rx.is_empty()
-            && b.sig_rx.is_empty()
-            && self.held_out.is_none()
-            && self.held_sig.is_none();
-        if done && drained {
+        if b.shared.done.load(Ordering::SeqCst) && b.out_rx.is_empty() && b.sig_rx.is_empty() {
             if let Some(h) = b.handle.take() {
                 let _ = h.join();
             }
             if let Some(msg) = b.shared.panic.lock().unwrap().take() {
                 panic!("thread of {} panicked: {msg}", self.name);
             }
+            let unread = b.in_tx.len() + usize::from(self.held_in.is_some());
+            if unread > 0 {
+                log::warn!(
+                    "{}: thread ended with {unread} input message(s) unread",
+                    self.name
+                );
+            }
             return Step::Done;
         }
 
         // Sleep, unless something arrived while we were deciding to.
         b.shared.asleep.store(true, Ordering::SeqCst);
-        let more_out = self.held_out.is_none() && !b.out_rx.is_empty();
-        let more_sig = self.held_sig.is_none() && !b.sig_rx.is_empty();
+        let more_out = !b.out_rx.is_empty() || !b.sig_rx.is_empty();
         let room_in = self.held_in.is_some() && !b.in_tx.is_full();
-        if more_out || more_sig || room_in || b.shared.done.load(Ordering::SeqCst) {
+        if more_out || room_in || b.shared.done.load(Ordering::SeqCst) {
             b.shared.asleep.store(false, Ordering::SeqCst);
             return Step::Yield;
         }
@@ -257,8 +304,13 @@ impl<I: Send + 'static, O: Send + 'static> Component for Threaded<I, O> {
 pub struct ThreadBoxes<I, O> {
     in_rx: Receiver<I>,
     ctl_rx: Receiver<Signal>,
+    /// Signals taken from `ctl_rx` but not yet handed out (a finish waits
+    /// for the data before it).
+    ctl_waiting: RefCell<VecDeque<Signal>>,
     out_tx: Sender<O>,
-    sig_tx: Sender<Signal>,
+    sig_tx: Sender<Sequenced>,
+    /// Data messages sent so far (a signal goes out after them).
+    sent: Cell<u64>,
     shared: Arc<Shared>,
     remote: Remote,
     proxy: Id,
@@ -294,14 +346,25 @@ impl<I, O> ThreadBoxes<I, O> {
         m
     }
 
-    /// Takes a control signal if one is waiting.
+    /// Takes a control signal if one is waiting: a shutdown at once, a
+    /// producer-finished only once the data sent before it has been taken
+    /// with `recv` (so "finish what you have" means what it says).
     pub fn control(&self) -> Option<Signal> {
-        self.ctl_rx.try_recv().ok()
+        let mut waiting = self.ctl_waiting.borrow_mut();
+        waiting.extend(self.ctl_rx.try_iter());
+        if let Some(i) = waiting.iter().position(Signal::is_shutdown) {
+            return waiting.remove(i);
+        }
+        if self.in_rx.is_empty() {
+            waiting.pop_front()
+        } else {
+            None
+        }
     }
 
     /// Whether the component on the scheduler side has gone.
     pub fn is_closed(&self) -> bool {
-        matches!(self.ctl_rx.try_recv(), Err(TryRecvError::Disconnected)) && self.ctl_rx.is_empty()
+        self.ctl_rx.is_empty() && matches!(self.ctl_rx.try_recv(), Err(TryRecvError::Disconnected))
     }
 
     /// Blocks until `inbox` or `control` has something, or `timeout` passes.
@@ -325,6 +388,9 @@ impl<I, O> ThreadBoxes<I, O> {
     /// Sends on `outbox`, blocking while the bridge queue is full.
     pub fn send(&self, msg: O) -> Result<(), Closed<O>> {
         let r = self.out_tx.send(msg).map_err(|e| Closed(e.into_inner()));
+        if r.is_ok() {
+            self.sent.set(self.sent.get() + 1);
+        }
         self.poke();
         r
     }
@@ -333,6 +399,7 @@ impl<I, O> ThreadBoxes<I, O> {
     pub fn try_send(&self, msg: O) -> Result<(), Full<O>> {
         match self.out_tx.try_send(msg) {
             Ok(()) => {
+                self.sent.set(self.sent.get() + 1);
                 self.poke();
                 Ok(())
             }
@@ -340,9 +407,10 @@ impl<I, O> ThreadBoxes<I, O> {
         }
     }
 
-    /// Sends on `signal`.
+    /// Sends on `signal`; it comes out after everything already sent on
+    /// `outbox`. Never blocks.
     pub fn signal(&self, sig: Signal) {
-        let _ = self.sig_tx.send(sig);
+        let _ = self.sig_tx.send((self.sent.get(), sig));
         self.poke();
     }
 }
