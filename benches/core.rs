@@ -1,1 +1,945 @@
-fn main() {}
+//! Benchmarks of the Axon core. Run with
+//! `cargo bench --bench core`; `BENCH_QUICK=1` makes a run that takes a few
+//! seconds (smaller sizes, shorter idle period, fewer repetitions).
+//!
+//! Every measurement is printed as one JSON line on stdout:
+//!
+//! * `pipeline`: a source sends `n` `u64`s through `k` pass-through
+//!   components to a sink that checks their order (and panics on a
+//!   mismatch), for `k` = 1 and 10, with the source sending 1 message per
+//!   step (then `Yield`) or 64 per step. A hop is one message crossing one
+//!   link, so a message makes `k + 1` hops. The whole `Scheduler::run` is
+//!   timed; `ns_per_hop` and `msgs_per_s` are medians over the repetitions.
+//!   `steps_per_msg` is the scheduler's component steps per message (from
+//!   `Scheduler::stats`). The same workload also runs on a hand-written
+//!   single-threaded "floor" (one `VecDeque` inbox per stage, a sleeping
+//!   flag, a run queue rebuilt each round from the stages that yielded plus
+//!   the stages woken by a push while asleep, one dynamic call per stage
+//!   step): `floor_ns_per_hop` and `ratio_to_floor` (scheduler / floor).
+//! * `allocs`: heap allocations per hop in steady state for `k` = 10, 1 per
+//!   step, counted by a counting global allocator between the sink seeing
+//!   10% and 90% of the messages, after the timed runs warmed up;
+//!   `allocs_incl_setup_and_teardown` counts the whole run for comparison.
+//! * `idle`: `n` components that hold nothing but the default boxes
+//!   (`DefaultBoxes<u64, u64>`, `component_bytes` each), linked in a ring
+//!   (outbox -> next inbox, signal -> next control), all asleep.
+//!   `bytes_per_component` is the growth of VmRSS over spawning, linking
+//!   and the first round (which puts them all to sleep), divided by `n`;
+//!   `heap_bytes_per_component` is the same growth as counted by the
+//!   allocator (requested bytes, without malloc's rounding). Then nothing
+//!   happens until a timer ends the idle period: `idle_cpu_ms_per_s` is the
+//!   process CPU time used over that period (`CLOCK_PROCESS_CPUTIME_ID`, ns
+//!   resolution; it includes the one wake-up at the end) per second,
+//!   `idle_cpu_ticks` the same from utime + stime in `/proc/self/stat`
+//!   (clock ticks, a coarse cross-check), `poll_waits` how often the
+//!   scheduler blocked in `mio::Poll`. `ring_round_trip_ms` is the time one
+//!   message then takes to go round the whole ring.
+//! * `wake`: latency from another thread's send to the receiving
+//!   component's step, with the scheduler asleep in `mio::Poll` before each
+//!   send (the thread waits for an ack, then a short gap). Via a `Threaded`
+//!   component (thread -> bridge -> receiver) and via a raw thread that
+//!   uses `Remote::wake`. Median and p99 in ns.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use kamaelia::axon::{
+    link, BoxSet, Component, Cx, DefaultBoxes, Ended, Full, Id, Inbox, Outbox, Scheduler, Step,
+    Threaded,
+};
+
+// ---------------------------------------------------------------------------
+// Counting allocator
+
+/// Counts allocations and the bytes currently allocated.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE_BYTES.fetch_add(layout.size(), Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE_BYTES.fetch_add(layout.size(), Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE_BYTES.fetch_add(new_size, Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.load(Relaxed)
+}
+
+fn live_bytes() -> usize {
+    LIVE_BYTES.load(Relaxed)
+}
+
+// ---------------------------------------------------------------------------
+// Configuration and output
+
+struct Config {
+    quick: bool,
+    /// Repetitions of each pipeline variant (the median is reported).
+    reps: usize,
+    /// Hops per pipeline run (n = hops / (k + 1)).
+    pipeline_hops: u64,
+    idle_n: usize,
+    idle_for: Duration,
+    wake_samples: usize,
+    wake_gap: Duration,
+}
+
+impl Config {
+    fn from_env() -> Self {
+        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        if quick {
+            Config {
+                quick,
+                reps: 3,
+                pipeline_hops: 1_000_000,
+                idle_n: 10_000,
+                idle_for: Duration::from_millis(200),
+                wake_samples: 200,
+                wake_gap: Duration::from_micros(100),
+            }
+        } else {
+            Config {
+                quick,
+                reps: 5,
+                pipeline_hops: 10_000_000,
+                idle_n: 100_000,
+                idle_for: Duration::from_secs(2),
+                wake_samples: 2_000,
+                wake_gap: Duration::from_micros(100),
+            }
+        }
+    }
+}
+
+/// One JSON object on one line.
+struct Json(String);
+
+impl Json {
+    fn new(bench: &str) -> Self {
+        Json(format!("{{\"bench\":\"{bench}\""))
+    }
+
+    fn int(mut self, key: &str, v: u64) -> Self {
+        let _ = write!(self.0, ",\"{key}\":{v}");
+        self
+    }
+
+    fn num(mut self, key: &str, v: f64) -> Self {
+        let v = if v.is_finite() { v } else { -1.0 };
+        let _ = write!(self.0, ",\"{key}\":{v:.3}");
+        self
+    }
+
+    /// A number in scientific notation (for values near zero).
+    fn sci(mut self, key: &str, v: f64) -> Self {
+        let v = if v.is_finite() { v } else { -1.0 };
+        let _ = write!(self.0, ",\"{key}\":{v:.3e}");
+        self
+    }
+
+    fn flag(mut self, key: &str, v: bool) -> Self {
+        let _ = write!(self.0, ",\"{key}\":{v}");
+        self
+    }
+
+    fn text(mut self, key: &str, v: &str) -> Self {
+        let _ = write!(self.0, ",\"{key}\":\"{v}\"");
+        self
+    }
+
+    fn print(self) {
+        println!("{}}}", self.0);
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+// ---------------------------------------------------------------------------
+// Memory and CPU readings
+
+/// Resident set size in bytes (VmRSS).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS in /proc/self/status");
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS value");
+    kb * 1024
+}
+
+/// Process CPU time (utime + stime) in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields[14 - 3].parse().expect("utime");
+    let stime: u64 = fields[15 - 3].parse().expect("stime");
+    utime + stime
+}
+
+/// Clock ticks per second, from `getconf CLK_TCK` (100 if that fails).
+fn clock_ticks_per_s() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+#[repr(C)]
+struct Timespec {
+    tv_sec: std::os::raw::c_long,
+    tv_nsec: std::os::raw::c_long,
+}
+
+extern "C" {
+    fn clock_gettime(clock: std::os::raw::c_int, tp: *mut Timespec) -> std::os::raw::c_int;
+}
+
+/// CPU time of the whole process in ns (`CLOCK_PROCESS_CPUTIME_ID`).
+fn process_cpu_ns() -> u64 {
+    const CLOCK_PROCESS_CPUTIME_ID: std::os::raw::c_int = 2;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+// ---------------------------------------------------------------------------
+// Components shared by the benches
+
+/// Moves everything waiting in `inbox` to `outbox`. A refused message is
+/// kept in `held` and goes first next time (the refusal makes the
+/// scheduler hold our input until the consumer takes a message).
+fn forward<T>(inbox: &Inbox<T>, outbox: &Outbox<T>, held: &mut Option<T>) {
+    while let Some(m) = held.take().or_else(|| inbox.recv()) {
+        if let Err(Full(m)) = outbox.send(m) {
+            *held = Some(m);
+            return;
+        }
+    }
+}
+
+/// What the order-checking sink saw.
+#[derive(Clone, Copy, Default)]
+struct SinkReport {
+    received: u64,
+    /// The allocation counter when `steady.start` messages had arrived.
+    allocs_at_start: u64,
+    /// The allocation counter when `steady.end` messages had arrived.
+    allocs_at_end: u64,
+}
+
+/// Checks that `0..n` arrives in order, and notes the allocation counter at
+/// the ends of the steady window: from 10% to 90% of the messages, away
+/// from start-up (boxes and run queues growing) and from the end (the
+/// source finishing).
+struct OrderCheck {
+    expected: u64,
+    n: u64,
+    steady: std::ops::Range<u64>,
+    report: Rc<Cell<SinkReport>>,
+}
+
+impl OrderCheck {
+    fn new(n: u64, report: Rc<Cell<SinkReport>>) -> Self {
+        OrderCheck {
+            expected: 0,
+            n,
+            steady: steady_window(n),
+            report,
+        }
+    }
+
+    /// Checks one message; true once the last one has arrived.
+    #[inline]
+    fn accept(&mut self, v: u64) -> bool {
+        assert_eq!(v, self.expected, "pipeline delivered out of order");
+        self.expected += 1;
+        if self.expected == self.steady.start {
+            let mut r = self.report.get();
+            r.allocs_at_start = allocs();
+            self.report.set(r);
+        }
+        if self.expected == self.steady.end {
+            let mut r = self.report.get();
+            r.allocs_at_end = allocs();
+            self.report.set(r);
+        }
+        if self.expected == self.n {
+            let mut r = self.report.get();
+            r.received = self.n;
+            self.report.set(r);
+            return true;
+        }
+        false
+    }
+}
+
+/// The messages counted as steady state: from 10% to 90% of `n`.
+fn steady_window(n: u64) -> std::ops::Range<u64> {
+    n / 10..n - n / 10
+}
+
+// ---------------------------------------------------------------------------
+// pipeline on the scheduler
+
+/// Sends `0..n`, `per_step` per step, then ends.
+struct Source {
+    outbox: Outbox<u64>,
+    next: u64,
+    n: u64,
+    per_step: u64,
+}
+
+impl Component for Source {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        let end = (self.next + self.per_step).min(self.n);
+        while self.next < end {
+            if self.outbox.send(self.next).is_err() {
+                // Refused: woken when there is room; `next` is sent again.
+                return Step::Pause;
+            }
+            self.next += 1;
+        }
+        if self.next == self.n {
+            Step::Done
+        } else {
+            Step::Yield
+        }
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.outbox);
+    }
+}
+
+/// Forwards its inbox to its outbox.
+struct Pass {
+    inbox: Inbox<u64>,
+    outbox: Outbox<u64>,
+    held: Option<u64>,
+}
+
+impl Pass {
+    fn new() -> Self {
+        Pass {
+            inbox: Inbox::inbox(),
+            outbox: Outbox::outbox(),
+            held: None,
+        }
+    }
+}
+
+impl Component for Pass {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        forward(&self.inbox, &self.outbox, &mut self.held);
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox).add(&self.outbox);
+    }
+}
+
+/// Checks the order of what arrives; stops the system after the last one.
+struct Sink {
+    inbox: Inbox<u64>,
+    check: OrderCheck,
+}
+
+impl Component for Sink {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        while let Some(v) = self.inbox.recv() {
+            if self.check.accept(v) {
+                cx.stop_system();
+            }
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox);
+    }
+}
+
+/// One timed pipeline run.
+struct PipelineRun {
+    elapsed: Duration,
+    steps: u64,
+    sink: SinkReport,
+}
+
+/// Runs source -> k passes -> sink on a fresh scheduler; times `run()`.
+fn run_pipeline(k: usize, per_step: u64, n: u64) -> PipelineRun {
+    let report = Rc::new(Cell::new(SinkReport::default()));
+    let source = Source {
+        outbox: Outbox::outbox(),
+        next: 0,
+        n,
+        per_step,
+    };
+    let passes: Vec<Pass> = (0..k).map(|_| Pass::new()).collect();
+    let sink = Sink {
+        inbox: Inbox::inbox(),
+        check: OrderCheck::new(n, report.clone()),
+    };
+    let outs = std::iter::once(&source.outbox).chain(passes.iter().map(|p| &p.outbox));
+    let ins = passes
+        .iter()
+        .map(|p| &p.inbox)
+        .chain(std::iter::once(&sink.inbox));
+    for (o, i) in outs.zip(ins) {
+        link(o, i).expect("link pipeline");
+    }
+
+    let mut s = Scheduler::new();
+    s.spawn(source);
+    for p in passes {
+        s.spawn(p);
+    }
+    s.spawn(sink);
+    let t0 = Instant::now();
+    let ended = s.run();
+    let elapsed = t0.elapsed();
+    assert_eq!(ended, Ended::Stopped);
+    assert_eq!(report.get().received, n, "sink did not get every message");
+    PipelineRun {
+        elapsed,
+        steps: s.stats().steps,
+        sink: report.get(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// pipeline on the hand-written floor
+
+enum FloorStep {
+    Yield,
+    Pause,
+    Done,
+}
+
+/// The floor's boxes and wake state, one entry per stage.
+struct FloorWorld {
+    inboxes: Vec<VecDeque<u64>>,
+    sleeping: Vec<bool>,
+    woken: Vec<usize>,
+    stop: bool,
+}
+
+impl FloorWorld {
+    /// Delivers `v` to stage `to`, waking it if it sleeps.
+    #[inline]
+    fn push(&mut self, to: usize, v: u64) {
+        self.inboxes[to].push_back(v);
+        if self.sleeping[to] {
+            self.sleeping[to] = false;
+            self.woken.push(to);
+        }
+    }
+}
+
+type FloorStage = Box<dyn FnMut(usize, &mut FloorWorld) -> FloorStep>;
+
+fn floor_source(n: u64, per_step: u64) -> FloorStage {
+    let mut next = 0;
+    Box::new(move |me, w| {
+        let end = (next + per_step).min(n);
+        while next < end {
+            w.push(me + 1, next);
+            next += 1;
+        }
+        if next == n {
+            FloorStep::Done
+        } else {
+            FloorStep::Yield
+        }
+    })
+}
+
+fn floor_pass() -> FloorStage {
+    Box::new(|me, w| {
+        while let Some(v) = w.inboxes[me].pop_front() {
+            w.push(me + 1, v);
+        }
+        FloorStep::Pause
+    })
+}
+
+fn floor_sink(mut check: OrderCheck) -> FloorStage {
+    Box::new(move |me, w| {
+        while let Some(v) = w.inboxes[me].pop_front() {
+            if check.accept(v) {
+                w.stop = true;
+            }
+        }
+        FloorStep::Pause
+    })
+}
+
+/// Runs the stages round by round until one sets `stop`.
+fn run_floor_rounds(stages: &mut [FloorStage], w: &mut FloorWorld) {
+    let mut current: Vec<usize> = (0..stages.len()).collect();
+    let mut next = Vec::with_capacity(stages.len());
+    while !current.is_empty() {
+        for &i in &current {
+            match stages[i](i, w) {
+                FloorStep::Yield => next.push(i),
+                FloorStep::Pause if w.inboxes[i].is_empty() => w.sleeping[i] = true,
+                FloorStep::Pause => next.push(i),
+                FloorStep::Done => {}
+            }
+            if w.stop {
+                return;
+            }
+        }
+        current.clear();
+        std::mem::swap(&mut current, &mut next);
+        current.append(&mut w.woken);
+    }
+}
+
+/// The floor version of [`run_pipeline`].
+fn run_floor(k: usize, per_step: u64, n: u64) -> Duration {
+    let report = Rc::new(Cell::new(SinkReport::default()));
+    let mut stages = vec![floor_source(n, per_step)];
+    stages.extend((0..k).map(|_| floor_pass()));
+    stages.push(floor_sink(OrderCheck::new(n, report.clone())));
+    let mut w = FloorWorld {
+        inboxes: (0..stages.len()).map(|_| VecDeque::new()).collect(),
+        sleeping: vec![false; stages.len()],
+        woken: Vec::with_capacity(stages.len()),
+        stop: false,
+    };
+    let t0 = Instant::now();
+    run_floor_rounds(&mut stages, &mut w);
+    let elapsed = t0.elapsed();
+    assert_eq!(
+        report.get().received,
+        n,
+        "floor sink did not get every message"
+    );
+    elapsed
+}
+
+fn ns_per_hop(d: Duration, n: u64, k: usize) -> f64 {
+    d.as_nanos() as f64 / (n * (k as u64 + 1)) as f64
+}
+
+fn bench_pipeline(cfg: &Config, k: usize, per_step: u64) {
+    let n = cfg.pipeline_hops / (k as u64 + 1);
+    let mut ours = Vec::new();
+    let mut floor = Vec::new();
+    let mut steps = 0;
+    for _ in 0..cfg.reps {
+        let run = run_pipeline(k, per_step, n);
+        ours.push(ns_per_hop(run.elapsed, n, k));
+        steps = run.steps;
+        floor.push(ns_per_hop(run_floor(k, per_step, n), n, k));
+    }
+    let best = ours.iter().copied().fold(f64::INFINITY, f64::min);
+    let ns = median(&mut ours);
+    let floor_ns = median(&mut floor);
+    let ratio = ns / floor_ns;
+    let mut line = Json::new("pipeline")
+        .int("k", k as u64)
+        .int("per_step", per_step)
+        .int("n", n)
+        .int("reps", cfg.reps as u64)
+        .num("ns_per_hop", ns)
+        .num("ns_per_hop_min", best)
+        .num("msgs_per_s", 1e9 / (ns * (k as f64 + 1.0)))
+        .num("steps_per_msg", steps as f64 / n as f64)
+        .num("floor_ns_per_hop", floor_ns)
+        .num("ratio_to_floor", ratio);
+    if k == 10 && per_step == 1 {
+        line = line
+            .text("goal", "ns_per_hop<=15 && ratio_to_floor<=1.5")
+            .flag("goal_met", ns <= 15.0 && ratio <= 1.5);
+    }
+    line.print();
+}
+
+/// Allocations per hop in steady state (run after the timed runs).
+fn bench_allocs(cfg: &Config) {
+    let (k, per_step) = (10, 1);
+    let n = cfg.pipeline_hops / (k as u64 + 1);
+    let before = allocs();
+    let r = run_pipeline(k, per_step, n).sink;
+    let in_all = allocs() - before;
+    let window = steady_window(n);
+    let steady_hops = (window.end - window.start) * (k as u64 + 1);
+    let steady = r.allocs_at_end - r.allocs_at_start;
+    Json::new("allocs")
+        .int("k", k as u64)
+        .int("per_step", per_step)
+        .int("n", n)
+        .int("steady_hops", steady_hops)
+        .int("steady_allocs", steady)
+        .sci("allocs_per_hop", steady as f64 / steady_hops as f64)
+        .int("allocs_incl_setup_and_teardown", in_all)
+        .print();
+}
+
+// ---------------------------------------------------------------------------
+// idle
+
+/// A ring member that is nothing but the default boxes: forwards data,
+/// passes a signal on and ends. The ring's inboxes are unbounded, so a send
+/// is never refused (asserted: holding a refused message would need a field).
+struct Relay {
+    boxes: DefaultBoxes<u64, u64>,
+}
+
+impl Component for Relay {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while let Some(v) = self.boxes.inbox.recv() {
+            self.boxes.outbox.send(v).expect("unbounded ring");
+        }
+        if let Some(sig) = self.boxes.control.recv() {
+            self.boxes.signal.send(sig).expect("unbounded ring");
+            return Step::Done;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        self.boxes.list(set);
+    }
+}
+
+#[derive(Default)]
+struct IdleReport {
+    rss_after: u64,
+    heap_after: usize,
+    cpu_ns: u64,
+    cpu_ticks: u64,
+    idle_wall: Duration,
+    ring_round_trip: Duration,
+}
+
+enum ProbePhase {
+    /// First step, at the end of the first round: measure memory, start
+    /// the idle period.
+    Measure,
+    /// Waiting for the timer that ends the idle period.
+    Idle {
+        deadline: Instant,
+        cpu_ns: u64,
+        ticks: u64,
+        at: Instant,
+    },
+    /// A message is going round the ring.
+    Ring { sent: Instant },
+}
+
+/// Closes the ring (its outbox feeds relay 0, the last relay feeds it) and
+/// takes the idle measurements.
+struct IdleProbe {
+    boxes: DefaultBoxes<u64, u64>,
+    phase: ProbePhase,
+    idle_for: Duration,
+    report: Rc<RefCell<IdleReport>>,
+}
+
+impl Component for IdleProbe {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        match self.phase {
+            ProbePhase::Measure => {
+                let mut r = self.report.borrow_mut();
+                r.rss_after = rss_bytes();
+                r.heap_after = live_bytes();
+                let at = Instant::now();
+                self.phase = ProbePhase::Idle {
+                    deadline: at + self.idle_for,
+                    cpu_ns: process_cpu_ns(),
+                    ticks: cpu_ticks(),
+                    at,
+                };
+                cx.wake_after(self.idle_for);
+            }
+            ProbePhase::Idle {
+                deadline,
+                cpu_ns,
+                ticks,
+                at,
+            } => {
+                if Instant::now() < deadline {
+                    return Step::Pause;
+                }
+                let cpu_ns_now = process_cpu_ns();
+                let ticks_now = cpu_ticks();
+                let mut r = self.report.borrow_mut();
+                r.idle_wall = at.elapsed();
+                r.cpu_ns = cpu_ns_now - cpu_ns;
+                r.cpu_ticks = ticks_now - ticks;
+                self.phase = ProbePhase::Ring {
+                    sent: Instant::now(),
+                };
+                self.boxes.outbox.send(0).expect("unbounded ring");
+            }
+            ProbePhase::Ring { sent } => {
+                if self.boxes.inbox.recv().is_some() {
+                    self.report.borrow_mut().ring_round_trip = sent.elapsed();
+                    cx.stop_system();
+                }
+            }
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        self.boxes.list(set);
+    }
+}
+
+/// Links `a`'s outbox to `b`'s inbox and `a`'s signal to `b`'s control.
+fn link_ring_pair(s: &mut Scheduler, a: Id, b: Id) {
+    s.link((a, "outbox"), (b, "inbox")).expect("link outbox");
+    s.link((a, "signal"), (b, "control")).expect("link signal");
+}
+
+fn bench_idle(cfg: &Config) {
+    let n = cfg.idle_n;
+    let report = Rc::new(RefCell::new(IdleReport::default()));
+    let mut s = Scheduler::new();
+    let rss_before = rss_bytes();
+    let heap_before = live_bytes();
+
+    s.reserve(n + 1);
+    let relay = || Relay {
+        boxes: DefaultBoxes::new(),
+    };
+    let first = s.spawn(relay());
+    let mut prev = first;
+    for _ in 1..n {
+        let id = s.spawn(relay());
+        link_ring_pair(&mut s, prev, id);
+        prev = id;
+    }
+    // Spawned last, so its first step comes after every relay's first step.
+    let probe = s.spawn(IdleProbe {
+        boxes: DefaultBoxes::new(),
+        phase: ProbePhase::Measure,
+        idle_for: cfg.idle_for,
+        report: report.clone(),
+    });
+    link_ring_pair(&mut s, prev, probe);
+    link_ring_pair(&mut s, probe, first);
+
+    let ended = s.run();
+    assert_eq!(ended, Ended::Stopped);
+    let r = report.borrow();
+    let secs = r.idle_wall.as_secs_f64();
+    let cpu_per_s = r.cpu_ns as f64 / 1e6 / secs;
+    let bytes = r.rss_after.saturating_sub(rss_before) as f64 / n as f64;
+    let heap = r.heap_after.saturating_sub(heap_before) as f64 / n as f64;
+    let waits = s.stats().waits;
+    Json::new("idle")
+        .int("n", n as u64)
+        .int("component_bytes", std::mem::size_of::<Relay>() as u64)
+        .num("bytes_per_component", bytes)
+        .num("heap_bytes_per_component", heap)
+        .num("idle_s", secs)
+        .num("idle_cpu_ms_per_s", cpu_per_s)
+        .num("idle_cpu_us_total", r.cpu_ns as f64 / 1e3)
+        .int("idle_cpu_ticks", r.cpu_ticks)
+        .int("clk_tck", clock_ticks_per_s())
+        .int("poll_waits", waits)
+        .num("ring_round_trip_ms", r.ring_round_trip.as_secs_f64() * 1e3)
+        .text(
+            "goal",
+            "bytes_per_component<=512 && idle_cpu_ms_per_s<0.5 && poll_waits==1",
+        )
+        .flag("goal_met", bytes <= 512.0 && cpu_per_s < 0.5 && waits == 1)
+        .print();
+}
+
+// ---------------------------------------------------------------------------
+// wake
+
+/// Where the timestamps arrive.
+enum Arrivals {
+    Inbox(Inbox<Instant>),
+    Channel(Receiver<Instant>),
+}
+
+/// Records `now - sent` for each timestamp and acks it; stops the system
+/// after `m` samples.
+struct LatencyProbe {
+    arrivals: Arrivals,
+    ack: Sender<()>,
+    m: usize,
+    samples: Rc<RefCell<Vec<u64>>>,
+}
+
+impl Component for LatencyProbe {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        loop {
+            let sent = match &self.arrivals {
+                Arrivals::Inbox(i) => i.recv(),
+                Arrivals::Channel(c) => c.try_recv().ok(),
+            };
+            let Some(sent) = sent else { break };
+            let mut samples = self.samples.borrow_mut();
+            samples.push(sent.elapsed().as_nanos() as u64);
+            if samples.len() >= self.m {
+                cx.stop_system();
+            }
+            let _ = self.ack.send(());
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        if let Arrivals::Inbox(i) = &self.arrivals {
+            set.add(i);
+        }
+    }
+}
+
+/// The sending thread: `m` times, wait `gap`, send a timestamp, wait for
+/// the ack.
+fn pinger(m: usize, gap: Duration, acks: Receiver<()>, mut send: impl FnMut(Instant)) {
+    for _ in 0..m {
+        thread::sleep(gap);
+        send(Instant::now());
+        if acks.recv().is_err() {
+            return;
+        }
+    }
+}
+
+fn wake_via_threaded(cfg: &Config) -> Vec<u64> {
+    let (m, gap) = (cfg.wake_samples, cfg.wake_gap);
+    let (ack_tx, ack_rx) = crossbeam_channel::unbounded();
+    let samples = Rc::new(RefCell::new(Vec::with_capacity(m)));
+    let bridge = Threaded::<(), Instant>::new("Pinger", move |t| {
+        pinger(m, gap, ack_rx, |at| {
+            let _ = t.send(at);
+        })
+    });
+    let probe = LatencyProbe {
+        arrivals: Arrivals::Inbox(Inbox::inbox()),
+        ack: ack_tx,
+        m,
+        samples: samples.clone(),
+    };
+    if let Arrivals::Inbox(i) = &probe.arrivals {
+        link(&bridge.outbox, i).expect("link bridge");
+    }
+    let mut s = Scheduler::new();
+    s.spawn(bridge);
+    s.spawn(probe);
+    assert_eq!(s.run(), Ended::Stopped);
+    let v = samples.borrow().clone();
+    v
+}
+
+fn wake_via_remote(cfg: &Config) -> Vec<u64> {
+    let (m, gap) = (cfg.wake_samples, cfg.wake_gap);
+    let (ack_tx, ack_rx) = crossbeam_channel::unbounded();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let samples = Rc::new(RefCell::new(Vec::with_capacity(m)));
+    let mut s = Scheduler::new();
+    let id = s.spawn(LatencyProbe {
+        arrivals: Arrivals::Channel(rx),
+        ack: ack_tx,
+        m,
+        samples: samples.clone(),
+    });
+    let remote = s.remote();
+    let thread = thread::spawn(move || {
+        pinger(m, gap, ack_rx, |at| {
+            tx.send(at).expect("probe alive");
+            remote.wake(id);
+        })
+    });
+    assert_eq!(s.run(), Ended::Stopped);
+    drop(s);
+    thread.join().expect("pinger thread");
+    let v = samples.borrow().clone();
+    v
+}
+
+fn print_wake(via: &str, mut samples: Vec<u64>) {
+    samples.sort_unstable();
+    let at = |q: usize| samples[(samples.len() * q / 100).min(samples.len() - 1)];
+    Json::new("wake")
+        .text("via", via)
+        .int("samples", samples.len() as u64)
+        .int("wake_median_ns", at(50))
+        .int("wake_p99_ns", at(99))
+        .int("wake_min_ns", samples[0])
+        .print();
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() {
+    let cfg = Config::from_env();
+    let t0 = Instant::now();
+    // First, while the heap is still small, so RSS growth is all its own.
+    bench_idle(&cfg);
+    for k in [1, 10] {
+        for per_step in [1, 64] {
+            bench_pipeline(&cfg, k, per_step);
+        }
+    }
+    bench_allocs(&cfg);
+    print_wake("threaded", wake_via_threaded(&cfg));
+    print_wake("remote", wake_via_remote(&cfg));
+    eprintln!(
+        "core bench ({}) took {:.1} s",
+        if cfg.quick { "quick" } else { "full" },
+        t0.elapsed().as_secs_f64()
+    );
+}
