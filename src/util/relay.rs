@@ -1,0 +1,170 @@
+//! The shared engine of the one-in, at-most-one-out components
+//! (PureTransformer, Detuple, PassThrough, ChunkNamer, TriggeredSource),
+//! and small helpers the other components of this module share.
+//!
+//! A [`Relay`] keeps the one message a full destination refused and the
+//! finishing signal that arrived while input was still waiting, so every
+//! component built on it has the same back-pressure and shutdown rules:
+//!
+//! * a refused send keeps the message; the component stops reading input
+//!   and sleeps until the consumer takes one (nothing dropped or reordered);
+//! * `Shutdown` on `control`: forwarded on `signal`, ends at once;
+//! * `ProducerFinished` (or `Failed`): the input already waiting is
+//!   processed and sent first, then the signal is forwarded and it ends.
+
+use crate::axon::{Full, Inbox, Outbox, Signal, Step};
+
+/// Most messages a component handles in one step before yielding, so one
+/// busy component cannot hold the scheduler for long.
+pub(crate) const BATCH: usize = 256;
+
+/// Reads every waiting control message. Returns a `Shutdown` at once (the
+/// caller forwards it and ends); a finishing signal is remembered in
+/// `finishing` (the first one wins) for the caller to act on once its
+/// input is drained.
+pub(crate) fn read_control(
+    control: &Inbox<Signal>,
+    finishing: &mut Option<Signal>,
+) -> Option<Signal> {
+    while let Some(sig) = control.recv() {
+        if sig.is_shutdown() {
+            return Some(sig);
+        }
+        if finishing.is_none() {
+            *finishing = Some(sig);
+        }
+    }
+    None
+}
+
+/// Sends the message kept from a refused send, if any. Returns false (and
+/// keeps it) if it is refused again.
+pub(crate) fn flush_held<T>(held: &mut Option<T>, outbox: &Outbox<T>) -> bool {
+    match held.take() {
+        None => true,
+        Some(m) => match outbox.send(m) {
+            Ok(()) => true,
+            Err(Full(m)) => {
+                *held = Some(m);
+                false
+            }
+        },
+    }
+}
+
+/// One message in, at most one out; see the module documentation.
+pub(crate) struct Relay<O> {
+    held: Option<O>,
+    finishing: Option<Signal>,
+}
+
+impl<O> Relay<O> {
+    pub(crate) fn new() -> Self {
+        Relay {
+            held: None,
+            finishing: None,
+        }
+    }
+
+    /// One step: `f` turns each input into an output, or `None` to drop it.
+    pub(crate) fn step<I>(
+        &mut self,
+        inbox: &Inbox<I>,
+        control: &Inbox<Signal>,
+        outbox: &Outbox<O>,
+        signal: &Outbox<Signal>,
+        mut f: impl FnMut(I) -> Option<O>,
+    ) -> Step {
+        if let Some(sig) = read_control(control, &mut self.finishing) {
+            let _ = signal.send(sig);
+            return Step::Done;
+        }
+        if !flush_held(&mut self.held, outbox) {
+            return Step::Pause;
+        }
+        for _ in 0..BATCH {
+            let Some(m) = inbox.recv() else { break };
+            if let Some(out) = f(m) {
+                if let Err(Full(out)) = outbox.send(out) {
+                    // The refusal makes the scheduler hold our input until
+                    // the consumer takes a message.
+                    self.held = Some(out);
+                    return Step::Pause;
+                }
+            }
+        }
+        if !inbox.is_empty() {
+            return Step::Yield;
+        }
+        if let Some(sig) = self.finishing.take() {
+            let _ = signal.send(sig);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+}
+
+/// Two inboxes in, one message out per pair (TwoSourceListifier,
+/// Comparator). Input waits in the inboxes until its partner arrives (held
+/// back on purpose, so it is not spun on, and bounded inboxes keep pushing
+/// back on their producers); control and back-pressure as for [`Relay`].
+/// On a finishing signal the pairs that can be made are sent, then it ends;
+/// messages without a partner stay in their inbox and are counted as
+/// undelivered.
+pub(crate) struct Pairer<O> {
+    held: Option<O>,
+    finishing: Option<Signal>,
+}
+
+impl<O> Pairer<O> {
+    pub(crate) fn new() -> Self {
+        Pairer {
+            held: None,
+            finishing: None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn step<A, B>(
+        &mut self,
+        cx: &mut crate::axon::Cx,
+        a: &Inbox<A>,
+        b: &Inbox<B>,
+        control: &Inbox<Signal>,
+        outbox: &Outbox<O>,
+        signal: &Outbox<Signal>,
+        mut f: impl FnMut(A, B) -> O,
+    ) -> Step {
+        if let Some(sig) = read_control(control, &mut self.finishing) {
+            let _ = signal.send(sig);
+            return Step::Done;
+        }
+        if !flush_held(&mut self.held, outbox) {
+            return Step::Pause;
+        }
+        for _ in 0..BATCH {
+            if a.is_empty() || b.is_empty() {
+                break;
+            }
+            let (Some(x), Some(y)) = (a.recv(), b.recv()) else {
+                unreachable!("both inboxes were checked non-empty")
+            };
+            if let Err(Full(out)) = outbox.send(f(x, y)) {
+                self.held = Some(out);
+                return Step::Pause;
+            }
+        }
+        if !a.is_empty() && !b.is_empty() {
+            return Step::Yield;
+        }
+        if let Some(sig) = self.finishing.take() {
+            let _ = signal.send(sig);
+            return Step::Done;
+        }
+        if !a.is_empty() || !b.is_empty() {
+            // One side waits for its partner: sleep until a delivery.
+            cx.hold_input();
+        }
+        Step::Pause
+    }
+}
