@@ -3,6 +3,7 @@
 
 pub mod axon;
 pub mod chassis;
+pub mod file;
 pub mod testing;
 pub mod util;
 
