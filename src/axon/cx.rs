@@ -1,7 +1,6 @@
 //! `Cx`: what a component can ask of the scheduler during its step.
 
 use std::io;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
@@ -17,7 +16,7 @@ use super::scheduler::{Exit, Inner, Readiness, Remote, Service, ServiceError, Ti
 pub struct Cx<'a> {
     pub(crate) inner: &'a mut Inner,
     pub(crate) me: Id,
-    pub(crate) proc: &'a Rc<Proc>,
+    pub(crate) proc: &'a Proc,
 }
 
 impl Cx<'_> {

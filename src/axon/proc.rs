@@ -8,7 +8,7 @@
 //! inbox set (unless it is deliberately holding input back, see
 //! [`Cx::hold_input`](crate::axon::Cx::hold_input)), so no wake-up is lost.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -55,14 +55,55 @@ pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inbox
 /// Shared by the scheduler and every [`Proc`]: the list of components woken
 /// since the current round began.
 pub(crate) struct Core {
-    pub(crate) woken: RefCell<Vec<Id>>,
+    pub(crate) woken: WakeList,
 }
 
 impl Core {
     pub(crate) fn new() -> Rc<Core> {
         Rc::new(Core {
-            woken: RefCell::new(Vec::new()),
+            woken: WakeList(UnsafeCell::new(Vec::new())),
         })
+    }
+}
+
+/// The wake list. Every wake pushes onto it, so it avoids `RefCell`'s two
+/// extra stores per push: it is `!Sync` (inside an `Rc`), and each method
+/// below finishes its access before returning and calls no user code, so
+/// no two accesses ever overlap.
+pub(crate) struct WakeList(UnsafeCell<Vec<Id>>);
+
+impl WakeList {
+    #[inline]
+    pub(crate) fn push(&self, id: Id) {
+        // SAFETY: see the type's documentation.
+        unsafe { (*self.0.get()).push(id) }
+    }
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: see the type's documentation.
+        unsafe { (*self.0.get()).len() }
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Moves every woken id onto the end of `to`, in wake order.
+    pub(crate) fn drain_into(&self, to: &mut Vec<Id>) {
+        // SAFETY: see the type's documentation; `to` is not the wake list.
+        let w = unsafe { &mut *self.0.get() };
+        if w.len() <= 16 {
+            // A handful of ids: a loop beats a call to memmove.
+            to.reserve(w.len());
+            for &id in w.iter() {
+                to.push(id);
+            }
+            w.clear();
+        } else {
+            to.append(w);
+        }
+    }
+    /// Runs `f` on the list itself (for reserving and shrinking).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Id>) -> R) -> R {
+        // SAFETY: see the type's documentation; `f` only resizes the list.
+        unsafe { f(&mut *self.0.get()) }
     }
 }
 
@@ -131,7 +172,7 @@ impl Proc {
         match self.state.get() {
             SLEEPING => {
                 self.state.set(QUEUED);
-                self.core.woken.borrow_mut().push(self.id);
+                self.core.woken.push(self.id);
             }
             RUNNING => self.set(F_REWAKE),
             _ => {}

@@ -266,6 +266,10 @@ pub(crate) struct Inner {
     stop: bool,
     trace: Option<Vec<TraceEntry>>,
     immortal: bool,
+    /// Tracing or catching panics: take the careful path for each step.
+    careful: bool,
+    /// Run-queue capacity asked for with `reserve`; never shrunk below.
+    reserved: usize,
     stats: Stats,
     rounds_since_poll: u32,
 }
@@ -344,6 +348,8 @@ impl Scheduler {
                 stop: false,
                 trace: None,
                 immortal: false,
+                careful: false,
+                reserved: 0,
                 stats: Stats::default(),
                 rounds_since_poll: 0,
             },
@@ -353,21 +359,24 @@ impl Scheduler {
     /// Reserves room for `n` more components (avoids regrowth when building
     /// very large systems).
     pub fn reserve(&mut self, n: usize) {
+        self.inner.reserved = self.inner.reserved.max(n);
         self.inner.slots.reserve_exact(n);
         self.inner.current.reserve(n);
         self.inner.next_run.reserve(n);
-        self.inner.core.woken.borrow_mut().reserve(n);
+        self.inner.core.woken.with(|w| w.reserve(n));
     }
 
     /// Catch panics in components (Kamaelia's `immortalise`): the component
     /// is logged, removed with its links, and the rest runs on.
     pub fn immortalise(&mut self, on: bool) {
         self.inner.immortal = on;
+        self.inner.careful = on || self.inner.trace.is_some();
     }
 
     /// Records a trace of every step from now on.
     pub fn enable_trace(&mut self) {
         self.inner.trace.get_or_insert_with(Vec::new);
+        self.inner.careful = true;
     }
 
     /// The trace recorded so far (empty unless enabled).
@@ -593,7 +602,7 @@ impl Inner {
             self.slots.push(slot);
         }
         // Activation is a wake: the component runs from the next round.
-        self.core.woken.borrow_mut().push(id);
+        self.core.woken.push(id);
         self.live += 1;
         self.stats.spawned += 1;
         if let Some(p) = parent {
@@ -608,14 +617,14 @@ impl Inner {
         self.current.clear();
         std::mem::swap(&mut self.current, &mut self.next_run);
         {
-            let mut woken = self.core.woken.borrow_mut();
-            self.current.extend(woken.drain(..));
-            shrink_idle(&mut woken);
+            self.core.woken.drain_into(&mut self.current);
+            let keep = self.reserved;
+            self.core.woken.with(|w| shrink_idle(w, keep));
         }
-        shrink_idle(&mut self.next_run);
+        shrink_idle(&mut self.next_run, self.reserved);
         self.cursor = 0;
         if self.current.is_empty() {
-            shrink_idle(&mut self.current);
+            shrink_idle(&mut self.current, self.reserved);
             return false;
         }
         self.round += 1;
@@ -636,46 +645,90 @@ impl Inner {
         }
     }
 
+    /// Runs one step of a queued component. The common case (no trace, no
+    /// panic catching, the component yields or pauses) stays in this small
+    /// function; everything else is in `step_slow`.
+    #[inline]
     fn run_component(&mut self, id: Id) -> Option<StepResult> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.proc.id != id || slot.proc.state.get() != QUEUED {
-            return None;
+        if self.careful {
+            return self.step_slow(id);
         }
-        let proc = slot.proc.clone();
+        let slot = self.slots.get_mut(id.index as usize)?;
+        // SAFETY: the slot's Rc keeps the Proc alive while the component
+        // lives; the slot is only replaced after the component finished
+        // (in `finish`, after the last use of this reference), so the
+        // reference stays valid for the step even if `slots` reallocates.
+        let proc: &Proc = unsafe { &*Rc::as_ptr(&slot.proc) };
+        // Every id in the run queue is a live, queued component: an id is
+        // queued only on a SLEEPING -> QUEUED wake or after its own step,
+        // and a component ends only in its own step.
+        debug_assert!(
+            proc.id == id && proc.state.get() == QUEUED,
+            "{id:?} queued twice or dead"
+        );
         let mut comp = slot.comp.take()?;
         proc.state.set(RUNNING);
         proc.clear(F_REWAKE | F_HOLD);
         self.stats.steps += 1;
-        let outcome = {
-            let mut cx = Cx {
-                inner: self,
-                me: id,
-                proc: &proc,
-            };
-            if cx.inner.immortal {
-                panic::catch_unwind(AssertUnwindSafe(|| comp.step(&mut cx)))
-            } else {
-                Ok(comp.step(&mut cx))
+        let step = comp.step(&mut Cx {
+            inner: self,
+            me: id,
+            proc,
+        });
+        match self.settle(id, proc, step) {
+            Some(r) => {
+                put_back(&mut self.slots[id.index as usize], comp);
+                Some(r)
             }
-        };
-        let result = match outcome {
-            Ok(Step::Yield) => {
+            None => {
+                self.finish(id, comp, ExitKind::Finished);
+                Some(StepResult::Done)
+            }
+        }
+    }
+
+    /// Queues or sleeps a component after a step that did not end it;
+    /// `None` if it returned `Done`.
+    #[inline(always)]
+    fn settle(&mut self, id: Id, proc: &Proc, step: Step) -> Option<StepResult> {
+        match step {
+            Step::Yield => {
                 proc.state.set(QUEUED);
                 self.next_run.push(id);
-                StepResult::Yield
+                Some(StepResult::Yield)
             }
-            Ok(Step::Pause) => {
+            Step::Pause => {
                 let input_waiting = proc.pending.get() > 0 && !proc.has(F_HOLD);
                 if input_waiting || proc.has(F_REWAKE) {
                     proc.state.set(QUEUED);
                     self.next_run.push(id);
-                    StepResult::Pause
+                    Some(StepResult::Pause)
                 } else {
                     proc.state.set(SLEEPING);
-                    StepResult::Sleep
+                    Some(StepResult::Sleep)
                 }
             }
-            Ok(Step::Done) => StepResult::Done,
+            Step::Done => None,
+        }
+    }
+
+    /// A step with tracing and, if asked for, panics caught.
+    #[cold]
+    #[inline(never)]
+    fn step_slow(&mut self, id: Id) -> Option<StepResult> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        // SAFETY: as in `run_component`.
+        let proc: &Proc = unsafe { &*Rc::as_ptr(&slot.proc) };
+        if proc.id != id || proc.state.get() != QUEUED {
+            return None;
+        }
+        let mut comp = slot.comp.take()?;
+        proc.state.set(RUNNING);
+        proc.clear(F_REWAKE | F_HOLD);
+        self.stats.steps += 1;
+        let outcome = self.careful_step(id, proc, &mut comp);
+        let result = match &outcome {
+            Ok(step) => self.settle(id, proc, *step).unwrap_or(StepResult::Done),
             Err(_) => StepResult::Panicked,
         };
         if let Some(t) = self.trace.as_mut() {
@@ -694,13 +747,36 @@ impl Inner {
                 self.stats.panicked += 1;
                 self.finish(id, comp, ExitKind::Panicked(msg));
             }
-            Ok(_) => self.slots[id.index as usize].comp = Some(comp),
+            Ok(_) => put_back(&mut self.slots[id.index as usize], comp),
         }
         Some(result)
     }
 
+    /// A step with panics caught (if asked for); traced steps come here too.
+    #[cold]
+    #[inline(never)]
+    fn careful_step(
+        &mut self,
+        id: Id,
+        proc: &Proc,
+        comp: &mut Box<dyn Component>,
+    ) -> std::thread::Result<Step> {
+        let mut cx = Cx {
+            inner: self,
+            me: id,
+            proc,
+        };
+        if cx.inner.immortal {
+            panic::catch_unwind(AssertUnwindSafe(|| comp.step(&mut cx)))
+        } else {
+            Ok(comp.step(&mut cx))
+        }
+    }
+
     /// Removes a finished component: cuts its links, counts what it left
     /// undelivered, tells its parent.
+    #[cold]
+    #[inline(never)]
     fn finish(&mut self, id: Id, comp: Box<dyn Component>, how: ExitKind) {
         let name = comp.name().to_string();
         let mut set = BoxSet::default();
@@ -782,7 +858,13 @@ impl Inner {
             if self.live == 0 {
                 return Ended::Completed;
             }
-            if self.step_one().is_some() {
+            if self.cursor < self.current.len() || self.begin_round() {
+                // The rest of this round, without coming back out per step.
+                while self.cursor < self.current.len() && !self.stop {
+                    let id = self.current[self.cursor];
+                    self.cursor += 1;
+                    self.run_component(id);
+                }
                 continue;
             }
             if !self.wait_for_events() {
@@ -828,7 +910,7 @@ impl Inner {
         bump_epoch();
         self.current.clear();
         self.next_run.clear();
-        self.core.woken.borrow_mut().clear();
+        self.core.woken.with(Vec::clear);
     }
 
     /// Whether some other thread holds a [`Remote`] (threaded components
@@ -845,7 +927,7 @@ impl Inner {
     fn wait_for_events(&mut self) -> bool {
         loop {
             self.drain_remote();
-            if !self.core.woken.borrow().is_empty() {
+            if !self.core.woken.is_empty() {
                 return true;
             }
             if !self.has_wake_sources() {
@@ -923,7 +1005,7 @@ impl Inner {
     /// Polls once; returns whether anything was woken.
     pub(crate) fn poll_events(&mut self, timeout: Option<Duration>) -> bool {
         self.rounds_since_poll = 0;
-        let before = self.core.woken.borrow().len();
+        let before = self.core.woken.len();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -945,7 +1027,7 @@ impl Inner {
         }
         let _ = remote;
         self.drain_remote();
-        self.core.woken.borrow().len() > before
+        self.core.woken.len() > before
     }
 
     // ----- timers -----
@@ -1189,6 +1271,15 @@ impl Inner {
     }
 }
 
+/// Returns a component to its slot after its step. The slot is empty (it
+/// was taken out for the step), so there is nothing to drop: skipping the
+/// drop glue of the old `None` is measurable on the per-step path.
+#[inline(always)]
+fn put_back(slot: &mut Slot, comp: Box<dyn Component>) {
+    debug_assert!(slot.comp.is_none());
+    std::mem::forget(slot.comp.replace(comp));
+}
+
 fn link_kind(a: Dir, b: Dir) -> LinkKind {
     match (a, b) {
         (Dir::In, _) => LinkKind::PassIn,
@@ -1198,9 +1289,9 @@ fn link_kind(a: Dir, b: Dir) -> LinkKind {
 }
 
 /// Gives back memory of run queues that once held many entries.
-fn shrink_idle(v: &mut Vec<Id>) {
-    if v.capacity() > 4096 && v.len() < v.capacity() / 8 {
-        v.shrink_to(v.len().max(1024));
+fn shrink_idle(v: &mut Vec<Id>, keep: usize) {
+    if v.capacity() > 4096.max(keep) && v.len() < v.capacity() / 8 {
+        v.shrink_to(v.len().max(1024).max(keep));
     }
 }
 
