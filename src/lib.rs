@@ -4,6 +4,8 @@
 pub mod axon;
 pub mod chassis;
 pub mod file;
+pub mod internet;
+pub mod protocol;
 pub mod testing;
 pub mod util;
 

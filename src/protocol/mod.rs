@@ -1,0 +1,4 @@
+//! Protocols: framing of byte streams and reliable multicast.
+
+pub mod framing;
+pub mod srm;
