@@ -207,3 +207,24 @@ fn forwarder_mode_also_copies_out() {
     assert_eq!(c.drain(), vec![5, 6]);
     assert_eq!(copy.drain(), vec![5, 6]);
 }
+
+#[test]
+fn producer_finished_delivers_what_was_published_first() {
+    let mut h = Harness::new();
+    let bp = h.spawn(Backplane::<u32>::new("bus"));
+    let (sub, got) = subscriber(&mut h, "bus");
+    let sub_sig = h.collector::<Signal>(sub, "signal").unwrap();
+    let input = h.feeder::<u32>(bp, "inbox").unwrap();
+    let ctl = h.feeder::<Signal>(bp, "control").unwrap();
+    let bp_sig = h.collector::<Signal>(bp, "signal").unwrap();
+    h.run_until_idle();
+    input.send(1).unwrap();
+    input.send(2).unwrap();
+    ctl.send(Signal::ProducerFinished).unwrap(); // same step as the data
+    h.run_until_idle();
+    assert_eq!(got.drain(), vec![1, 2]);
+    assert_eq!(sub_sig.drain(), vec![Signal::ProducerFinished]);
+    assert_eq!(bp_sig.drain(), vec![Signal::ProducerFinished]);
+    assert!(!h.is_alive(bp));
+    assert_eq!(h.scheduler().stats().undelivered, 0);
+}

@@ -43,7 +43,7 @@ fn timeline<T: 'static>(
 }
 
 fn close(a: Duration, b: Duration) -> bool {
-    let d = if a > b { a - b } else { b - a };
+    let d = a.abs_diff(b);
     d <= Duration::from_micros(1)
 }
 

@@ -6,6 +6,7 @@
 //! | [`ReadFileAdaptor`]      | a file, a command's output or stdin, by line, by block, or at a bit rate | outbox `Bytes` |
 //! | [`SimpleReader`]         | a file, line by line                              | outbox `Bytes` |
 //! | [`PromptedFileReader`]   | `n` bytes or lines of a file per request         | inbox `usize`, outbox `Bytes` |
+//! | [`RateControlledFileReader`] | a file, in bytes or lines, at a steady rate  | outbox `Bytes` |
 //! | [`TriggeredFileReader`]  | the whole file named by each message             | inbox `PathBuf`, outbox `Bytes` |
 //! | [`WholeFileWriter`]      | a whole file per `(path, bytes)` job             | inbox `(PathBuf, Bytes)`, outbox `PathBuf` |
 //! | [`SimpleFileWriter`]     | a stream to one file (write or append)           | inbox `Bytes` (or `T: AsRef<[u8]>`) |
@@ -48,20 +49,21 @@
 //!
 //! # Not ported
 //!
-//! `RateControlledFileReader`, `ReusableFileReader` and their variants are
-//! compositions of `ByteRate_RequestControl` (a rate-control component, not
-//! part of this module) with [`PromptedFileReader`] in a Graphline or a
-//! Carousel; they can be built once that component exists. Meanwhile
-//! [`ReadFileAdaptor`] in bit-rate mode reads a file at a steady rate.
+//! `ReusableFileReader` and its variants (a Carousel of
+//! [`RateControlledFileReader`]s, one per file name received) are not
+//! ported; they can be composed from the pieces here and
+//! `chassis::Carousel`.
 
 mod chunker;
 mod error;
+mod rate_controlled;
 mod read_file_adaptor;
 mod reading;
 mod whole_file;
 mod writing;
 
 pub use error::{FileError, FileOp};
+pub use rate_controlled::RateControlledFileReader;
 pub use read_file_adaptor::{
     ReadFileAdaptor, ReadMode, DEFAULT_BITRATE, DEFAULT_CHUNKRATE, DEFAULT_READSIZE,
 };

@@ -11,7 +11,7 @@
 //! |---------------|----------|------------------------------------------------------|
 //! | inbox         | `T`      | published messages (publishers link here)            |
 //! | config        | `Join<T>`| subscribers joining and leaving                      |
-//! | control       | `Signal` | producer finished / shutdown: passed to every subscriber, then it ends |
+//! | control       | `Signal` | producer finished: copy out what was published, pass it to every subscriber, end; shutdown: the same without copying |
 //! | signal        | `Signal` | the signal that ended it                             |
 //!
 //! [`PublishTo`]: its `inbox` is linked straight into the backplane (no copy,
@@ -99,6 +99,8 @@ pub struct Backplane<T: Clone + 'static> {
     extra: AdaptiveBoxes,
     sinks: Vec<Sink<T>>,
     registered: bool,
+    /// A finish signal waiting for what was published before it.
+    ending: Option<Signal>,
 }
 
 impl<T: Clone + 'static> Backplane<T> {
@@ -113,6 +115,7 @@ impl<T: Clone + 'static> Backplane<T> {
             extra: AdaptiveBoxes::new(),
             sinks: Vec::new(),
             registered: false,
+            ending: None,
         }
     }
 
@@ -196,8 +199,12 @@ impl<T: Clone + 'static> Component for Backplane<T> {
                 Join::_Type(_) => {}
             }
         }
-        if let Some(sig) = self.control.recv() {
-            return self.end(cx, sig);
+        while let Some(sig) = self.control.recv() {
+            if sig.is_shutdown() {
+                return self.end(cx, sig);
+            }
+            // Finish what was published first.
+            self.ending.get_or_insert(sig);
         }
         // Subscribers that ended are forgotten.
         let mut i = 0;
@@ -231,6 +238,9 @@ impl<T: Clone + 'static> Component for Backplane<T> {
         }
         if blocked {
             cx.hold_input();
+        } else if let Some(sig) = self.ending.take() {
+            // Everything published has been copied out.
+            return self.end(cx, sig);
         }
         Step::Pause
     }

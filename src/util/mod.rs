@@ -1,5 +1,5 @@
 //! Everyday components: sources, transformers, fan-out, rate control,
-//! ticks, console output, and test helpers.
+//! ticks, console output, lossy connection, marshalling, and test helpers.
 
 mod backplane;
 mod choose;
@@ -10,6 +10,8 @@ mod data_source;
 mod detuple;
 mod fanout;
 mod listifier;
+mod lossy;
+mod marshalling;
 mod one_shot;
 mod pass_through;
 mod rate_control;
@@ -18,6 +20,7 @@ mod relay;
 mod testing_helpers;
 mod tick;
 mod transformer;
+mod ttl;
 
 pub use backplane::{Backplane, Join, PublishTo, SubscribeTo};
 pub use choose::Choose;
@@ -28,6 +31,8 @@ pub use data_source::DataSource;
 pub use detuple::Detuple;
 pub use fanout::Fanout;
 pub use listifier::TwoSourceListifier;
+pub use lossy::{Counter, LossyConnector};
+pub use marshalling::{DeMarshaller, DemarshalError, LengthError, Marshal, Marshaller};
 pub use one_shot::{OneShot, TriggeredOneShot, TriggeredSource};
 pub use pass_through::PassThrough;
 pub use rate_control::ByteRateRequestControl;
@@ -35,3 +40,4 @@ pub use rate_limit::MessageRateLimit;
 pub use testing_helpers::{Comparator, SharedBuffer, StopSystem, TestResult, TestResults};
 pub use tick::{OneShotTick, PeriodicTick};
 pub use transformer::PureTransformer;
+pub use ttl::{Ttl, TtlEnd, TtlReport};
