@@ -479,6 +479,11 @@ impl Scheduler {
         !self.inner.is_alive(id) || self.inner.slots[id.index as usize].proc.state.get() == SLEEPING
     }
 
+    /// Wakes a component (from the thread that owns the scheduler).
+    pub fn wake(&mut self, id: Id) {
+        self.inner.wake(id)
+    }
+
     /// A handle to wake components from other threads.
     pub fn remote(&self) -> Remote {
         self.inner.remote.clone()

@@ -4,3 +4,14 @@
 pub mod multicast;
 pub mod simulate;
 pub mod udp;
+
+mod server;
+mod tcp_client;
+mod transport;
+
+pub use server::{ConnInfo, ServerCore, SingleServer};
+pub use tcp_client::{TcpClient, CONNECT_TIMEOUT, READ_CHUNK, WRITE_BUFFER};
+pub use transport::{
+    tcp_connector, Acceptor, Connector, EndReason, NetError, TcpAcceptor, TcpTransport, Transport,
+    DEFAULT_BACKLOG,
+};

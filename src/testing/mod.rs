@@ -33,6 +33,8 @@
 //! assert_eq!(output.drain(), vec![42]);
 //! ```
 
+pub mod scripted;
+
 use std::time::{Duration, Instant};
 
 use crate::axon::{

@@ -1,0 +1,262 @@
+//! The thing that makes and carries a connection, as a parameter.
+//!
+//! The TCP client and servers do not open sockets themselves: they ask a
+//! [`Connector`] (client) or an [`Acceptor`] (server) for [`Transport`]s.
+//! The real ones wrap `mio` TCP sockets; `kamaelia::testing::scripted`
+//! provides scripted ones, so a test can replace the network with a script
+//! that fails at any chosen step (the seeds' "sub-component factories for
+//! flexibility and testing").
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::{Interest, Token};
+
+use crate::axon::Cx;
+
+/// A byte stream the connection components read and write.
+pub trait Transport {
+    /// Registers with the scheduler, so readiness wakes the component.
+    fn register(&mut self, cx: &mut Cx) -> io::Result<()>;
+    /// Deregisters (also done by dropping, for sockets).
+    fn deregister(&mut self, cx: &mut Cx);
+    /// Whether a connection being made has been made: `Ok(false)` while
+    /// still pending, `Err` if it failed.
+    fn poll_connect(&mut self, cx: &mut Cx) -> io::Result<bool>;
+    /// Reads what has arrived; `Ok(0)` is the peer's end of stream.
+    fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes what the kernel takes now (maybe less than `buf`).
+    fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize>;
+    /// Closes the sending direction (the peer sees end of stream).
+    fn shutdown_write(&mut self) -> io::Result<()>;
+    /// The peer's address, when known.
+    fn peer(&self) -> Option<SocketAddr>;
+    /// The local address, when known.
+    fn local(&self) -> Option<SocketAddr>;
+}
+
+/// Makes client connections: called with each address to try.
+pub type Connector = Box<dyn FnMut(SocketAddr) -> io::Result<Box<dyn Transport>>>;
+
+/// The real connector: a non-blocking `mio` TCP connect.
+pub fn tcp_connector() -> Connector {
+    Box::new(|addr| {
+        let stream = mio::net::TcpStream::connect(addr)?;
+        Ok(Box::new(TcpTransport::new(stream, true)) as Box<dyn Transport>)
+    })
+}
+
+/// Accepts server connections.
+pub trait Acceptor {
+    /// Registers with the scheduler, so new connections wake the server.
+    fn register(&mut self, cx: &mut Cx) -> io::Result<()>;
+    /// Deregisters and stops listening.
+    fn close(&mut self, cx: &mut Cx);
+    /// The next waiting connection, if any (`Ok(None)`: none for now).
+    fn accept(&mut self, cx: &mut Cx) -> io::Result<Option<Box<dyn Transport>>>;
+    /// The address listened on.
+    fn local_addr(&self) -> Option<SocketAddr>;
+}
+
+/// A TCP socket on the scheduler's poll.
+pub struct TcpTransport {
+    stream: mio::net::TcpStream,
+    token: Option<Token>,
+    connecting: bool,
+}
+
+impl TcpTransport {
+    /// Wraps a stream; `connecting` if its connect has not completed.
+    pub fn new(stream: mio::net::TcpStream, connecting: bool) -> Self {
+        let _ = stream.set_nodelay(true);
+        TcpTransport {
+            stream,
+            token: None,
+            connecting,
+        }
+    }
+}
+
+impl Transport for TcpTransport {
+    fn register(&mut self, cx: &mut Cx) -> io::Result<()> {
+        if self.token.is_none() {
+            self.token =
+                Some(cx.register(&mut self.stream, Interest::READABLE | Interest::WRITABLE)?);
+        }
+        Ok(())
+    }
+
+    fn deregister(&mut self, cx: &mut Cx) {
+        if let Some(t) = self.token.take() {
+            let _ = cx.deregister(&mut self.stream, t);
+        }
+    }
+
+    fn poll_connect(&mut self, _cx: &mut Cx) -> io::Result<bool> {
+        if !self.connecting {
+            return Ok(true);
+        }
+        // mio: after a writable event, a pending error or a peer address
+        // tells how the connect went.
+        if let Some(e) = self.stream.take_error()? {
+            return Err(e);
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => {
+                self.connecting = false;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) if e.raw_os_error() == Some(115) => Ok(false), // EINPROGRESS
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read(&mut self, _cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+
+    fn write(&mut self, _cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)
+    }
+
+    fn peer(&self) -> Option<SocketAddr> {
+        self.stream.peer_addr().ok()
+    }
+
+    fn local(&self) -> Option<SocketAddr> {
+        self.stream.local_addr().ok()
+    }
+}
+
+/// A listening TCP socket made with socket2 (SO_REUSEADDR, a chosen
+/// backlog), on the scheduler's poll.
+pub struct TcpAcceptor {
+    listener: Option<mio::net::TcpListener>,
+    token: Option<Token>,
+    local: SocketAddr,
+}
+
+/// Default listen backlog.
+pub const DEFAULT_BACKLOG: i32 = 1024;
+
+impl TcpAcceptor {
+    /// Binds and listens now, so a port that cannot be bound is an error
+    /// here, when the server is built.
+    pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<Self> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(backlog)?;
+        let std: std::net::TcpListener = socket.into();
+        let local = std.local_addr()?;
+        Ok(TcpAcceptor {
+            listener: Some(mio::net::TcpListener::from_std(std)),
+            token: None,
+            local,
+        })
+    }
+}
+
+impl Acceptor for TcpAcceptor {
+    fn register(&mut self, cx: &mut Cx) -> io::Result<()> {
+        if let (Some(l), None) = (self.listener.as_mut(), self.token) {
+            self.token = Some(cx.register(l, Interest::READABLE)?);
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, cx: &mut Cx) {
+        if let (Some(mut l), Some(t)) = (self.listener.take(), self.token.take()) {
+            let _ = cx.deregister(&mut l, t);
+        }
+        self.listener = None;
+    }
+
+    fn accept(&mut self, _cx: &mut Cx) -> io::Result<Option<Box<dyn Transport>>> {
+        let Some(l) = self.listener.as_ref() else {
+            return Ok(None);
+        };
+        match l.accept() {
+            Ok((stream, _peer)) => Ok(Some(Box::new(TcpTransport::new(stream, false)))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Some(self.local)
+    }
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// The peer closed its side cleanly (everything it sent was passed on).
+    Closed,
+    /// Told to on `control`.
+    Shutdown,
+    /// The connection was refused.
+    Refused,
+    /// The connection was reset (or aborted, or the pipe broke).
+    Reset,
+    /// Connecting, or an idle connection, timed out.
+    TimedOut,
+    /// No route to the host or network.
+    Unreachable,
+    /// The host name could not be resolved.
+    NotResolved,
+    /// Another I/O error.
+    Other(io::ErrorKind),
+}
+
+impl EndReason {
+    /// Classifies an I/O error.
+    pub fn from_io(e: &io::Error) -> EndReason {
+        use io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => EndReason::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                EndReason::Reset
+            }
+            K::TimedOut => EndReason::TimedOut,
+            K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+                EndReason::Unreachable
+            }
+            k => match e.raw_os_error() {
+                Some(101) | Some(113) => EndReason::Unreachable, // ENETUNREACH, EHOSTUNREACH
+                _ => EndReason::Other(k),
+            },
+        }
+    }
+}
+
+/// A connection's end, carried by `Signal::Failed` on its `signal` box.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetError {
+    /// Why it ended.
+    pub reason: EndReason,
+    /// The peer, as given or as connected.
+    pub peer: String,
+    /// The operating system's words, if any.
+    pub detail: String,
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connection to {} ended: {:?}", self.peer, self.reason)?;
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for NetError {}
