@@ -428,9 +428,13 @@ impl TcpClient {
             Err(e) => return self.fail_io(cx, e),
         };
         if self.peer_closed && self.held.is_none() {
-            // Everything received has been passed on.
+            // Everything received has been passed on. A client ends once
+            // what it had to send has gone out too.
             if !self.serve {
-                return self.end(cx, Signal::ProducerFinished);
+                if self.write_queue.is_empty() && self.inbox.is_empty() {
+                    return self.end(cx, Signal::ProducerFinished);
+                }
+                return Step::Pause;
             }
             if !self.signalled {
                 // Tell the protocol its input is over; keep sending.

@@ -232,9 +232,12 @@ impl Transport for ScriptedConn {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        let mut log = self.log.borrow_mut();
-        log.ops += 1;
-        log.write_closed = true;
+        match self.op() {
+            Some(Fault::Refused) => return Err(io::ErrorKind::ConnectionRefused.into()),
+            Some(Fault::Reset) => return Err(io::ErrorKind::ConnectionReset.into()),
+            _ => {}
+        }
+        self.log.borrow_mut().write_closed = true;
         Ok(())
     }
 
