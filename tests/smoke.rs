@@ -163,3 +163,27 @@ fn immortal_panic_reaches_the_parent_with_its_message() {
     assert_eq!(exit.how, ExitKind::Panicked("boom".to_string()));
     assert_eq!(s.stats().panicked, 1);
 }
+
+#[test]
+fn a_sender_refused_by_an_unowned_bounded_inbox_is_woken_when_it_is_read() {
+    let got = Inbox::bounded("got", "held by the test", 1);
+    let src = Source {
+        n: 5,
+        i: 0,
+        out: Outbox::new("outbox", "n"),
+        signal: Outbox::signal(),
+        held: None,
+    };
+    link(&src.out, &got).unwrap();
+    let mut s = Scheduler::new();
+    let id = s.spawn(src);
+    s.run_until_idle();
+    assert!(s.is_sleeping(id), "refused, asleep");
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let v = got.recv().expect("the sender was woken and sent again");
+        seen.push(v);
+        s.run_until_idle();
+    }
+    assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+}

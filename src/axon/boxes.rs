@@ -230,6 +230,14 @@ impl<T: 'static> Node<T> {
     fn refuse(&self, from: &Node<T>) {
         if let Some(producer) = from.owner() {
             producer.set(F_HOLD);
+            if self.owner().is_none() {
+                // An inbox no component owns (one a test or a program holds
+                // directly) still needs somewhere to keep its waiters, so
+                // that taking a message wakes the refused sender.
+                let keeper = Proc::detached(producer.core.clone());
+                keeper.pending.set(self.ring().len() as u32);
+                self.set_owner(Some(keeper));
+            }
             if let Some(consumer) = self.owner() {
                 consumer.add_waiter(producer);
             }
