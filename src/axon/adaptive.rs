@@ -38,6 +38,7 @@ pub struct AdaptiveBoxes {
 pub(crate) struct AdaptiveInner {
     boxes: RefCell<Vec<BoxRef>>,
     reserved: RefCell<Vec<String>>,
+    names: RefCell<std::collections::HashSet<String>>,
     owner: RefCell<Option<Rc<Proc>>>,
 }
 
@@ -82,8 +83,7 @@ impl AdaptiveInner {
     }
 
     fn taken(&self, name: &str) -> bool {
-        self.reserved.borrow().iter().any(|n| n == name)
-            || self.boxes.borrow().iter().any(|b| b.name() == name)
+        self.reserved.borrow().iter().any(|n| n == name) || self.names.borrow().contains(name)
     }
 
     fn unique(&self, base: &str) -> String {
@@ -107,6 +107,7 @@ impl AdaptiveInner {
         if let Some(p) = self.owner.borrow().as_ref() {
             let _ = b.0.attach(p);
         }
+        self.names.borrow_mut().insert(b.name().to_string());
         self.boxes.borrow_mut().push(b);
     }
 }
@@ -166,6 +167,7 @@ impl AdaptiveBoxes {
             .ok_or_else(|| NoSuchBox(name.to_string()))?;
         let b = boxes.remove(i);
         drop(boxes);
+        self.inner.names.borrow_mut().remove(name);
         b.unlink();
         let owner = self.inner.owner.borrow().clone();
         let core = match owner {

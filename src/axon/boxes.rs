@@ -101,7 +101,7 @@ thread_local! {
 }
 
 #[inline]
-fn epoch() -> u32 {
+pub(crate) fn epoch() -> u32 {
     EPOCH.with(|e| e.get())
 }
 

@@ -17,6 +17,7 @@ mod threaded;
 mod timer;
 
 pub use adaptive::{AdaptiveBoxes, NoSuchBox};
+pub(crate) use boxes::epoch;
 pub use boxes::{
     link, link_refs, link_with_limit, unlink, Address, BoxLabel, BoxRef, BoxSet, Dir, Full, Inbox,
     LinkError, LinkErrorKind, LinkKind, Outbox, Port,

@@ -261,7 +261,7 @@ pub(crate) struct Inner {
     remote_rx: Receiver<Id>,
     services: BTreeMap<String, Service>,
     parents: BTreeMap<Id, Id>,
-    children: BTreeMap<Id, Vec<Id>>,
+    children: BTreeMap<Id, (Vec<Id>, usize)>,
     exits: BTreeMap<Id, VecDeque<Exit>>,
     stop: bool,
     trace: Option<Vec<TraceEntry>>,
@@ -612,7 +612,7 @@ impl Inner {
         self.stats.spawned += 1;
         if let Some(p) = parent {
             self.parents.insert(id, p);
-            self.children.entry(p).or_default().push(id);
+            self.children.entry(p).or_default().0.push(id);
         }
         id
     }
@@ -821,15 +821,24 @@ impl Inner {
         self.free.push(id.index);
         self.live -= 1;
         self.stats.finished += 1;
-        if let Some(kids) = self.children.remove(&id) {
+        if let Some((kids, _)) = self.children.remove(&id) {
             for k in kids {
                 self.parents.remove(&k);
             }
         }
         self.exits.remove(&id);
         if let Some(parent) = self.parents.remove(&id) {
-            if let Some(kids) = self.children.get_mut(&parent) {
-                kids.retain(|k| *k != id);
+            let slots = &self.slots;
+            if let Some((kids, dead)) = self.children.get_mut(&parent) {
+                *dead += 1;
+                if *dead * 2 > kids.len() {
+                    *dead = 0;
+                    kids.retain(|k| {
+                        slots
+                            .get(k.index as usize)
+                            .is_some_and(|s| s.proc.id == *k && s.proc.state.get() != DEAD)
+                    });
+                }
             }
             if self.is_alive(parent) {
                 self.exits.entry(parent).or_default().push_back(Exit {
@@ -1122,7 +1131,10 @@ impl Inner {
     }
 
     pub(crate) fn children_of(&self, parent: Id) -> Vec<Id> {
-        self.children.get(&parent).cloned().unwrap_or_default()
+        self.children
+            .get(&parent)
+            .map(|(v, _)| v.iter().copied().filter(|k| self.is_alive(*k)).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn request_stop(&mut self) {

@@ -99,11 +99,16 @@ impl GraphlineBuilder {
             started: false,
             shutdown: None,
         };
+        let index: std::collections::HashMap<&str, usize> = self
+            .children
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.as_str(), i))
+            .collect();
         let child_box = |child: &str, name: &str| -> Result<BoxRef, BuildError> {
-            let (_, c) = self
-                .children
-                .iter()
-                .find(|(n, _)| n == child)
+            let (_, c) = index
+                .get(child)
+                .map(|&i| &self.children[i])
                 .ok_or_else(|| BuildError::NoSuchChild(child.to_string()))?;
             box_of(&**c, name).ok_or_else(|| BuildError::NoSuchBox {
                 child: child.to_string(),

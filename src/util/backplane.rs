@@ -101,6 +101,11 @@ pub struct Backplane<T: Clone + 'static> {
     registered: bool,
     /// A finish signal waiting for what was published before it.
     ending: Option<Signal>,
+    /// Link epoch at the last look for ended subscribers (a subscriber's
+    /// end changes it, so nothing is missed by looking only then).
+    seen_epoch: u32,
+    /// Subscribers with a backlog.
+    backlogged: usize,
 }
 
 impl<T: Clone + 'static> Backplane<T> {
@@ -116,6 +121,8 @@ impl<T: Clone + 'static> Backplane<T> {
             sinks: Vec::new(),
             registered: false,
             ending: None,
+            seen_epoch: 0,
+            backlogged: 0,
         }
     }
 
@@ -173,6 +180,9 @@ impl<T: Clone + 'static> Backplane<T> {
 
     fn leave(&mut self, i: usize) {
         let s = self.sinks.swap_remove(i);
+        if !s.backlog.is_empty() {
+            self.backlogged -= 1;
+        }
         let _ = self.extra.remove(s.data.name());
         let _ = self.extra.remove(s.control.name());
     }
@@ -206,24 +216,36 @@ impl<T: Clone + 'static> Component for Backplane<T> {
             // Finish what was published first.
             self.ending.get_or_insert(sig);
         }
-        // Subscribers that ended are forgotten.
-        let mut i = 0;
-        while i < self.sinks.len() {
-            if self.sinks[i].data.is_linked() {
-                i += 1;
-            } else {
-                self.leave(i);
+        // Subscribers that ended are forgotten (looked for only when some
+        // link changed, not on every step).
+        if crate::axon::epoch() != self.seen_epoch {
+            let mut i = 0;
+            while i < self.sinks.len() {
+                if self.sinks[i].data.is_linked() {
+                    i += 1;
+                } else {
+                    self.leave(i);
+                }
             }
+            self.seen_epoch = crate::axon::epoch();
         }
         // Copy out: first what slow subscribers still owe, then new input,
         // stopping (back-pressure) while any subscriber is full.
         let mut blocked = false;
-        for s in &mut self.sinks {
-            while let Some(m) = s.backlog.pop_front() {
-                if let Err(Full(m)) = s.data.send(m) {
-                    s.backlog.push_front(m);
-                    blocked = true;
-                    break;
+        if self.backlogged > 0 {
+            for s in &mut self.sinks {
+                if s.backlog.is_empty() {
+                    continue;
+                }
+                while let Some(m) = s.backlog.pop_front() {
+                    if let Err(Full(m)) = s.data.send(m) {
+                        s.backlog.push_front(m);
+                        blocked = true;
+                        break;
+                    }
+                }
+                if s.backlog.is_empty() {
+                    self.backlogged -= 1;
                 }
             }
         }
@@ -231,6 +253,9 @@ impl<T: Clone + 'static> Component for Backplane<T> {
             let Some(m) = self.inbox.recv() else { break };
             for s in &mut self.sinks {
                 if let Err(Full(m)) = s.data.send(m.clone()) {
+                    if s.backlog.is_empty() {
+                        self.backlogged += 1;
+                    }
                     s.backlog.push_back(m);
                     blocked = true;
                 }
