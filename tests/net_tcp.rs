@@ -446,3 +446,131 @@ fn a_scripted_server_conversation() {
     assert!(!h.is_alive(sid));
     assert!(acceptor.is_closed());
 }
+
+/// Stops the system when woken (by another thread, through `Remote`).
+struct StopWhenWoken(bool);
+impl Component for StopWhenWoken {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if !self.0 {
+            self.0 = true;
+            return Step::Pause;
+        }
+        cx.stop_system();
+        Step::Done
+    }
+    fn boxes(&self, _set: &mut BoxSet) {}
+}
+
+#[test]
+fn an_accepted_connection_is_woken_by_data_that_comes_later() {
+    use std::io::{Read, Write};
+    let server = ServerCore::bind(local(), |_| echo()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut s = Scheduler::new();
+    let sid = s.spawn(server);
+    let stopper = s.spawn(StopWhenWoken(false));
+    let remote = s.remote();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let client = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        go_rx.recv().unwrap(); // until the server side sleeps
+        c.write_all(b"late").unwrap();
+        let mut got = [0u8; 4];
+        c.read_exact(&mut got).unwrap();
+        done_tx.send(got.to_vec()).unwrap();
+        remote.wake(stopper);
+    });
+    // Run until the accepted connection exists and is asleep.
+    let mut tries = 0;
+    loop {
+        s.run_until_idle();
+        let snap = s.snapshot();
+        let conn = snap
+            .components
+            .iter()
+            .find(|c| c.parent == Some(sid) && c.name == "TcpClient");
+        if conn.is_some_and(|c| c.state == RunState::Sleeping) {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 1_000_000, "no connection was accepted");
+        std::thread::yield_now();
+    }
+    go_tx.send(()).unwrap();
+    // Only readiness can wake the connection now.
+    assert_eq!(s.run(), Ended::Stopped);
+    client.join().unwrap();
+    assert_eq!(done_rx.recv().unwrap(), b"late");
+}
+
+#[test]
+fn a_protocol_whose_connection_is_gone_is_stopped() {
+    /// A source that ignores producer-finished, as sources do.
+    struct Forever(Outbox<Bytes>, Inbox<Signal>, Outbox<Signal>);
+    impl Component for Forever {
+        fn step(&mut self, _cx: &mut Cx) -> Step {
+            if let Some(s) = self.1.recv() {
+                if s.is_shutdown() {
+                    let _ = self.2.send(s);
+                    return Step::Done;
+                }
+            }
+            if self.0.send(Bytes::from_static(b"more")).is_err() {
+                return Step::Pause;
+            }
+            Step::Yield
+        }
+        fn boxes(&self, set: &mut BoxSet) {
+            set.add(&self.0).add(&self.1).add(&self.2);
+        }
+    }
+    let acceptor = ScriptedAcceptor::new();
+    // The client takes a few writes, then resets.
+    acceptor.connect(ScriptedConn::new().fault_at(6, kamaelia::testing::scripted::Fault::Reset));
+    let server = ServerCore::with_acceptor(Box::new(acceptor), |_| {
+        Box::new(Forever(
+            Outbox::outbox(),
+            Inbox::control(),
+            Outbox::signal(),
+        )) as Box<dyn Component>
+    });
+    let mut h = Harness::new();
+    let sid = h.spawn(server);
+    h.run_until_idle();
+    assert!(h.is_alive(sid));
+    assert_eq!(
+        h.scheduler().live(),
+        1,
+        "connection and protocol both ended"
+    );
+    // What the protocol had queued for the reset connection is counted,
+    // and bounded by the connection's inbox.
+    assert!(h.scheduler().stats().undelivered <= 16);
+}
+
+#[test]
+fn a_single_server_told_to_finish_early_still_serves_its_client() {
+    let acceptor = ScriptedAcceptor::new();
+    let server = SingleServer::with_acceptor(Box::new(acceptor.clone()));
+    let mut h = Harness::new();
+    let id = h.spawn(server);
+    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    input.send(Bytes::from_static(b"queued")).unwrap();
+    ctl.send(Signal::ProducerFinished).unwrap();
+    h.run_until_idle();
+    assert!(h.is_alive(id), "waits for its client");
+    let conn = ScriptedConn::new().eof(); // the client closes its side too
+    let log = conn.log();
+    acceptor.connect(conn);
+    h.scheduler().wake(id);
+    h.run_until_idle();
+    assert_eq!(log.borrow().written, b"queued");
+    assert!(log.borrow().write_closed);
+    assert!(log.borrow().dropped);
+    assert!(!h.is_alive(id));
+    assert_eq!(sig.drain(), vec![Signal::ProducerFinished]);
+    assert!(acceptor.is_closed());
+}

@@ -274,6 +274,15 @@ impl Component for ServerCore {
             let done = match self.conns.get_mut(&key) {
                 Some(c) => {
                     c.alive -= 1;
+                    // One half of the pair ended: the other follows. A
+                    // protocol whose connection is gone stops (a source
+                    // would otherwise stream into nothing); a connection
+                    // whose protocol ended sends what it has and closes.
+                    if exit.id == c.conn && cx.is_alive(c.handler) {
+                        let _ = c.to_handler.send(Signal::Shutdown);
+                    } else if exit.id == c.handler && cx.is_alive(c.conn) {
+                        let _ = c.to_conn.send(Signal::ProducerFinished);
+                    }
                     c.alive == 0
                 }
                 None => false,
@@ -323,7 +332,7 @@ impl Component for ServerCore {
 /// | box     | carries  | meaning                                                  |
 /// |---------|----------|----------------------------------------------------------|
 /// | inbox   | `Bytes`  | written to the client                                    |
-/// | control | `Signal` | shutdown: close and end; producer finished: send what is queued, then close |
+/// | control | `Signal` | shutdown: close and end; producer finished: send what is queued (to the client, once one has come), then close |
 /// | outbox  | `Bytes`  | what the client sent                                     |
 /// | signal  | `Signal` | once, when the client has gone (producer finished) or on shutdown |
 pub struct SingleServer {
@@ -399,12 +408,10 @@ impl Component for SingleServer {
             let _ = self.signal.send(sig);
             return Step::Done;
         }
-        if self.client.is_none() {
-            if let Some(sig) = self.ending.clone() {
-                self.acceptor.close(cx);
-                let _ = self.signal.send(sig);
-                return Step::Done;
-            }
+        if self.client.is_none() && self.ending.as_ref().is_some_and(Signal::is_shutdown) {
+            self.acceptor.close(cx);
+            let _ = self.signal.send(Signal::Shutdown);
+            return Step::Done;
         }
         loop {
             match self.acceptor.accept(cx) {
@@ -418,6 +425,11 @@ impl Component for SingleServer {
                         continue;
                     }
                     self.client = Some(cx.spawn_child(client));
+                    if let Some(sig) = self.ending.clone() {
+                        // Told to finish before anyone came: what was queued
+                        // goes to this client, then the connection closes.
+                        let _ = self.to_conn.send(sig);
+                    }
                 }
                 Ok(Some(t)) => drop(t), // only one client: close the others
                 Ok(None) => break,

@@ -110,6 +110,8 @@ pub struct TcpClient {
     peer_closed: bool,
     /// A server's connection: keep writing after the peer closes its side.
     serve: bool,
+    /// Handed a connection that is not registered with the poll yet.
+    unregistered: bool,
     /// The end (or end-of-input) signal has been sent.
     signalled: bool,
     last_error: Option<io::Error>,
@@ -139,6 +141,7 @@ impl TcpClient {
         };
         let mut c = Self::build(target, tcp_connector(), State::Open(transport));
         c.serve = true;
+        c.unregistered = true;
         c
     }
 
@@ -182,6 +185,7 @@ impl TcpClient {
             write_closed: false,
             peer_closed: false,
             serve: false,
+            unregistered: false,
             signalled: false,
             last_error: None,
         }
@@ -414,6 +418,16 @@ impl TcpClient {
     }
 
     fn step_open(&mut self, cx: &mut Cx) -> Step {
+        if self.unregistered {
+            // Readiness of an accepted socket must wake us too.
+            self.unregistered = false;
+            self.last_activity = Some(cx.now());
+            if let State::Open(t) = &mut self.state {
+                if let Err(e) = t.register(cx) {
+                    return self.fail_io(cx, e);
+                }
+            }
+        }
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
                 return self.end(cx, Signal::Shutdown);
