@@ -1,0 +1,256 @@
+//! Pieces shared by the networked sketches (`echo_server`, `chat_server`,
+//! `fortune`, `single_server`, `streaming_server`): where they write, the
+//! address argument, the listener, and the
+//! small components that make a run with scripted clients end by itself.
+//!
+//! Each example includes this file with `#[path = "support/mod.rs"] mod
+//! support;` (it is not an example of its own: it has no `main`).
+//!
+//! | component   | what it does                                                 |
+//! |-------------|--------------------------------------------------------------|
+//! | [`Watcher`] | counts the clients' end signals, then stops the server       |
+//! | [`Deadline`]| the safety net: stops the whole system if the run hangs      |
+//! | [`Printer`] | a client's screen: writes what arrives, records it and when  |
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kamaelia::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
+use kamaelia::boxes;
+use kamaelia::internet::{Acceptor, TcpAcceptor, DEFAULT_BACKLOG};
+
+/// Where an example writes (stdout in `main`, a buffer in the tests).
+pub type Sink = Rc<RefCell<dyn Write>>;
+
+/// Standard output as a [`Sink`].
+pub fn stdout() -> Sink {
+    Rc::new(RefCell::new(io::stdout()))
+}
+
+/// The address a server listens on when none is given.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:1500";
+
+/// The address from a command-line argument: an address
+/// (`127.0.0.1:1500`, `[::1]:1500`), a bare port (on 127.0.0.1), or
+/// nothing for [`DEFAULT_ADDR`].
+pub fn address(arg: Option<&str>) -> Result<SocketAddr, std::net::AddrParseError> {
+    match arg {
+        None => DEFAULT_ADDR.parse(),
+        Some(a) => match a.parse::<u16>() {
+            Ok(port) => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+            Err(_) => a.parse(),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The listener
+
+/// Listens on `addr`: a plain TCP acceptor (port 0 picks a free port).
+pub fn listen(addr: SocketAddr) -> io::Result<Box<dyn Acceptor>> {
+    Ok(Box::new(TcpAcceptor::bind(addr, DEFAULT_BACKLOG)?))
+}
+
+// ---------------------------------------------------------------------------
+// Ending a run
+
+/// The clients' end signals, each with the time it arrived.
+pub type Ends = Rc<RefCell<Vec<(Instant, Signal)>>>;
+
+/// Waits for `want` end signals (one per client) on `inbox`, records them
+/// with the time each arrived, then sends `Shutdown` on `outbox` (to the
+/// server) and ends.
+///
+/// | box    | carries  | meaning                                        |
+/// |--------|----------|------------------------------------------------|
+/// | inbox  | `Signal` | the clients' end signals                       |
+/// | outbox | `Signal` | `Shutdown` for the server, once all have ended |
+pub struct Watcher {
+    /// The clients' end signals.
+    pub inbox: Inbox<Signal>,
+    /// Stops the server.
+    pub outbox: Outbox<Signal>,
+    want: usize,
+    seen: Ends,
+}
+
+impl Watcher {
+    /// A watcher of `want` clients, and where it records their ends.
+    pub fn new(want: usize) -> (Self, Ends) {
+        let seen = Ends::default();
+        let w = Watcher {
+            inbox: Inbox::new("inbox", "the clients' end signals"),
+            outbox: Outbox::new("outbox", "shutdown for the server"),
+            want,
+            seen: seen.clone(),
+        };
+        (w, seen)
+    }
+}
+
+impl Component for Watcher {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        while let Some(s) = self.inbox.recv() {
+            self.seen.borrow_mut().push((cx.now(), s));
+        }
+        if self.seen.borrow().len() < self.want {
+            return Step::Pause;
+        }
+        let _ = self.outbox.send(Signal::Shutdown);
+        Step::Done
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.inbox, self.outbox);
+    }
+}
+
+/// What a [`Deadline`] saw.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeadlineReport {
+    /// The end signal that arrived in time, if one did.
+    pub end: Option<Signal>,
+    /// Whether the time ran out (and the system was stopped).
+    pub fired: bool,
+}
+
+/// A safety net: stops the whole system if the run is not over `after`
+/// it started, so a bug cannot hang it; ends quietly, recording it, when
+/// the run's last end signal (a server's, a backplane's) arrives on
+/// `control`.
+///
+/// | box     | carries  | meaning                           |
+/// |---------|----------|-----------------------------------|
+/// | control | `Signal` | the last end: the run is over     |
+pub struct Deadline {
+    /// The run's last end signal.
+    pub control: Inbox<Signal>,
+    after: Duration,
+    timer: Option<(TimerKey, Instant)>,
+    report: Rc<RefCell<DeadlineReport>>,
+}
+
+impl Deadline {
+    /// A deadline `after` its first step, and where it reports.
+    pub fn new(after: Duration) -> (Self, Rc<RefCell<DeadlineReport>>) {
+        let report = Rc::new(RefCell::new(DeadlineReport::default()));
+        let d = Deadline {
+            control: Inbox::control(),
+            after,
+            timer: None,
+            report: report.clone(),
+        };
+        (d, report)
+    }
+}
+
+impl Component for Deadline {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if let Some(sig) = self.control.recv() {
+            if let Some((k, _)) = self.timer.take() {
+                cx.cancel_timer(k);
+            }
+            self.report.borrow_mut().end = Some(sig);
+            return Step::Done;
+        }
+        match self.timer {
+            None => {
+                let at = cx.now() + self.after;
+                self.timer = Some((cx.wake_at(at), at));
+                Step::Pause
+            }
+            Some((_, at)) if cx.now() >= at => {
+                self.report.borrow_mut().fired = true;
+                cx.stop_system();
+                Step::Done
+            }
+            Some(_) => Step::Pause,
+        }
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.control);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A client's screen
+
+/// What a [`Printer`] received.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Screen {
+    /// Every byte, in order.
+    pub bytes: Vec<u8>,
+    /// When each chunk arrived, and its size.
+    pub chunks: Vec<(Instant, usize)>,
+    /// The signal that ended it (the connection's end).
+    pub end: Option<Signal>,
+}
+
+/// A client's screen: writes each chunk to a [`Sink`] as it is (bytes,
+/// not text, so a character split between chunks is not mangled) and
+/// records it; on any control signal it records it, passes it on and
+/// ends.
+///
+/// | box     | carries  | meaning                                        |
+/// |---------|----------|------------------------------------------------|
+/// | inbox   | `Bytes`  | what the connection received                   |
+/// | control | `Signal` | the connection's end: recorded, passed on, end |
+/// | signal  | `Signal` | the control signal                             |
+pub struct Printer {
+    /// What to print.
+    pub inbox: Inbox<Bytes>,
+    /// The connection's end.
+    pub control: Inbox<Signal>,
+    /// The end, passed on.
+    pub signal: Outbox<Signal>,
+    out: Sink,
+    screen: Rc<RefCell<Screen>>,
+}
+
+impl Printer {
+    /// A printer writing to `out`, and where it records.
+    pub fn new(out: Sink) -> (Self, Rc<RefCell<Screen>>) {
+        let screen = Rc::new(RefCell::new(Screen::default()));
+        let p = Printer {
+            inbox: Inbox::new("inbox", "bytes to print"),
+            control: Inbox::control(),
+            signal: Outbox::signal(),
+            out,
+            screen: screen.clone(),
+        };
+        (p, screen)
+    }
+}
+
+impl Component for Printer {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        let mut wrote = false;
+        while let Some(b) = self.inbox.recv() {
+            let _ = self.out.borrow_mut().write_all(&b);
+            let mut s = self.screen.borrow_mut();
+            s.bytes.extend_from_slice(&b);
+            s.chunks.push((cx.now(), b.len()));
+            wrote = true;
+        }
+        if wrote {
+            let _ = self.out.borrow_mut().flush();
+        }
+        if let Some(sig) = self.control.recv() {
+            self.screen.borrow_mut().end = Some(sig.clone());
+            let _ = self.signal.send(sig);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.inbox, self.control, self.signal);
+    }
+}
