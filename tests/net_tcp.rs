@@ -474,11 +474,13 @@ fn an_accepted_connection_is_woken_by_data_that_comes_later() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let client = std::thread::spawn(move || {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
+        // A bound on the wait, so a regression fails instead of hanging.
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         go_rx.recv().unwrap(); // until the server side sleeps
         c.write_all(b"late").unwrap();
         let mut got = [0u8; 4];
-        c.read_exact(&mut got).unwrap();
-        done_tx.send(got.to_vec()).unwrap();
+        let r = c.read_exact(&mut got).map(|_| got.to_vec());
+        done_tx.send(r.unwrap_or_default()).unwrap();
         remote.wake(stopper);
     });
     // Run until the accepted connection exists and is asleep.
