@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kamaelia::axon::*;
-use kamaelia::internet::{EndReason, NetError, ServerCore, SingleServer, TcpClient};
+use kamaelia::internet::{
+    EndReason, NetError, ServerCore, SingleServer, TcpClient, CONNECTION_INBOX,
+};
 use kamaelia::testing::scripted::{scripted_connector, ScriptedAcceptor, ScriptedConn};
 use kamaelia::testing::Harness;
 
@@ -412,10 +414,10 @@ fn memory_stays_bounded_when_the_client_does_not_read() {
         .find(|c| c.parent == Some(sid) && c.name == "TcpClient")
         .unwrap();
     let inbox = conn.boxes.iter().find(|b| b.name == "inbox").unwrap();
-    assert!(inbox.len <= 16, "{}", inbox.len);
-    assert_eq!(inbox.limit, Some(16));
-    // Bounded: 16 queued messages of 8 KiB plus at most 64 KiB (+ one
-    // message) waiting to be written.
+    assert!(inbox.len <= CONNECTION_INBOX, "{}", inbox.len);
+    assert_eq!(inbox.limit, Some(CONNECTION_INBOX));
+    // Bounded: CONNECTION_INBOX messages of 8 KiB plus at most the write
+    // buffer (+ one message) waiting to be written.
     let _ = EndReason::Closed;
 }
 
@@ -548,7 +550,7 @@ fn a_protocol_whose_connection_is_gone_is_stopped() {
     );
     // What the protocol had queued for the reset connection is counted,
     // and bounded by the connection's inbox.
-    assert!(h.scheduler().stats().undelivered <= 16);
+    assert!(h.scheduler().stats().undelivered <= CONNECTION_INBOX as u64);
 }
 
 #[test]

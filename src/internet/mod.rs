@@ -9,7 +9,7 @@ mod server;
 mod tcp_client;
 mod transport;
 
-pub use server::{ConnInfo, ServerCore, SingleServer};
+pub use server::{ConnInfo, ServerCore, SingleServer, CONNECTION_INBOX, PROTOCOL_INBOX};
 pub use tcp_client::{TcpClient, CONNECT_TIMEOUT, READ_CHUNK, WRITE_BUFFER};
 pub use transport::{
     tcp_connector, Acceptor, Connector, EndReason, NetError, TcpAcceptor, TcpTransport, Transport,

@@ -27,9 +27,13 @@
 //! | control | `Signal` | any signal stops the server: it stops listening, shuts every connection and protocol component down, waits for them, then forwards the signal |
 //! | signal  | `Signal` | once, at the end                                         |
 //!
-//! Memory per connection is bounded: the connection's inbox holds at most
-//! 16 messages (a protocol that outruns a client that does not read is
-//! held back) and at most 64 KiB wait to be written.
+//! Memory per connection is bounded both ways. Towards the client: the
+//! connection's inbox holds at most [`CONNECTION_INBOX`] messages and at
+//! most 48 KiB wait to be written, so a protocol that outruns a client that
+//! does not read is held back within 64 KiB (for messages up to 8 KiB).
+//! From the client: the protocol's inbox holds at most [`PROTOCOL_INBOX`]
+//! reads (unless the protocol set its own limit), after which the
+//! connection stops reading and TCP holds the client back.
 //!
 //! ```no_run
 //! use kamaelia::axon::{BoxSet, Component, Cx, DefaultBoxes, Scheduler, Step};
@@ -66,8 +70,15 @@ use crate::axon::{
 use super::tcp_client::TcpClient;
 use super::transport::{Acceptor, TcpAcceptor, DEFAULT_BACKLOG};
 
-/// Messages a connection's inbox holds before the protocol is held back.
-pub const CONNECTION_INBOX: usize = 16;
+/// Messages a connection's inbox holds before its protocol is held back.
+/// With the connection's 48 KiB write buffer this keeps what waits for a
+/// client that does not read within 64 KiB (messages up to 8 KiB).
+pub const CONNECTION_INBOX: usize = 2;
+/// Chunks a protocol component's inbox holds (when it set no limit of its
+/// own) before its connection stops reading: at most 8 reads of 16 KiB
+/// (128 KiB) wait for a protocol slower than its client, after which TCP
+/// holds the client back.
+pub const PROTOCOL_INBOX: usize = 8;
 /// Connections accepted per step before others get a turn.
 const ACCEPTS_PER_STEP: usize = 64;
 
@@ -199,6 +210,9 @@ impl ServerCore {
             .add_outbox::<Signal>("_handler", "shutdown for one protocol component");
         let mut links: Vec<(BoxRef, BoxRef)> = Vec::new();
         if let Some(b) = find("inbox") {
+            if b.limit().is_none() {
+                b.set_limit(Some(PROTOCOL_INBOX));
+            }
             links.push((client.outbox.erased(), b));
         }
         if let Some(b) = find("outbox") {

@@ -44,7 +44,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use crossbeam_channel::Receiver;
 
 use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
@@ -54,11 +54,16 @@ use super::transport::{tcp_connector, Connector, EndReason, NetError, Transport}
 /// Default connect time-out.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes waiting to be written before the client stops taking from `inbox`.
-pub const WRITE_BUFFER: usize = 64 * 1024;
+/// With a server's 2-message connection inbox this keeps what waits for a
+/// client that does not read within 64 KiB for messages up to 8 KiB.
+pub const WRITE_BUFFER: usize = 48 * 1024;
 /// Size of each read.
 pub const READ_CHUNK: usize = 16 * 1024;
 /// Reads per step before giving others a turn.
 const READS_PER_STEP: usize = 16;
+/// Most bytes read and thrown away when told to shut down (so the close
+/// does not turn into a reset because input was left unread).
+const DRAIN_ON_SHUTDOWN: usize = 1 << 20;
 
 enum State {
     /// Not started.
@@ -102,7 +107,6 @@ pub struct TcpClient {
     queued_bytes: usize,
     /// A chunk read but refused by a full destination.
     held: Option<Bytes>,
-    read_buf: BytesMut,
     /// Asked to finish: close our side once everything queued is written.
     finishing: bool,
     write_closed: bool,
@@ -180,7 +184,6 @@ impl TcpClient {
             write_queue: VecDeque::new(),
             queued_bytes: 0,
             held: None,
-            read_buf: BytesMut::new(),
             finishing: false,
             write_closed: false,
             peer_closed: false,
@@ -384,16 +387,12 @@ impl TcpClient {
             if self.peer_closed {
                 return Ok(false);
             }
-            self.read_buf.resize(READ_CHUNK, 0);
-            match t.read(cx, &mut self.read_buf[..]) {
-                Ok(0) => {
-                    self.read_buf.clear();
+            match t.read_chunk(cx, READ_CHUNK) {
+                Ok(None) => {
                     self.peer_closed = true;
                     return Ok(false);
                 }
-                Ok(n) => {
-                    self.read_buf.truncate(n);
-                    let chunk = self.read_buf.split().freeze();
+                Ok(Some(chunk)) => {
                     self.last_activity = Some(cx.now());
                     if let Err(Full(chunk)) = self.outbox.send(chunk) {
                         // Stop reading: the kernel's buffer and TCP's window
@@ -402,19 +401,27 @@ impl TcpClient {
                         return Ok(false);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.read_buf.clear();
-                    return Ok(false);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.read_buf.clear();
-                    return Err(e);
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Told to stop now: close the sending side and throw away what has
+    /// already arrived, so the close is a clean one, not a reset.
+    fn close_gently(&mut self, cx: &mut Cx) {
+        if let State::Open(t) = &mut self.state {
+            let _ = t.shutdown_write();
+            let mut drained = 0;
+            while drained < DRAIN_ON_SHUTDOWN {
+                match t.read_chunk(cx, READ_CHUNK) {
+                    Ok(Some(chunk)) => drained += chunk.len(),
+                    _ => break,
                 }
             }
         }
-        self.read_buf.clear();
-        Ok(true)
     }
 
     fn step_open(&mut self, cx: &mut Cx) -> Step {
@@ -430,6 +437,7 @@ impl TcpClient {
         }
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
+                self.close_gently(cx);
                 return self.end(cx, Signal::Shutdown);
             }
             self.finishing = true;

@@ -11,7 +11,20 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
+use std::cell::RefCell;
+
+use bytes::{Bytes, BytesMut};
 use mio::{Interest, Token};
+
+thread_local! {
+    /// One read buffer per thread for `Transport::read_chunk`'s default.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A chunk this small is copied out of the read buffer; a bigger one takes
+/// its part of the buffer with it (no copy), and the rest of the buffer
+/// serves the next reads.
+const COPY_BELOW: usize = 4096;
 
 use crate::axon::Cx;
 
@@ -26,6 +39,19 @@ pub trait Transport {
     fn poll_connect(&mut self, cx: &mut Cx) -> io::Result<bool>;
     /// Reads what has arrived; `Ok(0)` is the peer's end of stream.
     fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize>;
+    /// Reads what has arrived (up to `max` bytes) as a chunk of its own;
+    /// `Ok(None)` is the peer's end of stream. The default reads into a
+    /// per-thread buffer and copies out what arrived; a socket reads
+    /// straight into the chunk.
+    fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
+        READ_BUF.with_borrow_mut(|buf| {
+            if buf.len() < max {
+                buf.resize(max, 0);
+            }
+            let n = self.read(cx, &mut buf[..max])?;
+            Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
+        })
+    }
     /// Writes what the kernel takes now (maybe less than `buf`).
     fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize>;
     /// Closes the sending direction (the peer sees end of stream).
@@ -64,6 +90,8 @@ pub struct TcpTransport {
     stream: mio::net::TcpStream,
     token: Option<Token>,
     connecting: bool,
+    /// Room for the next reads, never zero-filled: `recv` writes into it.
+    spare: BytesMut,
 }
 
 impl TcpTransport {
@@ -74,6 +102,7 @@ impl TcpTransport {
             stream,
             token: None,
             connecting,
+            spare: BytesMut::new(),
         }
     }
 }
@@ -119,6 +148,33 @@ impl Transport for TcpTransport {
 
     fn write(&mut self, _cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
+    }
+
+    fn read_chunk(&mut self, _cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
+        if self.spare.capacity() - self.spare.len() < max {
+            self.spare = BytesMut::with_capacity(max.max(4 * COPY_BELOW));
+        }
+        let room = &mut self.spare.spare_capacity_mut()[..max];
+        let n = loop {
+            match socket2::SockRef::from(&self.stream).recv(room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        // SAFETY: `recv` initialised the first `n` bytes of the spare room.
+        unsafe { self.spare.set_len(self.spare.len() + n) };
+        let chunk = self.spare.split();
+        if n < COPY_BELOW {
+            // Small: an exact copy, so a kept message does not pin the buffer.
+            let small = Bytes::copy_from_slice(&chunk);
+            self.spare.unsplit(chunk);
+            self.spare.clear();
+            return Ok(Some(small));
+        }
+        Ok(Some(chunk.freeze()))
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
