@@ -46,12 +46,31 @@
 use std::collections::VecDeque;
 
 use crate::axon::{
-    link_refs, AdaptiveBoxes, BoxRef, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
+    link_refs, AdaptiveBoxes, BoxRef, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Service,
+    Signal, Step,
 };
 
 /// How many steps publishers and subscribers look for a backplane before
 /// giving up (the backplane may be started in the same round).
 const LOOKUPS: u32 = 4;
+
+/// Looks a backplane's service up for a publisher or subscriber: `Ok(Some)`
+/// when found, `Ok(None)` to look again next round (the backplane may be
+/// starting in this one), `Err` with the failure signal once it has looked
+/// `LOOKUPS` times.
+fn look_up(cx: &mut Cx, service: &str, lookups: &mut u32) -> Result<Option<Service>, Signal> {
+    match cx.lookup_service(service) {
+        Ok(svc) => Ok(Some(svc)),
+        Err(e) => {
+            *lookups += 1;
+            if *lookups >= LOOKUPS {
+                return Err(Signal::failed(e));
+            }
+            cx.hold_input();
+            Ok(None)
+        }
+    }
+}
 
 fn data_service(name: &str) -> String {
     format!("Backplane_I_{name}")
@@ -331,8 +350,8 @@ impl<T: Clone + 'static> PublishTo<T> {
 impl<T: Clone + 'static> Component for PublishTo<T> {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if !self.joined {
-            match cx.lookup_service(&data_service(&self.name)) {
-                Ok(svc) => {
+            match look_up(cx, &data_service(&self.name), &mut self.lookups) {
+                Ok(Some(svc)) => {
                     let from = if self.forwarder {
                         self.to_bus.erased()
                     } else {
@@ -344,14 +363,10 @@ impl<T: Clone + 'static> Component for PublishTo<T> {
                     }
                     self.joined = true;
                 }
-                Err(e) => {
-                    self.lookups += 1;
-                    if self.lookups >= LOOKUPS {
-                        let _ = self.signal.send(Signal::failed(e));
-                        return Step::Done;
-                    }
-                    cx.hold_input();
-                    return Step::Yield;
+                Ok(None) => return Step::Yield,
+                Err(sig) => {
+                    let _ = self.signal.send(sig);
+                    return Step::Done;
                 }
             }
         }
@@ -426,8 +441,8 @@ impl<T: Clone + 'static> SubscribeTo<T> {
 impl<T: Clone + 'static> Component for SubscribeTo<T> {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if !self.joined {
-            match cx.lookup_service(&join_service(&self.name)) {
-                Ok(svc) => {
+            match look_up(cx, &join_service(&self.name), &mut self.lookups) {
+                Ok(Some(svc)) => {
                     if let Err(e) = link_refs(&self.to_config.erased(), &svc.inbox) {
                         let _ = self.signal.send(Signal::failed(e));
                         return Step::Done;
@@ -439,14 +454,10 @@ impl<T: Clone + 'static> Component for SubscribeTo<T> {
                     });
                     self.joined = true;
                 }
-                Err(e) => {
-                    self.lookups += 1;
-                    if self.lookups >= LOOKUPS {
-                        let _ = self.signal.send(Signal::failed(e));
-                        return Step::Done;
-                    }
-                    cx.hold_input();
-                    return Step::Yield;
+                Ok(None) => return Step::Yield,
+                Err(sig) => {
+                    let _ = self.signal.send(sig);
+                    return Step::Done;
                 }
             }
         }
