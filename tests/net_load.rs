@@ -33,7 +33,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -231,7 +231,32 @@ struct End {
     signal: Signal,
 }
 
-type Ends = Arc<Mutex<Vec<End>>>;
+/// How the protocol components ended, shared with client threads, which
+/// can wait (blocking, not polling) for a number of ends.
+#[derive(Clone, Default)]
+struct Ends(Arc<(Mutex<Vec<End>>, Condvar)>);
+
+impl Ends {
+    fn lock(&self) -> MutexGuard<'_, Vec<End>> {
+        self.0 .0.lock().unwrap()
+    }
+
+    fn push(&self, end: End) {
+        self.lock().push(end);
+        self.0 .1.notify_all();
+    }
+
+    /// Waits until at least `n` have ended, at most `limit`; whether they did.
+    fn wait_for(&self, n: usize, limit: Duration) -> bool {
+        let guard = self.lock();
+        let (guard, _) = self
+            .0
+             .1
+            .wait_timeout_while(guard, limit, |ends| ends.len() < n)
+            .unwrap();
+        guard.len() >= n
+    }
+}
 
 /// Echoes bytes back; on a control signal, forwards it and ends, noting
 /// how it ended in `ends`.
@@ -274,7 +299,7 @@ impl Component for Echo {
             self.bytes += n;
         }
         if let Some(s) = self.b.control.recv() {
-            self.ends.lock().unwrap().push(End {
+            self.ends.push(End {
                 peer: self.peer,
                 bytes: self.bytes,
                 signal: s.clone(),
@@ -731,7 +756,7 @@ fn many_component_clients_each_do_their_round_trips() {
         assert_eq!(*done, rounds, "client {who}");
         assert_eq!(*end, Signal::ProducerFinished, "client {who}: a clean end");
     }
-    let ends = rig.ends.lock().unwrap();
+    let ends = rig.ends.lock();
     assert_eq!(ends.len(), clients, "every protocol component ended");
     assert!(ends.iter().all(|e| e.signal == Signal::ProducerFinished));
     let sent: usize = (0..clients)
@@ -773,7 +798,7 @@ fn many_independent_std_clients_each_do_their_round_trips() {
     for (who, _, _, error) in &notes {
         assert_eq!(error, &None, "client thread {who}");
     }
-    let ends = rig.ends.lock().unwrap();
+    let ends = rig.ends.lock();
     assert_eq!(ends.len(), clients, "every protocol component ended");
     assert!(ends.iter().all(|e| e.signal == Signal::ProducerFinished));
     let sent: usize = (0..clients)
@@ -869,12 +894,8 @@ fn clients_that_vanish_mid_message_end_only_their_connections() {
         }
         // Wait until the server has ended every one of them (the good
         // clients are all still connected), then let the good ones go on.
-        let t0 = Instant::now();
-        while ends.lock().unwrap().len() < vanishers {
-            if t0.elapsed() > DEADLINE {
-                return Err("the server did not end the vanished connections".into());
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        if !ends.wait_for(vanishers, DEADLINE) {
+            return Err("the server did not end the vanished connections".into());
         }
         done_tx.send(()).map_err(|e| e.to_string())?;
         Ok(())
@@ -885,7 +906,7 @@ fn clients_that_vanish_mid_message_end_only_their_connections() {
     for (who, _, _, error) in rig.ended_notes() {
         assert_eq!(error, None, "client thread {who}");
     }
-    let ends = rig.ends.lock().unwrap();
+    let ends = rig.ends.lock();
     let vanished = vanished.lock().unwrap();
     let good_addrs = good_addrs.lock().unwrap();
     let is_good = |e: &End| e.peer.is_some_and(|p| good_addrs.contains(&p));
@@ -1005,7 +1026,7 @@ fn a_server_stopped_with_clients_attached_closes_them_cleanly() {
             );
         }
     }
-    let ends = rig.ends.lock().unwrap();
+    let ends = rig.ends.lock();
     assert_eq!(ends.len(), components + std_conns);
     assert!(ends.iter().all(|e| e.signal == Signal::Shutdown));
     // No data is left behind; each connection leaves two redundant end
@@ -1093,27 +1114,21 @@ fn a_client_that_does_not_read_holds_the_protocol_back_with_bounded_memory() {
     let (heap0, rss0) = (heap_bytes(), rss_bytes());
 
     let client = TcpStream::connect(addr).unwrap(); // never reads
-                                                    // Run until the flood has had no step for 200 ms (bounded: 20 s).
+                                                    // Run (blocking in the poll, as `run` does) until the flood has had no
+                                                    // step for 200 ms; bounded: 20 s.
     let t0 = Instant::now();
-    let mut quiet = Instant::now();
-    let mut last = 0;
-    while quiet.elapsed() < Duration::from_millis(200) {
+    loop {
         assert!(t0.elapsed() < Duration::from_secs(20), "never held back");
-        s.run_until_idle();
-        if steps.get() != last {
-            last = steps.get();
-            quiet = Instant::now();
+        let before = steps.get();
+        assert_eq!(s.run_for(Duration::from_millis(200)), None);
+        if steps.get() == before && before > 0 {
+            break;
         }
-        std::thread::sleep(Duration::from_millis(1));
     }
     let (steps_held, sent_held) = (steps.get(), sent.get());
     assert!(sent_held < cap, "the flood was held back before its cap");
     // Held back: more time brings it no steps.
-    let t1 = Instant::now();
-    while t1.elapsed() < Duration::from_millis(300) {
-        s.run_until_idle();
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert_eq!(s.run_for(Duration::from_millis(300)), None);
     assert_eq!(
         steps.get(),
         steps_held,

@@ -187,3 +187,38 @@ fn a_sender_refused_by_an_unowned_bounded_inbox_is_woken_when_it_is_read() {
     }
     assert_eq!(seen, vec![0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn run_for_runs_a_while_then_hands_back() {
+    /// Counts timer wake-ups every 100 ms, `left` times, then ends.
+    struct Ticker(Option<Periodic>, std::rc::Rc<std::cell::Cell<u64>>, u64);
+    impl Component for Ticker {
+        fn step(&mut self, cx: &mut Cx) -> Step {
+            let p = self.0.get_or_insert_with(|| {
+                Periodic::new(cx.now(), std::time::Duration::from_millis(100))
+            });
+            let n = p.due(cx);
+            self.1.set(self.1.get() + n);
+            if self.1.get() >= self.2 {
+                return Step::Done;
+            }
+            Step::Pause
+        }
+        fn boxes(&self, _set: &mut BoxSet) {}
+    }
+    let ticks = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut s = Scheduler::with_virtual_time();
+    s.spawn(Ticker(None, ticks.clone(), 10));
+    let t0 = s.now();
+    // Not over yet: hands back at exactly the time asked for.
+    assert_eq!(s.run_for(std::time::Duration::from_millis(350)), None);
+    assert_eq!(ticks.get(), 3);
+    assert_eq!(s.now() - t0, std::time::Duration::from_millis(350));
+    // Over sooner than asked: says how it ended.
+    assert_eq!(
+        s.run_for(std::time::Duration::from_secs(60)),
+        Some(Ended::Completed)
+    );
+    assert_eq!(ticks.get(), 10);
+    assert_eq!(s.now() - t0, std::time::Duration::from_millis(1000));
+}

@@ -42,6 +42,16 @@ const WAKER_TOKEN: Token = Token(usize::MAX);
 /// While busy, look at sockets and threads every this many rounds.
 const POLL_EVERY_ROUNDS: u32 = 16;
 
+/// What ended a wait for events.
+enum Wait {
+    /// Some component was woken.
+    Woken,
+    /// The time given came.
+    Until,
+    /// Nothing (no timer, socket or thread) can ever wake anything.
+    Nothing,
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -406,7 +416,17 @@ impl Scheduler {
     /// Runs until every component has finished, the system is stopped, or
     /// nothing can happen any more.
     pub fn run(&mut self) -> Ended {
-        self.inner.run()
+        self.inner
+            .run_until(None)
+            .expect("a run without a time limit ends only when the system does")
+    }
+
+    /// Runs as [`Scheduler::run`] does (blocking in the poll when nothing is
+    /// runnable) for `d` of the scheduler's time, then returns `None`; or
+    /// returns how the system ended, if it ended sooner.
+    pub fn run_for(&mut self, d: Duration) -> Option<Ended> {
+        let until = self.inner.now() + d;
+        self.inner.run_until(Some(until))
     }
 
     /// Runs one component step, if one is runnable now (starting a new round
@@ -862,15 +882,20 @@ impl Inner {
         }
     }
 
-    fn run(&mut self) -> Ended {
+    /// Runs until the system ends (`Some(how)`) or, given `until`, until
+    /// that time has come (`None`), blocking in the poll meanwhile.
+    fn run_until(&mut self, until: Option<Instant>) -> Option<Ended> {
         loop {
             if self.stop {
                 self.stop_all();
                 self.stop = false;
-                return Ended::Stopped;
+                return Some(Ended::Stopped);
             }
             if self.live == 0 {
-                return Ended::Completed;
+                return Some(Ended::Completed);
+            }
+            if until.is_some_and(|t| self.now() >= t) {
+                return None;
             }
             if self.cursor < self.current.len() || self.begin_round() {
                 // The rest of this round, without coming back out per step.
@@ -881,11 +906,11 @@ impl Inner {
                 }
                 continue;
             }
-            if !self.wait_for_events() {
-                if self.live == 0 {
-                    continue;
-                }
-                return Ended::Stalled(self.sleepers());
+            match self.wait_for_events(until) {
+                Wait::Woken => {}
+                Wait::Until => return None,
+                Wait::Nothing if self.live == 0 => {}
+                Wait::Nothing => return Some(Ended::Stalled(self.sleepers())),
             }
         }
     }
@@ -937,22 +962,29 @@ impl Inner {
         self.io_live > 0 || self.remote_in_use() || !self.timers.is_empty()
     }
 
-    /// Blocks until something wakes a component. False if nothing can.
-    fn wait_for_events(&mut self) -> bool {
+    /// Blocks until something wakes a component, `until` comes, or it is
+    /// clear that nothing can ever wake one.
+    fn wait_for_events(&mut self, until: Option<Instant>) -> Wait {
         loop {
             self.drain_remote();
             if !self.core.woken.is_empty() {
-                return true;
+                return Wait::Woken;
             }
             if !self.has_wake_sources() {
-                return false;
+                return Wait::Nothing;
+            }
+            if until.is_some_and(|t| self.now() >= t) {
+                return Wait::Until;
             }
             let outside = self.io_live > 0 || self.remote_in_use();
-            let deadline = self.timers.next_deadline();
+            let deadline = match (self.timers.next_deadline(), until) {
+                (Some(d), Some(u)) => Some(d.min(u)),
+                (d, u) => d.or(u),
+            };
             match self.clock {
                 Clock::Virtual { .. } => {
                     if outside && self.poll_events(Some(Duration::ZERO)) {
-                        return true;
+                        return Wait::Woken;
                     }
                     if let Some(d) = deadline {
                         if let Clock::Virtual { base, offset } = &mut self.clock {
