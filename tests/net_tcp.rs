@@ -291,12 +291,23 @@ fn a_port_that_cannot_be_bound_is_an_error_when_built() {
 
 #[test]
 fn stopping_the_server_closes_its_clients_cleanly() {
-    let server = ServerCore::bind(local(), |_| echo()).unwrap();
+    // The server is told to stop as its third connection is accepted (from
+    // its protocol factory), so all three are attached when it stops.
+    let stop = std::rc::Rc::new(Outbox::<Signal>::new("stop", "to the server"));
+    let accepted = std::rc::Rc::new(std::cell::Cell::new(0));
+    let (stop2, accepted2) = (stop.clone(), accepted.clone());
+    let server = ServerCore::bind(local(), move |_| {
+        accepted2.set(accepted2.get() + 1);
+        if accepted2.get() == 3 {
+            stop2.send(Signal::Shutdown).unwrap();
+        }
+        echo()
+    })
+    .unwrap();
     let port = server.local_addr().unwrap().port();
-    let stop: Outbox<Signal> = Outbox::new("stop", "to the server");
-    link(&stop, &server.control).unwrap();
+    link(&*stop, &server.control).unwrap();
     let mut s = Scheduler::new();
-    let server_id = s.spawn(server);
+    s.spawn(server);
     let mut sigs = Vec::new();
     for _ in 0..3 {
         let c = TcpClient::new("127.0.0.1", port); // sends nothing, waits
@@ -305,23 +316,8 @@ fn stopping_the_server_closes_its_clients_cleanly() {
         s.spawn(c);
         sigs.push(sig);
     }
-    // Let everyone connect: run until the server holds three connections.
-    let mut rounds = 0;
-    while s
-        .snapshot()
-        .components
-        .iter()
-        .filter(|c| c.parent == Some(server_id) && c.name == "TcpClient")
-        .count()
-        < 3
-    {
-        s.run_until_idle();
-        rounds += 1;
-        assert!(rounds < 100_000, "clients never connected");
-        std::thread::yield_now();
-    }
-    stop.send(Signal::Shutdown).unwrap();
     assert_eq!(s.run(), Ended::Completed);
+    assert_eq!(accepted.get(), 3);
     for sig in &sigs {
         assert_eq!(sig.recv(), Some(Signal::ProducerFinished), "a clean close");
     }
@@ -466,43 +462,45 @@ impl Component for StopWhenWoken {
 #[test]
 fn an_accepted_connection_is_woken_by_data_that_comes_later() {
     use std::io::{Read, Write};
-    let server = ServerCore::bind(local(), |_| echo()).unwrap();
+    /// Says "go" on its first step, then is the echo protocol. The server
+    /// starts a connection before its protocol, so by this first step the
+    /// connection has had its own first step and gone to sleep.
+    struct GoThenEcho(Option<std::sync::mpsc::Sender<()>>, Box<dyn Component>);
+    impl Component for GoThenEcho {
+        fn step(&mut self, cx: &mut Cx) -> Step {
+            if let Some(go) = self.0.take() {
+                go.send(()).unwrap();
+            }
+            self.1.step(cx)
+        }
+        fn boxes(&self, set: &mut BoxSet) {
+            self.1.boxes(set)
+        }
+    }
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let mut go_tx = Some(go_tx);
+    let server = ServerCore::bind(local(), move |_| {
+        Box::new(GoThenEcho(go_tx.take(), echo())) as Box<dyn Component>
+    })
+    .unwrap();
     let addr = server.local_addr().unwrap();
     let mut s = Scheduler::new();
-    let sid = s.spawn(server);
+    s.spawn(server);
     let stopper = s.spawn(StopWhenWoken(false));
     let remote = s.remote();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let client = std::thread::spawn(move || {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         // A bound on the wait, so a regression fails instead of hanging.
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        go_rx.recv().unwrap(); // until the server side sleeps
+        go_rx.recv().unwrap(); // the server side is asleep by now
         c.write_all(b"late").unwrap();
         let mut got = [0u8; 4];
         let r = c.read_exact(&mut got).map(|_| got.to_vec());
         done_tx.send(r.unwrap_or_default()).unwrap();
         remote.wake(stopper);
     });
-    // Run until the accepted connection exists and is asleep.
-    let mut tries = 0;
-    loop {
-        s.run_until_idle();
-        let snap = s.snapshot();
-        let conn = snap
-            .components
-            .iter()
-            .find(|c| c.parent == Some(sid) && c.name == "TcpClient");
-        if conn.is_some_and(|c| c.state == RunState::Sleeping) {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 1_000_000, "no connection was accepted");
-        std::thread::yield_now();
-    }
-    go_tx.send(()).unwrap();
-    // Only readiness can wake the connection now.
+    // Once the data comes, only readiness can wake the connection.
     assert_eq!(s.run(), Ended::Stopped);
     client.join().unwrap();
     assert_eq!(done_rx.recv().unwrap(), b"late");
