@@ -88,17 +88,7 @@ impl WakeList {
     /// Moves every woken id onto the end of `to`, in wake order.
     pub(crate) fn drain_into(&self, to: &mut Vec<Id>) {
         // SAFETY: see the type's documentation; `to` is not the wake list.
-        let w = unsafe { &mut *self.0.get() };
-        if w.len() <= 16 {
-            // A handful of ids: a loop beats a call to memmove.
-            to.reserve(w.len());
-            for &id in w.iter() {
-                to.push(id);
-            }
-            w.clear();
-        } else {
-            to.append(w);
-        }
+        unsafe { to.append(&mut *self.0.get()) }
     }
     /// Runs `f` on the list itself (for reserving and shrinking).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Id>) -> R) -> R {

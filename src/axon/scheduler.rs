@@ -678,23 +678,9 @@ impl Inner {
         if self.careful {
             return self.step_slow(id);
         }
-        let slot = self.slots.get_mut(id.index as usize)?;
-        // SAFETY: the slot's Rc keeps the Proc alive while the component
-        // lives; the slot is only replaced after the component finished
-        // (in `finish`, after the last use of this reference), so the
-        // reference stays valid for the step even if `slots` reallocates.
-        let proc: &Proc = unsafe { &*Rc::as_ptr(&slot.proc) };
-        // Every id in the run queue is a live, queued component: an id is
-        // queued only on a SLEEPING -> QUEUED wake or after its own step,
-        // and a component ends only in its own step.
-        debug_assert!(
-            proc.id == id && proc.state.get() == QUEUED,
-            "{id:?} queued twice or dead"
-        );
-        let mut comp = slot.comp.take()?;
-        proc.state.set(RUNNING);
-        proc.clear(F_REWAKE | F_HOLD);
-        self.stats.steps += 1;
+        let (proc, mut comp) = self.begin_step(id)?;
+        // SAFETY: see `begin_step`.
+        let proc: &Proc = unsafe { &*proc };
         let step = comp.step(&mut Cx {
             inner: self,
             me: id,
@@ -710,6 +696,30 @@ impl Inner {
                 Some(StepResult::Done)
             }
         }
+    }
+
+    /// Takes a queued component out of its slot and marks it running.
+    ///
+    /// The Proc comes back as a pointer the caller may use for the step:
+    /// the slot's Rc keeps it alive while the component lives, and the slot
+    /// is replaced only after the component finished (in `finish`, after
+    /// the step), so it stays valid even if `slots` reallocates meanwhile.
+    #[inline(always)]
+    fn begin_step(&mut self, id: Id) -> Option<(*const Proc, Box<dyn Component>)> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        let proc = Rc::as_ptr(&slot.proc);
+        // Every id in the run queue is a live, queued component: an id is
+        // queued only on a SLEEPING -> QUEUED wake or after its own step,
+        // and a component ends only in its own step.
+        debug_assert!(
+            slot.proc.id == id && slot.proc.state.get() == QUEUED,
+            "{id:?} queued twice or dead"
+        );
+        let comp = slot.comp.take()?;
+        slot.proc.state.set(RUNNING);
+        slot.proc.clear(F_REWAKE | F_HOLD);
+        self.stats.steps += 1;
+        Some((proc, comp))
     }
 
     /// Queues or sleeps a component after a step that did not end it;
@@ -741,16 +751,9 @@ impl Inner {
     #[cold]
     #[inline(never)]
     fn step_slow(&mut self, id: Id) -> Option<StepResult> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        // SAFETY: as in `run_component`.
-        let proc: &Proc = unsafe { &*Rc::as_ptr(&slot.proc) };
-        if proc.id != id || proc.state.get() != QUEUED {
-            return None;
-        }
-        let mut comp = slot.comp.take()?;
-        proc.state.set(RUNNING);
-        proc.clear(F_REWAKE | F_HOLD);
-        self.stats.steps += 1;
+        let (proc, mut comp) = self.begin_step(id)?;
+        // SAFETY: see `begin_step`.
+        let proc: &Proc = unsafe { &*proc };
         let outcome = self.careful_step(id, proc, &mut comp);
         let result = match &outcome {
             Ok(step) => self.settle(id, proc, *step).unwrap_or(StepResult::Done),
@@ -1057,11 +1060,9 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => log::error!("mio poll failed: {e}"),
         }
-        let mut remote = false;
         for ev in self.events.iter() {
             if ev.token() == WAKER_TOKEN {
-                remote = true;
-                continue;
+                continue; // remote wakes are drained below
             }
             if let Some(Some(reg)) = self.io.get_mut(ev.token().0) {
                 reg.ready.readable |= ev.is_readable() || ev.is_read_closed();
@@ -1071,7 +1072,6 @@ impl Inner {
                 self.wake(owner);
             }
         }
-        let _ = remote;
         self.drain_remote();
         self.core.woken.len() > before
     }
