@@ -37,8 +37,8 @@ pub struct AdaptiveBoxes {
 #[derive(Default)]
 pub(crate) struct AdaptiveInner {
     boxes: RefCell<Vec<BoxRef>>,
-    reserved: RefCell<Vec<String>>,
-    names: RefCell<std::collections::HashSet<String>>,
+    /// Every name taken: the component's fixed boxes and ours.
+    taken: RefCell<std::collections::HashSet<String>>,
     owner: RefCell<Option<Rc<Proc>>>,
 }
 
@@ -75,19 +75,17 @@ impl AdaptiveInner {
                     b.name()
                 );
             }
-        }
-        self.reserved.borrow_mut().extend(fixed);
-        for b in self.boxes.borrow().iter() {
             let _ = b.0.attach(proc);
         }
+        self.taken.borrow_mut().extend(fixed);
     }
 
-    fn taken(&self, name: &str) -> bool {
-        self.reserved.borrow().iter().any(|n| n == name) || self.names.borrow().contains(name)
+    fn is_taken(&self, name: &str) -> bool {
+        self.taken.borrow().contains(name)
     }
 
     fn unique(&self, base: &str) -> String {
-        if !self.taken(base) {
+        if !self.is_taken(base) {
             return base.to_string();
         }
         loop {
@@ -97,7 +95,7 @@ impl AdaptiveInner {
                 v
             });
             let name = format!("{base}{n}");
-            if !self.taken(&name) {
+            if !self.is_taken(&name) {
                 return name;
             }
         }
@@ -107,7 +105,7 @@ impl AdaptiveInner {
         if let Some(p) = self.owner.borrow().as_ref() {
             let _ = b.0.attach(p);
         }
-        self.names.borrow_mut().insert(b.name().to_string());
+        self.taken.borrow_mut().insert(b.name().to_string());
         self.boxes.borrow_mut().push(b);
     }
 }
@@ -134,7 +132,7 @@ impl AdaptiveBoxes {
             inner: Rc::default(),
         };
         a.inner
-            .reserved
+            .taken
             .borrow_mut()
             .extend(names.iter().map(|n| n.to_string()));
         a
@@ -167,7 +165,7 @@ impl AdaptiveBoxes {
             .ok_or_else(|| NoSuchBox(name.to_string()))?;
         let b = boxes.remove(i);
         drop(boxes);
-        self.inner.names.borrow_mut().remove(name);
+        self.inner.taken.borrow_mut().remove(name);
         b.unlink();
         let owner = self.inner.owner.borrow().clone();
         let core = match owner {
