@@ -116,7 +116,6 @@ pub struct ServerCore {
     conns: BTreeMap<u64, Conn>,
     by_child: BTreeMap<Id, u64>,
     idle_timeout: Option<Duration>,
-    inbox_limit: usize,
     registered: bool,
     stopping: Option<Signal>,
     accepted: u64,
@@ -157,7 +156,6 @@ impl ServerCore {
             conns: BTreeMap::new(),
             by_child: BTreeMap::new(),
             idle_timeout: None,
-            inbox_limit: CONNECTION_INBOX,
             registered: false,
             stopping: None,
             accepted: 0,
@@ -197,7 +195,7 @@ impl ServerCore {
             number: self.accepted,
         };
         let client = TcpClient::from_transport(transport).idle_timeout(self.idle_timeout);
-        client.inbox.set_limit(Some(self.inbox_limit));
+        client.inbox.set_limit(Some(CONNECTION_INBOX));
         let handler = (self.factory)(&info);
         let mut set = BoxSet::default();
         handler.boxes(&mut set);

@@ -102,7 +102,10 @@ pub struct TcpClient {
     idle_timeout: Option<Duration>,
     state: State,
     deadline: Option<(Instant, TimerKey)>,
+    /// When traffic last went either way (kept only with an idle time-out).
     last_activity: Option<Instant>,
+    /// Traffic went either way in this step.
+    active: bool,
     write_queue: VecDeque<Bytes>,
     queued_bytes: usize,
     /// A chunk read but refused by a full destination.
@@ -181,6 +184,7 @@ impl TcpClient {
             state,
             deadline: None,
             last_activity: None,
+            active: false,
             write_queue: VecDeque::new(),
             queued_bytes: 0,
             held: None,
@@ -294,7 +298,6 @@ impl TcpClient {
                 if let Some((_, k)) = self.deadline.take() {
                     cx.cancel_timer(k);
                 }
-                self.last_activity = Some(cx.now());
                 self.step_open(cx)
             }
             Ok(false) => {
@@ -345,7 +348,7 @@ impl TcpClient {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.queued_bytes -= n;
-                    self.last_activity = Some(cx.now());
+                    self.active = true;
                     if n == front.len() {
                         self.write_queue.pop_front();
                     } else {
@@ -393,7 +396,7 @@ impl TcpClient {
                     return Ok(false);
                 }
                 Ok(Some(chunk)) => {
-                    self.last_activity = Some(cx.now());
+                    self.active = true;
                     if let Err(Full(chunk)) = self.outbox.send(chunk) {
                         // Stop reading: the kernel's buffer and TCP's window
                         // push back on the peer until this is taken.
@@ -428,7 +431,6 @@ impl TcpClient {
         if self.unregistered {
             // Readiness of an accepted socket must wake us too.
             self.unregistered = false;
-            self.last_activity = Some(cx.now());
             if let State::Open(t) = &mut self.state {
                 if let Err(e) = t.register(cx) {
                     return self.fail_io(cx, e);
@@ -467,12 +469,18 @@ impl TcpClient {
                 return self.end(cx, Signal::ProducerFinished);
             }
         }
-        if let (Some(idle), Some(last)) = (self.idle_timeout, self.last_activity) {
-            let at = last + idle;
-            if cx.now() >= at {
+        if let Some(idle) = self.idle_timeout {
+            // One clock read per step, and one timer: it is re-armed only
+            // when it fires, for the time the idle period now ends.
+            let now = cx.now();
+            if std::mem::take(&mut self.active) || self.last_activity.is_none() {
+                self.last_activity = Some(now);
+            }
+            let at = self.last_activity.unwrap_or(now) + idle;
+            if now >= at {
                 return self.fail(cx, EndReason::TimedOut, "idle".into());
             }
-            if self.deadline.map(|(t, _)| t) != Some(at) {
+            if self.deadline.is_none_or(|(t, _)| t <= now) {
                 self.set_deadline(cx, at);
             }
         }
