@@ -41,7 +41,7 @@
 
 use std::collections::VecDeque;
 
-use crate::axon::{link_refs, BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
 use crate::util::Choose;
 
 type Factory<M> = Box<dyn FnMut(M) -> Box<dyn Component>>;
@@ -106,25 +106,13 @@ impl<M: 'static, I: 'static, O: 'static> Carousel<M, I, O> {
 
     fn make_child(&mut self, cx: &mut Cx, msg: M) {
         let child = (self.factory)(msg);
-        let name = child.name().to_string();
-        let mut set = BoxSet::default();
-        child.boxes(&mut set);
-        let pairs = [
-            (self.inbox.erased(), set.find("inbox").cloned(), true),
-            (self.to_child.erased(), set.find("control").cloned(), true),
-            (self.outbox.erased(), set.find("outbox").cloned(), false),
-        ];
-        for (mine, theirs, into_child) in pairs {
-            let Some(theirs) = theirs else { continue };
-            let r = if into_child {
-                link_refs(&mine, &theirs)
-            } else {
-                link_refs(&theirs, &mine)
-            };
-            if let Err(e) = r {
-                log::error!("carousel: cannot link child {name}: {e}");
-            }
-        }
+        super::wire_stand_in(
+            "carousel",
+            &*child,
+            self.inbox.erased(),
+            self.to_child.erased(),
+            self.outbox.erased(),
+        );
         self.told_child = false;
         self.child = Some(cx.spawn_child_boxed(child));
     }

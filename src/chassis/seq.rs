@@ -33,7 +33,7 @@
 
 use std::collections::VecDeque;
 
-use crate::axon::{link_refs, BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
 
 /// One entry of a [`Seq`].
 pub enum SeqItem {
@@ -89,21 +89,13 @@ impl<I: 'static, O: 'static> Seq<I, O> {
     }
 
     fn start(&mut self, cx: &mut Cx, c: Box<dyn Component>) {
-        let name = c.name().to_string();
-        let mut set = BoxSet::default();
-        c.boxes(&mut set);
-        let links = [
-            set.find("inbox").map(|b| (self.inbox.erased(), b.clone())),
-            set.find("control")
-                .map(|b| (self.to_child.erased(), b.clone())),
-            set.find("outbox")
-                .map(|b| (b.clone(), self.outbox.erased())),
-        ];
-        for (src, dst) in links.into_iter().flatten() {
-            if let Err(e) = link_refs(&src, &dst) {
-                log::error!("seq: cannot link item {name}: {e}");
-            }
-        }
+        super::wire_stand_in(
+            "seq",
+            &*c,
+            self.inbox.erased(),
+            self.to_child.erased(),
+            self.outbox.erased(),
+        );
         self.current = Some(cx.spawn_child_boxed(c));
     }
 }
