@@ -6,9 +6,9 @@ use bytes::Bytes;
 use kamaelia::axon::{Id, Signal, StepResult};
 use kamaelia::internet::simulate::SplitMix64;
 use kamaelia::protocol::framing::{
-    crc32, encode_frame, ChunkDecoder, ChunkEncoder, DataChunker, DataDeChunker, DeFramer,
-    FrameDecoder, Framer, FramingError, MaxSizePacketiser, DEFAULT_MARKER, DEFAULT_MAX_FRAME,
-    HEADER_LEN,
+    crc32, decode_frame, encode_frame, ChunkDecoder, ChunkEncoder, DataChunker, DataDeChunker,
+    DeFramer, FrameDecoder, Framer, FramingError, MaxSizePacketiser, DEFAULT_MARKER,
+    DEFAULT_MAX_FRAME, HEADER_LEN,
 };
 use kamaelia::testing::{Collector, Feeder, Harness};
 use proptest::prelude::*;
@@ -320,6 +320,121 @@ fn a_truncated_stream_is_an_error_not_silence() {
 }
 
 #[test]
+fn a_stream_ending_inside_a_header_is_truncated() {
+    let whole = frames_stream(&[(1, b"whole".to_vec())]);
+    let mut r = rig::<Bytes, (u64, Bytes)>(DeFramer::new());
+    r.input.send(Bytes::from(whole.clone())).unwrap();
+    r.input.send(Bytes::copy_from_slice(&whole[..7])).unwrap();
+    r.control.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), [(1, Bytes::from("whole"))]);
+    assert_eq!(
+        failure(&r.sig.drain()[0]),
+        FramingError::Truncated { received: 7 }
+    );
+}
+
+#[test]
+fn reserved_flags_are_corrupt_even_with_a_good_checksum() {
+    let mut f = encode_frame(1, b"x", 10).unwrap().to_vec();
+    f[3] = 1;
+    let hc = crc32(&f[..20]);
+    f[20..24].copy_from_slice(&hc.to_be_bytes());
+    let mut d = FrameDecoder::new(10);
+    let mut out = Vec::new();
+    let want = FramingError::Corrupt {
+        offset: 0,
+        reason: "reserved flags set",
+    };
+    assert_eq!(d.push(&f, &mut out), Err(want.clone()));
+    assert!(out.is_empty());
+    assert_eq!(d.finish(), Err(want.clone()), "the decoder is spent");
+    assert_eq!(decode_frame(&Bytes::from(f), 10), Err(want));
+}
+
+#[test]
+fn an_oversize_length_in_a_datagram_is_refused_before_the_body() {
+    let f = encode_frame(1, &[0u8; 11], 100).unwrap();
+    // Only the header: the length alone condemns it.
+    assert_eq!(
+        decode_frame(&f.slice(..HEADER_LEN), 10),
+        Err(FramingError::Oversize {
+            size: 11,
+            max: 10,
+            offset: 0
+        })
+    );
+}
+
+#[test]
+fn datagrams_must_hold_exactly_one_frame() {
+    let f = encode_frame(3, b"body", 100).unwrap();
+    assert_eq!(decode_frame(&f, 100), Ok((3, Bytes::from("body"))));
+    assert_eq!(
+        decode_frame(&Bytes::new(), 100),
+        Err(FramingError::Truncated { received: 0 })
+    );
+    assert_eq!(
+        decode_frame(&f.slice(..HEADER_LEN - 1), 100),
+        Err(FramingError::Truncated {
+            received: HEADER_LEN as u64 - 1
+        })
+    );
+    assert_eq!(
+        decode_frame(&f.slice(..f.len() - 1), 100),
+        Err(FramingError::Truncated {
+            received: f.len() as u64 - 1
+        })
+    );
+    let two = Bytes::from([&f[..], &f[..]].concat());
+    assert_eq!(
+        decode_frame(&two, 100),
+        Err(FramingError::Corrupt {
+            offset: f.len() as u64,
+            reason: "bytes after the end of the frame"
+        })
+    );
+    let mut bad = f.to_vec();
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        decode_frame(&Bytes::from(bad), 100),
+        Err(FramingError::Corrupt {
+            offset: 0,
+            reason: "body checksum mismatch"
+        })
+    );
+}
+
+#[test]
+fn empty_input_is_a_clean_empty_stream() {
+    let mut d = FrameDecoder::new(10);
+    let mut frames = Vec::new();
+    d.push(&[], &mut frames).unwrap();
+    d.push_bytes(Bytes::new(), &mut frames).unwrap();
+    assert!(frames.is_empty());
+    assert_eq!(d.finish(), Ok(()));
+    let mut c = ChunkDecoder::new(10);
+    let mut payloads = Vec::new();
+    c.push(&[], &mut payloads).unwrap();
+    assert!(payloads.is_empty());
+    assert_eq!(c.finish(), Ok(()));
+
+    let mut r = rig::<Bytes, (u64, Bytes)>(DeFramer::new());
+    r.input.send(Bytes::new()).unwrap();
+    r.control.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+
+    let mut r = rig::<Bytes, Bytes>(DataDeChunker::new());
+    r.input.send(Bytes::new()).unwrap();
+    r.control.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+}
+
+#[test]
 fn upstream_failure_is_passed_on_and_shutdown_is_at_once() {
     let mut r = rig::<Bytes, (u64, Bytes)>(DeFramer::new());
     r.input.send(Bytes::from_static(b"KF")).unwrap();
@@ -543,6 +658,28 @@ fn dechunker_resync_skips_damage_and_goes_on() {
     d.push(&stream, &mut Vec::new()).unwrap();
     assert_eq!(d.dropped(), 2, "the damaged and the unterminated chunk");
     assert!(d.skipped() > 0);
+}
+
+#[test]
+fn resync_drops_an_oversize_chunk_and_takes_the_next() {
+    let enc = ChunkEncoder::new();
+    let stream = [
+        &enc.encode(&[1u8; 11])[..],
+        &enc.encode(b"fits")[..],
+        &enc.encode(&[0x7E; 10])[..], // escaped to 20 bytes, 10 decoded: fits
+    ]
+    .concat();
+    for cut in [1, 3, stream.len()] {
+        let mut d = ChunkDecoder::new(10).resync(true);
+        let mut out = Vec::new();
+        for piece in stream.chunks(cut) {
+            d.push(piece, &mut out).unwrap();
+        }
+        assert_eq!(out, [&b"fits"[..], &[0x7E; 10]], "cut {cut}");
+        assert_eq!(d.dropped(), 1, "cut {cut}");
+        assert!(d.buffered() <= 10);
+        assert_eq!(d.finish(), Ok(()));
+    }
 }
 
 #[test]

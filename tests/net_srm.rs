@@ -101,6 +101,18 @@ fn reordered_packets_come_out_in_order_without_waiting_longer_than_needed() {
 }
 
 #[test]
+fn in_order_packets_go_straight_out_and_set_no_timer() {
+    let mut r = rx(SrmReceiver::new());
+    r.send(&(0..100).collect::<Vec<_>>());
+    r.h.run_until_idle();
+    assert_eq!(r.got(), ps(0..100));
+    assert_eq!(r.h.scheduler().next_deadline(), None, "nothing to wait for");
+    assert!(r.h.is_sleeping(r.id));
+    assert_eq!(r.stats.get().delivered, 100);
+    assert!(r.naks.is_empty());
+}
+
+#[test]
 fn a_missing_packet_is_given_up_after_the_delay() {
     let mut r = rx(SrmReceiver::new().repair(false).delay(100 * MS));
     r.send(&[0, 2]);
@@ -371,6 +383,70 @@ fn packet_tags_are_as_documented() {
     assert_eq!(&s[24..], &[0, 0, 0, 0, 0, 0, 1, 2, 1]);
     let n = nak(vec![5..8]);
     assert_eq!(&n[24..], &[0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3]);
+}
+
+#[test]
+fn malformed_packets_are_refused() {
+    use kamaelia::protocol::framing::encode_frame;
+    use kamaelia::protocol::srm::{NAK_MAX_RANGES, SEQ_LIMIT};
+    let corrupt = |reason| FramingError::Corrupt { offset: 0, reason };
+    let frame = |tag, body: &[u8]| encode_frame(tag, body, usize::MAX).unwrap();
+    let mut st = [0u8; 9];
+    st[8] = 2; // flags beyond "finished"
+    assert_eq!(
+        Packet::decode(&frame(STATUS_TAG, &st), 100),
+        Err(corrupt("bad status packet"))
+    );
+    assert_eq!(
+        Packet::decode(&frame(STATUS_TAG, &st[..8]), 100),
+        Err(corrupt("bad status packet"))
+    );
+    assert_eq!(
+        Packet::decode(&frame(NAK_TAG, &[0; 13]), 100),
+        Err(corrupt("bad NAK packet"))
+    );
+    let too_many = vec![0u8; 12 * (NAK_MAX_RANGES + 1)];
+    assert_eq!(
+        Packet::decode(&frame(NAK_TAG, &too_many), 2000),
+        Err(corrupt("bad NAK packet"))
+    );
+    for tag in [SEQ_LIMIT, NAK_TAG - 1] {
+        assert_eq!(
+            Packet::decode(&frame(tag, b""), 100),
+            Err(corrupt("unknown packet type"))
+        );
+    }
+    assert_eq!(
+        Packet::Data {
+            seq: SEQ_LIMIT,
+            payload: Bytes::new()
+        }
+        .encode(100),
+        Err(corrupt("sequence number out of range"))
+    );
+    // A payload over the receiver's maximum is refused from its header.
+    assert!(matches!(
+        Packet::decode(&data(0, &[0; 101]), 100),
+        Err(FramingError::Oversize { size: 101, .. })
+    ));
+    assert!(matches!(
+        Packet::decode(&Bytes::new(), 100),
+        Err(FramingError::Truncated { received: 0 })
+    ));
+}
+
+#[test]
+fn a_receiver_counts_packets_that_contradict_the_end() {
+    let mut r = rx(SrmReceiver::new().repair(false));
+    r.send(&[0]);
+    r.input.send(status(2, true)).unwrap();
+    r.input.send(data(2, b"past the end")).unwrap();
+    r.input.send(status(3, true)).unwrap(); // another end
+    r.send(&[1]);
+    r.h.run_until_idle();
+    assert_eq!(r.got(), ps(0..2));
+    assert_eq!(r.stats.get().corrupt, 2);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
 }
 
 #[test]

@@ -410,18 +410,30 @@ impl FrameDecoder {
         self.have > 0 || self.body.is_some()
     }
 
-    /// Feeds `data` (copied); complete frames are appended to `out`. On an
+    /// Feeds `data`; complete frames are appended to `out`. Each body is
+    /// copied once, out of `data` (or out of the pieces it spans). On an
     /// error, the frames before the bad one are in `out`.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<Frame>) -> Result<(), FramingError> {
-        self.push_bytes(Bytes::copy_from_slice(data), out)
+        self.push_with(data, None, out)
     }
 
     /// Feeds `data` without copying the bodies that lie inside it.
     pub fn push_bytes(&mut self, data: Bytes, out: &mut Vec<Frame>) -> Result<(), FramingError> {
+        self.push_with(&data, Some(&data), out)
+    }
+
+    /// `whole` is `data` as `Bytes`, when the caller has it: bodies inside
+    /// it are then sliced rather than copied.
+    fn push_with(
+        &mut self,
+        data: &[u8],
+        whole: Option<&Bytes>,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), FramingError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let r = self.parse(&data, out);
+        let r = self.parse(data, whole, out);
         if let Err(e) = &r {
             self.failed = Some(e.clone());
             self.body = None;
@@ -430,7 +442,12 @@ impl FrameDecoder {
         r
     }
 
-    fn parse(&mut self, data: &Bytes, out: &mut Vec<Frame>) -> Result<(), FramingError> {
+    fn parse(
+        &mut self,
+        data: &[u8],
+        whole: Option<&Bytes>,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), FramingError> {
         let mut pos = 0;
         while pos < data.len() {
             let avail = data.len() - pos;
@@ -454,7 +471,11 @@ impl FrameDecoder {
                 }
                 Some((h, buf)) => {
                     let body = if buf.is_empty() && avail >= h.len {
-                        let b = data.slice(pos..pos + h.len);
+                        let range = pos..pos + h.len;
+                        let b = match whole {
+                            Some(w) => w.slice(range),
+                            None => Bytes::copy_from_slice(&data[range]),
+                        };
                         pos += h.len;
                         self.offset += h.len as u64;
                         b
@@ -726,6 +747,23 @@ impl ChunkDecoder {
         }
         let mut i = 0;
         while i < data.len() {
+            if self.state == ChunkState::Seek {
+                // Skip to the next marker in one scan.
+                let rest = &data[i..];
+                let skip = rest
+                    .iter()
+                    .position(|&b| b == self.flag)
+                    .unwrap_or(rest.len());
+                self.skipped += skip as u64;
+                self.offset += skip as u64;
+                i += skip;
+                if i < data.len() {
+                    i += 1;
+                    self.offset += 1;
+                    self.begin();
+                }
+                continue;
+            }
             if self.state == ChunkState::Body {
                 let rest = &data[i..];
                 let (flag, max) = (self.flag, self.max);
@@ -772,13 +810,6 @@ impl ChunkDecoder {
                     self.begin();
                 } else {
                     return self.fault("data outside a chunk (expected a sync marker)", b);
-                }
-            }
-            ChunkState::Seek => {
-                if b == self.flag {
-                    self.begin();
-                } else {
-                    self.skipped += 1;
                 }
             }
             ChunkState::Start(k) => {
@@ -830,7 +861,7 @@ impl ChunkDecoder {
                     return self.fault("bad escape sequence", b);
                 }
             }
-            ChunkState::Body => unreachable!("handled in push"),
+            ChunkState::Seek | ChunkState::Body => unreachable!("handled in push"),
         }
         Ok(())
     }
@@ -906,6 +937,19 @@ trait Codec<I, O> {
     }
 }
 
+/// Sends what `queue` holds, in order; false (keeping the rest) when the
+/// destination refuses one: the refusal puts the caller to sleep until the
+/// consumer takes one, and it reads no input meanwhile.
+pub(crate) fn send_queued<T>(queue: &mut VecDeque<T>, outbox: &Outbox<T>) -> bool {
+    while let Some(m) = queue.pop_front() {
+        if let Err(Full(m)) = outbox.send(m) {
+            queue.push_front(m);
+            return false;
+        }
+    }
+    true
+}
+
 /// One input message in, any number of output messages out, with the
 /// back-pressure, error and shutdown rules of the module documentation.
 struct Pump<O> {
@@ -944,13 +988,8 @@ impl<O> Pump<O> {
         }
         let mut handled = 0;
         loop {
-            while let Some(m) = self.pending.pop_front() {
-                if let Err(Full(m)) = outbox.send(m) {
-                    // The refusal puts us to sleep until the consumer
-                    // takes one; no input is read meanwhile.
-                    self.pending.push_front(m);
-                    return Step::Pause;
-                }
+            if !send_queued(&mut self.pending, outbox) {
+                return Step::Pause;
             }
             if let Some(f) = self.failure.take() {
                 let _ = signal.send(f);

@@ -117,8 +117,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::framing::{decode_frame, encode_frame, FramingError, DEFAULT_MAX_FRAME};
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
+use super::framing::{decode_frame, encode_frame, send_queued, FramingError, DEFAULT_MAX_FRAME};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
 
 /// The frame tag of status packets.
 pub const STATUS_TAG: u64 = u64::MAX;
@@ -393,13 +393,7 @@ impl SrmSender {
     }
 
     fn flush(&mut self) -> bool {
-        while let Some(p) = self.queue.pop_front() {
-            if let Err(Full(p)) = self.outbox.send(p) {
-                self.queue.push_front(p);
-                return false;
-            }
-        }
-        true
+        send_queued(&mut self.queue, &self.outbox)
     }
 
     fn status(&mut self, finished: bool) {
@@ -798,6 +792,14 @@ impl SrmReceiver {
                     self.stats.update(|s| s.duplicates += 1);
                     return;
                 }
+                if seq == self.next && seq >= self.known {
+                    // In order and new (the common case): nothing is
+                    // missing or waiting around it, so it goes straight out.
+                    self.known = seq + 1;
+                    self.next = seq + 1;
+                    self.release(payload);
+                    return;
+                }
                 self.learn(seq + 1, now);
                 if let Some(m) = self.missing.remove(&seq) {
                     if m.asked {
@@ -876,23 +878,14 @@ impl SrmReceiver {
         if let Some(g) = self.open_gap.take() {
             self.gap_q.push_back(g);
         }
-        while let Some(p) = self.out_q.pop_front() {
-            if let Err(Full(p)) = self.outbox.send(p) {
-                self.out_q.push_front(p);
-                return false;
-            }
+        if !send_queued(&mut self.out_q, &self.outbox) {
+            return false;
         }
         if !self.gaps.is_linked() {
             // Nobody listens: the stats still count them.
             self.gap_q.clear();
         }
-        while let Some(g) = self.gap_q.pop_front() {
-            if let Err(Full(g)) = self.gaps.send(g) {
-                self.gap_q.push_front(g);
-                return false;
-            }
-        }
-        true
+        send_queued(&mut self.gap_q, &self.gaps)
     }
 }
 
