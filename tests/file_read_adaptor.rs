@@ -505,24 +505,30 @@ fn a_slow_command_does_not_block_the_scheduler() {
 
 #[test]
 fn shutdown_kills_the_command() {
-    let marker = TempPath::new("marker");
-    // `exec` makes the inner shell our child itself; had it not been
-    // killed, it would write the marker after its sleep (the orphaned
-    // `sleep` finishes, but nothing follows it).
-    let script = format!(
-        "exec sh -c 'sleep 1; echo late > {}'",
-        marker.path().display()
-    );
+    // The shell tells its pid, then `exec`s a shell that would outlive the
+    // test by a second (the same process, so the pid stays the child's).
     let mut c = Command::new("sh");
-    c.arg("-c").arg(&script);
+    c.arg("-c").arg("echo $$; exec sh -c 'sleep 1; echo late'");
     let reader = ReadFileAdaptor::command(c, ReadMode::Line);
     let ctl = Outbox::outbox();
+    let out = Inbox::inbox();
     let sig = Inbox::inbox();
     link(&ctl, &reader.control).unwrap();
+    link(&reader.outbox, &out).unwrap();
     link(&reader.signal, &sig).unwrap();
     let mut s = Scheduler::new();
     s.spawn(reader);
-    s.step(); // starts the command and its reading thread
+    // Run (woken by the reading thread) until the pid line is in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        assert!(Instant::now() < deadline, "no pid from the command");
+        assert_eq!(s.run_for(Duration::from_millis(10)), None);
+        if let Some(line) = out.recv() {
+            break String::from_utf8(line.to_vec()).unwrap();
+        }
+    };
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    assert!(proc_dir.exists(), "the command runs");
     ctl.send(Signal::Shutdown).unwrap();
     let t = Instant::now();
     assert_eq!(s.run(), Ended::Completed);
@@ -533,8 +539,9 @@ fn shutdown_kills_the_command() {
         t.elapsed()
     );
     assert_eq!(sig.recv(), Some(Signal::Shutdown));
-    std::thread::sleep(Duration::from_millis(1300));
-    assert!(!marker.path().exists(), "the command was not killed");
+    assert!(out.recv().is_none());
+    // Killed and reaped by the time the component ended (not even a zombie).
+    assert!(!proc_dir.exists(), "the command was not killed and reaped");
 }
 
 #[test]

@@ -70,8 +70,9 @@ fn triggered_reader_finishes_waiting_requests_but_shutdown_does_not() {
     ask.send(a.path().to_path_buf()).unwrap();
     ctl.send(Signal::ProducerFinished).unwrap();
     h.run_until_idle();
-    assert_eq!(out.drain().len(), 2);
+    assert_eq!(out.drain(), ["x", "x"]);
     assert_eq!(sig.drain(), vec![Signal::ProducerFinished]);
+    assert!(!h.is_alive(id));
 
     let id = h.spawn(TriggeredFileReader::new());
     let ask = h.feeder::<PathBuf>(id, "inbox").unwrap();

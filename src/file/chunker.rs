@@ -27,6 +27,16 @@ pub(crate) enum Piece {
     Eof,
 }
 
+/// What one [`Chunker::gather_line`] found.
+enum Line {
+    /// The line is complete.
+    Done,
+    /// Part of a line; gather again.
+    More,
+    /// End of input.
+    Eof,
+}
+
 /// The most one poll reads in block mode.
 const MAX_READ: usize = 64 * 1024;
 
@@ -53,29 +63,11 @@ impl<R: Read> Chunker<R> {
     /// Reads at most once from the underlying reader.
     pub(crate) fn poll(&mut self) -> io::Result<Piece> {
         match self.unit {
-            Unit::Line => {
-                let buf = match self.reader.fill_buf() {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Piece::More),
-                    Err(e) => return Err(e),
-                };
-                if buf.is_empty() {
-                    return Ok(self.finish());
-                }
-                match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        self.partial.extend_from_slice(&buf[..=i]);
-                        self.reader.consume(i + 1);
-                        Ok(Piece::Data(mem::take(&mut self.partial).into()))
-                    }
-                    None => {
-                        let n = buf.len();
-                        self.partial.extend_from_slice(buf);
-                        self.reader.consume(n);
-                        Ok(Piece::More)
-                    }
-                }
-            }
+            Unit::Line => Ok(match self.gather_line()? {
+                Line::Done => Piece::Data(mem::take(&mut self.partial).into()),
+                Line::More => Piece::More,
+                Line::Eof => self.finish(),
+            }),
             Unit::Block(size) => {
                 let size = size.max(1);
                 let have = self.partial.len();
@@ -106,6 +98,40 @@ impl<R: Read> Chunker<R> {
         }
     }
 
+    /// Appends to `partial` what the reader's buffer holds of the current
+    /// line, its `\n` included; reads at most once.
+    fn gather_line(&mut self) -> io::Result<Line> {
+        let buf = match self.reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Line::More),
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(Line::Eof);
+        }
+        let (n, line) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, Line::Done),
+            None => (buf.len(), Line::More),
+        };
+        self.partial.extend_from_slice(&buf[..n]);
+        self.reader.consume(n);
+        Ok(line)
+    }
+
+    /// Reads up to `n` lines (fewer at the end) as one piece, each line
+    /// copied once: `None` at the end. Whatever the unit, it reads lines.
+    pub(crate) fn next_lines(&mut self, n: usize) -> io::Result<Option<Bytes>> {
+        let mut lines = 0;
+        while lines < n {
+            match self.gather_line()? {
+                Line::Done => lines += 1,
+                Line::More => {}
+                Line::Eof => break,
+            }
+        }
+        Ok(self.rest())
+    }
+
     /// Polls until a whole unit or the end: `None` at the end.
     pub(crate) fn next_unit(&mut self) -> io::Result<Option<Bytes>> {
         loop {
@@ -117,12 +143,13 @@ impl<R: Read> Chunker<R> {
         }
     }
 
+    /// At the end of input: the last, short unit, if any.
     fn finish(&mut self) -> Piece {
-        if self.partial.is_empty() {
-            Piece::Eof
-        } else {
-            Piece::Data(mem::take(&mut self.partial).into())
-        }
+        self.rest().map_or(Piece::Eof, Piece::Data)
+    }
+
+    fn rest(&mut self) -> Option<Bytes> {
+        (!self.partial.is_empty()).then(|| mem::take(&mut self.partial).into())
     }
 }
 
@@ -159,6 +186,14 @@ mod tests {
         assert_eq!(all(b"abcdef", Unit::Block(3)).len(), 2);
         let big = vec![7u8; 200 * 1024];
         assert_eq!(all(&big, Unit::Block(usize::MAX)), vec![big.clone()]);
+    }
+
+    #[test]
+    fn next_lines_joins_up_to_n_lines() {
+        let mut c = Chunker::new(Trickle(b"a\nbc\n\nd".to_vec(), 0), Unit::Line);
+        assert_eq!(c.next_lines(2).unwrap().as_deref(), Some(&b"a\nbc\n"[..]));
+        assert_eq!(c.next_lines(5).unwrap().as_deref(), Some(&b"\nd"[..]));
+        assert_eq!(c.next_lines(1).unwrap(), None);
     }
 
     /// A reader that hands out one byte per read.

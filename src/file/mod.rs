@@ -56,6 +56,7 @@
 
 mod chunker;
 mod error;
+mod jobs;
 mod rate_controlled;
 mod read_file_adaptor;
 mod reading;

@@ -397,8 +397,8 @@ fn wait_for_exit(child: &Mutex<Child>, label: PathBuf) -> FromThread {
     }
 }
 
-/// What the reading engine asks of its component.
-pub(crate) enum Outcome {
+/// What one [`ReaderCore::step`] came to.
+enum Outcome {
     Yield,
     Pause,
     /// Finished: send this on `signal` and end.
@@ -466,7 +466,7 @@ impl ReaderCore {
     }
 
     /// One bounded piece of work: at most one read, at most one send.
-    pub(crate) fn step(&mut self, cx: &mut Cx, outbox: &Outbox<Bytes>) -> Outcome {
+    fn step(&mut self, cx: &mut Cx, outbox: &Outbox<Bytes>) -> Outcome {
         if self.active.is_none() {
             match self.open(cx) {
                 Ok(a) => self.active = Some(a),
@@ -512,8 +512,33 @@ impl ReaderCore {
         }
     }
 
+    /// A whole component step: `Shutdown` on `control` ends it at once
+    /// (other signals are ignored: a source has nothing upstream to
+    /// finish), then [`ReaderCore::step`]; on ending, the source is closed
+    /// before the signal is sent.
+    pub(crate) fn component_step(
+        &mut self,
+        cx: &mut Cx,
+        control: &Inbox<Signal>,
+        outbox: &Outbox<Bytes>,
+        signal: &Outbox<Signal>,
+    ) -> Step {
+        let shutdown = std::iter::from_fn(|| control.recv()).find(Signal::is_shutdown);
+        let end = match shutdown {
+            Some(sig) => sig,
+            None => match self.step(cx, outbox) {
+                Outcome::Yield => return Step::Yield,
+                Outcome::Pause => return Step::Pause,
+                Outcome::End(sig) => sig,
+            },
+        };
+        self.stop(cx);
+        let _ = signal.send(end);
+        Step::Done
+    }
+
     /// Closes the source (killing and reaping a command) and cancels the timer.
-    pub(crate) fn stop(&mut self, cx: &mut Cx) {
+    fn stop(&mut self, cx: &mut Cx) {
         if let Some((_, k)) = self.armed.take() {
             cx.cancel_timer(k);
         }
@@ -533,14 +558,13 @@ pub struct ReadFileAdaptor {
     pub signal: Outbox<Signal>,
     core: ReaderCore,
     mode: ReadMode,
-    readsize: usize,
 }
 
 impl fmt::Debug for ReadFileAdaptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadFileAdaptor")
             .field("mode", &self.mode)
-            .field("readsize", &self.readsize)
+            .field("readsize", &self.readsize())
             .field("period", &self.period())
             .finish()
     }
@@ -548,9 +572,9 @@ impl fmt::Debug for ReadFileAdaptor {
 
 impl ReadFileAdaptor {
     fn with(spec: Spec, mode: ReadMode) -> Self {
-        let (unit, readsize, pace) = match mode {
-            ReadMode::Line => (Unit::Line, 0, None),
-            ReadMode::Block(n) => (Unit::Block(n.max(1)), n.max(1), None),
+        let (unit, pace) = match mode {
+            ReadMode::Line => (Unit::Line, None),
+            ReadMode::Block(n) => (Unit::Block(n.max(1)), None),
             ReadMode::Bitrate { bitrate, chunkrate } => {
                 let chunkrate = chunkrate.max(1);
                 let size = ((bitrate / 8) / chunkrate as u64).max(1) as usize;
@@ -558,7 +582,7 @@ impl ReadFileAdaptor {
                     num: 1_000_000_000,
                     den: chunkrate as u128,
                 };
-                (Unit::Block(size), size, Some(pace))
+                (Unit::Block(size), Some(pace))
             }
         };
         let mut core = ReaderCore::new(spec, unit);
@@ -569,7 +593,6 @@ impl ReadFileAdaptor {
             signal: Outbox::signal(),
             core,
             mode,
-            readsize,
         }
     }
 
@@ -628,7 +651,10 @@ impl ReadFileAdaptor {
 
     /// The block size in block and bit-rate modes (0 in line mode).
     pub fn readsize(&self) -> usize {
-        self.readsize
+        match self.core.unit {
+            Unit::Line => 0,
+            Unit::Block(n) => n,
+        }
     }
 
     /// The time between chunks, if paced (rounded down to the nanosecond;
@@ -643,22 +669,8 @@ impl ReadFileAdaptor {
 
 impl Component for ReadFileAdaptor {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                self.core.stop(cx);
-                let _ = self.signal.send(sig);
-                return Step::Done;
-            }
-        }
-        match self.core.step(cx, &self.outbox) {
-            Outcome::Yield => Step::Yield,
-            Outcome::Pause => Step::Pause,
-            Outcome::End(sig) => {
-                self.core.stop(cx);
-                let _ = self.signal.send(sig);
-                Step::Done
-            }
-        }
+        self.core
+            .component_step(cx, &self.control, &self.outbox, &self.signal)
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -28,14 +28,9 @@
 //! | outbox  | `Bytes`  | each line, with its `\n` (the last may lack it)  |
 //! | signal  | `Signal` | producer finished after the last line; `Failed(FileError)` on an I/O error |
 //!
-//! # Not ported here
-//!
-//! `RateControlledFileReader` (and the reusable and fixed-rate variants
-//! built on it) is a Graphline of `ByteRate_RequestControl` feeding a
-//! `PromptedFileReader`; it belongs with the rate-control components and
-//! can be composed from [`PromptedFileReader`] once `ByteRate_RequestControl`
-//! exists. [`ReadFileAdaptor`](super::ReadFileAdaptor) in bit-rate mode
-//! covers the common case meanwhile.
+//! [`RateControlledFileReader`](super::RateControlledFileReader) feeds a
+//! `PromptedFileReader` from a rate control, to read a file at a steady
+//! rate.
 //!
 //! ```
 //! use kamaelia::axon::{link, Inbox, Outbox, Scheduler, Signal};
@@ -63,12 +58,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::chunker::{Chunker, Unit};
 use super::error::{FileError, FileOp};
-use super::read_file_adaptor::{Outcome, ReaderCore, Spec};
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use super::jobs::{Jobs, Turn};
+use super::read_file_adaptor::{ReaderCore, Spec};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
 /// What a number on a [`PromptedFileReader`]'s inbox counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,9 +88,7 @@ pub struct PromptedFileReader {
     path: PathBuf,
     mode: PromptMode,
     file: Option<Chunker<File>>,
-    started: bool,
-    held: Option<Bytes>,
-    finishing: Option<Signal>,
+    jobs: Jobs<Bytes>,
 }
 
 impl PromptedFileReader {
@@ -108,32 +102,7 @@ impl PromptedFileReader {
             path: path.as_ref().to_path_buf(),
             mode,
             file: None,
-            started: false,
-            held: None,
-            finishing: None,
-        }
-    }
-
-    /// Reads one request's worth: `None` at the end of the file.
-    fn read(&mut self, n: usize) -> Result<Option<Bytes>, FileError> {
-        let file = self.file.as_mut().expect("opened");
-        let err = |e| FileError::new(FileOp::Read, self.path.clone(), e);
-        match self.mode {
-            PromptMode::Bytes => {
-                file.set_unit(Unit::Block(n));
-                file.next_unit().map_err(err)
-            }
-            PromptMode::Lines => {
-                file.set_unit(Unit::Line);
-                let mut data = BytesMut::new();
-                for _ in 0..n {
-                    match file.next_unit().map_err(err)? {
-                        Some(line) => data.extend_from_slice(&line),
-                        None => break,
-                    }
-                }
-                Ok((!data.is_empty()).then(|| data.freeze()))
-            }
+            jobs: Jobs::new(),
         }
     }
 
@@ -144,54 +113,53 @@ impl PromptedFileReader {
     }
 }
 
+/// Reads one request's worth: `None` at the end of the file.
+fn read_request(
+    file: &mut Chunker<File>,
+    path: &Path,
+    mode: PromptMode,
+    n: usize,
+) -> Result<Option<Bytes>, FileError> {
+    let r = match mode {
+        PromptMode::Bytes => {
+            file.set_unit(Unit::Block(n));
+            file.next_unit()
+        }
+        PromptMode::Lines => file.next_lines(n),
+    };
+    r.map_err(|e| FileError::new(FileOp::Read, path, e))
+}
+
 impl Component for PromptedFileReader {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                return self.end(sig);
-            }
-            self.finishing.get_or_insert(sig);
+        if let Some(sig) = self.jobs.control(&self.control) {
+            return self.end(sig);
         }
-        if !self.started {
-            self.started = true;
+        if self.file.is_none() {
             match File::open(&self.path) {
                 Ok(f) => self.file = Some(Chunker::new(f, Unit::Line)),
                 Err(e) => {
-                    return self.end(Signal::failed(FileError::new(
-                        FileOp::Open,
-                        self.path.clone(),
-                        e,
-                    )))
+                    let e = FileError::new(FileOp::Open, self.path.clone(), e);
+                    return self.end(Signal::failed(e));
                 }
             }
         }
-        if let Some(data) = self.held.take() {
-            if let Err(Full(data)) = self.outbox.send(data) {
-                self.held = Some(data);
-                return Step::Pause;
+        let file = self.file.as_mut().expect("opened above");
+        let (path, mode) = (&self.path, self.mode);
+        let turn = self.jobs.run(&self.inbox, &self.outbox, |n| {
+            if n == 0 {
+                return Ok(None);
             }
-        }
-        if let Some(n) = self.inbox.recv() {
-            if n > 0 {
-                match self.read(n) {
-                    Ok(Some(data)) => {
-                        if let Err(Full(data)) = self.outbox.send(data) {
-                            self.held = Some(data);
-                        }
-                    }
-                    Ok(None) => return self.end(Signal::ProducerFinished),
-                    Err(e) => return self.end(Signal::failed(e)),
-                }
+            match read_request(file, path, mode, n) {
+                Ok(Some(data)) => Ok(Some(data)),
+                Ok(None) => Err(Signal::ProducerFinished),
+                Err(e) => Err(Signal::failed(e)),
             }
+        });
+        match turn {
+            Turn::Go(step) => step,
+            Turn::End(sig) => self.end(sig),
         }
-        if self.held.is_some() || !self.inbox.is_empty() {
-            // Requests still waiting keep it runnable, unless a send was refused.
-            return Step::Pause;
-        }
-        if let Some(sig) = self.finishing.take() {
-            return self.end(sig);
-        }
-        Step::Pause
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -224,22 +192,8 @@ impl SimpleReader {
 
 impl Component for SimpleReader {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                self.core.stop(cx);
-                let _ = self.signal.send(sig);
-                return Step::Done;
-            }
-        }
-        match self.core.step(cx, &self.outbox) {
-            Outcome::Yield => Step::Yield,
-            Outcome::Pause => Step::Pause,
-            Outcome::End(sig) => {
-                self.core.stop(cx);
-                let _ = self.signal.send(sig);
-                Step::Done
-            }
-        }
+        self.core
+            .component_step(cx, &self.control, &self.outbox, &self.signal)
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -57,7 +57,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::error::{FileError, FileOp};
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use super::jobs::{Jobs, Turn};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
 /// Reads the file named by each message; see the module documentation.
 pub struct TriggeredFileReader<P: AsRef<Path> + 'static = PathBuf> {
@@ -69,8 +70,7 @@ pub struct TriggeredFileReader<P: AsRef<Path> + 'static = PathBuf> {
     pub outbox: Outbox<Bytes>,
     /// Forwarded control signal; failures.
     pub signal: Outbox<Signal>,
-    held: Option<Bytes>,
-    finishing: Option<Signal>,
+    jobs: Jobs<Bytes>,
     _p: PhantomData<fn(P)>,
 }
 
@@ -96,8 +96,7 @@ impl<P: AsRef<Path> + 'static> TriggeredFileReader<P> {
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "each file's whole contents"),
             signal: Outbox::signal(),
-            held: None,
-            finishing: None,
+            jobs: Jobs::new(),
             _p: PhantomData,
         }
     }
@@ -110,36 +109,20 @@ impl<P: AsRef<Path> + 'static> TriggeredFileReader<P> {
 
 impl<P: AsRef<Path> + 'static> Component for TriggeredFileReader<P> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                return self.end(sig);
-            }
-            self.finishing.get_or_insert(sig);
-        }
-        if let Some(data) = self.held.take() {
-            if let Err(Full(data)) = self.outbox.send(data) {
-                self.held = Some(data);
-                return Step::Pause;
-            }
-        }
-        if let Some(path) = self.inbox.recv() {
-            let path = path.as_ref();
-            match std::fs::read(path) {
-                Ok(data) => {
-                    if let Err(Full(data)) = self.outbox.send(Bytes::from(data)) {
-                        self.held = Some(data);
-                    }
-                }
-                Err(e) => return self.end(Signal::failed(FileError::new(FileOp::Read, path, e))),
-            }
-        }
-        if self.held.is_some() || !self.inbox.is_empty() {
-            return Step::Pause;
-        }
-        if let Some(sig) = self.finishing.take() {
+        if let Some(sig) = self.jobs.control(&self.control) {
             return self.end(sig);
         }
-        Step::Pause
+        let turn = self.jobs.run(&self.inbox, &self.outbox, |path| {
+            let path = path.as_ref();
+            match std::fs::read(path) {
+                Ok(data) => Ok(Some(Bytes::from(data))),
+                Err(e) => Err(Signal::failed(FileError::new(FileOp::Read, path, e))),
+            }
+        });
+        match turn {
+            Turn::Go(step) => step,
+            Turn::End(sig) => self.end(sig),
+        }
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -161,8 +144,7 @@ pub struct WholeFileWriter {
     pub outbox: Outbox<PathBuf>,
     /// Forwarded control signal; failures.
     pub signal: Outbox<Signal>,
-    held: Option<PathBuf>,
-    finishing: Option<Signal>,
+    jobs: Jobs<PathBuf>,
 }
 
 impl Default for WholeFileWriter {
@@ -187,8 +169,7 @@ impl WholeFileWriter {
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "the path of each file written"),
             signal: Outbox::signal(),
-            held: None,
-            finishing: None,
+            jobs: Jobs::new(),
         }
     }
 
@@ -200,33 +181,22 @@ impl WholeFileWriter {
 
 impl Component for WholeFileWriter {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                return self.end(sig);
-            }
-            self.finishing.get_or_insert(sig);
-        }
-        if let Some(path) = self.held.take() {
-            if let Err(Full(path)) = self.outbox.send(path) {
-                self.held = Some(path);
-                return Step::Pause;
-            }
-        }
-        if let Some((path, data)) = self.inbox.recv() {
-            if let Err(e) = write_whole(&path, &data) {
-                return self.end(Signal::failed(e));
-            }
-            if let Err(Full(path)) = self.outbox.send(path) {
-                self.held = Some(path);
-            }
-        }
-        if self.held.is_some() || !self.inbox.is_empty() {
-            return Step::Pause;
-        }
-        if let Some(sig) = self.finishing.take() {
+        if let Some(sig) = self.jobs.control(&self.control) {
             return self.end(sig);
         }
-        Step::Pause
+        let turn =
+            self.jobs.run(
+                &self.inbox,
+                &self.outbox,
+                |(path, data)| match write_whole(&path, &data) {
+                    Ok(()) => Ok(Some(path)),
+                    Err(e) => Err(Signal::failed(e)),
+                },
+            );
+        match turn {
+            Turn::Go(step) => step,
+            Turn::End(sig) => self.end(sig),
+        }
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -148,6 +148,84 @@ impl Sink {
     }
 }
 
+/// What [`SimpleFileWriter`] and [`Append`] share: the file, and the
+/// rules for opening, flushing, failing and ending.
+struct Writer {
+    sink: Sink,
+    started: bool,
+    finishing: Option<Signal>,
+}
+
+impl Writer {
+    fn new(path: &Path, truncate: bool) -> Self {
+        Writer {
+            sink: Sink::new(path, truncate),
+            started: false,
+            finishing: None,
+        }
+    }
+
+    /// The start of a step: reads `control` (a shutdown closes the file
+    /// and ends it) and opens the file on the first step, so errors show
+    /// at once and the file exists (emptied, if asked) even if no data
+    /// comes. `Some` is the step to return at once.
+    fn begin(&mut self, control: &Inbox<Signal>, signal: &Outbox<Signal>) -> Option<Step> {
+        while let Some(sig) = control.recv() {
+            if sig.is_shutdown() {
+                // Earlier steps flushed what they wrote: nothing is lost but
+                // what still waits in the inbox.
+                return Some(self.close_and_end(sig, signal));
+            }
+            self.finishing.get_or_insert(sig);
+        }
+        if !self.started {
+            self.started = true;
+            if let Err(e) = self.sink.open() {
+                return Some(self.fail(e, signal));
+            }
+        }
+        None
+    }
+
+    /// The end of a step: flushes (or, unless `hold_open`, closes) what the
+    /// step wrote; then sleeps on a refused send (`held`), goes on with
+    /// input left (`more`), or ends on a finishing signal.
+    fn end(&mut self, signal: &Outbox<Signal>, hold_open: bool, held: bool, more: bool) -> Step {
+        let flushed = if hold_open {
+            self.sink.flush()
+        } else {
+            self.sink.close()
+        };
+        if let Err(e) = flushed {
+            return self.fail(e, signal);
+        }
+        if held {
+            return Step::Pause; // refused: sleeps until the consumer takes one
+        }
+        if more {
+            return Step::Yield;
+        }
+        match self.finishing.take() {
+            Some(sig) => self.close_and_end(sig, signal),
+            None => Step::Pause,
+        }
+    }
+
+    fn close_and_end(&mut self, sig: Signal, signal: &Outbox<Signal>) -> Step {
+        if let Err(e) = self.sink.close() {
+            return self.fail(e, signal);
+        }
+        let _ = signal.send(sig);
+        Step::Done
+    }
+
+    fn fail(&mut self, e: FileError, signal: &Outbox<Signal>) -> Step {
+        self.sink.discard();
+        let _ = signal.send(Signal::failed(e));
+        Step::Done
+    }
+}
+
 /// Writes (or appends) each item to a file; see the module documentation.
 pub struct SimpleFileWriter<T: AsRef<[u8]> + 'static = Bytes> {
     /// Data to write.
@@ -156,9 +234,7 @@ pub struct SimpleFileWriter<T: AsRef<[u8]> + 'static = Bytes> {
     pub control: Inbox<Signal>,
     /// The forwarded control signal; failures.
     pub signal: Outbox<Signal>,
-    sink: Sink,
-    started: bool,
-    finishing: Option<Signal>,
+    writer: Writer,
 }
 
 impl SimpleFileWriter {
@@ -176,59 +252,24 @@ impl<T: AsRef<[u8]> + 'static> SimpleFileWriter<T> {
             inbox: Inbox::new("inbox", "data to write to the file"),
             control: Inbox::control(),
             signal: Outbox::signal(),
-            sink: Sink::new(path.as_ref(), mode == WriteMode::Write),
-            started: false,
-            finishing: None,
+            writer: Writer::new(path.as_ref(), mode == WriteMode::Write),
         }
-    }
-
-    fn fail(&mut self, e: FileError) -> Step {
-        self.sink.discard();
-        let _ = self.signal.send(Signal::failed(e));
-        Step::Done
     }
 }
 
 impl<T: AsRef<[u8]> + 'static> Component for SimpleFileWriter<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                // Earlier steps flushed what they wrote: nothing is lost but
-                // what still waits in the inbox.
-                if let Err(e) = self.sink.close() {
-                    return self.fail(e);
-                }
-                let _ = self.signal.send(sig);
-                return Step::Done;
-            }
-            self.finishing.get_or_insert(sig);
-        }
-        if !self.started {
-            self.started = true;
-            if let Err(e) = self.sink.open() {
-                return self.fail(e);
-            }
+        let w = &mut self.writer;
+        if let Some(step) = w.begin(&self.control, &self.signal) {
+            return step;
         }
         for _ in 0..BATCH {
             let Some(item) = self.inbox.recv() else { break };
-            if let Err(e) = self.sink.write(item.as_ref()) {
-                return self.fail(e);
+            if let Err(e) = w.sink.write(item.as_ref()) {
+                return w.fail(e, &self.signal);
             }
         }
-        if let Err(e) = self.sink.flush() {
-            return self.fail(e);
-        }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            if let Err(e) = self.sink.close() {
-                return self.fail(e);
-            }
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        w.end(&self.signal, true, false, !self.inbox.is_empty())
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -250,12 +291,10 @@ pub struct Append<T: AsRef<[u8]> + Clone + 'static = Bytes> {
     pub outbox: Outbox<T>,
     /// The forwarded control signal; failures.
     pub signal: Outbox<Signal>,
-    sink: Sink,
+    writer: Writer,
     forwarder: bool,
     hold_open: bool,
-    started: bool,
     held: Option<T>,
-    finishing: Option<Signal>,
 }
 
 impl Append {
@@ -273,12 +312,10 @@ impl<T: AsRef<[u8]> + Clone + 'static> Append<T> {
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "a copy of each item appended"),
             signal: Outbox::signal(),
-            sink: Sink::new(path.as_ref(), false),
+            writer: Writer::new(path.as_ref(), false),
             forwarder: true,
             hold_open: true,
-            started: false,
             held: None,
-            finishing: None,
         }
     }
 
@@ -290,7 +327,7 @@ impl<T: AsRef<[u8]> + Clone + 'static> Append<T> {
 
     /// Whether to empty the file when starting (default false).
     pub fn blat_file(mut self, on: bool) -> Self {
-        self.sink.truncate = on;
+        self.writer.sink.truncate = on;
         self
     }
 
@@ -299,33 +336,13 @@ impl<T: AsRef<[u8]> + Clone + 'static> Append<T> {
         self.hold_open = on;
         self
     }
-
-    fn fail(&mut self, e: FileError) -> Step {
-        self.sink.discard();
-        let _ = self.signal.send(Signal::failed(e));
-        Step::Done
-    }
 }
 
 impl<T: AsRef<[u8]> + Clone + 'static> Component for Append<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(sig) = self.control.recv() {
-            if sig.is_shutdown() {
-                if let Err(e) = self.sink.close() {
-                    return self.fail(e);
-                }
-                let _ = self.signal.send(sig);
-                return Step::Done;
-            }
-            self.finishing.get_or_insert(sig);
-        }
-        if !self.started {
-            self.started = true;
-            // Open now: errors show at once, and blat_file empties the file
-            // even if no data comes.
-            if let Err(e) = self.sink.open() {
-                return self.fail(e);
-            }
+        let w = &mut self.writer;
+        if let Some(step) = w.begin(&self.control, &self.signal) {
+            return step;
         }
         if let Some(item) = self.held.take() {
             if let Err(Full(item)) = self.outbox.send(item) {
@@ -335,8 +352,8 @@ impl<T: AsRef<[u8]> + Clone + 'static> Component for Append<T> {
         }
         for _ in 0..BATCH {
             let Some(item) = self.inbox.recv() else { break };
-            if let Err(e) = self.sink.write(item.as_ref()) {
-                return self.fail(e);
+            if let Err(e) = w.sink.write(item.as_ref()) {
+                return w.fail(e, &self.signal);
             }
             if self.forwarder {
                 if let Err(Full(item)) = self.outbox.send(item) {
@@ -345,28 +362,8 @@ impl<T: AsRef<[u8]> + Clone + 'static> Component for Append<T> {
                 }
             }
         }
-        let flushed = if self.hold_open {
-            self.sink.flush()
-        } else {
-            self.sink.close()
-        };
-        if let Err(e) = flushed {
-            return self.fail(e);
-        }
-        if self.held.is_some() {
-            return Step::Pause; // refused: sleeps until the consumer takes one
-        }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            if let Err(e) = self.sink.close() {
-                return self.fail(e);
-            }
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        let more = !self.inbox.is_empty();
+        w.end(&self.signal, self.hold_open, self.held.is_some(), more)
     }
 
     fn boxes(&self, set: &mut BoxSet) {
