@@ -274,6 +274,7 @@ fn shutdown_drops_what_is_in_flight() {
 fn a_slow_consumer_delays_but_loses_nothing() {
     let mut h = Harness::new();
     let link_c = SimLink::new(LinkConfig::new().latency(MS), 1);
+    let stats = link_c.stats();
     let id = h.spawn(link_c);
     let input = h.feeder::<Bytes>(id, "inbox").unwrap();
     let out = h.bounded_collector::<Bytes>(id, "outbox", 3).unwrap();
@@ -283,9 +284,12 @@ fn a_slow_consumer_delays_but_loses_nothing() {
     let mut got = Vec::new();
     for _ in 0..40 {
         h.run_for(MS);
+        assert!(out.len() <= 3, "the consumer's limit is kept");
         got.extend(out.drain().iter().map(number));
     }
     assert_eq!(got, (0..50).collect::<Vec<_>>());
+    let s = stats.get();
+    assert_eq!((s.delivered, s.lost, s.overflowed), (50, 0, 0));
 }
 
 #[test]
