@@ -289,3 +289,48 @@ fn forward_iterating_back_pressure() {
     assert_eq!(got, [0, 1, 2, 3, 4]);
     assert_eq!(sig.drain(), [Signal::ProducerFinished]);
 }
+
+#[test]
+fn shutdown_before_the_start_sends_nothing() {
+    let mut r = chooser(&FRUIT, false);
+    r.ctl.send(Signal::Shutdown).unwrap();
+    assert_eq!(r.h.step(), Some((r.id, StepResult::Done)));
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::Shutdown]);
+
+    // Nor does the iterator get pulled.
+    let pulled = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = pulled.clone();
+    let mut r = rig(ForwardIteratingChooser::new(
+        FRUIT
+            .into_iter()
+            .inspect(move |_| count.set(count.get() + 1)),
+    ));
+    r.ctl.send(Signal::Shutdown).unwrap();
+    assert_eq!(r.h.step(), Some((r.id, StepResult::Done)));
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::Shutdown]);
+    assert_eq!(pulled.get(), 0);
+}
+
+#[test]
+fn the_first_item_waits_for_room_too() {
+    let mut h = Harness::new();
+    let id = h.spawn(Chooser::new(["a", "b"], false));
+    let cmd = h.feeder::<Choose>(id, "inbox").unwrap();
+    let out = h.bounded_collector::<&str>(id, "outbox", 1).unwrap();
+    let filler = kamaelia::axon::Outbox::new("filler", "fills the collector");
+    kamaelia::axon::link(&filler, out.inbox()).unwrap();
+    filler
+        .send("x")
+        .unwrap_or_else(|_| panic!("room for the filler"));
+    cmd.send(Next).unwrap();
+    h.run_until_idle();
+    assert!(h.is_sleeping(id), "the first item was refused: sleeps");
+    let mut got = Vec::new();
+    while let Some(v) = out.recv() {
+        got.push(v);
+        h.run_until_idle();
+    }
+    assert_eq!(got, ["x", "a", "b"]);
+}

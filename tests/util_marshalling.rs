@@ -410,3 +410,27 @@ fn a_failure_on_control_is_forwarded_after_the_pending_input() {
     assert_eq!(d.out.drain(), [5]);
     assert_eq!(d.sig.drain(), [failed]);
 }
+
+#[test]
+fn standard_marshalling_hands_over_owned_buffers() {
+    let mut s = rig::<String, Bytes>(Marshaller::<String>::standard(), None);
+    let text = String::from("no copy");
+    let at = text.as_ptr();
+    s.input.send(text).unwrap();
+    let mut v = rig::<Vec<u8>, Bytes>(Marshaller::<Vec<u8>>::standard(), None);
+    let raw = vec![1, 2, 3];
+    let raw_at = raw.as_ptr();
+    v.input.send(raw).unwrap();
+    s.h.run_until_idle();
+    v.h.run_until_idle();
+    let (sb, vb) = (s.out.recv().unwrap(), v.out.recv().unwrap());
+    assert_eq!((&sb[..], &vb[..]), (&b"no copy"[..], &[1u8, 2, 3][..]));
+    assert_eq!(sb.as_ptr(), at, "the String's buffer, not a copy");
+    assert_eq!(vb.as_ptr(), raw_at, "the Vec's buffer, not a copy");
+    // The consuming form gives the same bytes as `marshal`.
+    assert_eq!(
+        String::from("x").into_marshalled(),
+        String::from("x").marshal()
+    );
+    assert_eq!(7u16.into_marshalled(), 7u16.marshal());
+}

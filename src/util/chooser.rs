@@ -46,9 +46,9 @@
 //! assert_eq!(out.drain(), ["a", "c", "b", "c", "a"]);
 //! ```
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{flush_held, read_control, BATCH};
+use super::relay::Relay;
 use super::Choose;
 
 /// Steps through a list on command; see the module documentation.
@@ -65,8 +65,7 @@ pub struct Chooser<T: Clone + 'static> {
     index: usize,
     looping: bool,
     started: bool,
-    held: Option<T>,
-    finishing: Option<Signal>,
+    relay: Relay<T>,
 }
 
 impl<T: Clone + 'static> Chooser<T> {
@@ -81,8 +80,7 @@ impl<T: Clone + 'static> Chooser<T> {
             index: 0,
             looping,
             started: false,
-            held: None,
-            finishing: None,
+            relay: Relay::new(),
         }
     }
 
@@ -90,71 +88,44 @@ impl<T: Clone + 'static> Chooser<T> {
     pub fn current(&self) -> Option<&T> {
         self.items.get(self.index)
     }
+}
 
-    /// Moves the cursor; true if the item it lands on is to be sent.
-    fn apply(&mut self, cmd: Choose) -> bool {
-        let n = self.items.len();
-        if n == 0 {
-            return false;
-        }
-        match cmd {
-            Choose::Next if self.index + 1 < n => self.index += 1,
-            Choose::Next if self.looping => self.index = 0,
-            Choose::Next => return false,
-            Choose::Prev if self.index > 0 => self.index -= 1,
-            Choose::Prev if self.looping => self.index = n - 1,
-            Choose::Prev => return false,
-            Choose::First => self.index = 0,
-            Choose::Last => self.index = n - 1,
-            Choose::Same => {}
-        }
-        true
+/// Moves the cursor `index` over `n` items; true if the item it lands on
+/// is to be sent.
+fn apply(cmd: Choose, index: &mut usize, n: usize, looping: bool) -> bool {
+    if n == 0 {
+        return false;
     }
-
-    /// Sends the current item; false if it was refused (and kept).
-    fn emit(&mut self) -> bool {
-        let Some(item) = self.items.get(self.index).cloned() else {
-            return true;
-        };
-        match self.outbox.send(item) {
-            Ok(()) => true,
-            Err(Full(item)) => {
-                self.held = Some(item);
-                false
-            }
-        }
+    match cmd {
+        Choose::Next if *index + 1 < n => *index += 1,
+        Choose::Next if looping => *index = 0,
+        Choose::Next => return false,
+        Choose::Prev if *index > 0 => *index -= 1,
+        Choose::Prev if looping => *index = n - 1,
+        Choose::Prev => return false,
+        Choose::First => *index = 0,
+        Choose::Last => *index = n - 1,
+        Choose::Same => {}
     }
+    true
 }
 
 impl<T: Clone + 'static> Component for Chooser<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
         if !self.started {
             self.started = true;
-            if !self.emit() {
-                return Step::Pause;
+            if let Some(first) = self.items.first() {
+                self.relay.send_first(first.clone());
             }
         }
-        if !flush_held(&mut self.held, &self.outbox) {
-            return Step::Pause;
-        }
-        for _ in 0..BATCH {
-            let Some(cmd) = self.inbox.recv() else { break };
-            if self.apply(cmd) && !self.emit() {
-                return Step::Pause;
-            }
-        }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        let (items, index, looping) = (&self.items, &mut self.index, self.looping);
+        self.relay.step(
+            &self.inbox,
+            &self.control,
+            &self.outbox,
+            &self.signal,
+            |cmd| apply(cmd, index, items.len(), looping).then(|| items[*index].clone()),
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -176,8 +147,7 @@ pub struct ForwardIteratingChooser<T: Clone + 'static> {
     items: Box<dyn Iterator<Item = T>>,
     current: Option<T>,
     started: bool,
-    held: Option<T>,
-    finishing: Option<Signal>,
+    relay: Relay<T>,
 }
 
 impl<T: Clone + 'static> ForwardIteratingChooser<T> {
@@ -195,8 +165,7 @@ impl<T: Clone + 'static> ForwardIteratingChooser<T> {
             items: Box::new(items.into_iter()),
             current: None,
             started: false,
-            held: None,
-            finishing: None,
+            relay: Relay::new(),
         }
     }
 
@@ -204,65 +173,39 @@ impl<T: Clone + 'static> ForwardIteratingChooser<T> {
     pub fn current(&self) -> Option<&T> {
         self.current.as_ref()
     }
-
-    fn emit(&mut self) -> bool {
-        let Some(item) = self.current.clone() else {
-            return true;
-        };
-        match self.outbox.send(item) {
-            Ok(()) => true,
-            Err(Full(item)) => {
-                self.held = Some(item);
-                false
-            }
-        }
-    }
 }
 
 impl<T: Clone + 'static> Component for ForwardIteratingChooser<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
         if !self.started {
+            // A shutdown before the start ends it without pulling an item.
+            if self.relay.shutdown_now(&self.control, &self.signal) {
+                return Step::Done;
+            }
             self.started = true;
             self.current = self.items.next();
-            if !self.emit() {
-                return Step::Pause;
+            if let Some(first) = &self.current {
+                self.relay.send_first(first.clone());
             }
         }
-        if !flush_held(&mut self.held, &self.outbox) {
-            return Step::Pause;
-        }
-        for _ in 0..BATCH {
-            let Some(cmd) = self.inbox.recv() else { break };
-            let send = match cmd {
-                Choose::Same => true,
-                Choose::Next => match self.items.next() {
+        let (items, current) = (&mut self.items, &mut self.current);
+        self.relay.step_or_end(
+            &self.inbox,
+            &self.control,
+            &self.outbox,
+            &self.signal,
+            |cmd| match cmd {
+                Choose::Same => Ok(current.clone()),
+                Choose::Next => match items.next() {
                     Some(item) => {
-                        self.current = Some(item);
-                        true
+                        *current = Some(item.clone());
+                        Ok(Some(item))
                     }
-                    None => {
-                        let _ = self.signal.send(Signal::ProducerFinished);
-                        return Step::Done;
-                    }
+                    None => Err(Signal::ProducerFinished),
                 },
-                Choose::Prev | Choose::First | Choose::Last => false,
-            };
-            if send && !self.emit() {
-                return Step::Pause;
-            }
-        }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+                Choose::Prev | Choose::First | Choose::Last => Ok(None),
+            },
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -57,9 +57,9 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{flush_held, read_control, Relay, BATCH};
+use super::relay::{flush_held, send_or_hold, shutdown_now, Relay, BATCH};
 
 /// Re-blocks a byte stream into exact-size chunks; see the module
 /// documentation.
@@ -133,20 +133,13 @@ impl Chunkifier {
     }
 
     fn send(&mut self, chunk: Bytes) -> bool {
-        match self.outbox.send(chunk) {
-            Ok(()) => true,
-            Err(Full(chunk)) => {
-                self.held = Some(chunk);
-                false
-            }
-        }
+        send_or_hold(&self.outbox, chunk, &mut self.held)
     }
 }
 
 impl Component for Chunkifier {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
+        if shutdown_now(&self.control, &mut self.finishing, &self.signal) {
             return Step::Done;
         }
         if !flush_held(&mut self.held, &self.outbox) {

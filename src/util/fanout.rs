@@ -38,9 +38,14 @@
 //! assert_eq!((r.recv(), r.recv()), (Some(1), Some(2)));
 //! ```
 
-use crate::axon::{AdaptiveBoxes, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{AdaptiveBoxes, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{read_control, BATCH};
+use super::relay::{finish_or_pause, flush_held, send_or_hold, shutdown_now, BATCH};
+
+/// The fixed boxes a copy outbox may not be named after (`outbox` is free:
+/// Fanout has no fixed outbox, so a copy box may take the name and so sit
+/// in a pipeline).
+const FIXED: [&str; 3] = ["inbox", "control", "signal"];
 
 struct Sink<T: 'static> {
     out: Outbox<T>,
@@ -67,13 +72,11 @@ impl<T: Clone + 'static> Fanout<T> {
     ///
     /// If a name is given twice, or is `inbox`, `control` or `signal`.
     pub fn new(names: &[&str]) -> Self {
-        // `outbox` is free: Fanout has no fixed outbox, so a copy box may
-        // take the name (and so sit in a pipeline).
-        let extra = AdaptiveBoxes::reserving(&["inbox", "control", "signal"]);
+        let extra = AdaptiveBoxes::reserving(&FIXED);
         let mut sinks = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             assert!(
-                !["inbox", "control", "signal"].contains(name),
+                !FIXED.contains(name),
                 "Fanout: outbox name '{name}' clashes with a fixed box"
             );
             assert!(
@@ -108,40 +111,28 @@ impl<T: Clone + 'static> Fanout<T> {
     fn flush(&mut self) -> bool {
         let mut clear = true;
         for s in &mut self.sinks {
-            if let Some(m) = s.held.take() {
-                if let Err(Full(m)) = s.out.send(m) {
-                    s.held = Some(m);
-                    clear = false;
-                }
-            }
+            clear &= flush_held(&mut s.held, &s.out);
         }
         clear
     }
 
-    /// Copies one message out; true if every copy went.
+    /// Copies one message out (a clone per outbox but the last, which gets
+    /// the message itself); true if every copy went.
     fn copy(&mut self, m: T) -> bool {
+        let Some((last, rest)) = self.sinks.split_last_mut() else {
+            return true;
+        };
         let mut clear = true;
-        let last = self.sinks.len().saturating_sub(1);
-        let mut m = Some(m);
-        for (i, s) in self.sinks.iter_mut().enumerate() {
-            let copy = if i == last {
-                m.take().expect("moved once, into the last sink")
-            } else {
-                m.as_ref().expect("still here").clone()
-            };
-            if let Err(Full(copy)) = s.out.send(copy) {
-                s.held = Some(copy);
-                clear = false;
-            }
+        for s in rest {
+            clear &= send_or_hold(&s.out, m.clone(), &mut s.held);
         }
-        clear
+        clear & send_or_hold(&last.out, m, &mut last.held)
     }
 }
 
 impl<T: Clone + 'static> Component for Fanout<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
+        if shutdown_now(&self.control, &mut self.finishing, &self.signal) {
             return Step::Done;
         }
         // A refused copy puts us to sleep until that consumer takes one.
@@ -154,14 +145,7 @@ impl<T: Clone + 'static> Component for Fanout<T> {
                 return Step::Pause;
             }
         }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        finish_or_pause(&self.inbox, &mut self.finishing, &self.signal)
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -53,9 +53,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{read_control, BATCH};
+use super::relay::{finish_or_pause, shutdown_now, BATCH};
 
 /// A count shared between a component and whoever wants to read it: a
 /// clone reads the same number, during the run or after it (the component
@@ -128,28 +128,19 @@ impl<T: 'static> Default for LossyConnector<T> {
 
 impl<T: 'static> Component for LossyConnector<T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
+        if shutdown_now(&self.control, &mut self.finishing, &self.signal) {
             return Step::Done;
         }
         for _ in 0..BATCH {
             let Some(m) = self.inbox.recv() else { break };
-            if let Err(Full(m)) = self.outbox.send(m) {
-                drop(m);
+            if self.outbox.send(m).is_err() {
                 let n = self.dropped.bump();
                 log::debug!("LossyConnector: destination full, message dropped ({n} so far)");
             }
         }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        // A refusal this step does not matter: the inbox is empty, and a
-        // delivery wakes us as usual.
-        Step::Pause
+        // A refusal this step does not matter: if the inbox is empty we
+        // pause, and a delivery wakes us as usual.
+        finish_or_pause(&self.inbox, &mut self.finishing, &self.signal)
     }
 
     fn boxes(&self, set: &mut BoxSet) {

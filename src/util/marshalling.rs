@@ -65,10 +65,10 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
 use super::lossy::Counter;
-use super::relay::{flush_held, read_control, Relay, BATCH};
+use super::relay::Relay;
 
 // ---------------------------------------------------------------- Marshal
 
@@ -80,6 +80,12 @@ pub trait Marshal: Sized + 'static {
     type Error: fmt::Debug + fmt::Display + Send + Sync + 'static;
     /// The value as bytes.
     fn marshal(&self) -> Bytes;
+    /// The value as bytes, consuming it: what [`Marshaller::standard`]
+    /// uses. The default calls [`marshal`](Marshal::marshal); `String`,
+    /// `Vec<u8>` and `Bytes` hand over their buffer without copying it.
+    fn into_marshalled(self) -> Bytes {
+        self.marshal()
+    }
     /// The value these bytes encode.
     fn demarshal(data: &Bytes) -> Result<Self, Self::Error>;
 }
@@ -88,6 +94,9 @@ impl Marshal for Bytes {
     type Error = Infallible;
     fn marshal(&self) -> Bytes {
         self.clone()
+    }
+    fn into_marshalled(self) -> Bytes {
+        self
     }
     fn demarshal(data: &Bytes) -> Result<Self, Infallible> {
         Ok(data.clone())
@@ -99,6 +108,9 @@ impl Marshal for Vec<u8> {
     fn marshal(&self) -> Bytes {
         Bytes::copy_from_slice(self)
     }
+    fn into_marshalled(self) -> Bytes {
+        Bytes::from(self)
+    }
     fn demarshal(data: &Bytes) -> Result<Self, Infallible> {
         Ok(data.to_vec())
     }
@@ -108,6 +120,9 @@ impl Marshal for String {
     type Error = std::str::Utf8Error;
     fn marshal(&self) -> Bytes {
         Bytes::copy_from_slice(self.as_bytes())
+    }
+    fn into_marshalled(self) -> Bytes {
+        Bytes::from(self)
     }
     fn demarshal(data: &Bytes) -> Result<Self, std::str::Utf8Error> {
         std::str::from_utf8(data).map(str::to_owned)
@@ -198,13 +213,17 @@ pub struct Marshaller<T: 'static> {
     pub outbox: Outbox<Bytes>,
     /// The signal that ended it.
     pub signal: Outbox<Signal>,
-    encode: Box<dyn FnMut(&T) -> Bytes>,
+    encode: Box<dyn FnMut(T) -> Bytes>,
     relay: Relay<Bytes>,
 }
 
 impl<T: 'static> Marshaller<T> {
     /// A marshaller that encodes with `encode`.
-    pub fn new(encode: impl FnMut(&T) -> Bytes + 'static) -> Self {
+    pub fn new(mut encode: impl FnMut(&T) -> Bytes + 'static) -> Self {
+        Self::owning(move |m| encode(&m))
+    }
+
+    fn owning(encode: impl FnMut(T) -> Bytes + 'static) -> Self {
         Marshaller {
             inbox: Inbox::new("inbox", "values to encode"),
             control: Inbox::control(),
@@ -217,9 +236,10 @@ impl<T: 'static> Marshaller<T> {
 }
 
 impl<T: Marshal> Marshaller<T> {
-    /// A marshaller using `T`'s [`Marshal`] encoding.
+    /// A marshaller using `T`'s [`Marshal`] encoding (without copying the
+    /// buffer of a `String`, `Vec<u8>` or `Bytes`).
     pub fn standard() -> Self {
-        Self::new(T::marshal)
+        Self::owning(T::into_marshalled)
     }
 }
 
@@ -237,7 +257,7 @@ impl<T: 'static> Component for Marshaller<T> {
             &self.control,
             &self.outbox,
             &self.signal,
-            |m| Some(encode(&m)),
+            |m| Some(encode(m)),
         )
     }
 
@@ -263,8 +283,7 @@ pub struct DeMarshaller<T: 'static, E: 'static> {
     decode: Decode<T, E>,
     errors: Counter,
     fail: bool,
-    held: Option<T>,
-    finishing: Option<Signal>,
+    relay: Relay<T>,
 }
 
 impl<T: 'static, E> DeMarshaller<T, E>
@@ -282,8 +301,7 @@ where
             decode: Box::new(decode),
             errors: Counter::new(),
             fail: false,
-            held: None,
-            finishing: None,
+            relay: Relay::new(),
         }
     }
 
@@ -319,47 +337,27 @@ where
     E: fmt::Debug + fmt::Display + Send + Sync + 'static,
 {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        if !flush_held(&mut self.held, &self.outbox) {
-            return Step::Pause;
-        }
-        for _ in 0..BATCH {
-            let Some(data) = self.inbox.recv() else { break };
-            match (self.decode)(&data) {
-                Ok(v) => {
-                    if let Err(Full(v)) = self.outbox.send(v) {
-                        // The refusal holds our input until the consumer
-                        // takes a message.
-                        self.held = Some(v);
-                        return Step::Pause;
-                    }
-                }
+        let (decode, errors, fail) = (&mut self.decode, &self.errors, self.fail);
+        self.relay.step_or_end(
+            &self.inbox,
+            &self.control,
+            &self.outbox,
+            &self.signal,
+            |data| match decode(&data) {
+                Ok(v) => Ok(Some(v)),
                 Err(error) => {
-                    let n = self.errors.bump();
-                    if self.fail {
-                        let _ = self
-                            .signal
-                            .send(Signal::failed(DemarshalError { error, input: data }));
-                        return Step::Done;
+                    let n = errors.bump();
+                    if fail {
+                        return Err(Signal::failed(DemarshalError { error, input: data }));
                     }
                     log::warn!(
                         "DeMarshaller: skipped {} bytes that cannot be decoded ({n} so far): {error}",
                         data.len()
                     );
+                    Ok(None)
                 }
-            }
-        }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+            },
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {

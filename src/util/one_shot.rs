@@ -48,7 +48,7 @@
 
 use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 
-use super::relay::{read_control, Relay};
+use super::relay::{shutdown_now, Relay};
 
 /// Sends one message, then producer finished; see the module documentation.
 pub struct OneShot<T: 'static> {
@@ -128,8 +128,7 @@ impl<X: 'static, T: 'static> TriggeredOneShot<X, T> {
 
 impl<X: 'static, T: 'static> Component for TriggeredOneShot<X, T> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
-            let _ = self.signal.send(sig);
+        if shutdown_now(&self.control, &mut self.finishing, &self.signal) {
             return Step::Done;
         }
         if !self.triggered && self.inbox.recv().is_some() {

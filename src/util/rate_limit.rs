@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
 
-use super::relay::read_control;
+use super::relay::shutdown_now;
 
 /// Releases messages at a limited rate; see the module documentation.
 pub struct MessageRateLimit<T: 'static> {
@@ -99,9 +99,7 @@ impl<T: 'static> MessageRateLimit<T> {
 
     fn arm(&mut self, cx: &mut Cx, at: Instant) {
         if self.armed.map(|(t, _)| t) != Some(at) {
-            if let Some((_, k)) = self.armed.take() {
-                cx.cancel_timer(k);
-            }
+            self.stop_timer(cx);
             self.armed = Some((at, cx.wake_at(at)));
         }
     }
@@ -115,9 +113,8 @@ impl<T: 'static> MessageRateLimit<T> {
 
 impl<T: 'static> Component for MessageRateLimit<T> {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        if let Some(sig) = read_control(&self.control, &mut self.finishing) {
+        if shutdown_now(&self.control, &mut self.finishing, &self.signal) {
             self.stop_timer(cx);
-            let _ = self.signal.send(sig);
             return Step::Done;
         }
         let now = cx.now();

@@ -1,6 +1,7 @@
 //! The shared engine of the one-in, at-most-one-out components
-//! (PureTransformer, Detuple, PassThrough, ChunkNamer, TriggeredSource),
-//! and small helpers the other components of this module share.
+//! (PureTransformer, Detuple, PassThrough, ChunkNamer, TriggeredSource,
+//! Marshaller, DeMarshaller, Chooser, ForwardIteratingChooser), and the
+//! small helpers the other components of this module share.
 //!
 //! A [`Relay`] keeps the one message a full destination refused and the
 //! finishing signal that arrived while input was still waiting, so every
@@ -18,23 +19,38 @@ use crate::axon::{Full, Inbox, Outbox, Signal, Step};
 /// busy component cannot hold the scheduler for long.
 pub(crate) const BATCH: usize = 256;
 
-/// Reads every waiting control message. Returns a `Shutdown` at once (the
-/// caller forwards it and ends); a finishing signal is remembered in
-/// `finishing` (the first one wins) for the caller to act on once its
-/// input is drained.
-pub(crate) fn read_control(
+/// Reads every waiting control message. A `Shutdown` is forwarded on
+/// `signal` at once and true returned (the caller ends); a finishing
+/// signal is remembered in `finishing` (the first one wins) for the caller
+/// to act on once its input is drained.
+pub(crate) fn shutdown_now(
     control: &Inbox<Signal>,
     finishing: &mut Option<Signal>,
-) -> Option<Signal> {
+    signal: &Outbox<Signal>,
+) -> bool {
     while let Some(sig) = control.recv() {
         if sig.is_shutdown() {
-            return Some(sig);
+            let _ = signal.send(sig);
+            return true;
         }
         if finishing.is_none() {
             *finishing = Some(sig);
         }
     }
-    None
+    false
+}
+
+/// Sends `m`, or keeps it in `held` if the destination is full. Returns
+/// false if it was kept: the refusal makes the scheduler hold the caller's
+/// input until the consumer takes a message, so the caller returns `Pause`.
+pub(crate) fn send_or_hold<T>(outbox: &Outbox<T>, m: T, held: &mut Option<T>) -> bool {
+    match outbox.send(m) {
+        Ok(()) => true,
+        Err(Full(m)) => {
+            *held = Some(m);
+            false
+        }
+    }
 }
 
 /// Sends the message kept from a refused send, if any. Returns false (and
@@ -42,14 +58,26 @@ pub(crate) fn read_control(
 pub(crate) fn flush_held<T>(held: &mut Option<T>, outbox: &Outbox<T>) -> bool {
     match held.take() {
         None => true,
-        Some(m) => match outbox.send(m) {
-            Ok(()) => true,
-            Err(Full(m)) => {
-                *held = Some(m);
-                false
-            }
-        },
+        Some(m) => send_or_hold(outbox, m, held),
     }
+}
+
+/// The end of a step that read at most a batch: `Yield` if input is left,
+/// else `Done` after forwarding the finishing signal if there is one, else
+/// `Pause`.
+pub(crate) fn finish_or_pause<I>(
+    inbox: &Inbox<I>,
+    finishing: &mut Option<Signal>,
+    signal: &Outbox<Signal>,
+) -> Step {
+    if !inbox.is_empty() {
+        return Step::Yield;
+    }
+    if let Some(sig) = finishing.take() {
+        let _ = signal.send(sig);
+        return Step::Done;
+    }
+    Step::Pause
 }
 
 /// One message in, at most one out; see the module documentation.
@@ -66,6 +94,23 @@ impl<O> Relay<O> {
         }
     }
 
+    /// Reads `control` as a step does: true (after forwarding it) on a
+    /// `Shutdown`, for a component that must not start anything then.
+    pub(crate) fn shutdown_now(
+        &mut self,
+        control: &Inbox<Signal>,
+        signal: &Outbox<Signal>,
+    ) -> bool {
+        shutdown_now(control, &mut self.finishing, signal)
+    }
+
+    /// Makes `m` the first message out, sent at the start of the next step
+    /// (unless a `Shutdown` comes first), before any input is read.
+    pub(crate) fn send_first(&mut self, m: O) {
+        debug_assert!(self.held.is_none());
+        self.held = Some(m);
+    }
+
     /// One step: `f` turns each input into an output, or `None` to drop it.
     pub(crate) fn step<I>(
         &mut self,
@@ -75,8 +120,20 @@ impl<O> Relay<O> {
         signal: &Outbox<Signal>,
         mut f: impl FnMut(I) -> Option<O>,
     ) -> Step {
-        if let Some(sig) = read_control(control, &mut self.finishing) {
-            let _ = signal.send(sig);
+        self.step_or_end(inbox, control, outbox, signal, |m| Ok(f(m)))
+    }
+
+    /// Like [`Relay::step`], but `f` may also end the component: `Err(sig)`
+    /// sends `sig` on `signal` and ends it, leaving the rest of the input.
+    pub(crate) fn step_or_end<I>(
+        &mut self,
+        inbox: &Inbox<I>,
+        control: &Inbox<Signal>,
+        outbox: &Outbox<O>,
+        signal: &Outbox<Signal>,
+        mut f: impl FnMut(I) -> Result<Option<O>, Signal>,
+    ) -> Step {
+        if shutdown_now(control, &mut self.finishing, signal) {
             return Step::Done;
         }
         if !flush_held(&mut self.held, outbox) {
@@ -84,23 +141,20 @@ impl<O> Relay<O> {
         }
         for _ in 0..BATCH {
             let Some(m) = inbox.recv() else { break };
-            if let Some(out) = f(m) {
-                if let Err(Full(out)) = outbox.send(out) {
-                    // The refusal makes the scheduler hold our input until
-                    // the consumer takes a message.
-                    self.held = Some(out);
-                    return Step::Pause;
+            match f(m) {
+                Ok(None) => {}
+                Ok(Some(out)) => {
+                    if !send_or_hold(outbox, out, &mut self.held) {
+                        return Step::Pause;
+                    }
+                }
+                Err(sig) => {
+                    let _ = signal.send(sig);
+                    return Step::Done;
                 }
             }
         }
-        if !inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.finishing.take() {
-            let _ = signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        finish_or_pause(inbox, &mut self.finishing, signal)
     }
 }
 
@@ -135,8 +189,7 @@ impl<O> Pairer<O> {
         signal: &Outbox<Signal>,
         mut f: impl FnMut(A, B) -> O,
     ) -> Step {
-        if let Some(sig) = read_control(control, &mut self.finishing) {
-            let _ = signal.send(sig);
+        if shutdown_now(control, &mut self.finishing, signal) {
             return Step::Done;
         }
         if !flush_held(&mut self.held, outbox) {
@@ -149,8 +202,7 @@ impl<O> Pairer<O> {
             let (Some(x), Some(y)) = (a.recv(), b.recv()) else {
                 unreachable!("both inboxes were checked non-empty")
             };
-            if let Err(Full(out)) = outbox.send(f(x, y)) {
-                self.held = Some(out);
+            if !send_or_hold(outbox, f(x, y), &mut self.held) {
                 return Step::Pause;
             }
         }
