@@ -175,3 +175,38 @@ fn shared_buffer_take() {
     assert_eq!(reader.take(), b"xy");
     assert!(reader.contents().is_empty());
 }
+
+/// Records each `write` call it gets.
+#[derive(Clone, Default)]
+struct Writes(std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>);
+impl Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_message_is_one_write() {
+    // Tag, message and newline go out together (one lock of stdout per
+    // message, and lines from other threads cannot land in between).
+    let writes = Writes::default();
+    let mut h = Harness::new();
+    let id = h.spawn(
+        ConsoleEchoer::<(u8, &str)>::debug()
+            .tag("> ")
+            .newline(true)
+            .writer(writes.clone()),
+    );
+    let input = h.feeder::<(u8, &str)>(id, "inbox").unwrap();
+    input.send((1, "a")).unwrap();
+    input.send((2, "b")).unwrap();
+    h.run_until_idle();
+    assert_eq!(
+        *writes.0.borrow(),
+        [b"> (1, \"a\")\n".to_vec(), b"> (2, \"b\")\n".to_vec()]
+    );
+}

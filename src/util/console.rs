@@ -2,8 +2,9 @@
 //!
 //! Each message on `inbox` is written as `tag` followed by the message
 //! (its `Display` form, or its `Debug` form with [`ConsoleEchoer::debug`]),
-//! followed by a newline if asked for (Kamaelia's echoer adds none). The
-//! writer is flushed after each step's batch of messages. In forwarder mode
+//! followed by a newline if asked for (Kamaelia's echoer adds none), in one
+//! write per message. The writer is flushed after each step's batch of
+//! messages. In forwarder mode
 //! every message is also passed on, unchanged, on `outbox`.
 //!
 //! | box     | carries  | meaning                                           |
@@ -39,17 +40,20 @@
 use std::fmt::{Debug, Display};
 use std::io::{self, Write};
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{flush_held, BATCH};
+use super::relay::{finish_or_pause, flush_held, send_or_hold, BATCH};
 
-type Render<T> = fn(&T, &mut dyn Write) -> io::Result<()>;
+/// The most buffer capacity kept between messages.
+const LINE_KEEP: usize = 64 * 1024;
 
-fn render_display<T: Display>(m: &T, w: &mut dyn Write) -> io::Result<()> {
+type Render<T> = fn(&T, &mut Vec<u8>) -> io::Result<()>;
+
+fn render_display<T: Display>(m: &T, w: &mut Vec<u8>) -> io::Result<()> {
     write!(w, "{m}")
 }
 
-fn render_debug<T: Debug>(m: &T, w: &mut dyn Write) -> io::Result<()> {
+fn render_debug<T: Debug>(m: &T, w: &mut Vec<u8>) -> io::Result<()> {
     write!(w, "{m:?}")
 }
 
@@ -65,6 +69,9 @@ pub struct ConsoleEchoer<T: 'static> {
     pub signal: Outbox<Signal>,
     out: Box<dyn Write>,
     render: Render<T>,
+    /// One message's output (tag, message, newline), reused: each message
+    /// is one write to `out`, not one per piece.
+    line: Vec<u8>,
     tag: String,
     newline: bool,
     forwarder: bool,
@@ -101,6 +108,7 @@ impl<T: 'static> ConsoleEchoer<T> {
             signal: Outbox::signal(),
             out: Box::new(io::stdout()),
             render,
+            line: Vec::new(),
             tag: String::new(),
             newline: false,
             forwarder: false,
@@ -134,12 +142,18 @@ impl<T: 'static> ConsoleEchoer<T> {
     }
 
     fn write_one(&mut self, m: &T) -> io::Result<()> {
-        self.out.write_all(self.tag.as_bytes())?;
-        (self.render)(m, &mut *self.out)?;
+        self.line.clear();
+        self.line.extend_from_slice(self.tag.as_bytes());
+        (self.render)(m, &mut self.line)?;
         if self.newline {
-            self.out.write_all(b"\n")?;
+            self.line.push(b'\n');
         }
-        Ok(())
+        let written = self.out.write_all(&self.line);
+        if self.line.capacity() > LINE_KEEP {
+            // Do not keep a huge message's buffer for the rest of the run.
+            self.line = Vec::new();
+        }
+        written
     }
 
     fn fail(&mut self, e: io::Error) -> Step {
@@ -168,12 +182,9 @@ impl<T: 'static> Component for ConsoleEchoer<T> {
                 return self.fail(e);
             }
             wrote = true;
-            if self.forwarder {
-                if let Err(Full(m)) = self.outbox.send(m) {
-                    self.held = Some(m);
-                    blocked = true;
-                    break;
-                }
+            if self.forwarder && !send_or_hold(&self.outbox, m, &mut self.held) {
+                blocked = true;
+                break;
             }
         }
         if wrote {
@@ -184,14 +195,7 @@ impl<T: 'static> Component for ConsoleEchoer<T> {
         if blocked {
             return Step::Pause;
         }
-        if !self.inbox.is_empty() {
-            return Step::Yield;
-        }
-        if let Some(sig) = self.ending.take() {
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
+        finish_or_pause(&self.inbox, &mut self.ending, &self.signal)
     }
 
     fn boxes(&self, set: &mut BoxSet) {
