@@ -124,26 +124,32 @@ impl Ttl {
         child.boxes(&mut set);
         let child_name = child.name().to_string();
         let to_child = Outbox::new("_child_control", "shutdown for the child");
-        let from_child = Inbox::new("_child_signal", "the child's signals");
+        let signal_in = Inbox::new("_child_signal", "the child's signals");
         let mut own = Vec::new();
-        let named = |e: crate::axon::LinkError| e.with_names(Some("TTL"), Some(&child_name));
+        // The TTL's box is the source of a link into the child's inbox,
+        // the destination of a link from the child's outbox.
+        let into_child = |mine: &BoxRef, b: &BoxRef| {
+            link_refs(mine, b)
+                .map(drop)
+                .map_err(|e| e.with_names(Some("TTL"), Some(&child_name)))
+        };
+        let from_child = |b: &BoxRef, mine: &BoxRef| {
+            link_refs(b, mine)
+                .map(drop)
+                .map_err(|e| e.with_names(Some(&child_name), Some("TTL")))
+        };
         for b in set.iter() {
             match b.name() {
-                "control" => {
-                    link_refs(&to_child.erased(), b).map_err(named)?;
-                }
-                "signal" => {
-                    link_refs(b, &from_child.erased()).map_err(named)?;
-                }
+                "control" => into_child(&to_child.erased(), b)?,
+                "signal" => from_child(b, &signal_in.erased())?,
                 n if n.starts_with('_') => {}
                 n => {
                     let mine =
                         b.new_like(b.direction(), n.to_string(), b.description().to_string());
                     match b.direction() {
-                        Dir::In => link_refs(&mine, b),
-                        Dir::Out => link_refs(b, &mine),
+                        Dir::In => into_child(&mine, b)?,
+                        Dir::Out => from_child(b, &mine)?,
                     }
-                    .map_err(named)?;
                     own.push(mine);
                 }
             }
@@ -152,7 +158,7 @@ impl Ttl {
             control: Inbox::control(),
             signal: Outbox::signal(),
             to_child,
-            from_child,
+            from_child: signal_in,
             own,
             name: format!("TTL({child_name})"),
             child: Some(child),
