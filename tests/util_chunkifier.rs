@@ -1,9 +1,37 @@
 //! Chunkifier and ChunkNamer.
 
 use bytes::Bytes;
-use kamaelia::axon::{Signal, StepResult};
-use kamaelia::testing::{Collector, Harness};
+use kamaelia::axon::{Id, Signal, StepResult};
+use kamaelia::testing::{Collector, Feeder, Harness};
 use kamaelia::util::{ChunkNamer, Chunkifier};
+
+/// A Chunkifier of `size`, its outbox leading to a collector holding at
+/// most `limit` chunks (`None`: no limit).
+struct Rig {
+    h: Harness,
+    id: Id,
+    input: Feeder<Bytes>,
+    ctl: Feeder<Signal>,
+    out: Collector<Bytes>,
+    sig: Collector<Signal>,
+}
+
+fn chunkifier(size: usize, limit: Option<usize>) -> Rig {
+    let mut h = Harness::new();
+    let id = h.spawn(Chunkifier::new(size));
+    let out = match limit {
+        Some(n) => h.bounded_collector(id, "outbox", n).unwrap(),
+        None => h.collector(id, "outbox").unwrap(),
+    };
+    Rig {
+        input: h.feeder(id, "inbox").unwrap(),
+        ctl: h.feeder(id, "control").unwrap(),
+        sig: h.collector(id, "signal").unwrap(),
+        out,
+        h,
+        id,
+    }
+}
 
 /// A small deterministic generator (xorshift), for cutting streams.
 struct Rng(u64);
@@ -41,25 +69,20 @@ fn exact_chunks_whatever_the_cuts() {
     for round in 0..40 {
         let size = 1 + rng.below(50) as usize;
         let data = stream(rng.below(2000) as usize);
-        let mut h = Harness::new();
-        let id = h.spawn(Chunkifier::new(size));
-        let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-        let ctl = h.feeder::<Signal>(id, "control").unwrap();
-        let out = h.collector::<Bytes>(id, "outbox").unwrap();
-        let sig = h.collector::<Signal>(id, "signal").unwrap();
+        let mut r = chunkifier(size, None);
         let mut at = 0;
         while at < data.len() {
             let n = (rng.below(3 * size as u64) as usize).min(data.len() - at);
-            input
+            r.input
                 .send(Bytes::copy_from_slice(&data[at..at + n]))
                 .unwrap();
             at += n;
             if rng.below(4) == 0 {
-                h.run_until_idle();
+                r.h.run_until_idle();
             }
         }
-        ctl.send(Signal::ProducerFinished).unwrap();
-        let chunks = drain_all(&mut h, &out);
+        r.ctl.send(Signal::ProducerFinished).unwrap();
+        let chunks = drain_all(&mut r.h, &r.out);
         let (last, full) = chunks
             .split_last()
             .map_or((None, &[][..]), |(l, f)| (Some(l), f));
@@ -69,21 +92,18 @@ fn exact_chunks_whatever_the_cuts() {
         }
         assert_eq!(chunks.len(), data.len().div_ceil(size), "round {round}");
         assert_eq!(chunks.concat(), data, "round {round}: bytes and order kept");
-        assert_eq!(sig.drain(), [Signal::ProducerFinished]);
-        assert!(!h.is_alive(id));
+        assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+        assert!(!r.h.is_alive(r.id));
     }
 }
 
 #[test]
 fn chunks_inside_one_fragment_are_not_copied() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(4));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
+    let mut r = chunkifier(4, None);
     let big = Bytes::from(stream(12));
-    input.send(big.clone()).unwrap();
-    h.run_until_idle();
-    let chunks = out.drain();
+    r.input.send(big.clone()).unwrap();
+    r.h.run_until_idle();
+    let chunks = r.out.drain();
     assert_eq!(chunks.len(), 3);
     for (i, c) in chunks.iter().enumerate() {
         assert_eq!(
@@ -96,15 +116,12 @@ fn chunks_inside_one_fragment_are_not_copied() {
 
 #[test]
 fn a_chunk_spanning_fragments_is_joined() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(5));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
+    let mut r = chunkifier(5, None);
     for piece in ["ab", "", "c", "defg", "hij"] {
-        input.send(Bytes::from(piece)).unwrap();
+        r.input.send(Bytes::from(piece)).unwrap();
     }
-    h.run_until_idle();
-    assert_eq!(out.drain(), [Bytes::from("abcde"), Bytes::from("fghij")]);
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), [Bytes::from("abcde"), Bytes::from("fghij")]);
 }
 
 #[test]
@@ -126,92 +143,74 @@ fn nothing_is_sent_before_a_chunk_is_full() {
 
 #[test]
 fn finish_flushes_the_partial_chunk() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(4));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    input.send(Bytes::from("abcdefg")).unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    assert_eq!(h.step(), Some((id, StepResult::Done)));
-    assert_eq!(out.drain(), [Bytes::from("abcd"), Bytes::from("efg")]);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
+    let mut r = chunkifier(4, None);
+    r.input.send(Bytes::from("abcdefg")).unwrap();
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    assert_eq!(r.h.step(), Some((r.id, StepResult::Done)));
+    assert_eq!(r.out.drain(), [Bytes::from("abcd"), Bytes::from("efg")]);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
 }
 
 #[test]
 fn finish_on_an_exact_multiple_sends_no_empty_chunk() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(3));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
-    input.send(Bytes::from("abcdef")).unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.drain(), [Bytes::from("abc"), Bytes::from("def")]);
+    let mut r = chunkifier(3, None);
+    r.input.send(Bytes::from("abcdef")).unwrap();
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), [Bytes::from("abc"), Bytes::from("def")]);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
 }
 
 #[test]
 fn shutdown_drops_the_partial_chunk() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(4));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    input.send(Bytes::from("abcdef")).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.drain(), [Bytes::from("abcd")]);
-    ctl.send(Signal::Shutdown).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty(), "no flush on shutdown");
-    assert_eq!(sig.drain(), [Signal::Shutdown]);
-    assert!(!h.is_alive(id));
+    let mut r = chunkifier(4, None);
+    r.input.send(Bytes::from("abcdef")).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), [Bytes::from("abcd")]);
+    r.ctl.send(Signal::Shutdown).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty(), "no flush on shutdown");
+    assert_eq!(r.sig.drain(), [Signal::Shutdown]);
+    assert!(!r.h.is_alive(r.id));
 }
 
 #[test]
 fn back_pressure_keeps_chunks_and_order() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(3));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.bounded_collector::<Bytes>(id, "outbox", 2).unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    let mut r = chunkifier(3, Some(2));
     let data = stream(100);
     for piece in data.chunks(7) {
-        input.send(Bytes::copy_from_slice(piece)).unwrap();
+        r.input.send(Bytes::copy_from_slice(piece)).unwrap();
     }
-    ctl.send(Signal::ProducerFinished).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.len(), 2);
-    assert!(h.is_sleeping(id), "sleeps while its consumer is full");
-    let steps = h.scheduler().stats().steps;
-    h.run_until_idle();
-    assert_eq!(h.scheduler().stats().steps, steps, "no busy waiting");
-    assert!(sig.is_empty());
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.len(), 2);
+    assert!(r.h.is_sleeping(r.id), "sleeps while its consumer is full");
+    let steps = r.h.scheduler().stats().steps;
+    r.h.run_until_idle();
+    assert_eq!(r.h.scheduler().stats().steps, steps, "no busy waiting");
+    assert!(r.sig.is_empty());
     let mut got = Vec::new();
-    while let Some(c) = out.recv() {
+    while let Some(c) = r.out.recv() {
         got.push(c);
-        h.run_until_idle();
+        r.h.run_until_idle();
     }
     assert_eq!(got.len(), 34);
     assert_eq!(got.concat(), data);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
-    assert!(!h.is_alive(id));
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+    assert!(!r.h.is_alive(r.id));
 }
 
 #[test]
 fn a_huge_message_is_chunked_over_several_steps() {
-    let mut h = Harness::new();
-    let id = h.spawn(Chunkifier::new(1));
-    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
-    let out = h.collector::<Bytes>(id, "outbox").unwrap();
-    input.send(Bytes::from(stream(5000))).unwrap();
-    assert_eq!(h.step(), Some((id, StepResult::Yield)));
-    assert!(out.len() < 5000);
-    h.run_until_idle();
-    assert_eq!(out.len(), 5000);
+    let mut r = chunkifier(1, None);
+    let data = stream(5000);
+    r.input.send(Bytes::from(data.clone())).unwrap();
+    assert_eq!(r.h.step(), Some((r.id, StepResult::Yield)));
+    assert!(r.out.len() < 5000);
+    r.h.run_until_idle();
+    let got = r.out.drain();
+    assert_eq!(got.len(), 5000);
+    assert_eq!(got.concat(), data);
 }
 
 #[test]

@@ -1,8 +1,43 @@
 //! OneShot, TriggeredOneShot and TriggeredSource.
 
-use kamaelia::axon::{link, Outbox, Signal, StepResult};
-use kamaelia::testing::{Collector, Harness};
+use kamaelia::axon::{link, Component, Id, Outbox, Signal, StepResult};
+use kamaelia::testing::{Collector, Feeder, Harness};
 use kamaelia::util::{OneShot, TriggeredOneShot, TriggeredSource};
+
+/// A triggered component with `u32` triggers, its control, its output and
+/// its signal.
+struct Rig<T: 'static> {
+    h: Harness,
+    id: Id,
+    input: Feeder<u32>,
+    ctl: Feeder<Signal>,
+    out: Collector<T>,
+    sig: Collector<Signal>,
+}
+
+fn rig<T: 'static>(c: impl Component) -> Rig<T> {
+    let mut h = Harness::new();
+    let id = h.spawn(c);
+    Rig {
+        input: h.feeder(id, "inbox").unwrap(),
+        ctl: h.feeder(id, "control").unwrap(),
+        out: h.collector(id, "outbox").unwrap(),
+        sig: h.collector(id, "signal").unwrap(),
+        h,
+        id,
+    }
+}
+
+/// A trigger and a shutdown arrive together: shutdown wins, nothing is sent.
+fn shutdown_with_a_trigger_waiting(c: impl Component) {
+    let mut r = rig::<u8>(c);
+    r.input.send(0).unwrap();
+    r.ctl.send(Signal::Shutdown).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::Shutdown]);
+    assert!(!r.h.is_alive(r.id));
+}
 
 #[test]
 fn one_shot_sends_once_then_finishes() {
@@ -74,20 +109,16 @@ fn one_shot_ignores_producer_finished() {
 
 #[test]
 fn triggered_one_shot_fires_on_the_first_trigger_only() {
-    let mut h = Harness::new();
-    let id = h.spawn(TriggeredOneShot::<u32, &str>::new("go"));
-    let input = h.feeder::<u32>(id, "inbox").unwrap();
-    let out = h.collector::<&str>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert!(h.is_sleeping(id));
-    input.send(1).unwrap();
-    input.send(2).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.drain(), ["go"]);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
-    assert!(!h.is_alive(id));
+    let mut r = rig::<&str>(TriggeredOneShot::<u32, &str>::new("go"));
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert!(r.h.is_sleeping(r.id));
+    r.input.send(1).unwrap();
+    r.input.send(2).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), ["go"]);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+    assert!(!r.h.is_alive(r.id));
 }
 
 #[test]
@@ -110,46 +141,28 @@ fn triggered_one_shot_waits_for_room() {
 
 #[test]
 fn triggered_one_shot_finish_without_trigger_ends_quietly() {
-    let mut h = Harness::new();
-    let id = h.spawn(TriggeredOneShot::<u32, u8>::new(1));
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<u8>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
-    assert!(!h.is_alive(id));
+    let mut r = rig::<u8>(TriggeredOneShot::<u32, u8>::new(1));
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+    assert!(!r.h.is_alive(r.id));
 }
 
 #[test]
 fn triggered_one_shot_trigger_and_finish_together_still_fires() {
-    let mut h = Harness::new();
-    let id = h.spawn(TriggeredOneShot::<u32, u8>::new(1));
-    let input = h.feeder::<u32>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<u8>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    input.send(0).unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.drain(), [1]);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
+    let mut r = rig::<u8>(TriggeredOneShot::<u32, u8>::new(1));
+    r.input.send(0).unwrap();
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.out.drain(), [1]);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+    assert!(!r.h.is_alive(r.id));
 }
 
 #[test]
 fn triggered_one_shot_shutdown() {
-    let mut h = Harness::new();
-    let id = h.spawn(TriggeredOneShot::<u32, u8>::new(1));
-    let input = h.feeder::<u32>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<u8>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    input.send(0).unwrap();
-    ctl.send(Signal::Shutdown).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    shutdown_with_a_trigger_waiting(TriggeredOneShot::<u32, u8>::new(1));
 }
 
 #[test]
@@ -167,27 +180,17 @@ fn triggered_source_answers_every_trigger() {
     h.run_until_idle();
     assert_eq!(out.len(), 2);
     assert!(h.is_sleeping(id));
-    let mut n = 0;
-    while out.recv().is_some() {
-        n += 1;
+    let mut got = Vec::new();
+    while let Some(m) = out.recv() {
+        got.push(m);
         h.run_until_idle();
     }
-    assert_eq!(n, 5);
+    assert_eq!(got, ["tick"; 5]);
     assert_eq!(sig.drain(), [Signal::ProducerFinished]);
     assert!(!h.is_alive(id));
 }
 
 #[test]
 fn triggered_source_shutdown() {
-    let mut h = Harness::new();
-    let id = h.spawn(TriggeredSource::<u32, u8>::new(1));
-    let input = h.feeder::<u32>(id, "inbox").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<u8>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    input.send(0).unwrap();
-    ctl.send(Signal::Shutdown).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    shutdown_with_a_trigger_waiting(TriggeredSource::<u32, u8>::new(1));
 }

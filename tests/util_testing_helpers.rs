@@ -1,8 +1,8 @@
 //! TestResult and Comparator.
 
-use kamaelia::axon::{link, Ended, Outbox, Scheduler, Signal, StepResult};
+use kamaelia::axon::{link, Ended, Id, Outbox, Scheduler, Signal, StepResult};
 use kamaelia::graphline;
-use kamaelia::testing::Harness;
+use kamaelia::testing::{Collector, Feeder, Harness};
 use kamaelia::util::{Comparator, DataSource, StopSystem, TestResult};
 
 #[test]
@@ -181,37 +181,54 @@ fn comparator_back_pressure() {
     assert_eq!(got, [true, false, true, false, true, false]);
 }
 
-#[test]
-fn comparator_finish_and_shutdown() {
-    let mut h = Harness::new();
-    let id = h.spawn(Comparator::<u8>::new());
-    let a = h.feeder::<u8>(id, "inA").unwrap();
-    let b = h.feeder::<u8>(id, "inB").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<bool>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    a.send(1).unwrap();
-    b.send(1).unwrap();
-    a.send(2).unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    h.run_until_idle();
-    assert_eq!(out.drain(), [true]);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
-    assert!(!h.is_alive(id));
+/// A `Comparator<u8>` with feeders on `inA`, `inB` and `control`.
+struct Cmp {
+    h: Harness,
+    id: Id,
+    a: Feeder<u8>,
+    b: Feeder<u8>,
+    ctl: Feeder<Signal>,
+    out: Collector<bool>,
+    sig: Collector<Signal>,
+}
 
+fn comparator() -> Cmp {
     let mut h = Harness::new();
     let id = h.spawn(Comparator::<u8>::new());
-    let a = h.feeder::<u8>(id, "inA").unwrap();
-    let b = h.feeder::<u8>(id, "inB").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<bool>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    a.send(1).unwrap();
-    b.send(1).unwrap();
-    ctl.send(Signal::Shutdown).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    Cmp {
+        a: h.feeder(id, "inA").unwrap(),
+        b: h.feeder(id, "inB").unwrap(),
+        ctl: h.feeder(id, "control").unwrap(),
+        out: h.collector(id, "outbox").unwrap(),
+        sig: h.collector(id, "signal").unwrap(),
+        h,
+        id,
+    }
+}
+
+#[test]
+fn comparator_finish_compares_the_pairs_it_can_then_ends() {
+    let mut c = comparator();
+    c.a.send(1).unwrap();
+    c.b.send(1).unwrap();
+    c.a.send(2).unwrap();
+    c.ctl.send(Signal::ProducerFinished).unwrap();
+    c.h.run_until_idle();
+    assert_eq!(c.out.drain(), [true]);
+    assert_eq!(c.sig.drain(), [Signal::ProducerFinished]);
+    assert!(!c.h.is_alive(c.id));
+}
+
+#[test]
+fn comparator_shutdown_stops_at_once() {
+    let mut c = comparator();
+    c.a.send(1).unwrap();
+    c.b.send(1).unwrap();
+    c.ctl.send(Signal::Shutdown).unwrap();
+    c.h.run_until_idle();
+    assert!(c.out.is_empty());
+    assert_eq!(c.sig.drain(), [Signal::Shutdown]);
+    assert!(!c.h.is_alive(c.id));
 }
 
 #[test]

@@ -2,9 +2,9 @@
 
 use std::io;
 
-use kamaelia::axon::{link_refs, Inbox, Scheduler, Signal, StepResult};
+use kamaelia::axon::{link_refs, Id, Inbox, Scheduler, Signal, StepResult};
 use kamaelia::pipeline;
-use kamaelia::testing::Harness;
+use kamaelia::testing::{Collector, Feeder, Harness};
 use kamaelia::util::{DataSource, Detuple, PassThrough, PureTransformer, TwoSourceListifier};
 
 // ---------------------------------------------------------------- PureTransformer
@@ -259,6 +259,31 @@ fn pass_through_shutdown() {
 
 // ---------------------------------------------------------------- TwoSourceListifier
 
+/// A `TwoSourceListifier<u32, u32>` with feeders on `a`, `b` and `control`.
+struct Listifier {
+    h: Harness,
+    id: Id,
+    a: Feeder<u32>,
+    b: Feeder<u32>,
+    ctl: Feeder<Signal>,
+    out: Collector<(u32, u32)>,
+    sig: Collector<Signal>,
+}
+
+fn listifier() -> Listifier {
+    let mut h = Harness::new();
+    let id = h.spawn(TwoSourceListifier::<u32, u32>::new());
+    Listifier {
+        a: h.feeder(id, "a").unwrap(),
+        b: h.feeder(id, "b").unwrap(),
+        ctl: h.feeder(id, "control").unwrap(),
+        out: h.collector(id, "outbox").unwrap(),
+        sig: h.collector(id, "signal").unwrap(),
+        h,
+        id,
+    }
+}
+
 #[test]
 fn listifier_pairs_in_fifo_order_once_both_sides_have_data() {
     let mut h = Harness::new();
@@ -299,6 +324,8 @@ fn listifier_bounded_side_pushes_back_on_its_producer() {
     let a = h.feeder::<u32>(id, "a").unwrap();
     a.send(1).unwrap();
     a.send(2).unwrap();
+    h.run_until_idle();
+    assert!(h.is_sleeping(id), "waits for partners without spinning");
     assert!(
         a.send(3).is_err(),
         "unpaired input stays in the bounded inbox"
@@ -329,22 +356,16 @@ fn listifier_back_pressure_on_output() {
 
 #[test]
 fn listifier_finish_sends_possible_pairs_then_ends() {
-    let mut h = Harness::new();
-    let id = h.spawn(TwoSourceListifier::<u32, u32>::new());
-    let a = h.feeder::<u32>(id, "a").unwrap();
-    let b = h.feeder::<u32>(id, "b").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<(u32, u32)>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    a.send(1).unwrap();
-    a.send(2).unwrap();
-    b.send(10).unwrap();
-    ctl.send(Signal::ProducerFinished).unwrap();
-    assert_eq!(h.step(), Some((id, StepResult::Done)));
-    assert_eq!(out.drain(), [(1, 10)]);
-    assert_eq!(sig.drain(), [Signal::ProducerFinished]);
+    let mut r = listifier();
+    r.a.send(1).unwrap();
+    r.a.send(2).unwrap();
+    r.b.send(10).unwrap();
+    r.ctl.send(Signal::ProducerFinished).unwrap();
+    assert_eq!(r.h.step(), Some((r.id, StepResult::Done)));
+    assert_eq!(r.out.drain(), [(1, 10)]);
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
     assert_eq!(
-        h.scheduler().stats().undelivered,
+        r.h.scheduler().stats().undelivered,
         1,
         "the unpaired one is counted"
     );
@@ -352,18 +373,12 @@ fn listifier_finish_sends_possible_pairs_then_ends() {
 
 #[test]
 fn listifier_shutdown_stops_at_once() {
-    let mut h = Harness::new();
-    let id = h.spawn(TwoSourceListifier::<u32, u32>::new());
-    let a = h.feeder::<u32>(id, "a").unwrap();
-    let b = h.feeder::<u32>(id, "b").unwrap();
-    let ctl = h.feeder::<Signal>(id, "control").unwrap();
-    let out = h.collector::<(u32, u32)>(id, "outbox").unwrap();
-    let sig = h.collector::<Signal>(id, "signal").unwrap();
-    a.send(1).unwrap();
-    b.send(2).unwrap();
-    ctl.send(Signal::Shutdown).unwrap();
-    h.run_until_idle();
-    assert!(out.is_empty());
-    assert_eq!(sig.drain(), [Signal::Shutdown]);
-    assert!(!h.is_alive(id));
+    let mut r = listifier();
+    r.a.send(1).unwrap();
+    r.b.send(2).unwrap();
+    r.ctl.send(Signal::Shutdown).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::Shutdown]);
+    assert!(!r.h.is_alive(r.id));
 }
