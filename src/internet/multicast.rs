@@ -277,17 +277,15 @@ impl MulticastSender {
 
 impl Component for MulticastSender {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        if let Some(s) = self.engine.begin(cx, &self.control, &self.signal) {
-            return s;
-        }
-        let (inbox, to) = (&self.inbox, self.to);
-        if let Some(s) = self
-            .engine
-            .send_all(cx, &self.signal, || inbox.recv().map(|b| (to, b)))
-        {
-            return s;
-        }
-        self.engine.end(cx, &self.signal, !self.inbox.is_empty())
+        let to = self.to;
+        self.engine.step(
+            cx,
+            &self.control,
+            &self.signal,
+            &self.inbox,
+            |b| (to, b),
+            None,
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -417,18 +415,15 @@ impl MulticastTransceiver {
 
 impl Component for MulticastTransceiver {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        if let Some(s) = self.engine.begin(cx, &self.control, &self.signal) {
-            return s;
-        }
-        let (inbox, to) = (&self.inbox, self.to);
-        if let Some(s) = self
-            .engine
-            .send_all(cx, &self.signal, || inbox.recv().map(|b| (to, b)))
-        {
-            return s;
-        }
-        self.engine.receive(&self.outbox);
-        self.engine.end(cx, &self.signal, !self.inbox.is_empty())
+        let to = self.to;
+        self.engine.step(
+            cx,
+            &self.control,
+            &self.signal,
+            &self.inbox,
+            |b| (to, b),
+            Some(&self.outbox),
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {

@@ -375,6 +375,32 @@ impl Engine {
         });
     }
 
+    /// A whole step of a component that sends each payload of `inbox` as
+    /// the datagram `address` makes of it and, if it has an `outbox`, emits
+    /// what the socket receives: [`begin`](Self::begin), then
+    /// [`send_all`](Self::send_all), [`receive`](Self::receive) and
+    /// [`end`](Self::end).
+    pub(crate) fn step<T>(
+        &mut self,
+        cx: &mut Cx,
+        control: &Inbox<Signal>,
+        signal: &Outbox<Signal>,
+        inbox: &Inbox<T>,
+        address: impl Fn(T) -> Datagram,
+        outbox: Option<&Outbox<Datagram>>,
+    ) -> Step {
+        if let Some(s) = self.begin(cx, control, signal) {
+            return s;
+        }
+        if let Some(s) = self.send_all(cx, signal, || inbox.recv().map(&address)) {
+            return s;
+        }
+        if let Some(outbox) = outbox {
+            self.receive(outbox);
+        }
+        self.end(cx, signal, !inbox.is_empty())
+    }
+
     /// Ends the step: finishes once everything is flushed, else yields if a
     /// batch was cut short, else pauses (holding input back on purpose
     /// while a send waits for writability or `input_waiting` says the
@@ -471,18 +497,15 @@ impl SimplePeer {
 
 impl Component for SimplePeer {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        if let Some(s) = self.engine.begin(cx, &self.control, &self.signal) {
-            return s;
-        }
-        let (inbox, to) = (&self.inbox, self.remote);
-        if let Some(s) = self
-            .engine
-            .send_all(cx, &self.signal, || inbox.recv().map(|b| (to, b)))
-        {
-            return s;
-        }
-        self.engine.receive(&self.outbox);
-        self.engine.end(cx, &self.signal, !self.inbox.is_empty())
+        let to = self.remote;
+        self.engine.step(
+            cx,
+            &self.control,
+            &self.signal,
+            &self.inbox,
+            |b| (to, b),
+            Some(&self.outbox),
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {
@@ -666,15 +689,14 @@ impl PostboxPeer {
 
 impl Component for PostboxPeer {
     fn step(&mut self, cx: &mut Cx) -> Step {
-        if let Some(s) = self.engine.begin(cx, &self.control, &self.signal) {
-            return s;
-        }
-        let inbox = &self.inbox;
-        if let Some(s) = self.engine.send_all(cx, &self.signal, || inbox.recv()) {
-            return s;
-        }
-        self.engine.receive(&self.outbox);
-        self.engine.end(cx, &self.signal, !self.inbox.is_empty())
+        self.engine.step(
+            cx,
+            &self.control,
+            &self.signal,
+            &self.inbox,
+            |d| d,
+            Some(&self.outbox),
+        )
     }
 
     fn boxes(&self, set: &mut BoxSet) {
