@@ -15,8 +15,9 @@
 //! * shutdown: the generator's `ProducerFinished` makes the sending peer
 //!   send what waits and end; the printer, having seen every line, tells
 //!   the receiving peer to shut down (a peer never ends by itself);
-//! * a deadline as a safety net: UDP may lose datagrams, so if they do not
-//!   all arrive in time the system is stopped and `run` says so.
+//! * a deadline as a safety net: UDP may lose datagrams, so the system
+//!   runs under `Scheduler::run_for`; if they do not all arrive in time it
+//!   is stopped and `run` says so.
 //!
 //! The original's Chargen sent "Hello World" for ever; here it sends a
 //! given number of lines. Run it with `cargo run --example udp_chargen [lines]`.
@@ -25,11 +26,11 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use kamaelia::axon::{
-    link, BoxSet, Component, Cx, Ended, Full, Inbox, Outbox, Scheduler, Signal, Step, TimerKey,
+    link, BoxSet, Component, Cx, Ended, Full, Inbox, Outbox, Scheduler, Signal, Step,
 };
 use kamaelia::boxes;
 use kamaelia::internet::udp::{Datagram, SimplePeer};
@@ -105,14 +106,11 @@ impl Component for Chargen {
 /// |--------|--------------|----------------------------------------------|
 /// | inbox  | [`Datagram`] | what the receiving peer heard                |
 /// | stop   | `Signal`     | `Shutdown` for the receiving peer, at the end |
-/// | signal | `Signal`     | `ProducerFinished` when it ends              |
 pub struct Show {
     /// Datagrams to print.
     pub inbox: Inbox<Datagram>,
     /// Stops the receiving peer.
     pub stop: Outbox<Signal>,
-    /// Sent when it ends.
-    pub signal: Outbox<Signal>,
     want: usize,
     out: Sink,
     seen: Rc<RefCell<Vec<(SocketAddr, String)>>>,
@@ -129,54 +127,11 @@ impl Component for Show {
             self.seen.borrow_mut().push((from, text));
         }
         let _ = self.stop.send(Signal::Shutdown);
-        let _ = self.signal.send(Signal::ProducerFinished);
         Step::Done
     }
 
     fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.inbox, self.stop, self.signal);
-    }
-}
-
-/// Stops the whole system if it is still running after a while; ends
-/// quietly when anything arrives on `control`.
-///
-/// | box     | carries  | meaning                         |
-/// |---------|----------|---------------------------------|
-/// | control | `Signal` | the work is done: end, no alarm |
-pub struct Deadline {
-    /// Any signal ends it.
-    pub control: Inbox<Signal>,
-    after: Duration,
-    timer: Option<(TimerKey, Instant)>,
-    fired: Rc<RefCell<bool>>,
-}
-
-impl Component for Deadline {
-    fn step(&mut self, cx: &mut Cx) -> Step {
-        if self.control.recv().is_some() {
-            if let Some((k, _)) = self.timer.take() {
-                cx.cancel_timer(k);
-            }
-            return Step::Done;
-        }
-        match self.timer {
-            None => {
-                let at = cx.now() + self.after;
-                self.timer = Some((cx.wake_at(at), at));
-                Step::Pause
-            }
-            Some((_, at)) if cx.now() >= at => {
-                *self.fired.borrow_mut() = true;
-                cx.stop_system();
-                Step::Done
-            }
-            Some(_) => Step::Pause,
-        }
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.control);
+        boxes!(set; self.inbox, self.stop);
     }
 }
 
@@ -189,7 +144,8 @@ pub struct Outcome {
     pub sender: SocketAddr,
     /// The receiving peer's address.
     pub receiver: SocketAddr,
-    /// Whether the deadline stopped the system (lines were lost).
+    /// Whether the time ran out and the system was stopped (lines were
+    /// lost).
     pub timed_out: bool,
     /// How the scheduler's run ended.
     pub ended: Ended,
@@ -205,27 +161,18 @@ pub fn run(lines: usize, timeout: Duration, out: Sink) -> std::io::Result<Outcom
     let tx = SimplePeer::from_std(a, receiver)?;
     let rx = SimplePeer::from_std(b, sender)?;
     let seen = Rc::new(RefCell::new(Vec::new()));
-    let fired = Rc::new(RefCell::new(false));
     let show = Show {
         inbox: Inbox::new("inbox", "what the receiving peer heard"),
         stop: Outbox::new("stop", "shutdown for the receiving peer"),
-        signal: Outbox::signal(),
         want: lines,
         out,
         seen: seen.clone(),
-    };
-    let deadline = Deadline {
-        control: Inbox::control(),
-        after: timeout,
-        timer: None,
-        fired: fired.clone(),
     };
     let linked = [
         link(&chargen.outbox, &tx.inbox),
         link(&chargen.signal, &tx.control),
         link(&rx.outbox, &show.inbox),
         link(&show.stop, &rx.control),
-        link(&show.signal, &deadline.control),
     ];
     for l in linked {
         l.expect("fresh boxes link");
@@ -235,10 +182,15 @@ pub fn run(lines: usize, timeout: Duration, out: Sink) -> std::io::Result<Outcom
     s.spawn(show);
     s.spawn(tx);
     s.spawn(chargen);
-    s.spawn(deadline);
-    let ended = s.run();
+    // Not over in time: lines were lost; stop what still runs.
+    let (ended, timed_out) = match s.run_for(timeout) {
+        Some(ended) => (ended, false),
+        None => {
+            s.stop();
+            (s.run(), true)
+        }
+    };
     let received = std::mem::take(&mut *seen.borrow_mut());
-    let timed_out = *fired.borrow();
     Ok(Outcome {
         received,
         sender,

@@ -9,16 +9,14 @@
 //! what to set up. Set `KAMAELIA_REQUIRE_MULTICAST=1` to make a skip a
 //! failure instead (for a CI machine known to be set up).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kamaelia::axon::{
-    link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step, TimerKey,
-};
+use kamaelia::axon::{link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step};
 use kamaelia::boxes;
 use kamaelia::internet::multicast::{
     MulticastConfig, MulticastReceiver, MulticastSender, MulticastTransceiver,
@@ -111,26 +109,27 @@ fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-/// Runs the scheduler without waiting until `done` holds; panics after
-/// [`PATIENCE`].
+/// Runs the scheduler until `done` holds, waiting in its poll for the
+/// sockets' events between checks; panics after [`PATIENCE`].
 fn pump(s: &mut Scheduler, mut done: impl FnMut(&Scheduler) -> bool) {
     let start = Instant::now();
-    loop {
-        s.run_until_idle();
-        if done(s) {
-            return;
-        }
+    s.run_until_idle();
+    while !done(s) {
         assert!(start.elapsed() < PATIENCE, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(1));
+        s.run_for(Duration::from_millis(1));
     }
 }
 
-/// Records `want` datagrams, then sends `Shutdown` on `stop` and
-/// `ProducerFinished` on `signal`, and ends.
+/// Runs a system that ends by itself; fails if it has not completed
+/// within [`PATIENCE`] (a datagram was lost, or a component hangs).
+fn run_to_completion(s: &mut Scheduler) {
+    assert_eq!(s.run_for(PATIENCE), Some(Ended::Completed));
+}
+
+/// Records `want` datagrams, then sends `Shutdown` on `stop` and ends.
 struct Collect {
     inbox: Inbox<Datagram>,
     stop: Outbox<Signal>,
-    signal: Outbox<Signal>,
     want: usize,
     got: Rc<RefCell<Vec<Datagram>>>,
 }
@@ -144,65 +143,25 @@ impl Component for Collect {
             }
         }
         let _ = self.stop.send(Signal::Shutdown);
-        let _ = self.signal.send(Signal::ProducerFinished);
         Step::Done
     }
 
     fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.inbox, self.stop, self.signal);
+        boxes!(set; self.inbox, self.stop);
     }
 }
 
-/// Stops the system after `after` unless something arrives on `control`.
-struct Watchdog {
-    control: Inbox<Signal>,
-    after: Duration,
-    timer: Option<(TimerKey, Instant)>,
-    fired: Rc<Cell<bool>>,
-}
-
-impl Component for Watchdog {
-    fn step(&mut self, cx: &mut Cx) -> Step {
-        if self.control.recv().is_some() {
-            if let Some((k, _)) = self.timer.take() {
-                cx.cancel_timer(k);
-            }
-            return Step::Done;
-        }
-        match self.timer {
-            None => {
-                let at = cx.now() + self.after;
-                self.timer = Some((cx.wake_at(at), at));
-                Step::Pause
-            }
-            Some((_, at)) if cx.now() >= at => {
-                self.fired.set(true);
-                cx.stop_system();
-                Step::Done
-            }
-            Some(_) => Step::Pause,
-        }
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.control);
-    }
-}
-
-struct Heard {
-    got: Rc<RefCell<Vec<Datagram>>>,
-    fired: Rc<Cell<bool>>,
-}
+/// What a [`Collect`] recorded.
+struct Heard(Rc<RefCell<Vec<Datagram>>>);
 
 impl Heard {
     fn take(&self) -> Vec<Datagram> {
-        assert!(!self.fired.get(), "the watchdog fired");
-        std::mem::take(&mut *self.got.borrow_mut())
+        std::mem::take(&mut *self.0.borrow_mut())
     }
 }
 
 /// Collects `want` datagrams from `outbox`, then shuts the component down
-/// through `control`; a watchdog stops everything after PATIENCE.
+/// through `control`.
 fn collect(
     s: &mut Scheduler,
     outbox: &Outbox<Datagram>,
@@ -210,26 +169,16 @@ fn collect(
     want: usize,
 ) -> Heard {
     let got = Rc::new(RefCell::new(Vec::new()));
-    let fired = Rc::new(Cell::new(false));
     let c = Collect {
         inbox: Inbox::inbox(),
         stop: Outbox::new("stop", "shutdown for the component heard"),
-        signal: Outbox::signal(),
         want,
         got: got.clone(),
     };
-    let w = Watchdog {
-        control: Inbox::control(),
-        after: PATIENCE,
-        timer: None,
-        fired: fired.clone(),
-    };
     link(outbox, &c.inbox).unwrap();
     link(&c.stop, control).unwrap();
-    link(&c.signal, &w.control).unwrap();
     s.spawn(c);
-    s.spawn(w);
-    Heard { got, fired }
+    Heard(got)
 }
 
 // ---------------------------------------------------------------------------
@@ -269,7 +218,7 @@ fn a_sender_reaches_a_receiver_in_order() {
     s.spawn(rx);
     s.spawn(tx);
     s.spawn(src);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     let want: Vec<Datagram> = payloads.into_iter().map(|p| (from, p)).collect();
     assert_eq!(heard.take(), want);
     // The sender sent everything, then passed producer finished on.
@@ -284,6 +233,7 @@ fn datagrams_up_to_64k_arrive_whole() {
     }
     let rx = MulticastReceiver::new(&on_lo(g, 0)).unwrap();
     let tx = MulticastSender::new(&on_lo(g, rx.local_addr().port())).unwrap();
+    let from = tx.local_addr();
     let big = Bytes::from((0..65_000u32).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
     let src = DataSource::new(vec![big.clone(), b("small")]);
     link(&src.outbox, &tx.inbox).unwrap();
@@ -293,11 +243,10 @@ fn datagrams_up_to_64k_arrive_whole() {
     s.spawn(rx);
     s.spawn(tx);
     s.spawn(src);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     let got = heard.take();
     assert_eq!(got[0].1.len(), 65_000);
-    assert_eq!(got[0].1, big);
-    assert_eq!(got[1].1, b("small"));
+    assert_eq!(got, vec![(from, big), (from, b("small"))]);
 }
 
 #[test]
@@ -321,7 +270,7 @@ fn receivers_sharing_a_port_each_hear_the_group() {
     s.spawn(rx2);
     s.spawn(tx);
     s.spawn(src);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     let want = vec![(from, b("a")), (from, b("b")), (from, b("c"))];
     assert_eq!(h1.take(), want);
     assert_eq!(h2.take(), want);
@@ -369,7 +318,7 @@ fn transceivers_hear_each_other_and_themselves() {
     s.spawn(t2);
     say1.send(b("from t1")).unwrap();
     say2.send(b("from t2")).unwrap();
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     // Both send from 127.0.0.1 and the shared port.
     let from = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     for h in [h1, h2] {
@@ -482,7 +431,7 @@ fn shutdown_stops_a_sender_at_once_and_finish_flushes() {
     s.spawn(rx);
     s.spawn(quiet);
     s.spawn(loud);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(heard.take(), vec![(from, b("one")), (from, b("two"))]);
     assert_eq!(end_q.recv(), Some(Signal::Shutdown));
     assert_eq!(end_l.recv(), Some(Signal::ProducerFinished));

@@ -3,21 +3,20 @@
 //! and finish, bind failure, back-pressure, empty reads; and classic sketch
 //! 13 (examples/udp_chargen.rs).
 //!
-//! Systems that end by themselves run under `Scheduler::run` with a
-//! watchdog that stops the system after a few seconds, so a lost datagram
-//! fails a test instead of hanging it. Tests that look between steps drive
-//! the scheduler with `run_until_idle` (a loopback send is in the
-//! receiver's socket when `send_to` returns) and give up after a deadline.
+//! Systems that end by themselves run under `Scheduler::run_for`, which
+//! gives up after a few seconds, so a lost datagram fails a test instead of
+//! hanging it. Tests that look between steps drive the scheduler with
+//! `run_until_idle` (a loopback send is in the receiver's socket when
+//! `send_to` returns), or wait in its poll until what they look for has
+//! happened, and give up after a deadline.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket as StdUdp};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kamaelia::axon::{
-    link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step, TimerKey,
-};
+use kamaelia::axon::{link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step};
 use kamaelia::boxes;
 use kamaelia::internet::udp::{Datagram, PostboxPeer, SimplePeer, TargettedPeer, RECV_BUFFER};
 use kamaelia::testing::Harness;
@@ -59,26 +58,28 @@ fn nothing_on(s: &StdUdp) -> bool {
     r.is_err()
 }
 
-/// Runs the scheduler without waiting until `done` holds; panics after
-/// [`PATIENCE`].
+/// Runs the scheduler until `done` holds, waiting in its poll for the
+/// sockets' events between checks; panics after [`PATIENCE`].
 fn pump(s: &mut Scheduler, mut done: impl FnMut(&Scheduler) -> bool) {
     let start = Instant::now();
-    loop {
-        s.run_until_idle();
-        if done(s) {
-            return;
-        }
+    s.run_until_idle();
+    while !done(s) {
         assert!(start.elapsed() < PATIENCE, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(1));
+        s.run_for(Duration::from_millis(1));
     }
 }
 
+/// Runs a system that ends by itself; fails if it has not completed
+/// within [`PATIENCE`] (a datagram was lost, or a component hangs).
+fn run_to_completion(s: &mut Scheduler) {
+    assert_eq!(s.run_for(PATIENCE), Some(Ended::Completed));
+}
+
 /// Records `want` datagrams, then sends `Shutdown` on `stop` (to the peer
-/// that heard them) and `ProducerFinished` on `signal`, and ends.
+/// that heard them) and ends.
 struct Collect {
     inbox: Inbox<Datagram>,
     stop: Outbox<Signal>,
-    signal: Outbox<Signal>,
     want: usize,
     got: Rc<RefCell<Vec<Datagram>>>,
 }
@@ -92,66 +93,25 @@ impl Component for Collect {
             }
         }
         let _ = self.stop.send(Signal::Shutdown);
-        let _ = self.signal.send(Signal::ProducerFinished);
         Step::Done
     }
 
     fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.inbox, self.stop, self.signal);
+        boxes!(set; self.inbox, self.stop);
     }
 }
 
-/// Stops the system after `after` unless something arrives on `control`
-/// first (then it ends quietly).
-struct Watchdog {
-    control: Inbox<Signal>,
-    after: Duration,
-    timer: Option<(TimerKey, Instant)>,
-    fired: Rc<Cell<bool>>,
-}
-
-impl Component for Watchdog {
-    fn step(&mut self, cx: &mut Cx) -> Step {
-        if self.control.recv().is_some() {
-            if let Some((k, _)) = self.timer.take() {
-                cx.cancel_timer(k);
-            }
-            return Step::Done;
-        }
-        match self.timer {
-            None => {
-                let at = cx.now() + self.after;
-                self.timer = Some((cx.wake_at(at), at));
-                Step::Pause
-            }
-            Some((_, at)) if cx.now() >= at => {
-                self.fired.set(true);
-                cx.stop_system();
-                Step::Done
-            }
-            Some(_) => Step::Pause,
-        }
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.control);
-    }
-}
-
-/// What a bounded run collected.
-struct Heard {
-    got: Rc<RefCell<Vec<Datagram>>>,
-    fired: Rc<Cell<bool>>,
-}
+/// What a [`Collect`] recorded.
+struct Heard(Rc<RefCell<Vec<Datagram>>>);
 
 impl Heard {
     fn take(&self) -> Vec<Datagram> {
-        std::mem::take(&mut *self.got.borrow_mut())
+        std::mem::take(&mut *self.0.borrow_mut())
     }
 }
 
 /// Collects `want` datagrams from `outbox`, then shuts the peer down
-/// through `peer_control`; a watchdog stops everything after PATIENCE.
+/// through `peer_control`.
 fn collect(
     s: &mut Scheduler,
     outbox: &Outbox<Datagram>,
@@ -159,26 +119,16 @@ fn collect(
     want: usize,
 ) -> Heard {
     let got = Rc::new(RefCell::new(Vec::new()));
-    let fired = Rc::new(Cell::new(false));
     let c = Collect {
         inbox: Inbox::inbox(),
         stop: Outbox::new("stop", "shutdown for the peer"),
-        signal: Outbox::signal(),
         want,
         got: got.clone(),
     };
-    let w = Watchdog {
-        control: Inbox::control(),
-        after: PATIENCE,
-        timer: None,
-        fired: fired.clone(),
-    };
     link(outbox, &c.inbox).unwrap();
     link(&c.stop, peer_control).unwrap();
-    link(&c.signal, &w.control).unwrap();
     s.spawn(c);
-    s.spawn(w);
-    Heard { got, fired }
+    Heard(got)
 }
 
 /// Two SimplePeers, `a` sending to `b`, fed from `payloads` (then
@@ -198,8 +148,7 @@ fn send_between_simple_peers(payloads: Vec<Bytes>, want: usize) -> (Vec<Datagram
     s.spawn(bp);
     s.spawn(a);
     s.spawn(src);
-    assert_eq!(s.run(), Ended::Completed);
-    assert!(!heard.fired.get());
+    run_to_completion(&mut s);
     (heard.take(), a_addr)
 }
 
@@ -237,7 +186,7 @@ fn every_peer_emits_address_then_payload() {
     let mut s = Scheduler::new();
     let heard = collect(&mut s, &peer.outbox, &peer.control, 1);
     s.spawn(peer);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(heard.take(), vec![(tx.local_addr().unwrap(), b("who"))]);
 }
 
@@ -327,8 +276,10 @@ fn targetted_peer_finishing_without_a_target_drops_what_waits() {
     ctl.send(Signal::ProducerFinished).unwrap();
     let mut s = Scheduler::new();
     s.spawn(peer);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(ended.recv(), Some(Signal::ProducerFinished));
+    // Taken from its inbox and dropped, not left there.
+    assert_eq!(s.stats().undelivered, 0);
 }
 
 #[test]
@@ -347,7 +298,7 @@ fn postbox_peer_sends_each_payload_where_it_says() {
     let mut s = Scheduler::new();
     s.spawn(peer);
     s.spawn(src);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(recv_text(&r1), "to r1");
     assert_eq!(recv_text(&r1), "r1 again");
     assert_eq!(recv_text(&r2), "to r2");
@@ -376,7 +327,7 @@ fn a_postbox_peer_linked_to_itself_echoes() {
         assert_eq!((&buf[..n], from), (m.as_bytes(), echo_addr));
     }
     ctl.send(Signal::Shutdown).unwrap();
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert!(!s.is_alive(id));
 }
 
@@ -396,7 +347,7 @@ fn shutdown_stops_at_once_without_sending_what_waits() {
     ctl.send(Signal::Shutdown).unwrap();
     let mut s = Scheduler::new();
     s.spawn(peer);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(ended.recv(), Some(Signal::Shutdown));
     assert!(nothing_on(&r));
     // The three payloads were left in its inbox when it ended.
@@ -419,7 +370,7 @@ fn producer_finished_sends_what_waits_then_stops() {
     ctl.send(Signal::ProducerFinished).unwrap();
     let mut s = Scheduler::new();
     s.spawn(peer);
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     assert_eq!(ended.recv(), Some(Signal::ProducerFinished));
     for m in ["a", "b", "c"] {
         assert_eq!(recv_text(&r), m);
@@ -467,9 +418,9 @@ fn a_full_consumer_keeps_datagrams_in_order_and_stops_reading() {
     let mut buf = [0u8; 8];
     let (n, _) = spy.peek_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"3");
+    // It stays asleep while the scheduler waits in its poll for 20 ms.
     let steps = s.stats().steps;
-    std::thread::sleep(Duration::from_millis(20));
-    s.run_until_idle();
+    assert_eq!(s.run_for(Duration::from_millis(20)), None);
     assert_eq!(heard.len(), 2);
     assert!(s.is_sleeping(id));
     assert_eq!(s.stats().steps, steps, "a blocked peer must not spin");
@@ -545,7 +496,7 @@ fn an_empty_read_does_not_crash_and_empty_datagrams_arrive() {
     assert_eq!(heard.recv(), Some((from, Bytes::new())));
     assert_eq!(heard.recv(), Some((from, b("after"))));
     ctl.send(Signal::Shutdown).unwrap();
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
 }
 
 #[test]
@@ -562,7 +513,7 @@ fn an_idle_peer_sleeps_between_datagrams() {
             tx.send_to(m.as_bytes(), peer_addr).unwrap();
         }
     });
-    assert_eq!(s.run(), Ended::Completed);
+    run_to_completion(&mut s);
     sender.join().unwrap();
     assert_eq!(heard.take().len(), 3);
     // Woken by readiness, not polling: a handful of steps, and the
