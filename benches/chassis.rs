@@ -49,23 +49,25 @@
 //!   sink, whole `run()` timed), but the 10 stages are a
 //!   `chassis::Pipeline` of `util::PureTransformer::new(|x: u64| Some(x))`,
 //!   linked to the source and sink through the pipeline's own `inbox` and
-//!   `outbox`. The core bench's plain pass-through pipeline (an equivalent
-//!   `Pass` component written here, as in `benches/core.rs`) runs the same
+//!   `outbox`. The core bench's plain pass-through pipeline (its `Pass`
+//!   component, shared through `benches/common`) runs the same
 //!   workload, interleaved with it, for `core_ns_per_hop`;
 //!   `ratio_to_core_pipeline` = `ns_per_hop` / `core_ns_per_hop` (goal:
 //!   <= 1.5). A hop is one message crossing one link (11 per message);
 //!   `steps_per_msg` counts component steps per message.
 
 use std::cell::Cell;
-use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use kamaelia::axon::{
-    link, link_refs, BoxSet, Component, Cx, Ended, Full, Inbox, Outbox, Scheduler, Signal, Step,
+    link, link_refs, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step,
 };
 use kamaelia::chassis::{Graphline, Pipeline};
 use kamaelia::util::{Backplane, PassThrough, PublishTo, PureTransformer, SubscribeTo};
+
+mod common;
+use common::{median, min, pass_chain, Json, Source};
 
 // ---------------------------------------------------------------------------
 // Configuration and output
@@ -86,7 +88,7 @@ struct Config {
 
 impl Config {
     fn from_env() -> Self {
-        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = common::quick();
         if quick {
             Config {
                 quick,
@@ -113,126 +115,13 @@ impl Config {
     }
 }
 
-/// One JSON object on one line.
-struct Json(String);
-
-impl Json {
-    fn new(bench: &str) -> Self {
-        Json(format!("{{\"bench\":\"{bench}\""))
-    }
-
-    fn int(mut self, key: &str, v: u64) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn num(mut self, key: &str, v: f64) -> Self {
-        let v = if v.is_finite() { v } else { -1.0 };
-        let _ = write!(self.0, ",\"{key}\":{v:.3}");
-        self
-    }
-
-    fn flag(mut self, key: &str, v: bool) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn text(mut self, key: &str, v: &str) -> Self {
-        let _ = write!(self.0, ",\"{key}\":\"{v}\"");
-        self
-    }
-
-    fn print(self) {
-        println!("{}}}", self.0);
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
 // ---------------------------------------------------------------------------
-// Components shared by the benches
-
-/// Sends `0..n`, `per_step` per step (then `Yield`), then ends.
-struct Source {
-    outbox: Outbox<u64>,
-    next: u64,
-    n: u64,
-    per_step: u64,
-}
-
-impl Source {
-    fn new(n: u64, per_step: u64) -> Self {
-        Source {
-            outbox: Outbox::outbox(),
-            next: 0,
-            n,
-            per_step,
-        }
-    }
-}
-
-impl Component for Source {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        let end = (self.next + self.per_step).min(self.n);
-        while self.next < end {
-            if self.outbox.send(self.next).is_err() {
-                // Refused: woken when there is room; `next` is sent again.
-                return Step::Pause;
-            }
-            self.next += 1;
-        }
-        if self.next == self.n {
-            Step::Done
-        } else {
-            Step::Yield
-        }
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        set.add(&self.outbox);
-    }
-}
-
-/// Forwards its inbox to its outbox (the core bench's pass-through stage).
-/// A refused message is kept in `held` and goes first next time.
-struct Pass {
-    inbox: Inbox<u64>,
-    outbox: Outbox<u64>,
-    held: Option<u64>,
-}
-
-impl Pass {
-    fn new() -> Self {
-        Pass {
-            inbox: Inbox::inbox(),
-            outbox: Outbox::outbox(),
-            held: None,
-        }
-    }
-}
-
-impl Component for Pass {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(m) = self.held.take().or_else(|| self.inbox.recv()) {
-            if let Err(Full(m)) = self.outbox.send(m) {
-                self.held = Some(m);
-                break;
-            }
-        }
-        Step::Pause
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        set.add(&self.inbox).add(&self.outbox);
-    }
-}
+// The order-checking sink (the source and the pass-through stage are the
+// core bench's, in `common`)
 
 /// Checks that `0..n` arrives in order; stops the system after the last.
 struct OrderSink {
@@ -388,7 +277,7 @@ fn bench_graphline(cfg: &Config, how: Teardown) {
         rounds = r.rounds_to_teardown;
         undelivered = r.undelivered;
     }
-    let min_total = total.iter().copied().fold(f64::INFINITY, f64::min);
+    let min_total = min(&total);
     Json::new("graphline_build")
         .int("children", n as u64)
         .text("child", "PassThrough<u64>")
@@ -509,7 +398,7 @@ fn bench_backplane(cfg: &Config, per_step: u64) {
         join.push(us(r.join));
         steps = r.steps;
     }
-    let best = ns.iter().copied().fold(f64::INFINITY, f64::min);
+    let best = min(&ns);
     Json::new("backplane")
         .int("subscribers", subs as u64)
         .int("m", m)
@@ -539,15 +428,7 @@ fn run_pipeline(k: usize, per_step: u64, n: u64, core: bool) -> PipelineRun {
     let sink = OrderSink::new(n, received.clone());
     let mut s = Scheduler::new();
     if core {
-        let passes: Vec<Pass> = (0..k).map(|_| Pass::new()).collect();
-        let outs = std::iter::once(&source.outbox).chain(passes.iter().map(|p| &p.outbox));
-        let ins = passes
-            .iter()
-            .map(|p| &p.inbox)
-            .chain(std::iter::once(&sink.inbox));
-        for (o, i) in outs.zip(ins) {
-            link(o, i).expect("link pipeline");
-        }
+        let passes = pass_chain(&source.outbox, k, &sink.inbox);
         s.spawn(source);
         for p in passes {
             s.spawn(p);
@@ -589,7 +470,7 @@ fn bench_pipeline_transformers(cfg: &Config) {
         core.push(per_hop(c.elapsed));
         core_steps = c.steps;
     }
-    let best = ours.iter().copied().fold(f64::INFINITY, f64::min);
+    let best = min(&ours);
     let ns = median(&mut ours);
     let core_ns = median(&mut core);
     let ratio = ns / core_ns;

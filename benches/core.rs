@@ -43,7 +43,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::thread;
@@ -51,8 +50,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use kamaelia::axon::{
-    link, BoxSet, Component, Cx, DefaultBoxes, Ended, Full, Id, Inbox, Outbox, Scheduler, Step,
-    Threaded,
+    link, BoxSet, Component, Cx, DefaultBoxes, Ended, Id, Inbox, Scheduler, Step, Threaded,
+};
+
+mod common;
+use common::{
+    clock_ns, median, min, pass_chain, status_bytes, Json, Source, CLOCK_PROCESS_CPUTIME_ID,
 };
 
 // ---------------------------------------------------------------------------
@@ -118,7 +121,7 @@ struct Config {
 
 impl Config {
     fn from_env() -> Self {
-        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = common::quick();
         if quick {
             Config {
                 quick,
@@ -143,69 +146,8 @@ impl Config {
     }
 }
 
-/// One JSON object on one line.
-struct Json(String);
-
-impl Json {
-    fn new(bench: &str) -> Self {
-        Json(format!("{{\"bench\":\"{bench}\""))
-    }
-
-    fn int(mut self, key: &str, v: u64) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn num(mut self, key: &str, v: f64) -> Self {
-        let v = if v.is_finite() { v } else { -1.0 };
-        let _ = write!(self.0, ",\"{key}\":{v:.3}");
-        self
-    }
-
-    /// A number in scientific notation (for values near zero).
-    fn sci(mut self, key: &str, v: f64) -> Self {
-        let v = if v.is_finite() { v } else { -1.0 };
-        let _ = write!(self.0, ",\"{key}\":{v:.3e}");
-        self
-    }
-
-    fn flag(mut self, key: &str, v: bool) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn text(mut self, key: &str, v: &str) -> Self {
-        let _ = write!(self.0, ",\"{key}\":\"{v}\"");
-        self
-    }
-
-    fn print(self) {
-        println!("{}}}", self.0);
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 // ---------------------------------------------------------------------------
 // Memory and CPU readings
-
-/// Resident set size in bytes (VmRSS).
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS in /proc/self/status");
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS value");
-    kb * 1024
-}
 
 /// Process CPU time (utime + stime) in clock ticks.
 fn cpu_ticks() -> u64 {
@@ -229,43 +171,8 @@ fn clock_ticks_per_s() -> u64 {
         .unwrap_or(100)
 }
 
-#[repr(C)]
-struct Timespec {
-    tv_sec: std::os::raw::c_long,
-    tv_nsec: std::os::raw::c_long,
-}
-
-extern "C" {
-    fn clock_gettime(clock: std::os::raw::c_int, tp: *mut Timespec) -> std::os::raw::c_int;
-}
-
-/// CPU time of the whole process in ns (`CLOCK_PROCESS_CPUTIME_ID`).
-fn process_cpu_ns() -> u64 {
-    const CLOCK_PROCESS_CPUTIME_ID: std::os::raw::c_int = 2;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 // ---------------------------------------------------------------------------
-// Components shared by the benches
-
-/// Moves everything waiting in `inbox` to `outbox`. A refused message is
-/// kept in `held` and goes first next time (the refusal makes the
-/// scheduler hold our input until the consumer takes a message).
-fn forward<T>(inbox: &Inbox<T>, outbox: &Outbox<T>, held: &mut Option<T>) {
-    while let Some(m) = held.take().or_else(|| inbox.recv()) {
-        if let Err(Full(m)) = outbox.send(m) {
-            *held = Some(m);
-            return;
-        }
-    }
-}
+// The order check (the scheduler's sink and the floor's)
 
 /// What the order-checking sink saw.
 #[derive(Clone, Copy, Default)]
@@ -331,64 +238,6 @@ fn steady_window(n: u64) -> std::ops::Range<u64> {
 // ---------------------------------------------------------------------------
 // pipeline on the scheduler
 
-/// Sends `0..n`, `per_step` per step, then ends.
-struct Source {
-    outbox: Outbox<u64>,
-    next: u64,
-    n: u64,
-    per_step: u64,
-}
-
-impl Component for Source {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        let end = (self.next + self.per_step).min(self.n);
-        while self.next < end {
-            if self.outbox.send(self.next).is_err() {
-                // Refused: woken when there is room; `next` is sent again.
-                return Step::Pause;
-            }
-            self.next += 1;
-        }
-        if self.next == self.n {
-            Step::Done
-        } else {
-            Step::Yield
-        }
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        set.add(&self.outbox);
-    }
-}
-
-/// Forwards its inbox to its outbox.
-struct Pass {
-    inbox: Inbox<u64>,
-    outbox: Outbox<u64>,
-    held: Option<u64>,
-}
-
-impl Pass {
-    fn new() -> Self {
-        Pass {
-            inbox: Inbox::inbox(),
-            outbox: Outbox::outbox(),
-            held: None,
-        }
-    }
-}
-
-impl Component for Pass {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        forward(&self.inbox, &self.outbox, &mut self.held);
-        Step::Pause
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        set.add(&self.inbox).add(&self.outbox);
-    }
-}
-
 /// Checks the order of what arrives; stops the system after the last one.
 struct Sink {
     inbox: Inbox<u64>,
@@ -420,25 +269,12 @@ struct PipelineRun {
 /// Runs source -> k passes -> sink on a fresh scheduler; times `run()`.
 fn run_pipeline(k: usize, per_step: u64, n: u64) -> PipelineRun {
     let report = Rc::new(Cell::new(SinkReport::default()));
-    let source = Source {
-        outbox: Outbox::outbox(),
-        next: 0,
-        n,
-        per_step,
-    };
-    let passes: Vec<Pass> = (0..k).map(|_| Pass::new()).collect();
+    let source = Source::new(n, per_step);
     let sink = Sink {
         inbox: Inbox::inbox(),
         check: OrderCheck::new(n, report.clone()),
     };
-    let outs = std::iter::once(&source.outbox).chain(passes.iter().map(|p| &p.outbox));
-    let ins = passes
-        .iter()
-        .map(|p| &p.inbox)
-        .chain(std::iter::once(&sink.inbox));
-    for (o, i) in outs.zip(ins) {
-        link(o, i).expect("link pipeline");
-    }
+    let passes = pass_chain(&source.outbox, k, &sink.inbox);
 
     let mut s = Scheduler::new();
     s.spawn(source);
@@ -585,7 +421,7 @@ fn bench_pipeline(cfg: &Config, k: usize, per_step: u64) {
         steps = run.steps;
         floor.push(ns_per_hop(run_floor(k, per_step, n), n, k));
     }
-    let best = ours.iter().copied().fold(f64::INFINITY, f64::min);
+    let best = min(&ours);
     let ns = median(&mut ours);
     let floor_ns = median(&mut floor);
     let ratio = ns / floor_ns;
@@ -695,12 +531,12 @@ impl Component for IdleProbe {
         match self.phase {
             ProbePhase::Measure => {
                 let mut r = self.report.borrow_mut();
-                r.rss_after = rss_bytes();
+                r.rss_after = status_bytes("VmRSS:");
                 r.heap_after = live_bytes();
                 let at = Instant::now();
                 self.phase = ProbePhase::Idle {
                     deadline: at + self.idle_for,
-                    cpu_ns: process_cpu_ns(),
+                    cpu_ns: clock_ns(CLOCK_PROCESS_CPUTIME_ID),
                     ticks: cpu_ticks(),
                     at,
                 };
@@ -715,7 +551,7 @@ impl Component for IdleProbe {
                 if Instant::now() < deadline {
                     return Step::Pause;
                 }
-                let cpu_ns_now = process_cpu_ns();
+                let cpu_ns_now = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
                 let ticks_now = cpu_ticks();
                 let mut r = self.report.borrow_mut();
                 r.idle_wall = at.elapsed();
@@ -751,7 +587,7 @@ fn bench_idle(cfg: &Config) {
     let n = cfg.idle_n;
     let report = Rc::new(RefCell::new(IdleReport::default()));
     let mut s = Scheduler::new();
-    let rss_before = rss_bytes();
+    let rss_before = status_bytes("VmRSS:");
     let heap_before = live_bytes();
 
     s.reserve(n + 1);

@@ -55,7 +55,6 @@
 //! goes on.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -70,6 +69,9 @@ use kamaelia::axon::{
 use kamaelia::internet::{ServerCore, READ_CHUNK};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
+
+mod common;
+use common::{clock_ns, median, status_bytes, ClockId, Json};
 
 /// A client read or write that takes longer than this fails the run.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,7 +98,7 @@ struct Config {
 
 impl Config {
     fn from_env() -> Self {
-        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = common::quick();
         if quick {
             Config {
                 quick,
@@ -119,59 +121,10 @@ impl Config {
     }
 }
 
-/// One JSON object on one line.
-struct Json(String);
-
-impl Json {
-    fn new(bench: &str) -> Self {
-        Json(format!("{{\"bench\":\"{bench}\""))
-    }
-
-    fn int(mut self, key: &str, v: u64) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn num(mut self, key: &str, v: f64) -> Self {
-        let v = if v.is_finite() { v } else { -1.0 };
-        let _ = write!(self.0, ",\"{key}\":{v:.3}");
-        self
-    }
-
-    fn flag(mut self, key: &str, v: bool) -> Self {
-        let _ = write!(self.0, ",\"{key}\":{v}");
-        self
-    }
-
-    fn text(mut self, key: &str, v: &str) -> Self {
-        let v = v.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = write!(self.0, ",\"{key}\":\"{v}\"");
-        self
-    }
-
-    fn print(self) {
-        println!("{}}}", self.0);
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 // ---------------------------------------------------------------------------
 // Readings: the server thread's CPU clock, RSS
 
-type ClockId = std::os::raw::c_int;
-
-#[repr(C)]
-struct Timespec {
-    tv_sec: std::os::raw::c_long,
-    tv_nsec: std::os::raw::c_long,
-}
-
 extern "C" {
-    fn clock_gettime(clock: ClockId, tp: *mut Timespec) -> std::os::raw::c_int;
     fn pthread_self() -> std::os::raw::c_ulong;
     fn pthread_getcpuclockid(
         thread: std::os::raw::c_ulong,
@@ -194,26 +147,7 @@ fn mark_server_thread() {
 /// CPU time used so far by the server thread, in ns (callable from any
 /// thread while the server thread lives).
 fn server_cpu_ns() -> u64 {
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let rc = unsafe { clock_gettime(SERVER_CLOCK.load(Ordering::SeqCst), &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(server thread) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// A value in kB from /proc/self/status, in bytes.
-fn status_bytes(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{key} in /proc/self/status"));
-    kb * 1024
+    clock_ns(SERVER_CLOCK.load(Ordering::SeqCst))
 }
 
 /// Resets the peak RSS (VmHWM) to the current RSS; false if not allowed.
