@@ -40,9 +40,7 @@
 //! lines, and end with Ctrl-D (the source sends one message a second,
 //! five in all).
 
-use std::cell::RefCell;
-use std::io::{BufRead, Write};
-use std::rc::Rc;
+use std::io::BufRead;
 use std::time::Duration;
 
 use kamaelia::axon::{
@@ -53,20 +51,9 @@ use kamaelia::chassis::Pipeline;
 use kamaelia::pipeline;
 use kamaelia::util::{Backplane, ConsoleEchoer, PublishTo, SubscribeTo};
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// The backplane's name.
 pub const BUS: &str = "broadcast";
@@ -258,7 +245,7 @@ pub fn run<R: BufRead + Send + 'static>(
 }
 
 fn main() {
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     let o = run(
         5,
         Duration::from_secs(1),

@@ -66,7 +66,7 @@ use kamaelia::util::{Backplane, PublishTo, PureTransformer, SubscribeTo};
 
 #[path = "support/mod.rs"]
 mod support;
-pub use support::{address, Deadline, Sink};
+pub use support::{Deadline, Sink};
 
 /// The backplane every connection publishes to and subscribes from.
 pub const CHANNEL: &str = "CHAT_ONE";
@@ -374,14 +374,7 @@ pub fn run(
 }
 
 fn main() {
-    let arg = std::env::args().nth(1);
-    let addr = match address(arg.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("chat_server: bad address {arg:?}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let addr = support::address_or_exit("chat_server", std::env::args().nth(1).as_deref());
     if let Err(e) = run(addr, &[], None, support::stdout()) {
         eprintln!("chat_server: cannot listen on {addr}: {e}");
         std::process::exit(1);

@@ -20,28 +20,15 @@
 //! Run it with `cargo run --example console_echo`, type some lines, and
 //! end with Ctrl-D.
 
-use std::cell::RefCell;
-use std::io::{BufRead, Write};
-use std::rc::Rc;
+use std::io::BufRead;
 
 use kamaelia::axon::{line_reader, link_refs, Ended, Inbox, Scheduler, Signal, Stats};
 use kamaelia::pipeline;
 use kamaelia::util::ConsoleEchoer;
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -80,7 +67,7 @@ pub fn run<R: BufRead + Send + 'static>(input: R, out: Sink) -> Outcome {
 }
 
 fn main() {
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     let o = run(std::io::BufReader::new(std::io::stdin()), out);
     eprintln!("run ended: {:?}, final signal: {:?}", o.ended, o.signals);
 }

@@ -19,30 +19,17 @@
 //! Run it with `cargo run --example demo_append [-- FILE]` (default
 //! `demo.txt`), type some lines, end with Ctrl-D, and look at the file.
 
-use std::cell::RefCell;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
-use std::rc::Rc;
 
 use kamaelia::axon::{line_reader, link_refs, Ended, Inbox, Scheduler, Signal, Stats};
 use kamaelia::file::Append;
 use kamaelia::pipeline;
 use kamaelia::util::{ConsoleEchoer, PureTransformer};
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -84,7 +71,7 @@ fn main() {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "demo.txt".to_string());
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     let o = run(
         std::io::BufReader::new(std::io::stdin()),
         Path::new(&path),

@@ -166,14 +166,7 @@ pub fn run(
 }
 
 fn main() {
-    let arg = std::env::args().nth(1);
-    let addr = match address(arg.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("echo_server: bad address {arg:?}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let addr = support::address_or_exit("echo_server", std::env::args().nth(1).as_deref());
     if let Err(e) = run(addr, &[], None, support::stdout()) {
         eprintln!("echo_server: cannot listen on {addr}: {e}");
         std::process::exit(1);

@@ -39,27 +39,15 @@
 //! Run it with `cargo run --example feedback [-- GENERATIONS [SEED]]`.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::rc::Rc;
 
 use kamaelia::axon::{BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Stats, Step};
 use kamaelia::chassis::Pipeline;
 use kamaelia::util::ConsoleEchoer;
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// A tiny xorshift64 generator: deterministic, no dependency.
 #[derive(Clone, Debug)]
@@ -304,7 +292,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n = args.next().and_then(|s| s.parse().ok()).unwrap_or(12);
     let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(2024);
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     let o = run(n, seed, out);
     eprintln!(
         "run ended: {:?} after {} generations",

@@ -36,7 +36,6 @@
 //! source.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -50,20 +49,9 @@ use kamaelia::file::{ReadFileAdaptor, ReadMode, SimpleReader};
 use kamaelia::pipeline;
 use kamaelia::util::{ConsoleEchoer, MessageRateLimit, PureTransformer};
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// The file read when none is named: `/etc/fstab` if there is one, else
 /// this example's own source.
@@ -334,7 +322,7 @@ fn main() {
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
         .unwrap_or_else(default_file);
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     println!("--- {} as it is ---", path.display());
     let p = read_plain(&path, out.clone());
     println!("--- ended: {:?} ---", p.ended);

@@ -57,7 +57,7 @@ use kamaelia::pipeline;
 
 #[path = "support/mod.rs"]
 mod support;
-pub use support::{address, Deadline, Printer, Sink, Watcher};
+pub use support::{Deadline, Printer, Sink, Watcher};
 
 /// The rate of the original: 320 bit/s, as 10 bytes every 250 ms.
 pub const RATE: ReadMode = ReadMode::Bitrate {
@@ -226,14 +226,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let builtin = args.iter().any(|a| a == "--builtin");
     let mut rest = args.iter().filter(|a| !a.starts_with("--"));
-    let arg = rest.next();
-    let addr = match address(arg.map(String::as_str)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("fortune: bad address {arg:?}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let addr = support::address_or_exit("fortune", rest.next().map(String::as_str));
     let clients = rest.next().and_then(|n| n.parse().ok()).unwrap_or(1);
     let cookies = if builtin {
         Cookies::BuiltIn

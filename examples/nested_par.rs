@@ -42,9 +42,6 @@
 //!
 //! Run it with `cargo run --example nested_par`.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use kamaelia::axon::{
@@ -53,20 +50,9 @@ use kamaelia::axon::{
 use kamaelia::chassis::{Par, Pipeline};
 use kamaelia::util::ConsoleEchoer;
 
-/// Where the example writes what happens.
-pub type Sink = Rc<RefCell<dyn Write>>;
-
-/// A `Write` into a [`Sink`], to hand to a `ConsoleEchoer`.
-pub struct SinkWriter(pub Sink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+pub use support::{Sink, SinkWriter};
 
 /// The times a run uses (real time: the children are threads).
 #[derive(Clone, Copy, Debug)]
@@ -219,7 +205,7 @@ pub fn run(timing: Timing, out: Sink) -> Outcome {
 }
 
 fn main() {
-    let out: Sink = Rc::new(RefCell::new(std::io::stdout()));
+    let out = support::stdout();
     let o = run(
         Timing {
             shutdown_after: Duration::from_secs(3),

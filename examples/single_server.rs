@@ -49,7 +49,7 @@ use kamaelia::util::{DataSource, MessageRateLimit};
 
 #[path = "support/mod.rs"]
 mod support;
-pub use support::{address, Deadline, Printer, Sink};
+pub use support::{Deadline, Printer, Sink};
 
 /// How many messages the original queued.
 pub const COUNT: usize = 12;
@@ -143,14 +143,7 @@ pub fn run(
 }
 
 fn main() {
-    let arg = std::env::args().nth(1);
-    let addr = match address(arg.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("single_server: bad address {arg:?}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let addr = support::address_or_exit("single_server", std::env::args().nth(1).as_deref());
     match run(addr, COUNT, RATE, None, support::stdout()) {
         Ok(o) => eprintln!(
             "({} bytes in {:.1} s; the connection ended: {:?})",

@@ -2,6 +2,10 @@
 //! presentation tool) through their `run` functions and checks what they
 //! produced: exact output, counts, order and (virtual) times.
 
+// Several examples include `examples/support/mod.rs` themselves (so that
+// each builds on its own), so this crate holds one copy per example module.
+#![allow(clippy::duplicate_mod)]
+
 use std::cell::RefCell;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -400,6 +404,15 @@ const WAITING_THREE: &str = "\
 [ 2500 ms] PINGER: sent ProducerFinished
 ";
 
+/// The end of the story when the signal reaches all three waiters.
+const THREE_SHUT_DOWN: &str = "\
+[ 2500 ms] WAITER TO_SHUTDOWN1 shutting down having received: ProducerFinished
+[ 2500 ms] WAITER TO_SHUTDOWN2 shutting down having received: ProducerFinished
+[ 2500 ms] WAITER TO_SHUTDOWN3 shutting down having received: ProducerFinished
+[ 2500 ms] WHINGER: shutdown (received ProducerFinished)
+run ended: Completed
+";
+
 #[test]
 fn graphline_demo_shutdown_reaches_every_child() {
     let (o, story) = graphline_case(graphline_shutdown::Case::Demo);
@@ -408,14 +421,7 @@ fn graphline_demo_shutdown_reaches_every_child() {
     assert!(o.survivors.is_empty());
     assert_eq!(
         story,
-        format!(
-            "--- Demo ---\n{WAITING_THREE}\
-             [ 2500 ms] WAITER TO_SHUTDOWN1 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WAITER TO_SHUTDOWN2 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WAITER TO_SHUTDOWN3 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WHINGER: shutdown (received ProducerFinished)\n\
-             run ended: Completed\n"
-        )
+        format!("--- Demo ---\n{WAITING_THREE}{THREE_SHUT_DOWN}")
     );
     // Watchdog, pipeline, pinger, graphline, three waiters, whinger.
     assert_eq!(o.stats.spawned, 8);
@@ -429,16 +435,10 @@ fn graphline_linked_shutdown_follows_the_user_chain() {
     let (o, story) = graphline_case(graphline_shutdown::Case::Linked);
     assert_eq!(o.ended, Ended::Completed);
     assert_eq!(o.signals, vec![Signal::ProducerFinished]);
+    assert!(o.survivors.is_empty());
     assert_eq!(
         story,
-        format!(
-            "--- Linked ---\n{WAITING_THREE}\
-             [ 2500 ms] WAITER TO_SHUTDOWN1 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WAITER TO_SHUTDOWN2 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WAITER TO_SHUTDOWN3 shutting down having received: ProducerFinished\n\
-             [ 2500 ms] WHINGER: shutdown (received ProducerFinished)\n\
-             run ended: Completed\n"
-        )
+        format!("--- Linked ---\n{WAITING_THREE}{THREE_SHUT_DOWN}")
     );
     // Only the last waiter's signal went nowhere.
     assert_eq!(o.stats.undelivered, 1);

@@ -1,9 +1,10 @@
-//! Pieces shared by the networked sketches (`echo_server`, `chat_server`,
-//! `fortune`, `single_server`, `streaming_server`): where they write, the
-//! address argument, the listener, and the
-//! small components that make a run with scripted clients end by itself.
+//! Pieces shared by the sketches: where they write ([`Sink`], and
+//! [`SinkWriter`] to hand one to a `ConsoleEchoer`); and for the networked
+//! ones (`echo_server`, `chat_server`, `fortune`, `single_server`,
+//! `streaming_server`) the address argument, the listener, and the small
+//! components that make a run with scripted clients end by itself.
 //!
-//! Each example includes this file with `#[path = "support/mod.rs"] mod
+//! An example includes this file with `#[path = "support/mod.rs"] mod
 //! support;` (it is not an example of its own: it has no `main`).
 //!
 //! | component   | what it does                                                 |
@@ -33,6 +34,19 @@ pub fn stdout() -> Sink {
     Rc::new(RefCell::new(io::stdout()))
 }
 
+/// A `Write` into a [`Sink`], for a component that owns its writer (a
+/// `ConsoleEchoer`).
+pub struct SinkWriter(pub Sink);
+
+impl Write for SinkWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
 /// The address a server listens on when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:1500";
 
@@ -47,6 +61,15 @@ pub fn address(arg: Option<&str>) -> Result<SocketAddr, std::net::AddrParseError
             Err(_) => a.parse(),
         },
     }
+}
+
+/// [`address`] for `main`: a bad argument ends the program `example` with
+/// a message and status 2.
+pub fn address_or_exit(example: &str, arg: Option<&str>) -> SocketAddr {
+    address(arg).unwrap_or_else(|e| {
+        eprintln!("{example}: bad address {arg:?}: {e}");
+        std::process::exit(2);
+    })
 }
 
 // ---------------------------------------------------------------------------
