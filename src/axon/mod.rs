@@ -32,4 +32,4 @@ pub use scheduler::{
 };
 pub use signal::{Failure, Signal, Step};
 pub use threaded::{console_reader, line_reader, Closed, ThreadBoxes, Threaded, DEFAULT_QUEUE_LEN};
-pub use timer::{Periodic, TimerRequest, TimerService};
+pub use timer::{Alarm, Periodic, TimerRequest, TimerService};

@@ -31,6 +31,49 @@ use super::cx::Cx;
 use super::scheduler::{Service, ServiceError, TimerKey};
 use super::signal::{Signal, Step};
 
+/// One timer for a component that wants waking at one time, a time that
+/// changes as it works: `set` moves the timer (cancelling the old one) only
+/// when the time differs from the one armed; `clear` cancels it.
+///
+/// ```
+/// use kamaelia::axon::Alarm;
+/// let alarm = Alarm::default();
+/// assert_eq!(alarm.deadline(), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alarm(Option<(Instant, TimerKey)>);
+
+impl Alarm {
+    /// Wakes the component at `at` (one timer, moved if it was armed for
+    /// another time).
+    pub fn set(&mut self, cx: &mut Cx, at: Instant) {
+        self.set_to(cx, Some(at));
+    }
+
+    /// Like [`Alarm::set`]; `None` clears it.
+    pub fn set_to(&mut self, cx: &mut Cx, at: Option<Instant>) {
+        if self.deadline() == at {
+            return;
+        }
+        self.clear(cx);
+        if let Some(t) = at {
+            self.0 = Some((t, cx.wake_at(t)));
+        }
+    }
+
+    /// Cancels the timer, if armed.
+    pub fn clear(&mut self, cx: &mut Cx) {
+        if let Some((_, k)) = self.0.take() {
+            cx.cancel_timer(k);
+        }
+    }
+
+    /// The time it is armed for (it may have fired already).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.0.map(|(t, _)| t)
+    }
+}
+
 /// Drift-free periodic ticks: the k-th tick falls due at `start + k *
 /// period`, however late the component got to run, so ticks never drift.
 ///
@@ -48,7 +91,7 @@ pub struct Periodic {
     start: Instant,
     period: Duration,
     ticks: u64,
-    armed: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
 }
 
 impl Periodic {
@@ -59,7 +102,7 @@ impl Periodic {
             start,
             period,
             ticks: 0,
-            armed: None,
+            alarm: Alarm::default(),
         }
     }
 
@@ -100,19 +143,12 @@ impl Periodic {
 
     fn arm(&mut self, cx: &mut Cx) {
         let next = self.next_deadline();
-        if self.armed.map(|(t, _)| t) != Some(next) {
-            if let Some((_, k)) = self.armed.take() {
-                cx.cancel_timer(k);
-            }
-            self.armed = Some((next, cx.wake_at(next)));
-        }
+        self.alarm.set(cx, next);
     }
 
     /// Stops ticking: cancels the armed wake-up.
     pub fn stop(&mut self, cx: &mut Cx) {
-        if let Some((_, k)) = self.armed.take() {
-            cx.cancel_timer(k);
-        }
+        self.alarm.clear(cx);
     }
 }
 
@@ -155,7 +191,7 @@ pub struct TimerService {
     signal: Outbox<Signal>,
     pending: BTreeMap<(Instant, u64), Box<dyn FnMut() -> bool>>,
     seq: u64,
-    armed: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
     finishing: bool,
 }
 
@@ -174,7 +210,7 @@ impl TimerService {
             signal: Outbox::signal(),
             pending: BTreeMap::new(),
             seq: 0,
-            armed: None,
+            alarm: Alarm::default(),
             finishing: false,
         }
     }
@@ -228,12 +264,7 @@ impl Component for TimerService {
             return Step::Done;
         }
         if let Some((&(next, _), _)) = self.pending.iter().next() {
-            if self.armed.map(|(t, _)| t) != Some(next) {
-                if let Some((_, k)) = self.armed.take() {
-                    cx.cancel_timer(k);
-                }
-                self.armed = Some((next, cx.wake_at(next)));
-            }
+            self.alarm.set(cx, next);
         }
         Step::Pause
     }

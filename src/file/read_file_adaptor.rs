@@ -96,7 +96,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 
 use super::chunker::{Chunker, Piece, Unit};
 use super::error::{FileError, FileOp};
-use crate::axon::{BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Remote, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Remote, Signal, Step};
 
 /// The default block size (bytes) of block mode.
 pub const DEFAULT_READSIZE: usize = 1450;
@@ -412,7 +412,7 @@ pub(crate) struct ReaderCore {
     pace: Option<Pace>,
     active: Option<Active>,
     grid: Option<Grid>,
-    armed: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
     held: Option<Bytes>,
 }
 
@@ -424,7 +424,7 @@ impl ReaderCore {
             pace: None,
             active: None,
             grid: None,
-            armed: None,
+            alarm: Alarm::default(),
             held: None,
         }
     }
@@ -457,12 +457,7 @@ impl ReaderCore {
     }
 
     fn arm(&mut self, cx: &mut Cx, at: Instant) {
-        if self.armed.map(|(t, _)| t) != Some(at) {
-            if let Some((_, k)) = self.armed.take() {
-                cx.cancel_timer(k);
-            }
-            self.armed = Some((at, cx.wake_at(at)));
-        }
+        self.alarm.set(cx, at);
     }
 
     /// One bounded piece of work: at most one read, at most one send.
@@ -539,9 +534,7 @@ impl ReaderCore {
 
     /// Closes the source (killing and reaping a command) and cancels the timer.
     fn stop(&mut self, cx: &mut Cx) {
-        if let Some((_, k)) = self.armed.take() {
-            cx.cancel_timer(k);
-        }
+        self.alarm.clear(cx);
         self.active = None;
         self.spec = None;
         self.held = None;

@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 
 /// Most input messages taken in one step before yielding.
 const BATCH: usize = 256;
@@ -265,7 +265,7 @@ pub struct SimLink<T: 'static> {
     busy_until: Option<Instant>,
     held: Option<T>,
     finishing: Option<Signal>,
-    armed: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
     stats: LinkStatsHandle,
 }
 
@@ -297,7 +297,7 @@ impl<T: Clone + 'static> SimLink<T> {
             busy_until: None,
             held: None,
             finishing: None,
-            armed: None,
+            alarm: Alarm::default(),
             stats: LinkStatsHandle::default(),
         }
     }
@@ -385,14 +385,7 @@ impl<T: Clone + 'static> SimLink<T> {
 
     fn arm(&mut self, cx: &mut Cx) {
         let next = self.in_flight.keys().next().map(|(t, _)| *t);
-        if self.armed.map(|(t, _)| t) != next {
-            if let Some((_, k)) = self.armed.take() {
-                cx.cancel_timer(k);
-            }
-            if let Some(t) = next {
-                self.armed = Some((t, cx.wake_at(t)));
-            }
-        }
+        self.alarm.set_to(cx, next);
     }
 }
 
@@ -400,9 +393,7 @@ impl<T: Clone + 'static> Component for SimLink<T> {
     fn step(&mut self, cx: &mut Cx) -> Step {
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
-                if let Some((_, k)) = self.armed.take() {
-                    cx.cancel_timer(k);
-                }
+                self.alarm.clear(cx);
                 let _ = self.signal.send(sig);
                 return Step::Done;
             }
@@ -437,9 +428,7 @@ impl<T: Clone + 'static> Component for SimLink<T> {
         }
         if self.in_flight.is_empty() {
             if let Some(sig) = self.finishing.take() {
-                if let Some((_, k)) = self.armed.take() {
-                    cx.cancel_timer(k);
-                }
+                self.alarm.clear(cx);
                 let _ = self.signal.send(sig);
                 return Step::Done;
             }

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 
 use super::transport::{tcp_connector, Connector, EndReason, NetError, Transport};
 
@@ -101,7 +101,8 @@ pub struct TcpClient {
     connect_timeout: Duration,
     idle_timeout: Option<Duration>,
     state: State,
-    deadline: Option<(Instant, TimerKey)>,
+    /// The connect time-out, then the idle time-out.
+    deadline: Alarm,
     /// When traffic last went either way (kept only with an idle time-out).
     last_activity: Option<Instant>,
     /// Traffic went either way in this step.
@@ -182,7 +183,7 @@ impl TcpClient {
             connect_timeout: CONNECT_TIMEOUT,
             idle_timeout: None,
             state,
-            deadline: None,
+            deadline: Alarm::default(),
             last_activity: None,
             active: false,
             write_queue: VecDeque::new(),
@@ -219,17 +220,8 @@ impl TcpClient {
         }
     }
 
-    fn set_deadline(&mut self, cx: &mut Cx, at: Instant) {
-        if let Some((_, k)) = self.deadline.take() {
-            cx.cancel_timer(k);
-        }
-        self.deadline = Some((at, cx.wake_at(at)));
-    }
-
     fn end(&mut self, cx: &mut Cx, sig: Signal) -> Step {
-        if let Some((_, k)) = self.deadline.take() {
-            cx.cancel_timer(k);
-        }
+        self.deadline.clear(cx);
         match std::mem::replace(&mut self.state, State::Done) {
             State::Open(mut t)
             | State::Connecting {
@@ -295,13 +287,11 @@ impl TcpClient {
                     unreachable!("connecting")
                 };
                 self.state = State::Open(transport);
-                if let Some((_, k)) = self.deadline.take() {
-                    cx.cancel_timer(k);
-                }
+                self.deadline.clear(cx);
                 self.step_open(cx)
             }
             Ok(false) => {
-                if self.deadline.is_some_and(|(t, _)| cx.now() >= t) {
+                if self.deadline.deadline().is_some_and(|t| cx.now() >= t) {
                     return self.fail(cx, EndReason::TimedOut, "connect timed out".into());
                 }
                 cx.hold_input();
@@ -480,8 +470,8 @@ impl TcpClient {
             if now >= at {
                 return self.fail(cx, EndReason::TimedOut, "idle".into());
             }
-            if self.deadline.is_none_or(|(t, _)| t <= now) {
-                self.set_deadline(cx, at);
+            if self.deadline.deadline().is_none_or(|t| t <= now) {
+                self.deadline.set(cx, at);
             }
         }
         if more {
@@ -496,7 +486,7 @@ impl Component for TcpClient {
         match &mut self.state {
             State::Start => {
                 let at = cx.now() + self.connect_timeout;
-                self.set_deadline(cx, at);
+                self.deadline.set(cx, at);
                 match &self.target {
                     Target::Addr(a) => {
                         let a = *a;
@@ -532,7 +522,7 @@ impl Component for TcpClient {
                     if self.early_control() {
                         return self.end(cx, Signal::Shutdown);
                     }
-                    if self.deadline.is_some_and(|(t, _)| cx.now() >= t) {
+                    if self.deadline.deadline().is_some_and(|t| cx.now() >= t) {
                         return self.fail(cx, EndReason::TimedOut, "resolving timed out".into());
                     }
                     cx.hold_input();

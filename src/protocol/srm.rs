@@ -118,7 +118,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::framing::{decode_frame, encode_frame, send_queued, FramingError, DEFAULT_MAX_FRAME};
-use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
 /// The frame tag of status packets.
 pub const STATUS_TAG: u64 = u64::MAX;
@@ -229,24 +229,6 @@ impl Packet {
             }
             seq if seq < SEQ_LIMIT => Ok(Packet::Data { seq, payload: body }),
             _ => Err(corrupt("unknown packet type")),
-        }
-    }
-}
-
-/// One timer, moved when the wanted deadline changes.
-#[derive(Default)]
-struct Alarm(Option<(Instant, TimerKey)>);
-
-impl Alarm {
-    fn set(&mut self, cx: &mut Cx, at: Option<Instant>) {
-        if self.0.map(|(t, _)| t) == at {
-            return;
-        }
-        if let Some((_, k)) = self.0.take() {
-            cx.cancel_timer(k);
-        }
-        if let Some(t) = at {
-            self.0 = Some((t, cx.wake_at(t)));
         }
     }
 }
@@ -456,7 +438,7 @@ impl Component for SrmSender {
     fn step(&mut self, cx: &mut Cx) -> Step {
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
-                self.alarm.set(cx, None);
+                self.alarm.clear(cx);
                 let _ = self.signal.send(sig);
                 return Step::Done;
             }
@@ -485,7 +467,7 @@ impl Component for SrmSender {
             handled += 1;
             if let Err(e) = self.on_data(payload, now) {
                 self.flush();
-                self.alarm.set(cx, None);
+                self.alarm.clear(cx);
                 let _ = self.signal.send(Signal::failed(e));
                 return Step::Done;
             }
@@ -504,7 +486,7 @@ impl Component for SrmSender {
                     self.status(true);
                 }
                 self.flush();
-                self.alarm.set(cx, None);
+                self.alarm.clear(cx);
                 let _ = self.signal.send(self.finishing.take().expect("finishing"));
                 return Step::Done;
             }
@@ -531,7 +513,7 @@ impl Component for SrmSender {
             }
         };
         self.flush();
-        self.alarm.set(cx, wake);
+        self.alarm.set_to(cx, wake);
         Step::Pause
     }
 
@@ -893,7 +875,7 @@ impl Component for SrmReceiver {
     fn step(&mut self, cx: &mut Cx) -> Step {
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
-                self.alarm.set(cx, None);
+                self.alarm.clear(cx);
                 let _ = self.signal.send(sig);
                 return Step::Done;
             }
@@ -924,7 +906,7 @@ impl Component for SrmReceiver {
                 self.finishing = Some(sig);
                 return Step::Pause;
             }
-            self.alarm.set(cx, None);
+            self.alarm.clear(cx);
             let _ = self.signal.send(sig);
             return Step::Done;
         }
@@ -940,7 +922,7 @@ impl Component for SrmReceiver {
             return Step::Pause;
         }
         if self.fin.is_some_and(|f| self.next >= f) {
-            self.alarm.set(cx, None);
+            self.alarm.clear(cx);
             let _ = self.signal.send(Signal::ProducerFinished);
             return Step::Done;
         }
@@ -949,7 +931,7 @@ impl Component for SrmReceiver {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.alarm.set(cx, wake);
+        self.alarm.set_to(cx, wake);
         Step::Pause
     }
 

@@ -42,7 +42,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 
 use super::relay::shutdown_now;
 
@@ -60,7 +60,7 @@ pub struct MessageRateLimit<T: 'static> {
     buffer: usize,
     releasing: bool,
     next_at: Option<Instant>,
-    armed: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
     held: Option<T>,
     finishing: Option<Signal>,
 }
@@ -86,7 +86,7 @@ impl<T: 'static> MessageRateLimit<T> {
             buffer: buffer.max(1),
             releasing: false,
             next_at: None,
-            armed: None,
+            alarm: Alarm::default(),
             held: None,
             finishing: None,
         }
@@ -98,16 +98,11 @@ impl<T: 'static> MessageRateLimit<T> {
     }
 
     fn arm(&mut self, cx: &mut Cx, at: Instant) {
-        if self.armed.map(|(t, _)| t) != Some(at) {
-            self.stop_timer(cx);
-            self.armed = Some((at, cx.wake_at(at)));
-        }
+        self.alarm.set(cx, at);
     }
 
     fn stop_timer(&mut self, cx: &mut Cx) {
-        if let Some((_, k)) = self.armed.take() {
-            cx.cancel_timer(k);
-        }
+        self.alarm.clear(cx);
     }
 }
 

@@ -37,9 +37,9 @@
 //! assert_eq!(ding.drain(), ["ding"]);
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Periodic, Signal, Step, TimerKey};
+use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Periodic, Signal, Step};
 
 use super::relay::BATCH;
 
@@ -125,7 +125,7 @@ pub struct OneShotTick<T: 'static> {
     pub signal: Outbox<Signal>,
     delay: Duration,
     msg: Option<T>,
-    deadline: Option<(Instant, TimerKey)>,
+    alarm: Alarm,
 }
 
 impl<T: 'static> OneShotTick<T> {
@@ -137,7 +137,7 @@ impl<T: 'static> OneShotTick<T> {
             signal: Outbox::signal(),
             delay,
             msg: Some(msg),
-            deadline: None,
+            alarm: Alarm::default(),
         }
     }
 }
@@ -145,18 +145,16 @@ impl<T: 'static> OneShotTick<T> {
 impl<T: 'static> Component for OneShotTick<T> {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if let Some(sig) = self.control.recv() {
-            if let Some((_, k)) = self.deadline {
-                cx.cancel_timer(k);
-            }
+            self.alarm.clear(cx);
             let _ = self.signal.send(sig);
             return Step::Done;
         }
         let now = cx.now();
-        let at = match self.deadline {
-            Some((at, _)) => at,
+        let at = match self.alarm.deadline() {
+            Some(at) => at,
             None => {
                 let at = now + self.delay;
-                self.deadline = Some((at, cx.wake_at(at)));
+                self.alarm.set(cx, at);
                 at
             }
         };
@@ -169,10 +167,8 @@ impl<T: 'static> Component for OneShotTick<T> {
                 return Step::Pause;
             }
         }
-        if let Some((_, k)) = self.deadline {
-            // Fired already, unless the delay was zero.
-            cx.cancel_timer(k);
-        }
+        // Fired already, unless the delay was zero.
+        self.alarm.clear(cx);
         let _ = self.signal.send(Signal::ProducerFinished);
         Step::Done
     }

@@ -55,7 +55,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::axon::{
-    link_refs, BoxRef, BoxSet, Component, Cx, Dir, Inbox, Outbox, Signal, Step, TimerKey,
+    link_refs, Alarm, BoxRef, BoxSet, Component, Cx, Dir, Inbox, Outbox, Signal, Step,
 };
 use crate::chassis::BuildError;
 
@@ -106,7 +106,7 @@ pub struct Ttl {
     ttl: Duration,
     grace: Duration,
     state: State,
-    timer: Option<TimerKey>,
+    alarm: Alarm,
     child_said: Option<Signal>,
     report: TtlReport,
 }
@@ -166,7 +166,7 @@ impl Ttl {
             ttl,
             grace: Duration::from_secs(1),
             state: State::New,
-            timer: None,
+            alarm: Alarm::default(),
             child_said: None,
             report: TtlReport::default(),
         })
@@ -194,10 +194,7 @@ impl Ttl {
     }
 
     fn arm(&mut self, cx: &mut Cx, at: Instant) {
-        if let Some(k) = self.timer.take() {
-            cx.cancel_timer(k);
-        }
-        self.timer = Some(cx.wake_at(at));
+        self.alarm.set(cx, at);
     }
 
     fn stop_child(&mut self, cx: &mut Cx, already_told: bool) {
@@ -210,9 +207,7 @@ impl Ttl {
     }
 
     fn end(&mut self, cx: &mut Cx, how: TtlEnd, sig: Signal) -> Step {
-        if let Some(k) = self.timer.take() {
-            cx.cancel_timer(k);
-        }
+        self.alarm.clear(cx);
         self.report.0.set(Some(how));
         let _ = self.signal.send(sig);
         Step::Done
