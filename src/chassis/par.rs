@@ -32,18 +32,8 @@
 //! assert_eq!(got, vec![1, 2, 3, 4]);
 //! ```
 
-use std::collections::VecDeque;
-
-use crate::axon::{
-    link_refs, AdaptiveBoxes, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step,
-};
-
-struct Lane<I: 'static> {
-    data: Option<Outbox<I>>,
-    control: Option<Outbox<Signal>>,
-    /// Copies this child's inbox refused, in order.
-    backlog: VecDeque<I>,
-}
+use crate::axon::{link_refs, AdaptiveBoxes, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
+use crate::util::relay::{copy_to_all, flush_all, Copy};
 
 /// Components side by side; see the module documentation.
 pub struct Par<I: Clone + 'static = (), O: 'static = ()> {
@@ -56,7 +46,12 @@ pub struct Par<I: Clone + 'static = (), O: 'static = ()> {
     /// Sent once, when all children have ended.
     pub signal: Outbox<Signal>,
     lanes_boxes: AdaptiveBoxes,
-    lanes: Vec<Lane<I>>,
+    /// A copy of the input for each child with an inbox.
+    data: Vec<Copy<I>>,
+    /// A copy of control for each child with a control inbox.
+    controls: Vec<Outbox<Signal>>,
+    /// Some child refused its copy (so input waits).
+    blocked: bool,
     pending: Vec<Box<dyn Component>>,
     running: usize,
     started: bool,
@@ -73,7 +68,9 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
             outbox: Outbox::outbox(),
             signal: Outbox::signal(),
             lanes_boxes: AdaptiveBoxes::new(),
-            lanes: Vec::new(),
+            data: Vec::new(),
+            controls: Vec::new(),
+            blocked: false,
             pending: Vec::new(),
             running: 0,
             started: false,
@@ -83,17 +80,12 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
             let name = child.name().to_string();
             let mut set = BoxSet::default();
             child.boxes(&mut set);
-            let mut lane = Lane {
-                data: None,
-                control: None,
-                backlog: VecDeque::new(),
-            };
             if let Some(b) = set.find("inbox") {
                 let out = par
                     .lanes_boxes
                     .add_outbox::<I>("_data", "copy of inbox for a child");
                 match link_refs(&out.erased(), b) {
-                    Ok(_) => lane.data = Some(out),
+                    Ok(_) => par.data.push(Copy::new(out)),
                     Err(e) => log::error!("par: cannot link child {name}: {e}"),
                 }
             }
@@ -102,7 +94,7 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
                     .lanes_boxes
                     .add_outbox::<Signal>("_control", "copy of control for a child");
                 match link_refs(&out.erased(), b) {
-                    Ok(_) => lane.control = Some(out),
+                    Ok(_) => par.controls.push(out),
                     Err(e) => log::error!("par: cannot link child {name}: {e}"),
                 }
             }
@@ -111,7 +103,6 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
                     log::error!("par: cannot link child {name}: {e}");
                 }
             }
-            par.lanes.push(lane);
             par.pending.push(child);
         }
         par
@@ -131,42 +122,19 @@ impl<I: Clone + 'static, O: 'static> Component for Par<I, O> {
             if sig.is_shutdown() {
                 self.shutdown = Some(sig.clone());
             }
-            for lane in &self.lanes {
-                if let Some(c) = &lane.control {
-                    let _ = c.send(sig.clone());
-                }
+            for c in &self.controls {
+                let _ = c.send(sig.clone());
             }
         }
-        // Copy input to every child, keeping per-child order when one is full.
-        let mut blocked = false;
-        for lane in &mut self.lanes {
-            if let Some(out) = &lane.data {
-                while let Some(m) = lane.backlog.pop_front() {
-                    if let Err(Full(m)) = out.send(m) {
-                        lane.backlog.push_front(m);
-                        blocked = true;
-                        break;
-                    }
-                }
-            }
+        // Copy input to every child; while one is full, input waits.
+        if self.blocked {
+            self.blocked = !flush_all(self.data.iter_mut());
         }
-        if !blocked {
-            while let Some(m) = self.inbox.recv() {
-                for lane in &mut self.lanes {
-                    let Some(out) = &lane.data else { continue };
-                    if !lane.backlog.is_empty() {
-                        lane.backlog.push_back(m.clone());
-                    } else if let Err(Full(m)) = out.send(m.clone()) {
-                        lane.backlog.push_back(m);
-                        blocked = true;
-                    }
-                }
-                if blocked {
-                    break;
-                }
-            }
+        while !self.blocked {
+            let Some(m) = self.inbox.recv() else { break };
+            self.blocked = !copy_to_all(self.data.iter_mut(), m);
         }
-        if blocked {
+        if self.blocked {
             cx.hold_input();
         }
         while cx.next_exit().is_some() {

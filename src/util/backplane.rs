@@ -43,8 +43,7 @@
 //! assert_eq!(got.recv().as_deref(), Some("hello"));
 //! ```
 
-use std::collections::VecDeque;
-
+use super::relay::{copy_to_all, flush_all, Copy, BATCH};
 use crate::axon::{
     link_refs, AdaptiveBoxes, BoxRef, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Service,
     Signal, Step,
@@ -99,9 +98,8 @@ pub enum Join<T: 'static> {
 
 struct Sink<T: 'static> {
     id: Id,
-    data: Outbox<T>,
+    data: Copy<T>,
     control: Outbox<Signal>,
-    backlog: VecDeque<T>,
 }
 
 /// The bus; see the module documentation.
@@ -123,8 +121,8 @@ pub struct Backplane<T: Clone + 'static> {
     /// Link epoch at the last look for ended subscribers (a subscriber's
     /// end changes it, so nothing is missed by looking only then).
     seen_epoch: u32,
-    /// Subscribers with a backlog.
-    backlogged: usize,
+    /// Some subscriber holds a refused copy (so input waits).
+    blocked: bool,
 }
 
 impl<T: Clone + 'static> Backplane<T> {
@@ -141,7 +139,7 @@ impl<T: Clone + 'static> Backplane<T> {
             registered: false,
             ending: None,
             seen_epoch: 0,
-            backlogged: 0,
+            blocked: false,
         }
     }
 
@@ -185,9 +183,8 @@ impl<T: Clone + 'static> Backplane<T> {
         match linked {
             Ok(_) => self.sinks.push(Sink {
                 id,
-                data: d,
+                data: Copy::new(d),
                 control: c,
-                backlog: VecDeque::new(),
             }),
             Err(e) => {
                 log::error!("backplane {}: subscriber {id} cannot join: {e}", self.name);
@@ -199,10 +196,7 @@ impl<T: Clone + 'static> Backplane<T> {
 
     fn leave(&mut self, i: usize) {
         let s = self.sinks.swap_remove(i);
-        if !s.backlog.is_empty() {
-            self.backlogged -= 1;
-        }
-        let _ = self.extra.remove(s.data.name());
+        let _ = self.extra.remove(s.data.out.name());
         let _ = self.extra.remove(s.control.name());
     }
 }
@@ -240,7 +234,7 @@ impl<T: Clone + 'static> Component for Backplane<T> {
         if crate::axon::epoch() != self.seen_epoch {
             let mut i = 0;
             while i < self.sinks.len() {
-                if self.sinks[i].data.is_linked() {
+                if self.sinks[i].data.out.is_linked() {
                     i += 1;
                 } else {
                     self.leave(i);
@@ -248,40 +242,22 @@ impl<T: Clone + 'static> Component for Backplane<T> {
             }
             self.seen_epoch = crate::axon::epoch();
         }
-        // Copy out: first what slow subscribers still owe, then new input,
-        // stopping (back-pressure) while any subscriber is full.
-        let mut blocked = false;
-        if self.backlogged > 0 {
-            for s in &mut self.sinks {
-                if s.backlog.is_empty() {
-                    continue;
-                }
-                while let Some(m) = s.backlog.pop_front() {
-                    if let Err(Full(m)) = s.data.send(m) {
-                        s.backlog.push_front(m);
-                        blocked = true;
-                        break;
-                    }
-                }
-                if s.backlog.is_empty() {
-                    self.backlogged -= 1;
-                }
-            }
+        // Copy out: first what slow subscribers were refused, then new
+        // input, stopping (back-pressure) while any subscriber is full.
+        if self.blocked {
+            self.blocked = !flush_all(self.sinks.iter_mut().map(|s| &mut s.data));
         }
-        while !blocked {
+        for _ in 0..BATCH {
+            if self.blocked {
+                break;
+            }
             let Some(m) = self.inbox.recv() else { break };
-            for s in &mut self.sinks {
-                if let Err(Full(m)) = s.data.send(m.clone()) {
-                    if s.backlog.is_empty() {
-                        self.backlogged += 1;
-                    }
-                    s.backlog.push_back(m);
-                    blocked = true;
-                }
-            }
+            self.blocked = !copy_to_all(self.sinks.iter_mut().map(|s| &mut s.data), m);
         }
-        if blocked {
+        if self.blocked {
             cx.hold_input();
+        } else if !self.inbox.is_empty() {
+            return Step::Yield;
         } else if let Some(sig) = self.ending.take() {
             // Everything published has been copied out.
             return self.end(cx, sig);

@@ -40,17 +40,12 @@
 
 use crate::axon::{AdaptiveBoxes, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 
-use super::relay::{finish_or_pause, flush_held, send_or_hold, shutdown_now, BATCH};
+use super::relay::{copy_to_all, finish_or_pause, flush_all, shutdown_now, Copy, BATCH};
 
 /// The fixed boxes a copy outbox may not be named after (`outbox` is free:
 /// Fanout has no fixed outbox, so a copy box may take the name and so sit
 /// in a pipeline).
 const FIXED: [&str; 3] = ["inbox", "control", "signal"];
-
-struct Sink<T: 'static> {
-    out: Outbox<T>,
-    held: Option<T>,
-}
 
 /// Copies each message to named outboxes; see the module documentation.
 pub struct Fanout<T: Clone + 'static> {
@@ -61,7 +56,7 @@ pub struct Fanout<T: Clone + 'static> {
     /// The signal that ended it.
     pub signal: Outbox<Signal>,
     extra: AdaptiveBoxes,
-    sinks: Vec<Sink<T>>,
+    sinks: Vec<Copy<T>>,
     finishing: Option<Signal>,
 }
 
@@ -85,7 +80,7 @@ impl<T: Clone + 'static> Fanout<T> {
             );
             let out: Outbox<T> = extra.add_outbox(name, "a copy of every message");
             debug_assert_eq!(out.name(), *name);
-            sinks.push(Sink { out, held: None });
+            sinks.push(Copy::new(out));
         }
         Fanout {
             inbox: Inbox::new("inbox", "messages to copy"),
@@ -109,24 +104,12 @@ impl<T: Clone + 'static> Fanout<T> {
 
     /// Sends the kept copies; true if none is left.
     fn flush(&mut self) -> bool {
-        let mut clear = true;
-        for s in &mut self.sinks {
-            clear &= flush_held(&mut s.held, &s.out);
-        }
-        clear
+        flush_all(self.sinks.iter_mut())
     }
 
-    /// Copies one message out (a clone per outbox but the last, which gets
-    /// the message itself); true if every copy went.
+    /// Copies one message out; true if every copy went.
     fn copy(&mut self, m: T) -> bool {
-        let Some((last, rest)) = self.sinks.split_last_mut() else {
-            return true;
-        };
-        let mut clear = true;
-        for s in rest {
-            clear &= send_or_hold(&s.out, m.clone(), &mut s.held);
-        }
-        clear & send_or_hold(&last.out, m, &mut last.held)
+        copy_to_all(self.sinks.iter_mut(), m)
     }
 }
 

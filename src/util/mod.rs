@@ -16,7 +16,7 @@ mod one_shot;
 mod pass_through;
 mod rate_control;
 mod rate_limit;
-mod relay;
+pub(crate) mod relay;
 mod testing_helpers;
 mod tick;
 mod transformer;

@@ -62,6 +62,57 @@ pub(crate) fn flush_held<T>(held: &mut Option<T>, outbox: &Outbox<T>) -> bool {
     }
 }
 
+/// One destination of a copy-to-many (Fanout, Par, Backplane): its outbox
+/// and the copy it refused, if any. A copier takes no more input while any
+/// copy is held, so one slot per destination is all it needs.
+pub(crate) struct Copy<T: 'static> {
+    pub(crate) out: Outbox<T>,
+    held: Option<T>,
+}
+
+impl<T: 'static> Copy<T> {
+    pub(crate) fn new(out: Outbox<T>) -> Self {
+        Copy { out, held: None }
+    }
+
+    fn offer(&mut self, m: T) -> bool {
+        send_or_hold(&self.out, m, &mut self.held)
+    }
+
+    fn flush(&mut self) -> bool {
+        flush_held(&mut self.held, &self.out)
+    }
+}
+
+/// Sends each destination its refused copy again; true if none is held now.
+pub(crate) fn flush_all<'a, T: 'static>(dests: impl Iterator<Item = &'a mut Copy<T>>) -> bool {
+    let mut clear = true;
+    for d in dests {
+        clear &= d.flush();
+    }
+    clear
+}
+
+/// Sends `m` to every destination (a clone to each but the last, which gets
+/// `m` itself); true if every one took it.
+pub(crate) fn copy_to_all<'a, T: Clone + 'static>(
+    dests: impl ExactSizeIterator<Item = &'a mut Copy<T>>,
+    m: T,
+) -> bool {
+    let last = dests.len().saturating_sub(1);
+    let mut m = Some(m);
+    let mut clear = true;
+    for (i, d) in dests.enumerate() {
+        let copy = if i == last {
+            m.take().expect("the last gets the message itself")
+        } else {
+            m.clone().expect("not yet given away")
+        };
+        clear &= d.offer(copy);
+    }
+    clear
+}
+
 /// The end of a step that read at most a batch: `Yield` if input is left,
 /// else `Done` after forwarding the finishing signal if there is one, else
 /// `Pause`.
