@@ -583,3 +583,67 @@ fn a_single_server_told_to_finish_early_still_serves_its_client() {
     assert_eq!(sig.drain(), vec![Signal::ProducerFinished]);
     assert!(acceptor.is_closed());
 }
+
+#[test]
+fn a_name_that_cannot_be_resolved_says_so() {
+    // A NUL byte fails inside the resolver call itself: no lookup leaves
+    // the machine.
+    let client = TcpClient::new("bad\0host", 80);
+    let sig: Inbox<Signal> = Inbox::inbox();
+    link(&client.signal, &sig).unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    assert_eq!(s.run(), Ended::Completed);
+    let e = net_error(&sig.recv().unwrap());
+    assert_eq!(e.reason, EndReason::NotResolved);
+    assert_eq!(e.peer, "bad\0host:80");
+    assert!(sig.recv().is_none());
+}
+
+#[test]
+fn io_errors_map_to_end_reasons() {
+    use std::io::{Error, ErrorKind as K};
+    let cases = [
+        (Error::from(K::ConnectionRefused), EndReason::Refused),
+        (Error::from(K::ConnectionReset), EndReason::Reset),
+        (Error::from(K::ConnectionAborted), EndReason::Reset),
+        (Error::from(K::BrokenPipe), EndReason::Reset),
+        (Error::from(K::TimedOut), EndReason::TimedOut),
+        (Error::from(K::HostUnreachable), EndReason::Unreachable),
+        (Error::from(K::NetworkUnreachable), EndReason::Unreachable),
+        (Error::from_raw_os_error(113), EndReason::Unreachable), // EHOSTUNREACH
+        (Error::from_raw_os_error(101), EndReason::Unreachable), // ENETUNREACH
+        (
+            Error::from(K::PermissionDenied),
+            EndReason::Other(K::PermissionDenied),
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(EndReason::from_io(&e), want, "{e}");
+    }
+}
+
+#[test]
+fn a_peer_failing_mid_stream_ends_the_client_after_what_came_before() {
+    let mut h = Harness::new();
+    let conn = ScriptedConn::new()
+        .reply(b"first ")
+        .reply(b"second")
+        .read_error(std::io::ErrorKind::ConnectionReset);
+    let log = conn.log();
+    let client = TcpClient::new("10.0.0.1", 80).with_connector(scripted_connector(vec![conn]));
+    let id = h.spawn(client);
+    let out = h.collector::<Bytes>(id, "outbox").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    h.run_until_idle();
+    assert!(!h.is_alive(id));
+    assert_eq!(drain_collected(&out), b"first second");
+    let got = sig.drain();
+    assert_eq!(got.len(), 1);
+    assert_eq!(net_error(&got[0]).reason, EndReason::Reset);
+    assert!(log.borrow().dropped);
+}
+
+fn drain_collected(c: &kamaelia::testing::Collector<Bytes>) -> Vec<u8> {
+    c.drain().iter().flat_map(|b| b.to_vec()).collect()
+}

@@ -498,7 +498,7 @@ impl Component for TcpClient {
                         let remote = cx.remote();
                         let me = cx.id();
                         let spawned = std::thread::Builder::new()
-                            .name(format!("resolve {host}"))
+                            .name("kamaelia resolver".into())
                             .spawn(move || {
                                 let r =
                                     (host.as_str(), port).to_socket_addrs().map(|a| a.collect());
