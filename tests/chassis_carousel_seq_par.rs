@@ -330,3 +330,54 @@ fn par_holds_back_for_a_full_child_without_losing_order() {
     assert_eq!(*slow.borrow(), (0..50).collect::<Vec<_>>());
     assert!(!h.is_alive(id));
 }
+
+#[test]
+fn par_waits_for_a_full_child_control_instead_of_dropping_signals() {
+    /// Takes one control signal per step (its control holds one); ends on
+    /// shutdown.
+    struct OneAtATime(Inbox<Signal>, Rc<RefCell<Vec<Signal>>>);
+    impl Component for OneAtATime {
+        fn step(&mut self, _cx: &mut Cx) -> Step {
+            if let Some(s) = self.0.recv() {
+                self.1.borrow_mut().push(s.clone());
+                return if s.is_shutdown() {
+                    Step::Done
+                } else {
+                    Step::Yield
+                };
+            }
+            Step::Pause
+        }
+        fn boxes(&self, set: &mut BoxSet) {
+            set.add(&self.0);
+        }
+    }
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let par = Par::<(), ()>::new(vec![Box::new(OneAtATime(
+        Inbox::bounded("control", "one at a time", 1),
+        seen.clone(),
+    ))]);
+    let mut h = Harness::new();
+    let id = h.spawn(par);
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    h.run_until_idle();
+    for s in [
+        Signal::ProducerFinished,
+        Signal::ProducerFinished,
+        Signal::Shutdown,
+    ] {
+        ctl.send(s).unwrap();
+    }
+    h.run_until_idle();
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            Signal::ProducerFinished,
+            Signal::ProducerFinished,
+            Signal::Shutdown
+        ]
+    );
+    assert_eq!(sig.drain(), vec![Signal::Shutdown]);
+    assert!(!h.is_alive(id));
+}

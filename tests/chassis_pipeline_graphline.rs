@@ -377,3 +377,63 @@ fn graphline_does_not_spin_on_unrouted_input() {
     assert_eq!(input.outbox().held(), 1, "kept by the sender, not lost");
     assert_eq!(h.run_until_idle(), 0);
 }
+
+/// Takes one control signal per step (its control holds one), noting each;
+/// ends on shutdown.
+///
+/// | box     | carries  | meaning                              |
+/// |---------|----------|--------------------------------------|
+/// | control | `Signal` | bounded to 1; shutdown ends it       |
+pub struct OneAtATime {
+    pub control: Inbox<Signal>,
+    pub seen: Rc<RefCell<Vec<Signal>>>,
+}
+
+impl Component for OneAtATime {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        if let Some(s) = self.control.recv() {
+            self.seen.borrow_mut().push(s.clone());
+            if s.is_shutdown() {
+                return Step::Done;
+            }
+            return Step::Yield;
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.control);
+    }
+}
+
+#[test]
+fn graphline_waits_for_a_full_child_control_instead_of_dropping_signals() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let g = graphline! {
+        "A" => OneAtATime { control: Inbox::bounded("control", "one at a time", 1), seen: seen.clone() };
+    }
+    .unwrap();
+    let mut h = Harness::new();
+    let id = h.spawn(g);
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    h.run_until_idle();
+    for s in [
+        Signal::ProducerFinished,
+        Signal::ProducerFinished,
+        Signal::Shutdown,
+    ] {
+        ctl.send(s).unwrap();
+    }
+    h.run_until_idle();
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            Signal::ProducerFinished,
+            Signal::ProducerFinished,
+            Signal::Shutdown
+        ]
+    );
+    assert_eq!(sig.drain(), vec![Signal::Shutdown]);
+    assert!(!h.is_alive(id));
+    assert_eq!(h.scheduler().stats().undelivered, 0);
+}

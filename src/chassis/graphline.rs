@@ -39,10 +39,11 @@
 use std::collections::BTreeSet;
 
 use crate::axon::{
-    link_refs, Address, BoxRef, BoxSet, Component, Cx, Dir, Inbox, Outbox, Signal, Step,
+    link_refs, AdaptiveBoxes, BoxRef, BoxSet, Component, Cx, Dir, Inbox, Outbox, Signal, Step,
 };
 
 use super::{box_of, BuildError};
+use crate::util::relay::{copy_to_all, flush_all, Copy};
 
 fn is_self(name: &str) -> bool {
     name == "self" || name.is_empty()
@@ -95,6 +96,8 @@ impl GraphlineBuilder {
             control_passed: false,
             signal_fed: false,
             disseminate: Vec::new(),
+            control_copies: AdaptiveBoxes::new(),
+            control_blocked: false,
             running: 0,
             started: false,
             shutdown: None,
@@ -152,8 +155,13 @@ impl GraphlineBuilder {
             if controlled.contains(name) {
                 continue;
             }
-            if let Some(ctl) = box_of(&**c, "control").and_then(|b| b.address::<Signal>()) {
-                g.disseminate.push(ctl);
+            if let Some(ctl) = box_of(&**c, "control") {
+                let out = g
+                    .control_copies
+                    .add_outbox::<Signal>("_control", "copy of control for a child");
+                link_refs(&out.erased(), &ctl)
+                    .map_err(|e| e.with_names(Some("self"), Some(name)))?;
+                g.disseminate.push(Copy::new(out));
             }
         }
         g.pending = self.children.into_iter().map(|(_, c)| c).collect();
@@ -169,7 +177,11 @@ pub struct Graphline {
     signal: Outbox<Signal>,
     control_passed: bool,
     signal_fed: bool,
-    disseminate: Vec<Address<Signal>>,
+    /// A copy of control for each child whose control is not linked.
+    disseminate: Vec<Copy<Signal>>,
+    control_copies: AdaptiveBoxes,
+    /// A child refused its copy of a control signal (so control waits).
+    control_blocked: bool,
     running: usize,
     started: bool,
     shutdown: Option<Signal>,
@@ -239,15 +251,28 @@ impl Component for Graphline {
                 self.running += 1;
             }
         }
-        while let Some(sig) = self.control.recv() {
+        // Copy control to the children; one whose control is full is sent
+        // its copy when it takes one, and control waits meanwhile.
+        if self.control_blocked {
+            self.control_blocked = !flush_all(self.disseminate.iter_mut());
+        }
+        while !self.control_blocked {
+            let Some(sig) = self.control.recv() else {
+                break;
+            };
             if sig.is_shutdown() {
                 self.shutdown = Some(sig.clone());
             }
-            for ctl in &self.disseminate {
-                if !ctl.is_closed() && ctl.deliver(sig.clone()).is_err() {
-                    log::warn!("graphline: a child's control is full; signal not copied");
+            // Children that have ended get no copies.
+            let copies = &self.control_copies;
+            self.disseminate.retain(|c| {
+                let alive = c.out.is_linked();
+                if !alive {
+                    let _ = copies.remove(c.out.name());
                 }
-            }
+                alive
+            });
+            self.control_blocked = !copy_to_all(self.disseminate.iter_mut(), sig);
         }
         while cx.next_exit().is_some() {
             self.running -= 1;
@@ -264,7 +289,9 @@ impl Component for Graphline {
     }
 
     fn boxes(&self, set: &mut BoxSet) {
-        set.add(&self.control).add(&self.signal);
+        set.add(&self.control)
+            .add(&self.signal)
+            .adaptive(&self.control_copies);
         for b in &self.own {
             set.add_ref(b);
         }

@@ -49,7 +49,9 @@ pub struct Par<I: Clone + 'static = (), O: 'static = ()> {
     /// A copy of the input for each child with an inbox.
     data: Vec<Copy<I>>,
     /// A copy of control for each child with a control inbox.
-    controls: Vec<Outbox<Signal>>,
+    controls: Vec<Copy<Signal>>,
+    /// Some child refused its copy of a control signal (so control waits).
+    control_blocked: bool,
     /// Some child refused its copy (so input waits).
     blocked: bool,
     pending: Vec<Box<dyn Component>>,
@@ -70,6 +72,7 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
             lanes_boxes: AdaptiveBoxes::new(),
             data: Vec::new(),
             controls: Vec::new(),
+            control_blocked: false,
             blocked: false,
             pending: Vec::new(),
             running: 0,
@@ -94,7 +97,7 @@ impl<I: Clone + 'static, O: 'static> Par<I, O> {
                     .lanes_boxes
                     .add_outbox::<Signal>("_control", "copy of control for a child");
                 match link_refs(&out.erased(), b) {
-                    Ok(_) => par.controls.push(out),
+                    Ok(_) => par.controls.push(Copy::new(out)),
                     Err(e) => log::error!("par: cannot link child {name}: {e}"),
                 }
             }
@@ -118,13 +121,19 @@ impl<I: Clone + 'static, O: 'static> Component for Par<I, O> {
                 self.running += 1;
             }
         }
-        while let Some(sig) = self.control.recv() {
+        // Copy control to every child; a child whose control is full is
+        // sent its copy when it takes one, and control waits meanwhile.
+        if self.control_blocked {
+            self.control_blocked = !flush_all(self.controls.iter_mut());
+        }
+        while !self.control_blocked {
+            let Some(sig) = self.control.recv() else {
+                break;
+            };
             if sig.is_shutdown() {
                 self.shutdown = Some(sig.clone());
             }
-            for c in &self.controls {
-                let _ = c.send(sig.clone());
-            }
+            self.control_blocked = !copy_to_all(self.controls.iter_mut(), sig);
         }
         // Copy input to every child; while one is full, input waits.
         if self.blocked {
@@ -134,7 +143,7 @@ impl<I: Clone + 'static, O: 'static> Component for Par<I, O> {
             let Some(m) = self.inbox.recv() else { break };
             self.blocked = !copy_to_all(self.data.iter_mut(), m);
         }
-        if self.blocked {
+        if self.blocked || self.control_blocked {
             cx.hold_input();
         }
         while cx.next_exit().is_some() {
