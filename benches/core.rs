@@ -1,6 +1,9 @@
 //! Benchmarks of the Axon core. Run with
 //! `cargo bench --bench core`; `BENCH_QUICK=1` makes a run that takes a few
 //! seconds (smaller sizes, shorter idle period, fewer repetitions).
+//! `BENCH_ROWS=pipeline10x1,idle` (of `idle`, `pipeline1x1`,
+//! `pipeline1x64`, `pipeline10x1`, `pipeline10x64`, `allocs`, `wake`) runs
+//! only those rows, for profiling.
 //!
 //! Every measurement is printed as one JSON line on stdout:
 //!
@@ -764,15 +767,23 @@ fn main() {
     let cfg = Config::from_env();
     let t0 = Instant::now();
     // First, while the heap is still small, so RSS growth is all its own.
-    bench_idle(&cfg);
+    if common::want("idle") {
+        bench_idle(&cfg);
+    }
     for k in [1, 10] {
         for per_step in [1, 64] {
-            bench_pipeline(&cfg, k, per_step);
+            if common::want(&format!("pipeline{k}x{per_step}")) {
+                bench_pipeline(&cfg, k, per_step);
+            }
         }
     }
-    bench_allocs(&cfg);
-    print_wake("threaded", wake_via_threaded(&cfg));
-    print_wake("remote", wake_via_remote(&cfg));
+    if common::want("allocs") {
+        bench_allocs(&cfg);
+    }
+    if common::want("wake") {
+        print_wake("threaded", wake_via_threaded(&cfg));
+        print_wake("remote", wake_via_remote(&cfg));
+    }
     eprintln!(
         "core bench ({}) took {:.1} s",
         if cfg.quick { "quick" } else { "full" },

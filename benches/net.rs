@@ -767,8 +767,7 @@ fn bench_bulk(cfg: &Config, conns: usize, mib: usize) {
 fn main() {
     let cfg = Config::from_env();
     // `BENCH_ROWS=bulk100,rt1` runs only those rows (for profiling).
-    let rows = std::env::var("BENCH_ROWS").unwrap_or_default();
-    let want = |row: &str| rows.is_empty() || rows.split(',').any(|r| r.trim() == row);
+    let want = common::want;
     let t0 = Instant::now();
     // Bulk first, while the heap is small, so RSS growth is the server's.
     if want("bulk1") {

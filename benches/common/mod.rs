@@ -20,6 +20,13 @@ pub fn quick() -> bool {
     std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// Whether to run `row`: `BENCH_ROWS` (a comma-separated list of row
+/// names) picks rows for profiling; unset or empty runs them all.
+pub fn want(row: &str) -> bool {
+    let rows = std::env::var("BENCH_ROWS").unwrap_or_default();
+    rows.trim().is_empty() || rows.split(',').any(|r| r.trim() == row)
+}
+
 /// One JSON object on one line.
 pub struct Json(String);
 
