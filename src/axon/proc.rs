@@ -10,7 +10,10 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::ptr::NonNull;
 use std::rc::Rc;
+
+use super::component::Component;
 
 /// Identifies a component in one scheduler. The generation makes an id of a
 /// finished component never match the component that later reuses its slot.
@@ -66,17 +69,27 @@ impl Core {
     }
 }
 
+/// A queued component, as the run queues and the wake list hold it: a
+/// pointer straight to its [`Proc`], so running it needs no slot lookup.
+///
+/// Valid while queued: the scheduler's slot keeps an `Rc` to every live
+/// proc and replaces it only after the component has finished; a component
+/// finishes only in its own step (when it is running, so not queued), and
+/// dead procs are never queued (`wake` ignores them). Stopping the system
+/// clears every queue.
+pub(crate) type Task = NonNull<Proc>;
+
 /// The wake list. Every wake pushes onto it, so it avoids `RefCell`'s two
 /// extra stores per push: it is `!Sync` (inside an `Rc`), and each method
 /// below finishes its access before returning and calls no user code, so
 /// no two accesses ever overlap.
-pub(crate) struct WakeList(UnsafeCell<Vec<Id>>);
+pub(crate) struct WakeList(UnsafeCell<Vec<Task>>);
 
 impl WakeList {
     #[inline]
-    pub(crate) fn push(&self, id: Id) {
+    pub(crate) fn push(&self, task: Task) {
         // SAFETY: see the type's documentation.
-        unsafe { (*self.0.get()).push(id) }
+        unsafe { (*self.0.get()).push(task) }
     }
     pub(crate) fn len(&self) -> usize {
         // SAFETY: see the type's documentation.
@@ -85,13 +98,13 @@ impl WakeList {
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Moves every woken id onto the end of `to`, in wake order.
-    pub(crate) fn drain_into(&self, to: &mut Vec<Id>) {
+    /// Moves every woken task onto the end of `to`, in wake order.
+    pub(crate) fn drain_into(&self, to: &mut Vec<Task>) {
         // SAFETY: see the type's documentation; `to` is not the wake list.
         unsafe { to.append(&mut *self.0.get()) }
     }
     /// Runs `f` on the list itself (for reserving and shrinking).
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Id>) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Task>) -> R) -> R {
         // SAFETY: see the type's documentation; `f` only resizes the list.
         unsafe { f(&mut *self.0.get()) }
     }
@@ -110,6 +123,10 @@ pub(crate) struct Proc {
     /// Boxed so an idle component pays 8 bytes for it, not 24.
     #[allow(clippy::box_collection)]
     waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
+    /// The component itself while it lives (a `Box` the scheduler owns and
+    /// frees); kept here, beside its wake state, so a step reaches both
+    /// through one pointer.
+    pub(crate) comp: Cell<Option<NonNull<dyn Component>>>,
 }
 
 impl Proc {
@@ -121,6 +138,7 @@ impl Proc {
             pending: Cell::new(0),
             core,
             waiters: Cell::new(None),
+            comp: Cell::new(None),
         })
     }
 
@@ -162,7 +180,7 @@ impl Proc {
         match self.state.get() {
             SLEEPING => {
                 self.state.set(QUEUED);
-                self.core.woken.push(self.id);
+                self.core.woken.push(NonNull::from(self));
             }
             RUNNING => self.set(F_REWAKE),
             _ => {}

@@ -23,6 +23,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use super::boxes::{bump_epoch, BoxRef, BoxSet, Dir, LinkError, LinkErrorKind, Li
 use super::component::Component;
 use super::cx::Cx;
 use super::introspect::{BoxInfo, ComponentInfo, LinkInfo, RunState, Snapshot};
-use super::proc::{Core, Id, Proc, DEAD, F_HOLD, F_REWAKE, QUEUED, RUNNING, SLEEPING};
+use super::proc::{Core, Id, Proc, Task, DEAD, F_HOLD, F_REWAKE, QUEUED, RUNNING, SLEEPING};
 use super::signal::Step;
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -245,20 +246,17 @@ impl Timers {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey(u64);
 
-struct Slot {
-    comp: Option<Box<dyn Component>>,
-    proc: Rc<Proc>,
-}
-
 pub(crate) struct Inner {
     core: Rc<Core>,
     tombstone: Rc<Proc>,
-    slots: Vec<Slot>,
+    /// Every component's proc by slot number (the proc holds the component
+    /// while it lives).
+    slots: Vec<Rc<Proc>>,
     free: Vec<u32>,
     live: usize,
-    current: Vec<Id>,
+    current: Vec<Task>,
     cursor: usize,
-    next_run: Vec<Id>,
+    next_run: Vec<Task>,
     round: u64,
     clock: Clock,
     timers: Timers,
@@ -496,7 +494,7 @@ impl Scheduler {
     /// Whether `id` is asleep (paused and not woken since). Unknown or
     /// finished components count as asleep, as in Axon.
     pub fn is_sleeping(&self, id: Id) -> bool {
-        !self.inner.is_alive(id) || self.inner.slots[id.index as usize].proc.state.get() == SLEEPING
+        !self.inner.is_alive(id) || self.inner.slots[id.index as usize].state.get() == SLEEPING
     }
 
     /// Wakes a component (from the thread that owns the scheduler).
@@ -568,15 +566,12 @@ impl Inner {
     }
 
     pub(crate) fn is_alive(&self, id: Id) -> bool {
-        self.slots
-            .get(id.index as usize)
-            .is_some_and(|s| s.proc.id == id && s.proc.state.get() != DEAD)
+        self.proc_of(id).is_some()
     }
 
     fn proc_of(&self, id: Id) -> Option<&Rc<Proc>> {
         self.slots
             .get(id.index as usize)
-            .map(|s| &s.proc)
             .filter(|p| p.id == id && p.state.get() != DEAD)
     }
 
@@ -589,7 +584,7 @@ impl Inner {
     pub(crate) fn spawn(&mut self, comp: Box<dyn Component>, parent: Option<Id>) -> Id {
         let id = match self.free.pop() {
             Some(index) => {
-                let gen = self.slots[index as usize].proc.id.gen.wrapping_add(1);
+                let gen = self.slots[index as usize].id.gen.wrapping_add(1);
                 Id { index, gen }
             }
             None => {
@@ -617,17 +612,14 @@ impl Inner {
         for a in &set.adaptive {
             a.bind(&proc, names.clone());
         }
-        let slot = Slot {
-            comp: Some(comp),
-            proc: proc.clone(),
-        };
-        if (id.index as usize) < self.slots.len() {
-            self.slots[id.index as usize] = slot;
-        } else {
-            self.slots.push(slot);
-        }
+        proc.comp.set(Some(NonNull::from(Box::leak(comp))));
         // Activation is a wake: the component runs from the next round.
-        self.core.woken.push(id);
+        self.core.woken.push(NonNull::from(&*proc));
+        if (id.index as usize) < self.slots.len() {
+            self.slots[id.index as usize] = proc;
+        } else {
+            self.slots.push(proc);
+        }
         self.live += 1;
         self.stats.spawned += 1;
         if let Some(p) = parent {
@@ -662,81 +654,89 @@ impl Inner {
             if self.cursor >= self.current.len() && !self.begin_round() {
                 return None;
             }
-            let id = self.current[self.cursor];
+            let task = self.current[self.cursor];
             self.cursor += 1;
-            if let Some(r) = self.run_component(id) {
+            // SAFETY: a queued task is live (see `Task`).
+            let id = unsafe { task.as_ref() }.id;
+            if let Some(r) = self.run_component(task) {
                 return Some((id, r));
             }
         }
     }
 
-    /// Runs one step of a queued component. The common case (no trace, no
-    /// panic catching, the component yields or pauses) stays in this small
-    /// function; everything else is in `step_slow`.
+    /// Runs one step of a queued component.
     #[inline]
-    fn run_component(&mut self, id: Id) -> Option<StepResult> {
+    fn run_component(&mut self, task: Task) -> Option<StepResult> {
         if self.careful {
-            return self.step_slow(id);
+            self.step_slow(task)
+        } else {
+            self.stats.steps += 1;
+            self.step_fast(task)
         }
-        let (proc, mut comp) = self.begin_step(id)?;
-        // SAFETY: see `begin_step`.
-        let proc: &Proc = unsafe { &*proc };
-        let step = comp.step(&mut Cx {
+    }
+
+    /// A step without tracing or panic catching. The common case (the
+    /// component yields or pauses) stays in this small function.
+    #[inline]
+    fn step_fast(&mut self, task: Task) -> Option<StepResult> {
+        // SAFETY: a queued task is live (see `Task`), and stays so for the
+        // whole step: its slot is replaced only after it has finished.
+        let proc: &Proc = unsafe { task.as_ref() };
+        let comp = self.begin_step(proc)?;
+        // SAFETY: the component is borrowed only here while it runs; every
+        // other reader (`component_of`) skips a running component, and it
+        // is freed only after its step, in `finish` or `stop_all`.
+        let step = unsafe { &mut *comp.as_ptr() }.step(&mut Cx {
             inner: self,
-            me: id,
+            me: proc.id,
             proc,
         });
-        match self.settle(id, proc, step) {
-            Some(r) => {
-                put_back(&mut self.slots[id.index as usize], comp);
-                Some(r)
-            }
+        match self.settle(task, proc, step) {
+            Some(r) => Some(r),
             None => {
-                self.finish(id, comp, ExitKind::Finished);
+                self.finish(proc.id, take_component(proc), ExitKind::Finished);
                 Some(StepResult::Done)
             }
         }
     }
 
-    /// Takes a queued component out of its slot and marks it running.
-    ///
-    /// The Proc comes back as a pointer the caller may use for the step:
-    /// the slot's Rc keeps it alive while the component lives, and the slot
-    /// is replaced only after the component finished (in `finish`, after
-    /// the step), so it stays valid even if `slots` reallocates meanwhile.
+    /// Marks a queued component running; returns the component.
     #[inline(always)]
-    fn begin_step(&mut self, id: Id) -> Option<(*const Proc, Box<dyn Component>)> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        let proc = Rc::as_ptr(&slot.proc);
-        // Every id in the run queue is a live, queued component: an id is
+    fn begin_step(&mut self, proc: &Proc) -> Option<NonNull<dyn Component>> {
+        // Every task in the run queue is a live, queued component: it is
         // queued only on a SLEEPING -> QUEUED wake or after its own step,
         // and a component ends only in its own step.
         debug_assert!(
-            slot.proc.id == id && slot.proc.state.get() == QUEUED,
-            "{id:?} queued twice or dead"
+            proc.state.get() == QUEUED,
+            "{:?} queued twice or dead",
+            proc.id
         );
-        let comp = slot.comp.take()?;
-        slot.proc.state.set(RUNNING);
-        slot.proc.clear(F_REWAKE | F_HOLD);
-        self.stats.steps += 1;
-        Some((proc, comp))
+        // F_REWAKE and F_HOLD are clear: `settle` cleared them after the
+        // last step, and only a running component gets them set.
+        debug_assert!(!proc.has(F_REWAKE | F_HOLD));
+        let comp = proc.comp.get()?;
+        proc.state.set(RUNNING);
+        Some(comp)
     }
 
     /// Queues or sleeps a component after a step that did not end it;
     /// `None` if it returned `Done`.
     #[inline(always)]
-    fn settle(&mut self, id: Id, proc: &Proc, step: Step) -> Option<StepResult> {
+    fn settle(&mut self, task: Task, proc: &Proc, step: Step) -> Option<StepResult> {
+        // This step's hold and re-wake are used up here.
+        let flags = proc.flags.get();
+        proc.flags.set(flags & !(F_REWAKE | F_HOLD));
         match step {
             Step::Yield => {
                 proc.state.set(QUEUED);
-                self.next_run.push(id);
+                self.next_run.push(task);
                 Some(StepResult::Yield)
             }
             Step::Pause => {
-                let input_waiting = proc.pending.get() > 0 && !proc.has(F_HOLD);
-                if input_waiting || proc.has(F_REWAKE) {
+                let input_waiting = proc.pending.get() > 0 && flags & F_HOLD == 0;
+                if input_waiting || flags & F_REWAKE != 0 {
                     proc.state.set(QUEUED);
-                    self.next_run.push(id);
+                    self.next_run.push(task);
                     Some(StepResult::Pause)
                 } else {
                     proc.state.set(SLEEPING);
@@ -750,13 +750,17 @@ impl Inner {
     /// A step with tracing and, if asked for, panics caught.
     #[cold]
     #[inline(never)]
-    fn step_slow(&mut self, id: Id) -> Option<StepResult> {
-        let (proc, mut comp) = self.begin_step(id)?;
-        // SAFETY: see `begin_step`.
-        let proc: &Proc = unsafe { &*proc };
-        let outcome = self.careful_step(id, proc, &mut comp);
+    fn step_slow(&mut self, task: Task) -> Option<StepResult> {
+        self.stats.steps += 1;
+        // SAFETY: as in `run_component`.
+        let proc: &Proc = unsafe { task.as_ref() };
+        let id = proc.id;
+        let comp = self.begin_step(proc)?;
+        // SAFETY: as in `run_component`.
+        let comp = unsafe { &mut *comp.as_ptr() };
+        let outcome = self.careful_step(id, proc, comp);
         let result = match &outcome {
-            Ok(step) => self.settle(id, proc, *step).unwrap_or(StepResult::Done),
+            Ok(step) => self.settle(task, proc, *step).unwrap_or(StepResult::Done),
             Err(_) => StepResult::Panicked,
         };
         if let Some(t) = self.trace.as_mut() {
@@ -768,14 +772,14 @@ impl Inner {
             });
         }
         match outcome {
-            Ok(Step::Done) => self.finish(id, comp, ExitKind::Finished),
+            Ok(Step::Done) => self.finish(id, take_component(proc), ExitKind::Finished),
             Err(payload) => {
                 let msg = panic_message(&*payload);
                 log::error!("component {}{id} panicked: {msg}; removed", comp.name());
                 self.stats.panicked += 1;
-                self.finish(id, comp, ExitKind::Panicked(msg));
+                self.finish(id, take_component(proc), ExitKind::Panicked(msg));
             }
-            Ok(_) => put_back(&mut self.slots[id.index as usize], comp),
+            Ok(_) => {}
         }
         Some(result)
     }
@@ -787,7 +791,7 @@ impl Inner {
         &mut self,
         id: Id,
         proc: &Proc,
-        comp: &mut Box<dyn Component>,
+        comp: &mut dyn Component,
     ) -> std::thread::Result<Step> {
         let mut cx = Cx {
             inner: self,
@@ -820,7 +824,7 @@ impl Inner {
             }
         }
         bump_epoch();
-        let proc = self.slots[id.index as usize].proc.clone();
+        let proc = self.slots[id.index as usize].clone();
         proc.state.set(DEAD);
         proc.wake_waiters();
         if self.io_live > 0 {
@@ -859,7 +863,7 @@ impl Inner {
                     kids.retain(|k| {
                         slots
                             .get(k.index as usize)
-                            .is_some_and(|s| s.proc.id == *k && s.proc.state.get() != DEAD)
+                            .is_some_and(|p| p.id == *k && p.state.get() != DEAD)
                     });
                 }
             }
@@ -902,10 +906,21 @@ impl Inner {
             }
             if self.cursor < self.current.len() || self.begin_round() {
                 // The rest of this round, without coming back out per step.
-                while self.cursor < self.current.len() && !self.stop {
-                    let id = self.current[self.cursor];
-                    self.cursor += 1;
-                    self.run_component(id);
+                if self.careful {
+                    while self.cursor < self.current.len() && !self.stop {
+                        let task = self.current[self.cursor];
+                        self.cursor += 1;
+                        self.step_slow(task);
+                    }
+                } else {
+                    // Steps are counted per round here, not one by one.
+                    let first = self.cursor;
+                    while self.cursor < self.current.len() && !self.stop {
+                        let task = self.current[self.cursor];
+                        self.cursor += 1;
+                        self.step_fast(task);
+                    }
+                    self.stats.steps += (self.cursor - first) as u64;
                 }
                 continue;
             }
@@ -921,24 +936,23 @@ impl Inner {
     fn sleepers(&self) -> Vec<(Id, String)> {
         self.slots
             .iter()
-            .filter(|s| s.proc.state.get() == SLEEPING)
-            .map(|s| {
-                let name = s
-                    .comp
-                    .as_ref()
+            .filter(|p| p.state.get() == SLEEPING)
+            .map(|p| {
+                let name = component_of(p)
                     .map(|c| c.name().to_string())
                     .unwrap_or_default();
-                (s.proc.id, name)
+                (p.id, name)
             })
             .collect()
     }
 
     fn stop_all(&mut self) {
         for i in 0..self.slots.len() {
-            let Some(comp) = self.slots[i].comp.take() else {
+            let proc = self.slots[i].clone();
+            if proc.comp.get().is_none() {
                 continue;
-            };
-            let proc = self.slots[i].proc.clone();
+            }
+            let comp = take_component(&proc);
             let mut set = BoxSet::default();
             comp.boxes(&mut set);
             for b in &set.boxes {
@@ -1017,9 +1031,9 @@ impl Inner {
             self.fire_timers();
         }
         self.drain_remote();
-        if self.io_live > 0 || self.remote_in_use() {
+        if self.io_live > 0 {
             self.rounds_since_poll += 1;
-            if self.io_live > 0 && self.rounds_since_poll >= POLL_EVERY_ROUNDS {
+            if self.rounds_since_poll >= POLL_EVERY_ROUNDS {
                 self.poll_events(Some(Duration::ZERO));
             }
         }
@@ -1041,10 +1055,16 @@ impl Inner {
 
     /// Wakes what other threads asked to wake. Cheap when nothing came: one
     /// atomic load.
+    #[inline]
     fn drain_remote(&mut self) {
-        if !self.remote.inner.pending.load(Ordering::Acquire) {
-            return;
+        if self.remote.inner.pending.load(Ordering::Acquire) {
+            self.drain_remote_now();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drain_remote_now(&mut self) {
         self.remote.inner.pending.store(false, Ordering::Release);
         while let Ok(id) = self.remote_rx.try_recv() {
             self.wake(id);
@@ -1183,17 +1203,14 @@ impl Inner {
         if !self.is_alive(id) {
             return None;
         }
-        self.slots[id.index as usize]
-            .comp
-            .as_ref()
-            .map(|c| c.name().to_string())
+        component_of(&self.slots[id.index as usize]).map(|c| c.name().to_string())
     }
 
     pub(crate) fn find_box(&self, id: Id, name: &str) -> Result<BoxRef, LinkError> {
         if !self.is_alive(id) {
             return Err(LinkError::lookup(LinkErrorKind::NoSuchComponent(id)));
         }
-        let Some(comp) = self.slots[id.index as usize].comp.as_ref() else {
+        let Some(comp) = component_of(&self.slots[id.index as usize]) else {
             // The caller itself is running and cannot be searched by name:
             // it should use its own typed handles.
             return Err(LinkError::lookup(LinkErrorKind::NoSuchBox {
@@ -1268,8 +1285,7 @@ impl Inner {
     pub(crate) fn snapshot(&self) -> Snapshot {
         let mut components = Vec::new();
         let mut links = Vec::new();
-        for slot in &self.slots {
-            let p = &slot.proc;
+        for p in &self.slots {
             let state = match p.state.get() {
                 DEAD => continue,
                 SLEEPING => RunState::Sleeping,
@@ -1278,7 +1294,7 @@ impl Inner {
             };
             let id = p.id;
             let mut boxes = Vec::new();
-            let name = match slot.comp.as_ref() {
+            let name = match component_of(p) {
                 Some(c) => {
                     let mut set = BoxSet::default();
                     c.boxes(&mut set);
@@ -1320,13 +1336,34 @@ impl Inner {
     }
 }
 
-/// Returns a component to its slot after its step. The slot is empty (it
-/// was taken out for the step), so there is nothing to drop: skipping the
-/// drop glue of the old `None` is measurable on the per-step path.
-#[inline(always)]
-fn put_back(slot: &mut Slot, comp: Box<dyn Component>) {
-    debug_assert!(slot.comp.is_none());
-    std::mem::forget(slot.comp.replace(comp));
+/// A component that is not running, to look at (`None` while it runs or
+/// once it has finished).
+fn component_of(p: &Proc) -> Option<&dyn Component> {
+    if p.state.get() == RUNNING {
+        return None;
+    }
+    // SAFETY: only a running component is borrowed mutably (by its step),
+    // and the component lives as long as the proc holds it.
+    p.comp.get().map(|c| unsafe { &*c.as_ptr() })
+}
+
+/// Takes a finished component out of its proc, to drop it.
+fn take_component(p: &Proc) -> Box<dyn Component> {
+    let c = p.comp.take().expect("a live component");
+    // SAFETY: the pointer came from `Box::leak` in `spawn` and is taken
+    // out once; no borrow of the component outlives this (its step is over).
+    unsafe { Box::from_raw(c.as_ptr()) }
+}
+
+impl Drop for Inner {
+    /// Frees the components still alive (the procs hold them by pointer).
+    fn drop(&mut self) {
+        for p in &self.slots {
+            if p.comp.get().is_some() {
+                drop(take_component(p));
+            }
+        }
+    }
 }
 
 fn link_kind(a: Dir, b: Dir) -> LinkKind {
@@ -1338,7 +1375,7 @@ fn link_kind(a: Dir, b: Dir) -> LinkKind {
 }
 
 /// Gives back memory of run queues that once held many entries.
-fn shrink_idle(v: &mut Vec<Id>, keep: usize) {
+fn shrink_idle(v: &mut Vec<Task>, keep: usize) {
     if v.capacity() > 4096.max(keep) && v.len() < v.capacity() / 8 {
         v.shrink_to(v.len().max(1024).max(keep));
     }
