@@ -189,7 +189,13 @@ impl Pass {
 
 impl Component for Pass {
     fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(m) = self.held.take().or_else(|| self.inbox.recv()) {
+        if let Some(m) = self.held.take() {
+            if let Err(Full(m)) = self.outbox.send(m) {
+                self.held = Some(m);
+                return Step::Pause;
+            }
+        }
+        while let Some(m) = self.inbox.recv() {
             if let Err(Full(m)) = self.outbox.send(m) {
                 self.held = Some(m);
                 break;
