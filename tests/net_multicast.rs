@@ -9,15 +9,12 @@
 //! what to set up. Set `KAMAELIA_REQUIRE_MULTICAST=1` to make a skip a
 //! failure instead (for a CI machine known to be set up).
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use kamaelia::axon::{link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step};
-use kamaelia::boxes;
+use kamaelia::axon::{link, Inbox, Outbox, Scheduler, Signal};
 use kamaelia::internet::multicast::{
     MulticastConfig, MulticastReceiver, MulticastSender, MulticastTransceiver,
 };
@@ -25,7 +22,8 @@ use kamaelia::internet::udp::Datagram;
 use kamaelia::util::DataSource;
 use socket2::{Domain, Protocol, Socket, Type};
 
-const PATIENCE: Duration = Duration::from_secs(10);
+mod datagram_support;
+use datagram_support::*;
 
 fn group(n: u8) -> Ipv4Addr {
     Ipv4Addr::new(239, 255, 71, n)
@@ -103,82 +101,6 @@ fn multicast_works(test: &str, g: Ipv4Addr) -> bool {
             false
         }
     }
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
-}
-
-/// Runs the scheduler until `done` holds, waiting in its poll for the
-/// sockets' events between checks; panics after [`PATIENCE`].
-fn pump(s: &mut Scheduler, mut done: impl FnMut(&Scheduler) -> bool) {
-    let start = Instant::now();
-    s.run_until_idle();
-    while !done(s) {
-        assert!(start.elapsed() < PATIENCE, "gave up waiting");
-        s.run_for(Duration::from_millis(1));
-    }
-}
-
-/// Runs a system that ends by itself; fails if it has not completed
-/// within [`PATIENCE`] (a datagram was lost, or a component hangs).
-fn run_to_completion(s: &mut Scheduler) {
-    assert_eq!(s.run_for(PATIENCE), Some(Ended::Completed));
-}
-
-/// Records `want` datagrams, then sends `Shutdown` on `stop` and ends.
-struct Collect {
-    inbox: Inbox<Datagram>,
-    stop: Outbox<Signal>,
-    want: usize,
-    got: Rc<RefCell<Vec<Datagram>>>,
-}
-
-impl Component for Collect {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        while self.got.borrow().len() < self.want {
-            match self.inbox.recv() {
-                Some(d) => self.got.borrow_mut().push(d),
-                None => return Step::Pause,
-            }
-        }
-        let _ = self.stop.send(Signal::Shutdown);
-        Step::Done
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.inbox, self.stop);
-    }
-}
-
-/// What a [`Collect`] recorded.
-struct Heard(Rc<RefCell<Vec<Datagram>>>);
-
-impl Heard {
-    fn take(&self) -> Vec<Datagram> {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-}
-
-/// Collects `want` datagrams from `outbox`, then shuts the component down
-/// through `control`.
-fn collect(
-    s: &mut Scheduler,
-    outbox: &Outbox<Datagram>,
-    control: &Inbox<Signal>,
-    want: usize,
-) -> Heard {
-    let got = Rc::new(RefCell::new(Vec::new()));
-    let c = Collect {
-        inbox: Inbox::inbox(),
-        stop: Outbox::new("stop", "shutdown for the component heard"),
-        want,
-        got: got.clone(),
-    };
-    link(outbox, &c.inbox).unwrap();
-    link(&c.stop, control).unwrap();
-    s.spawn(c);
-    Heard(got)
 }
 
 // ---------------------------------------------------------------------------

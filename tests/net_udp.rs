@@ -13,20 +13,20 @@
 use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket as StdUdp};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use kamaelia::axon::{link, BoxSet, Component, Cx, Ended, Inbox, Outbox, Scheduler, Signal, Step};
-use kamaelia::boxes;
+use kamaelia::axon::{link, Ended, Inbox, Outbox, Scheduler, Signal};
 use kamaelia::internet::udp::{Datagram, PostboxPeer, SimplePeer, TargettedPeer, RECV_BUFFER};
 use kamaelia::testing::Harness;
 use kamaelia::util::DataSource;
 
+mod datagram_support;
+use datagram_support::*;
+
 #[allow(dead_code)]
 #[path = "../examples/udp_chargen.rs"]
 mod udp_chargen;
-
-const PATIENCE: Duration = Duration::from_secs(10);
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -36,10 +36,6 @@ fn std_socket() -> StdUdp {
     let s = StdUdp::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 /// Receives one datagram on a plain socket (5 s at most).
@@ -56,79 +52,6 @@ fn nothing_on(s: &StdUdp) -> bool {
     let r = s.recv(&mut buf);
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     r.is_err()
-}
-
-/// Runs the scheduler until `done` holds, waiting in its poll for the
-/// sockets' events between checks; panics after [`PATIENCE`].
-fn pump(s: &mut Scheduler, mut done: impl FnMut(&Scheduler) -> bool) {
-    let start = Instant::now();
-    s.run_until_idle();
-    while !done(s) {
-        assert!(start.elapsed() < PATIENCE, "gave up waiting");
-        s.run_for(Duration::from_millis(1));
-    }
-}
-
-/// Runs a system that ends by itself; fails if it has not completed
-/// within [`PATIENCE`] (a datagram was lost, or a component hangs).
-fn run_to_completion(s: &mut Scheduler) {
-    assert_eq!(s.run_for(PATIENCE), Some(Ended::Completed));
-}
-
-/// Records `want` datagrams, then sends `Shutdown` on `stop` (to the peer
-/// that heard them) and ends.
-struct Collect {
-    inbox: Inbox<Datagram>,
-    stop: Outbox<Signal>,
-    want: usize,
-    got: Rc<RefCell<Vec<Datagram>>>,
-}
-
-impl Component for Collect {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        while self.got.borrow().len() < self.want {
-            match self.inbox.recv() {
-                Some(d) => self.got.borrow_mut().push(d),
-                None => return Step::Pause,
-            }
-        }
-        let _ = self.stop.send(Signal::Shutdown);
-        Step::Done
-    }
-
-    fn boxes(&self, set: &mut BoxSet) {
-        boxes!(set; self.inbox, self.stop);
-    }
-}
-
-/// What a [`Collect`] recorded.
-struct Heard(Rc<RefCell<Vec<Datagram>>>);
-
-impl Heard {
-    fn take(&self) -> Vec<Datagram> {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-}
-
-/// Collects `want` datagrams from `outbox`, then shuts the peer down
-/// through `peer_control`.
-fn collect(
-    s: &mut Scheduler,
-    outbox: &Outbox<Datagram>,
-    peer_control: &Inbox<Signal>,
-    want: usize,
-) -> Heard {
-    let got = Rc::new(RefCell::new(Vec::new()));
-    let c = Collect {
-        inbox: Inbox::inbox(),
-        stop: Outbox::new("stop", "shutdown for the peer"),
-        want,
-        got: got.clone(),
-    };
-    link(outbox, &c.inbox).unwrap();
-    link(&c.stop, peer_control).unwrap();
-    s.spawn(c);
-    Heard(got)
 }
 
 /// Two SimplePeers, `a` sending to `b`, fed from `payloads` (then
