@@ -441,6 +441,38 @@ fn remote_wake_from_a_thread_that_has_ended_is_not_lost() {
 }
 
 #[test]
+fn wait_for_wake_returns_when_another_thread_wakes_a_component() {
+    let mut h = Harness::new();
+    let a = h.spawn(steps("A", &[Step::Pause, Step::Done]));
+    assert_eq!(h.step(), Some((a, R::Sleep)));
+    let r = h.scheduler().remote();
+    let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(0);
+    let waker = std::thread::spawn(move || {
+        go_rx.recv().unwrap();
+        r.wake(a);
+    });
+    let virtual_now = h.now();
+    go_tx.send(()).unwrap();
+    // Blocks in the poll until the thread's wake arrives (well within 10 s).
+    assert!(h.wait_for_wake(Duration::from_secs(10)));
+    waker.join().unwrap();
+    assert_eq!(h.now(), virtual_now, "virtual time stays put");
+    assert_eq!(h.step(), Some((a, R::Done)));
+}
+
+#[test]
+fn wait_for_wake_returns_at_once_when_something_is_runnable_and_times_out_otherwise() {
+    let mut h = Harness::new();
+    let a = h.spawn(steps("A", &[Step::Pause, Step::Done]));
+    // Just spawned: runnable, so no wait.
+    assert!(h.wait_for_wake(Duration::from_secs(10)));
+    assert_eq!(h.step(), Some((a, R::Sleep)));
+    // Asleep with nothing that could wake it: the limit ends the wait.
+    assert!(!h.wait_for_wake(Duration::from_millis(5)));
+    assert!(h.is_sleeping(a));
+}
+
+#[test]
 fn a_sleeping_component_is_woken_by_nothing_but_its_wake_sources() {
     // Time passing, other components running and finishing do not wake it.
     let mut h = Harness::new();

@@ -565,7 +565,8 @@ fn command_output_honours_back_pressure() {
         r.h.run_until_idle();
         assert!(r.out.len() <= 3);
         got.extend(r.out.drain());
-        std::thread::sleep(Duration::from_millis(1));
+        // Until the reader's thread has more (or the drain made room).
+        r.h.wait_for_wake(Duration::from_millis(100));
     }
     got.extend(r.out.drain());
     let want: Vec<Vec<u8>> = (1..=200).map(|i| format!("{i}\n").into_bytes()).collect();

@@ -451,6 +451,19 @@ impl Scheduler {
         }
     }
 
+    /// Waits in the poll, for at most `limit` of real time, until a socket
+    /// or another thread wakes a component; returns whether one is runnable.
+    /// Returns at once if one already is. Never moves virtual time: it is
+    /// how a step-by-step test waits for a component fed by a thread or a
+    /// socket, instead of sleeping.
+    pub fn wait_for_wake(&mut self, limit: Duration) -> bool {
+        if self.inner.has_runnable() {
+            return true;
+        }
+        self.inner.stats.waits += 1;
+        self.inner.poll_events(Some(limit))
+    }
+
     /// Moves virtual time forward by `d`, firing the timers that fall due
     /// (it does not run the woken components). Panics on a real clock.
     pub fn advance(&mut self, d: Duration) {
@@ -627,6 +640,11 @@ impl Inner {
             self.children.entry(p).or_default().0.push(id);
         }
         id
+    }
+
+    /// Whether some component is queued to run.
+    fn has_runnable(&self) -> bool {
+        self.cursor < self.current.len() || !self.next_run.is_empty() || !self.core.woken.is_empty()
     }
 
     fn begin_round(&mut self) -> bool {

@@ -139,6 +139,12 @@ impl Harness {
         n + self.run_until_idle()
     }
 
+    /// Waits (real time, at most `limit`) until a thread or socket wakes a
+    /// component; see [`Scheduler::wait_for_wake`]. Virtual time stays put.
+    pub fn wait_for_wake(&mut self, limit: Duration) -> bool {
+        self.sched.wait_for_wake(limit)
+    }
+
     /// The virtual time now.
     pub fn now(&self) -> Instant {
         self.sched.now()
