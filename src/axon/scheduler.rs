@@ -685,10 +685,10 @@ impl Inner {
     /// Runs one step of a queued component.
     #[inline]
     fn run_component(&mut self, task: Task) -> Option<StepResult> {
+        self.stats.steps += 1;
         if self.careful {
             self.step_slow(task)
         } else {
-            self.stats.steps += 1;
             self.step_fast(task)
         }
     }
@@ -769,7 +769,6 @@ impl Inner {
     #[cold]
     #[inline(never)]
     fn step_slow(&mut self, task: Task) -> Option<StepResult> {
-        self.stats.steps += 1;
         // SAFETY: as in `run_component`.
         let proc: &Proc = unsafe { task.as_ref() };
         let id = proc.id;
@@ -923,22 +922,12 @@ impl Inner {
                 return None;
             }
             if self.cursor < self.current.len() || self.begin_round() {
-                // The rest of this round, without coming back out per step.
+                // The rest of this round, without coming back out per step;
+                // the careful/fast choice is made once for the round.
                 if self.careful {
-                    while self.cursor < self.current.len() && !self.stop {
-                        let task = self.current[self.cursor];
-                        self.cursor += 1;
-                        self.step_slow(task);
-                    }
+                    self.run_rest_of_round(Self::step_slow);
                 } else {
-                    // Steps are counted per round here, not one by one.
-                    let first = self.cursor;
-                    while self.cursor < self.current.len() && !self.stop {
-                        let task = self.current[self.cursor];
-                        self.cursor += 1;
-                        self.step_fast(task);
-                    }
-                    self.stats.steps += (self.cursor - first) as u64;
+                    self.run_rest_of_round(Self::step_fast);
                 }
                 continue;
             }
@@ -949,6 +938,19 @@ impl Inner {
                 Wait::Nothing => return Some(Ended::Stalled(self.sleepers())),
             }
         }
+    }
+
+    /// Runs the rest of the current round with `step`; counts the steps
+    /// once for the round.
+    #[inline(always)]
+    fn run_rest_of_round(&mut self, step: impl Fn(&mut Self, Task) -> Option<StepResult>) {
+        let first = self.cursor;
+        while self.cursor < self.current.len() && !self.stop {
+            let task = self.current[self.cursor];
+            self.cursor += 1;
+            step(self, task);
+        }
+        self.stats.steps += (self.cursor - first) as u64;
     }
 
     fn sleepers(&self) -> Vec<(Id, String)> {
