@@ -64,6 +64,12 @@ fn a_duplicate_name_is_refused() {
 }
 
 #[test]
+#[should_panic(expected = "no outbox names")]
+fn no_outbox_names_are_refused() {
+    let _ = Fanout::<u8>::new(&[]);
+}
+
+#[test]
 fn slow_outbox_holds_back_without_loss_or_reordering() {
     let mut h = Harness::new();
     let id = h.spawn(Fanout::<u32>::new(&["fast", "slow"]));

@@ -65,8 +65,13 @@ impl<T: Clone + 'static> Fanout<T> {
     ///
     /// # Panics
     ///
-    /// If a name is given twice, or is `inbox`, `control` or `signal`.
+    /// If no name is given (every message would be thrown away), a name is
+    /// given twice, or a name is `inbox`, `control` or `signal`.
     pub fn new(names: &[&str]) -> Self {
+        assert!(
+            !names.is_empty(),
+            "Fanout: no outbox names, so every message would be thrown away"
+        );
         let extra = AdaptiveBoxes::reserving(&FIXED);
         let mut sinks = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
