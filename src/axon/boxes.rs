@@ -910,6 +910,17 @@ impl<T: 'static> Outbox<T> {
         route.epoch = epoch();
     }
 
+    /// The proc of the component at the end of this outbox's link, if a
+    /// component owns that inbox (for `Cx::run_receiver`).
+    pub(crate) fn receiver(&self) -> Option<Rc<Proc>> {
+        // SAFETY: as in `send`.
+        let route = unsafe { &mut *self.route.get() };
+        if route.epoch != epoch() {
+            self.reroute(route);
+        }
+        route.target.as_ref()?.owner().cloned()
+    }
+
     /// Messages kept in this outbox because it is not linked.
     pub fn held(&self) -> usize {
         self.node.ring().len()

@@ -11,6 +11,11 @@
 //! left, when a component stops the system, or when every component sleeps
 //! and nothing could ever wake one (it then says which are asleep).
 //!
+//! One exception to "once per round": a hand-off. A component whose send
+//! met a full inbox may ask for the consumer's step to run at once, inside
+//! its own ([`Cx::run_receiver`]), so it can go on producing; the consumer
+//! still keeps its own turn. No hand-off nests inside another.
+//!
 //! Time comes from a clock the scheduler owns: real, or virtual, where it
 //! jumps to the next timer deadline whenever nothing is runnable.
 //!
@@ -132,6 +137,8 @@ pub struct Stats {
     pub undelivered: u64,
     /// Times the scheduler blocked in `mio::Poll` waiting for an event.
     pub waits: u64,
+    /// Steps run as hand-offs ([`Cx::run_receiver`]); also in `steps`.
+    pub hand_offs: u64,
 }
 
 /// A registered service: a component and one of its inboxes, found by name.
@@ -280,6 +287,13 @@ pub(crate) struct Inner {
     reserved: usize,
     stats: Stats,
     rounds_since_poll: u32,
+    /// A hand-off step (`Cx::run_receiver`) is running: no second one
+    /// inside it.
+    handing_off: bool,
+    /// Procs of components that ended in a hand-off step while they still
+    /// had a run-queue entry, with the round it happened in; kept alive
+    /// until that entry has certainly been passed (two rounds on).
+    ended_queued: Vec<(u64, Rc<Proc>)>,
 }
 
 /// The scheduler. See the module documentation.
@@ -360,6 +374,8 @@ impl Scheduler {
                 reserved: 0,
                 stats: Stats::default(),
                 rounds_since_poll: 0,
+                handing_off: false,
+                ended_queued: Vec::new(),
             },
         }
     }
@@ -664,6 +680,11 @@ impl Inner {
         }
         self.round += 1;
         self.stats.rounds += 1;
+        if !self.ended_queued.is_empty() {
+            // An entry queued in round r is passed by the end of round r+1.
+            let round = self.round;
+            self.ended_queued.retain(|(r, _)| r + 2 > round);
+        }
         true
     }
 
@@ -721,9 +742,11 @@ impl Inner {
     /// Marks a queued component running; returns the component.
     #[inline(always)]
     fn begin_step(&mut self, proc: &Proc) -> Option<NonNull<dyn Component>> {
-        // Every task in the run queue is a live, queued component: it is
-        // queued only on a SLEEPING -> QUEUED wake or after its own step,
-        // and a component ends only in its own step.
+        // No component: it ended in a hand-off step after it was queued
+        // (see `hand_off`); this entry is its last trace.
+        let comp = proc.comp.get()?;
+        // Every other task in the run queue is a live, queued component: it
+        // is queued only on a SLEEPING -> QUEUED wake or after its own step.
         debug_assert!(
             proc.state.get() == QUEUED,
             "{:?} queued twice or dead",
@@ -732,7 +755,6 @@ impl Inner {
         // F_REWAKE and F_HOLD are clear: `settle` cleared them after the
         // last step, and only a running component gets them set.
         debug_assert!(!proc.has(F_REWAKE | F_HOLD));
-        let comp = proc.comp.get()?;
         proc.state.set(RUNNING);
         Some(comp)
     }
@@ -820,6 +842,69 @@ impl Inner {
         } else {
             Ok(comp.step(&mut cx))
         }
+    }
+
+    /// Runs one step of `proc`, a queued component, now, inside the step
+    /// of the component that asked (see [`Cx::run_receiver`]); true if it
+    /// ran. Its run-queue entry stays where it is, so it keeps its turn
+    /// in the round too (where it may find nothing to do). If it ends
+    /// here, its proc is kept until that entry has been passed.
+    pub(crate) fn hand_off(&mut self, proc: &Rc<Proc>) -> bool {
+        if self.handing_off || proc.state.get() != QUEUED || !Rc::ptr_eq(&proc.core, &self.core) {
+            return false;
+        }
+        let Some(comp) = self.begin_step(proc) else {
+            return false;
+        };
+        self.handing_off = true;
+        self.stats.steps += 1;
+        self.stats.hand_offs += 1;
+        let id = proc.id;
+        // SAFETY: as in `step_fast`: the component is borrowed only here
+        // while it runs, and freed only after its step.
+        let comp = unsafe { &mut *comp.as_ptr() };
+        let outcome = if self.careful {
+            self.careful_step(id, proc, comp)
+        } else {
+            Ok(comp.step(&mut Cx {
+                inner: self,
+                me: id,
+                proc,
+            }))
+        };
+        self.handing_off = false;
+        // It is still in a run queue: whatever it asked for, it stays
+        // queued (a wake it got while running is covered by that entry).
+        proc.flags.set(proc.flags.get() & !(F_REWAKE | F_HOLD));
+        let result = match &outcome {
+            Ok(Step::Yield) => StepResult::Yield,
+            Ok(Step::Pause) => StepResult::Pause,
+            Ok(Step::Done) => StepResult::Done,
+            Err(_) => StepResult::Panicked,
+        };
+        if let Some(t) = self.trace.as_mut() {
+            t.push(TraceEntry {
+                round: self.round,
+                id,
+                name: comp.name().to_string(),
+                result,
+            });
+        }
+        match outcome {
+            Ok(Step::Yield) | Ok(Step::Pause) => proc.state.set(QUEUED),
+            Ok(Step::Done) => {
+                self.ended_queued.push((self.round, proc.clone()));
+                self.finish(id, take_component(proc), ExitKind::Finished);
+            }
+            Err(payload) => {
+                let msg = panic_message(&*payload);
+                log::error!("component {}{id} panicked: {msg}; removed", comp.name());
+                self.stats.panicked += 1;
+                self.ended_queued.push((self.round, proc.clone()));
+                self.finish(id, take_component(proc), ExitKind::Panicked(msg));
+            }
+        }
+        true
     }
 
     /// Removes a finished component: cuts its links, counts what it left
