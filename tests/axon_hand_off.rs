@@ -1,12 +1,19 @@
 //! Hand-offs (`Cx::run_receiver`): a producer whose send met a full inbox
 //! runs the consumer's step at once, inside its own, and goes on. Order
 //! and content of what arrives, when a hand-off is refused, a consumer
-//! that ends or panics in one.
+//! that ends or panics in one, and a TCP connection draining a scripted
+//! socket through a 4-message inbox in one step.
 
 mod common;
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use common::*;
 use kamaelia::axon::{link, Ended, Full, Scheduler, Step, StepResult as R};
+use kamaelia::internet::{ServerCore, PROTOCOL_INBOX, READ_CHUNK};
+use kamaelia::testing::scripted::{ScriptedAcceptor, ScriptedConn};
+use kamaelia::testing::Harness;
 
 fn sched() -> Scheduler {
     let mut s = Scheduler::with_virtual_time();
@@ -236,4 +243,81 @@ fn a_receiver_that_panics_in_a_hand_off_is_removed_when_immortalised() {
         tr(&[(1, "C", R::Sleep), (1, "C", R::Panicked), (1, "P", R::Done)])
     );
     assert_eq!(s.stats().panicked, 1);
+}
+
+/// A protocol that records every chunk and ends when told.
+struct Recorder {
+    b: kamaelia::axon::DefaultBoxes<Bytes, Bytes>,
+    got: Shared<Vec<Bytes>>,
+}
+
+impl kamaelia::axon::Component for Recorder {
+    fn step(&mut self, _cx: &mut kamaelia::axon::Cx) -> Step {
+        while let Some(b) = self.b.inbox.recv() {
+            self.got.borrow_mut().push(b);
+        }
+        if let Some(s) = self.b.control.recv() {
+            let _ = self.b.signal.send(s);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut kamaelia::axon::BoxSet) {
+        self.b.list(set)
+    }
+    fn name(&self) -> &str {
+        "Recorder"
+    }
+}
+
+#[test]
+fn a_connection_drains_its_socket_through_a_small_inbox_in_one_step() {
+    const CHUNKS: usize = 40;
+    let mut conn = ScriptedConn::new();
+    for i in 0..CHUNKS {
+        conn = conn.reply(&vec![i as u8; READ_CHUNK]);
+    }
+    let conn = conn.eof();
+    let acceptor = ScriptedAcceptor::new();
+    acceptor.connect(conn);
+    let got = shared(Vec::new());
+    let g = got.clone();
+    let server = ServerCore::with_acceptor(Box::new(acceptor), move |_| {
+        Box::new(Recorder {
+            b: kamaelia::axon::DefaultBoxes::new(),
+            got: g.clone(),
+        })
+    });
+    let mut h = Harness::new();
+    h.spawn(server);
+    h.run_for(Duration::from_secs(1));
+    let got = got.borrow();
+    assert_eq!(got.len(), CHUNKS);
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b.len(), READ_CHUNK);
+        assert!(
+            b.iter().all(|&x| x == i as u8),
+            "chunk {i} intact, in order"
+        );
+    }
+    // Every full inbox was handed off: all but the last inbox-full went
+    // to the protocol inside the connection's reading step.
+    let hand_offs = (CHUNKS / PROTOCOL_INBOX - 1) as u64;
+    assert_eq!(h.scheduler().stats().hand_offs, hand_offs);
+    // The protocol's hand-off steps all ran in one round, before the step
+    // of the connection that read everything.
+    let trace = h.trace();
+    let first = trace
+        .iter()
+        .position(|e| e.name == "Recorder" && e.result == R::Pause)
+        .expect("a hand-off step");
+    let round = trace[first].round;
+    let in_round: Vec<&str> = trace[first..]
+        .iter()
+        .take_while(|e| e.round == round)
+        .map(|e| e.name.as_str())
+        .collect();
+    let mut want = vec!["Recorder"; hand_offs as usize];
+    want.push("TcpClient");
+    assert_eq!(in_round[..want.len()], want[..]);
 }

@@ -32,8 +32,8 @@
 //! most 48 KiB wait to be written, so a protocol that outruns a client that
 //! does not read is held back within 64 KiB (for messages up to 8 KiB).
 //! From the client: the protocol's inbox holds at most [`PROTOCOL_INBOX`]
-//! reads (unless the protocol set its own limit), after which the
-//! connection stops reading and TCP holds the client back.
+//! reads of up to 16 KiB (unless the protocol set its own limit), after
+//! which the connection stops reading and TCP holds the client back.
 //!
 //! ```no_run
 //! use kamaelia::axon::{BoxSet, Component, Cx, DefaultBoxes, Scheduler, Step};
@@ -75,10 +75,11 @@ use super::transport::{Acceptor, TcpAcceptor, DEFAULT_BACKLOG};
 /// client that does not read within 64 KiB (messages up to 8 KiB).
 pub const CONNECTION_INBOX: usize = 2;
 /// Chunks a protocol component's inbox holds (when it set no limit of its
-/// own) before its connection stops reading: at most 8 reads of 16 KiB
-/// (128 KiB) wait for a protocol slower than its client, after which TCP
-/// holds the client back.
-pub const PROTOCOL_INBOX: usize = 8;
+/// own) before its connection stops reading: at most 4 reads of 16 KiB
+/// (64 KiB) wait for a protocol slower than its client, after which TCP
+/// holds the client back. (A protocol that keeps up is handed off to when
+/// its inbox fills, so a small limit costs it nothing.)
+pub const PROTOCOL_INBOX: usize = 4;
 /// Connections accepted per step before others get a turn.
 const ACCEPTS_PER_STEP: usize = 64;
 
