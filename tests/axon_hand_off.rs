@@ -208,6 +208,8 @@ fn a_receiver_that_ends_in_a_hand_off_is_not_run_again_and_its_slot_is_reused_sa
     );
     let st = s.stats();
     assert_eq!((st.spawned, st.finished, st.hand_offs), (3, 3, 1));
+    // C's old entry in round 2 was passed over, not counted as a step.
+    assert_eq!(st.steps, 5);
     assert_eq!(s.live(), 0);
 }
 

@@ -721,7 +721,9 @@ impl Inner {
         // SAFETY: a queued task is live (see `Task`), and stays so for the
         // whole step: its slot is replaced only after it has finished.
         let proc: &Proc = unsafe { task.as_ref() };
-        let comp = self.begin_step(proc)?;
+        let Some(comp) = self.begin_step(proc) else {
+            return self.skip_ended();
+        };
         // SAFETY: the component is borrowed only here while it runs; every
         // other reader (`component_of`) skips a running component, and it
         // is freed only after its step, in `finish` or `stop_all`.
@@ -737,6 +739,14 @@ impl Inner {
                 Some(StepResult::Done)
             }
         }
+    }
+
+    /// A run-queue entry of a component that ended in a hand-off: not a
+    /// step, so not counted as one (the caller counted it).
+    #[cold]
+    fn skip_ended(&mut self) -> Option<StepResult> {
+        self.stats.steps -= 1;
+        None
     }
 
     /// Marks a queued component running; returns the component.
@@ -794,7 +804,9 @@ impl Inner {
         // SAFETY: as in `run_component`.
         let proc: &Proc = unsafe { task.as_ref() };
         let id = proc.id;
-        let comp = self.begin_step(proc)?;
+        let Some(comp) = self.begin_step(proc) else {
+            return self.skip_ended();
+        };
         // SAFETY: as in `run_component`.
         let comp = unsafe { &mut *comp.as_ptr() };
         let outcome = self.careful_step(id, proc, comp);
