@@ -74,8 +74,11 @@ impl Core {
 ///
 /// Valid while queued: the scheduler's slot keeps an `Rc` to every live
 /// proc and replaces it only after the component has finished; a component
-/// finishes only in its own step (when it is running, so not queued), and
-/// dead procs are never queued (`wake` ignores them). Stopping the system
+/// finishes in its own step (when it is running, so not queued), and dead
+/// procs are never queued (`wake` ignores them). The one exception is a
+/// component that ends in a hand-off step while it has a queue entry: the
+/// scheduler keeps an `Rc` to its proc until that entry has been passed,
+/// and the entry, finding no component, is skipped. Stopping the system
 /// clears every queue.
 pub(crate) type Task = NonNull<Proc>;
 

@@ -1084,6 +1084,7 @@ impl Inner {
         self.current.clear();
         self.next_run.clear();
         self.core.woken.with(Vec::clear);
+        self.ended_queued.clear();
     }
 
     /// Whether some other thread holds a [`Remote`] (threaded components
