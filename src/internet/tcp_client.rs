@@ -376,21 +376,24 @@ impl TcpClient {
     }
 
     /// Passes a chunk on; when the receiver's inbox is full, hands off to
-    /// the receiver once so it can make room (see `Cx::run_receiver`),
-    /// then holds the chunk if there is still no room. True if it went.
+    /// the receiver once so it can make room (see `Cx::run_receiver`) and
+    /// tries again; holds the chunk if there is still no room. True if it
+    /// went.
     fn pass_on(&mut self, cx: &mut Cx, chunk: Bytes) -> bool {
-        let chunk = match self.outbox.send(chunk) {
+        let mut refused = match self.outbox.send(chunk) {
             Ok(()) => return true,
-            Err(Full(chunk)) if cx.run_receiver(&self.outbox) => chunk,
             Err(Full(chunk)) => chunk,
         };
-        if let Err(Full(chunk)) = self.outbox.send(chunk) {
-            // Stop reading: the kernel's buffer and TCP's window push back
-            // on the peer until this is taken.
-            self.held = Some(chunk);
-            return false;
+        if cx.run_receiver(&self.outbox) {
+            match self.outbox.send(refused) {
+                Ok(()) => return true,
+                Err(Full(chunk)) => refused = chunk,
+            }
         }
-        true
+        // Stop reading: the kernel's buffer and TCP's window push back on
+        // the peer until this is taken.
+        self.held = Some(refused);
+        false
     }
 
     /// Reads and passes on; returns whether the read budget ran out.
