@@ -808,17 +808,33 @@ impl Inner {
             return self.skip_ended();
         };
         // SAFETY: as in `run_component`.
-        let comp = unsafe { &mut *comp.as_ptr() };
-        let outcome = self.careful_step(id, proc, comp);
+        let outcome = self.careful_step(id, proc, unsafe { &mut *comp.as_ptr() });
         let result = match &outcome {
             Ok(step) => self.settle(task, proc, *step).unwrap_or(StepResult::Done),
             Err(_) => StepResult::Panicked,
         };
+        self.close_step(proc, comp, outcome, result);
+        Some(result)
+    }
+
+    /// After a careful or hand-off step: traces it (if tracing), and
+    /// removes the component if it ended or panicked.
+    fn close_step(
+        &mut self,
+        proc: &Proc,
+        comp: NonNull<dyn Component>,
+        outcome: std::thread::Result<Step>,
+        result: StepResult,
+    ) {
+        let id = proc.id;
+        // SAFETY: the step is over and the component not yet freed; this
+        // borrow ends before `take_component` below.
+        let name = || unsafe { comp.as_ref() }.name().to_string();
         if let Some(t) = self.trace.as_mut() {
             t.push(TraceEntry {
                 round: self.round,
                 id,
-                name: comp.name().to_string(),
+                name: name(),
                 result,
             });
         }
@@ -826,13 +842,12 @@ impl Inner {
             Ok(Step::Done) => self.finish(id, take_component(proc), ExitKind::Finished),
             Err(payload) => {
                 let msg = panic_message(&*payload);
-                log::error!("component {}{id} panicked: {msg}; removed", comp.name());
+                log::error!("component {}{id} panicked: {msg}; removed", name());
                 self.stats.panicked += 1;
                 self.finish(id, take_component(proc), ExitKind::Panicked(msg));
             }
             Ok(_) => {}
         }
-        Some(result)
     }
 
     /// A step with panics caught (if asked for); traced steps come here too.
@@ -872,13 +887,13 @@ impl Inner {
         self.stats.steps += 1;
         self.stats.hand_offs += 1;
         let id = proc.id;
-        // SAFETY: as in `step_fast`: the component is borrowed only here
-        // while it runs, and freed only after its step.
-        let comp = unsafe { &mut *comp.as_ptr() };
         let outcome = if self.careful {
-            self.careful_step(id, proc, comp)
+            // SAFETY: as in `step_fast`.
+            self.careful_step(id, proc, unsafe { &mut *comp.as_ptr() })
         } else {
-            Ok(comp.step(&mut Cx {
+            // SAFETY: as in `step_fast`: the component is borrowed only
+            // here while it runs, and freed only after its step.
+            Ok(unsafe { &mut *comp.as_ptr() }.step(&mut Cx {
                 inner: self,
                 me: id,
                 proc,
@@ -894,28 +909,13 @@ impl Inner {
             Ok(Step::Done) => StepResult::Done,
             Err(_) => StepResult::Panicked,
         };
-        if let Some(t) = self.trace.as_mut() {
-            t.push(TraceEntry {
-                round: self.round,
-                id,
-                name: comp.name().to_string(),
-                result,
-            });
+        if matches!(result, StepResult::Done | StepResult::Panicked) {
+            // Its queue entry outlives it: keep the proc for that entry.
+            self.ended_queued.push((self.round, proc.clone()));
+        } else {
+            proc.state.set(QUEUED);
         }
-        match outcome {
-            Ok(Step::Yield) | Ok(Step::Pause) => proc.state.set(QUEUED),
-            Ok(Step::Done) => {
-                self.ended_queued.push((self.round, proc.clone()));
-                self.finish(id, take_component(proc), ExitKind::Finished);
-            }
-            Err(payload) => {
-                let msg = panic_message(&*payload);
-                log::error!("component {}{id} panicked: {msg}; removed", comp.name());
-                self.stats.panicked += 1;
-                self.ended_queued.push((self.round, proc.clone()));
-                self.finish(id, take_component(proc), ExitKind::Panicked(msg));
-            }
-        }
+        self.close_step(proc, comp, outcome, result);
         true
     }
 
