@@ -1,8 +1,9 @@
 //! Hand-offs (`Cx::run_receiver`): a producer whose send met a full inbox
 //! runs the consumer's step at once, inside its own, and goes on. Order
-//! and content of what arrives, when a hand-off is refused, a consumer
-//! that ends or panics in one, and a TCP connection draining a scripted
-//! socket through a 4-message inbox in one step.
+//! and content of what arrives; receivers a hand-off must refuse (asleep,
+//! running, inside a hand-off, an inbox a test holds, another scheduler's
+//! component); a consumer that ends or panics in one; and a TCP connection
+//! draining a scripted socket through a 4-message inbox in one step.
 
 mod common;
 
@@ -322,4 +323,51 @@ fn a_connection_drains_its_socket_through_a_small_inbox_in_one_step() {
     let mut want = vec!["Recorder"; hand_offs as usize];
     want.push("TcpClient");
     assert_eq!(in_round[..want.len()], want[..]);
+}
+
+#[test]
+fn no_hand_off_to_an_inbox_a_test_holds_or_to_another_schedulers_component() {
+    // An inbox owned by no component (a harness collector).
+    let mut h = Harness::new();
+    let answer = shared(None);
+    let p = {
+        let answer = answer.clone();
+        Script::new("P", move |io, cx| {
+            io.outbox.send(1).unwrap();
+            let ran = cx.run_receiver(&io.outbox);
+            *answer.borrow_mut() = Some(ran);
+            Step::Done
+        })
+    };
+    let id = h.spawn(p);
+    let got = h.collector::<u32>(id, "outbox").unwrap();
+    h.run_until_idle();
+    assert_eq!(*answer.borrow(), Some(false));
+    assert_eq!(got.drain(), vec![1]);
+    assert_eq!(h.scheduler().stats().hand_offs, 0);
+
+    // A queued component of another scheduler.
+    let other_got = shared(Vec::new());
+    let c = collect("C", &other_got);
+    let answer = shared(None);
+    let p = {
+        let answer = answer.clone();
+        Script::new("P", move |io, cx| {
+            io.outbox.send(2).unwrap();
+            let ran = cx.run_receiver(&io.outbox);
+            *answer.borrow_mut() = Some(ran);
+            Step::Done
+        })
+    };
+    link(&p.io.outbox, &c.io.inbox).unwrap();
+    let mut other = sched();
+    other.spawn(c);
+    let mut s = sched();
+    s.spawn(p);
+    s.run_until_idle();
+    assert_eq!(*answer.borrow(), Some(false));
+    assert!(other_got.borrow().is_empty(), "C did not run in s");
+    other.run_until_idle();
+    assert_eq!(*other_got.borrow(), vec![2]);
+    assert_eq!(s.stats().hand_offs + other.stats().hand_offs, 0);
 }
