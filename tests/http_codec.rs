@@ -120,6 +120,31 @@ use Version::{Http10, Http11};
 
 const H: (&str, &str) = ("Host", "a");
 
+/// The head of `POST / HTTP/1.1`, `Host: a`, `Transfer-Encoding: chunked`.
+fn post_chunked() -> Event {
+    rq(
+        "POST",
+        "/",
+        Http11,
+        &[H, ("Transfer-Encoding", "chunked")],
+        Chunked,
+        true,
+    )
+}
+
+/// The head of `POST / HTTP/1.1`, `Host: a`, `Content-Length: n`.
+fn post_length(n: u64) -> Event {
+    let v = n.to_string();
+    rq(
+        "POST",
+        "/",
+        Http11,
+        &[H, ("Content-Length", &v)],
+        Length(n),
+        true,
+    )
+}
+
 // ---------------------------------------------------------------------------
 // Samples
 
@@ -599,9 +624,7 @@ fn bad_chunk_sizes() {
         let m = format!(
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{line}\r\nhello\r\n0\r\n\r\n"
         );
-        let o = req(m.as_bytes());
-        assert_eq!(o.result, Err(e), "{line:?}");
-        assert_eq!(o.events.len(), 1, "{line:?}");
+        assert_eq!(req(m.as_bytes()), err(vec![post_chunked()], e), "{line:?}");
     }
 }
 
@@ -610,8 +633,7 @@ fn a_huge_chunk_size_that_fits_waits_for_its_data() {
     let o = req(
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc",
     );
-    assert_eq!(o.result, Ok(()));
-    assert_eq!(o.events[1..], [body(b"abc")]);
+    assert_eq!(o, ok(vec![post_chunked(), body(b"abc")]));
 }
 
 #[test]
@@ -624,9 +646,11 @@ fn chunk_data_must_end_in_crlf() {
         let mut m =
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n".to_vec();
         m.extend_from_slice(tail);
-        let o = req(&m);
-        assert_eq!(o.events[1..], [body(b"hello")], "{tail:?}");
-        assert_eq!(o.result, Err(HttpError::BadChunkEnd), "{tail:?}");
+        assert_eq!(
+            req(&m),
+            err(vec![post_chunked(), body(b"hello")], HttpError::BadChunkEnd),
+            "{tail:?}"
+        );
     }
 }
 
@@ -634,14 +658,17 @@ fn chunk_data_must_end_in_crlf() {
 fn chunk_lines_and_trailers_need_crlf() {
     let m =
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n";
-    assert_eq!(req(m).result, Err(HttpError::BareLf));
+    assert_eq!(req(m), err(vec![post_chunked()], HttpError::BareLf));
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\n\r\n";
-    assert_eq!(req(m).result, Err(HttpError::BareLf));
+    assert_eq!(req(m), err(vec![post_chunked()], HttpError::BareLf));
     let m =
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n 2\r\n\r\n";
-    assert_eq!(req(m).result, Err(HttpError::ObsFold));
+    assert_eq!(req(m), err(vec![post_chunked()], HttpError::ObsFold));
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : 1\r\n\r\n";
-    assert_eq!(req(m).result, Err(HttpError::WhitespaceBeforeColon));
+    assert_eq!(
+        req(m),
+        err(vec![post_chunked()], HttpError::WhitespaceBeforeColon)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -735,15 +762,19 @@ fn end_of_stream_between_and_inside_messages() {
         err(vec![], HttpError::Truncated)
     );
     let o = req_eof(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhel");
-    assert_eq!(o.events[1..], [body(b"hel")]);
-    assert_eq!(o.result, Err(HttpError::Truncated));
+    assert_eq!(
+        o,
+        err(vec![post_length(5), body(b"hel")], HttpError::Truncated)
+    );
     let o =
         req_eof(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-    assert_eq!(o.events[1..], [body(b"hello")]);
-    assert_eq!(o.result, Err(HttpError::Truncated));
+    assert_eq!(
+        o,
+        err(vec![post_chunked(), body(b"hello")], HttpError::Truncated)
+    );
     let o =
         req_eof(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n");
-    assert_eq!(o.result, Err(HttpError::Truncated));
+    assert_eq!(o, err(vec![post_chunked()], HttpError::Truncated));
 }
 
 // ---------------------------------------------------------------------------
@@ -1158,7 +1189,20 @@ fn limits_on_the_head() {
     // A start line of exactly 32 bytes with its CRLF passes, 33 does not,
     // and an endless one fails once 32 bytes are in.
     let fits = b"GET /2345678901234567 HTTP/1.1\r\nHost: a\r\n\r\n";
-    assert_eq!(small_req(fits).events.len(), 2);
+    assert_eq!(
+        small_req(fits),
+        ok(vec![
+            rq(
+                "GET",
+                "/2345678901234567",
+                Http11,
+                &[H],
+                Framing::None,
+                true
+            ),
+            Event::End
+        ])
+    );
     let over = b"GET /23456789012345678 HTTP/1.1\r\nHost: a\r\n\r\n";
     assert_eq!(small_req(over), err(vec![], HttpError::StartLineTooLong));
     assert_eq!(
@@ -1169,7 +1213,20 @@ fn limits_on_the_head() {
     assert_eq!(HttpError::StartLineTooLong.status(), 414);
 
     let three = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-    assert_eq!(small_req(three).events.len(), 2);
+    assert_eq!(
+        small_req(three),
+        ok(vec![
+            rq(
+                "GET",
+                "/",
+                Http11,
+                &[H, ("A", "1"), ("B", "2")],
+                Framing::None,
+                true
+            ),
+            Event::End
+        ])
+    );
     let four = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
     assert_eq!(small_req(four), err(vec![], HttpError::TooManyHeaders));
 
@@ -1177,7 +1234,14 @@ fn limits_on_the_head() {
     big.extend_from_slice(&[b'x'; 68]);
     big.extend_from_slice(b"\r\n\r\n");
     assert_eq!(big.len(), 100);
-    assert_eq!(small_req(&big).events.len(), 2);
+    let xs = "x".repeat(68);
+    assert_eq!(
+        small_req(&big),
+        ok(vec![
+            rq("GET", "/", Http11, &[H, ("A", &xs)], Framing::None, true),
+            Event::End
+        ])
+    );
     big.insert(30, b'x');
     assert_eq!(small_req(&big), err(vec![], HttpError::HeadTooLarge));
     assert_eq!(HttpError::HeadTooLarge.status(), 431);
@@ -1186,9 +1250,10 @@ fn limits_on_the_head() {
 #[test]
 fn limits_on_trailers() {
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\n\r\n";
-    let o = small_req(m);
-    assert_eq!(o.result, Err(HttpError::TooManyHeaders));
-    assert_eq!(o.events.len(), 1);
+    assert_eq!(
+        small_req(m),
+        err(vec![post_chunked()], HttpError::TooManyHeaders)
+    );
 }
 
 #[test]
@@ -1196,31 +1261,51 @@ fn limits_on_chunk_lines() {
     // 8 bytes with CRLF pass, 9 do not.
     let m =
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=bc\r\nx\r\n0\r\n\r\n";
-    assert_eq!(small_req(m).events.len(), 3);
+    assert_eq!(
+        small_req(m),
+        ok(vec![post_chunked(), body(b"x"), Event::End])
+    );
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=bcd\r\nx\r\n0\r\n\r\n";
-    assert_eq!(small_req(m).result, Err(HttpError::ChunkLineTooLong));
+    assert_eq!(
+        small_req(m),
+        err(vec![post_chunked()], HttpError::ChunkLineTooLong)
+    );
     // Leading zeros are bounded by the line limit, not an overflow.
     let m =
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n000001\r\nx\r\n0\r\n\r\n";
-    assert_eq!(small_req(m).events[1], body(b"x"));
+    assert_eq!(
+        small_req(m),
+        ok(vec![post_chunked(), body(b"x"), Event::End])
+    );
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000000000000000001\r\n";
-    assert_eq!(small_req(m).result, Err(HttpError::ChunkLineTooLong));
+    assert_eq!(
+        small_req(m),
+        err(vec![post_chunked()], HttpError::ChunkLineTooLong)
+    );
 }
 
 #[test]
 fn limits_on_bodies() {
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world";
-    let o = small_req(m);
-    assert_eq!(o.events.len(), 1);
-    assert_eq!(o.result, Err(HttpError::BodyTooLarge));
+    assert_eq!(
+        small_req(m),
+        err(vec![post_length(11)], HttpError::BodyTooLarge)
+    );
     assert_eq!(HttpError::BodyTooLarge.status(), 413);
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello worl";
-    assert_eq!(small_req(m).events[1], body(b"hello worl"));
+    assert_eq!(
+        small_req(m),
+        ok(vec![post_length(10), body(b"hello worl"), Event::End])
+    );
     // Chunked: the sum of chunk sizes.
     let m = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-    let o = small_req(m);
-    assert_eq!(o.events[1..], [body(b"hello")]);
-    assert_eq!(o.result, Err(HttpError::BodyTooLarge));
+    assert_eq!(
+        small_req(m),
+        err(
+            vec![post_chunked(), body(b"hello")],
+            HttpError::BodyTooLarge
+        )
+    );
     // Until close: what fits comes out, then the error.
     let lim = Limits {
         max_body: Some(3),
@@ -1233,8 +1318,11 @@ fn limits_on_bodies() {
         b"HTTP/1.1 200 OK\r\n\r\nabcd",
         true,
     );
-    assert_eq!(o.events[1..], [body(b"abc")]);
-    assert_eq!(o.result, Err(HttpError::BodyTooLarge));
+    let head = rs(Http11, 200, "OK", &[], UntilClose, false);
+    assert_eq!(
+        o,
+        err(vec![head.clone(), body(b"abc")], HttpError::BodyTooLarge)
+    );
     let o = split_everywhere(
         Mode::Response,
         lim,
@@ -1242,8 +1330,7 @@ fn limits_on_bodies() {
         b"HTTP/1.1 200 OK\r\n\r\nabc",
         true,
     );
-    assert_eq!(o.events[1..], [body(b"abc"), Event::End]);
-    assert_eq!(o.result, Ok(()));
+    assert_eq!(o, closed(vec![head, body(b"abc"), Event::End]));
 }
 
 #[test]
@@ -1305,4 +1392,88 @@ fn errors_are_final() {
     );
     assert!(ev.is_empty());
     assert_eq!(p.held(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// What llhttp accepts only with a lenient flag is an error here, or (data
+// after a close) ignored.
+
+#[test]
+fn llhttp_lenient_cases_are_refused() {
+    // (message, body before the error if a chunked head came out, error)
+    type Case = (&'static [u8], Option<&'static [u8]>, HttpError);
+    let cases: [Case; 9] = [
+        // lenient headers: a control byte in a value
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n",
+            None,
+            HttpError::BadHeader,
+        ),
+        // lenient chunked length: Transfer-Encoding with Content-Length
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            None,
+            HttpError::TransferEncodingWithContentLength,
+        ),
+        // lenient transfer encoding: chunked not last in a request
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+            None,
+            HttpError::BadTransferEncoding,
+        ),
+        // lenient version
+        (b"GET / HTTP/5.6\r\nHost: a\r\n\r\n", None, HttpError::BadVersion),
+        // optional LF after CR
+        (b"GET / HTTP/1.1\rHost: a\r\n\r\n", None, HttpError::BareCr),
+        // optional CR before LF
+        (b"GET / HTTP/1.1\r\nHost: a\n\n", None, HttpError::BareLf),
+        // optional CRLF after a chunk
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx0\r\n\r\n",
+            Some(b"x"),
+            HttpError::BadChunkEnd,
+        ),
+        // spaces after a chunk size
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n",
+            Some(b""),
+            HttpError::BadChunkSize,
+        ),
+        // spaces before a header colon
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nX  : 1\r\n\r\n",
+            None,
+            HttpError::WhitespaceBeforeColon,
+        ),
+    ];
+    for (m, before, e) in cases {
+        let mut events = Vec::new();
+        if let Some(b) = before {
+            events.push(post_chunked());
+            if !b.is_empty() {
+                events.push(body(b));
+            }
+        }
+        assert_eq!(req(m), err(events, e), "{m:?}");
+    }
+    // Data after a response that closes the connection is not parsed.
+    let o = resp(
+        &[b"GET", b"GET"],
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n\r\n",
+    );
+    assert_eq!(
+        o,
+        closed(vec![
+            rs(
+                Http11,
+                200,
+                "OK",
+                &[("Connection", "close"), ("Content-Length", "1")],
+                Length(1),
+                false
+            ),
+            body(b"x"),
+            Event::End
+        ])
+    );
 }
