@@ -1477,3 +1477,58 @@ fn llhttp_lenient_cases_are_refused() {
         ])
     );
 }
+
+#[test]
+fn an_accepted_upgrade_turns_the_rest_into_a_tunnel() {
+    let msg = Bytes::from_static(
+        b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x85",
+    );
+    // Without the switch the bytes after the head are the start of the
+    // next request.
+    let mut p = Parser::request();
+    let mut ev = Vec::new();
+    p.push(msg.clone(), &mut ev).unwrap();
+    assert_eq!(ev.len(), 2);
+    assert_eq!(p.held(), 2);
+    // With it, taken event by event, they are a tunnel.
+    let mut p = Parser::request();
+    p.feed(msg);
+    assert_eq!(
+        p.next_event(),
+        Ok(Some(rq(
+            "GET",
+            "/chat",
+            Http11,
+            &[H, ("Upgrade", "websocket"), ("Connection", "Upgrade")],
+            Framing::None,
+            true
+        )))
+    );
+    // Not inside a message.
+    assert!(!p.start_tunnel());
+    assert_eq!(p.next_event(), Ok(Some(Event::End)));
+    assert!(p.start_tunnel());
+    assert_eq!(
+        p.next_event(),
+        Ok(Some(Event::Tunnel(Bytes::from_static(b"\x81\x85"))))
+    );
+    assert_eq!(p.next_event(), Ok(None));
+}
+
+#[test]
+fn nothing_is_held_after_an_error_or_a_close() {
+    let mut p = Parser::request();
+    let mut ev = Vec::new();
+    let _ = p.push(
+        Bytes::from_static(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
+        &mut ev,
+    );
+    p.feed(Bytes::from_static(b"more"));
+    assert_eq!(p.buffered(), 0);
+    let mut p = Parser::request();
+    p.push(Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n"), &mut ev)
+        .unwrap();
+    assert!(p.is_closed());
+    p.feed(Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n"));
+    assert_eq!(p.buffered(), 0);
+}

@@ -15,7 +15,8 @@
 //! * [`Event::End`]: the message is complete. On a kept-alive connection
 //!   the next message starts with the next byte (pipelining);
 //! * [`Event::Tunnel`]: bytes after a `CONNECT` or `101 Switching
-//!   Protocols`, which are no longer HTTP.
+//!   Protocols`, or after an upgrade the server accepted
+//!   ([`Parser::start_tunnel`]), which are no longer HTTP.
 //!
 //! The same events come out however the input is cut. A [`Parser`] is made
 //! for requests (server side) or responses (client side). In response mode

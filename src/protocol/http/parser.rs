@@ -197,10 +197,25 @@ impl Parser {
     }
 
     /// Gives the parser more input. Empty pieces are ignored, and so is
-    /// anything fed after [`eof`](Parser::eof).
+    /// anything fed after [`eof`](Parser::eof), after an error, or once
+    /// the parser [is closed](Parser::is_closed): nothing is held for
+    /// nothing.
     pub fn feed(&mut self, data: Bytes) {
-        if !data.is_empty() && !self.eof {
+        if !data.is_empty() && !self.eof && self.error.is_none() && self.state != State::Closed {
             self.input.push_back(data);
+        }
+    }
+
+    /// Request mode, between messages: the server accepted an `Upgrade`
+    /// (or the caller otherwise knows the stream leaves HTTP here), so
+    /// everything from the next byte on comes out as [`Event::Tunnel`].
+    /// False, and nothing changes, when not between messages.
+    pub fn start_tunnel(&mut self) -> bool {
+        if self.is_idle() && self.error.is_none() {
+            self.state = State::Tunnel;
+            true
+        } else {
+            false
         }
     }
 
