@@ -372,7 +372,7 @@ impl Parser {
                             {
                                 return Err(HttpError::BodyTooLarge);
                             }
-                            self.body_seen += size;
+                            self.body_seen = self.body_seen.saturating_add(size);
                             if size == 0 {
                                 self.state = State::Trailers;
                                 self.start_end = 0;
