@@ -123,6 +123,7 @@ fn the_response_check_over_pseudo_random_inputs() {
 #[test]
 fn the_head_agrees_with_httparse_over_pseudo_random_inputs() {
     let mut seen = [0usize; 3];
+    let mut stricter = std::collections::BTreeMap::new();
     let mut all: Vec<&[u8]> = REQUESTS.to_vec();
     all.extend_from_slice(RESPONSES);
     for mut data in inputs(3, 1, &all, 5000) {
@@ -132,9 +133,15 @@ fn the_head_agrees_with_httparse_over_pseudo_random_inputs() {
         seen[match checks::head_differential(&data) {
             Agreement::BothHead => 0,
             Agreement::BothRejected => 1,
+            Agreement::Stricter(e) => {
+                *stricter.entry(format!("{e:?}")).or_insert(0) += 1;
+                2
+            }
             Agreement::Other => 2,
         }] += 1;
     }
+    // head_differential asserts each refusal is one we chose.
+    eprintln!("agreement {seen:?}, stricter {stricter:?}");
     assert!(seen[0] > 1000 && seen[1] > 300, "{seen:?}");
 }
 
@@ -148,4 +155,42 @@ fn the_checks_on_tiny_inputs() {
         checks::request(b"\x40GET / HT").result,
         Err(HttpError::Truncated)
     );
+}
+
+#[test]
+fn the_differential_check_on_known_heads() {
+    use checks::head_differential as diff;
+    assert_eq!(
+        diff(b"\x00GET /a?b HTTP/1.1\r\nHost: a\r\nX:  y \r\n\r\n"),
+        Agreement::BothHead
+    );
+    assert_eq!(
+        diff(b"\x01HTTP/1.0 404 Not Found\r\nA: 1\r\n\r\n"),
+        Agreement::BothHead
+    );
+    assert_eq!(
+        diff(b"\x00GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
+        Agreement::BothRejected
+    );
+    assert_eq!(
+        diff(b"\x00GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n"),
+        Agreement::BothRejected
+    );
+    assert_eq!(
+        diff(b"\x00GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Agreement::Stricter(HttpError::BadStartLine)
+    );
+    assert_eq!(
+        diff(b"\x01HTTP/1.1 099 Odd\r\n\r\n"),
+        Agreement::Stricter(HttpError::BadStartLine)
+    );
+    assert_eq!(
+        diff(b"\x00GET / HTTP/1.1\nHost: a\n\n"),
+        Agreement::Stricter(HttpError::BareLf)
+    );
+    assert_eq!(
+        diff(b"\x00GET / HTTP/1.1\r\n\r\n"),
+        Agreement::Stricter(HttpError::MissingHost)
+    );
+    assert_eq!(diff(b"\x01ICY 200 OK\r\n\r\n"), Agreement::Other);
 }

@@ -213,11 +213,17 @@ pub enum Agreement {
     BothHead,
     /// httparse rejected it, and so did we.
     BothRejected,
-    /// We rejected what httparse accepts (we are stricter: bare LF,
-    /// obs-text in targets, Host and framing rules, limits), or neither
-    /// has a complete head.
+    /// httparse reads a head that we refuse with this error (we are
+    /// stricter: bare LF, obs-text in targets, status codes below 100,
+    /// Host and framing rules, limits).
+    Stricter(HttpError),
+    /// Neither has a complete head, or it is an ICY head.
     Other,
 }
+
+/// A head as httparse reads it: method, target, minor version, status,
+/// reason.
+type TheirHead = (Vec<u8>, Vec<u8>, u8, u16, Vec<u8>);
 
 /// Differential check of the head against httparse: when we read a head,
 /// httparse reads the same start line and fields from the same bytes; when
@@ -234,13 +240,12 @@ pub fn head_differential(data: &[u8]) -> Agreement {
     };
     let mut p = Parser::new(mode, Limits::default());
     p.feed(Bytes::copy_from_slice(stream));
-    let ours = match p.next_event() {
-        Ok(Some(Event::Head(h))) => Some(h),
-        _ => None,
+    let (ours, our_error) = match p.next_event() {
+        Ok(Some(Event::Head(h))) => (Some(h), None),
+        Ok(_) => (None, None),
+        Err(e) => (None, Some(e)),
     };
     let mut fields = vec![httparse::EMPTY_HEADER; 128];
-    // method, target, minor version, status, reason
-    type TheirHead = (Vec<u8>, Vec<u8>, u8, u16, Vec<u8>);
     let theirs: Result<Option<TheirHead>, ()> = match mode {
         Mode::Request => {
             let mut r = httparse::Request::new(&mut fields);
@@ -301,6 +306,42 @@ pub fn head_differential(data: &[u8]) -> Agreement {
         }
         (Some(h), theirs) => panic!("we read {h:?}, httparse {theirs:?}"),
         (None, Err(())) => Agreement::BothRejected,
-        (None, _) => Agreement::Other,
+        (None, Ok(Some(head))) => match our_error {
+            Some(e) => {
+                assert!(stricter_by_choice(e, stream, &head), "{e:?} on {stream:?}");
+                Agreement::Stricter(e)
+            }
+            None => Agreement::Other,
+        },
+        (None, Ok(None)) => Agreement::Other,
+    }
+}
+
+/// True when refusing, with `e`, a head that httparse reads (`theirs`:
+/// method, target, minor version, status, reason) is one of our choices:
+/// line ends without CR, targets of ASCII only, status codes from 100,
+/// no empty line before a status line, the Host and framing rules, limits.
+fn stricter_by_choice(e: HttpError, stream: &[u8], theirs: &TheirHead) -> bool {
+    match e {
+        HttpError::BareLf
+        | HttpError::MissingHost
+        | HttpError::DuplicateHost
+        | HttpError::BadContentLength
+        | HttpError::ConflictingContentLength
+        | HttpError::TransferEncodingWithContentLength
+        | HttpError::BadTransferEncoding
+        | HttpError::TransferEncodingInHttp10
+        | HttpError::StartLineTooLong
+        | HttpError::HeadTooLarge
+        | HttpError::TooManyHeaders => true,
+        HttpError::BadStartLine => {
+            let (_, target, _, status, _) = theirs;
+            // A response when the target is empty.
+            target.iter().any(|&b| b >= 0x80)
+                || target.is_empty() && *status < 100
+                || stream.starts_with(b"\r\n")
+                || stream.starts_with(b"\n")
+        }
+        _ => false,
     }
 }
