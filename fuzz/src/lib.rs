@@ -7,6 +7,8 @@
 //! The first input byte chooses how the rest is cut into pieces; the rest
 //! is the stream.
 
+pub mod http;
+
 use bytes::Bytes;
 use kamaelia::internet::simulate::SplitMix64;
 use kamaelia::protocol::framing::{

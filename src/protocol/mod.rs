@@ -1,4 +1,5 @@
-//! Protocols: framing of byte streams and reliable multicast.
+//! Protocols: framing of byte streams, reliable multicast, HTTP/1.x.
 
 pub mod framing;
+pub mod http;
 pub mod srm;

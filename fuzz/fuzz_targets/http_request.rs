@@ -1,0 +1,10 @@
+//! Arbitrary bytes into the HTTP request parser, cut anyhow: no panic, the
+//! same events however cut, memory within the limits.
+//! Run with `cargo fuzz run http_request`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    kamaelia_fuzz::http::request(data);
+});

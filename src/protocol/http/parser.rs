@@ -1,0 +1,878 @@
+//! The streaming parser: lines, limits, framing and bodies.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::head::{list_elements, trim_ows, Framing, Head, Headers, HttpError, Version};
+
+/// Requests (server side) or responses (client side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Parse requests.
+    Request,
+    /// Parse responses.
+    Response,
+}
+
+/// Limits on what one message may make the parser hold or read. Each
+/// crossed limit is its own [`HttpError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of the request or status line, CRLF included (default 8 KiB;
+    /// never more than `max_head_bytes`).
+    pub max_start_line: usize,
+    /// Header fields in a head, or trailer fields (default 100).
+    pub max_headers: usize,
+    /// Bytes of a head, start line and final empty line included, and of a
+    /// trailer section (default 64 KiB).
+    pub max_head_bytes: usize,
+    /// Bytes of a chunk-size line, extensions and CRLF included (default
+    /// 1 KiB).
+    pub max_chunk_line: usize,
+    /// Bytes of one body (default: none). Can be changed for the message
+    /// in hand after its head is taken ([`Parser::set_max_body`]).
+    pub max_body: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_start_line: 8 << 10,
+            max_headers: 100,
+            max_head_bytes: 64 << 10,
+            max_chunk_line: 1 << 10,
+            max_body: None,
+        }
+    }
+}
+
+/// What the parser found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The start line and header fields of a new message.
+    Head(Head),
+    /// Some body bytes (chunked framing removed).
+    Body(Bytes),
+    /// The trailer fields of a chunked body (only when there are some).
+    Trailers(Headers),
+    /// The message is complete.
+    End,
+    /// Bytes after the connection left HTTP ([`Framing::Tunnel`]).
+    Tunnel(Bytes),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading a head (or skipping empty lines before a request).
+    Head,
+    /// The head was taken; the body starts on the next call.
+    BodyStart,
+    /// Content-Length bytes left.
+    Length(u64),
+    /// Reading a chunk-size line.
+    ChunkSize,
+    /// Chunk bytes left.
+    ChunkData(u64),
+    /// Expecting the CR after chunk data.
+    ChunkCr,
+    /// Expecting the LF after chunk data.
+    ChunkLf,
+    /// Reading the trailer section.
+    Trailers,
+    /// Body until the end of the stream.
+    UntilClose,
+    /// End of the message is next.
+    End,
+    /// No longer HTTP.
+    Tunnel,
+    /// The connection is not kept alive after the last message: any more
+    /// input is ignored.
+    Closed,
+}
+
+/// What a request method means for its response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    Head,
+    Connect,
+    Other,
+}
+
+/// A streaming HTTP/1.x parser: see the [module documentation](super).
+#[derive(Debug)]
+pub struct Parser {
+    mode: Mode,
+    limits: Limits,
+    max_body: Option<u64>,
+    input: VecDeque<Bytes>,
+    eof: bool,
+    state: State,
+    error: Option<HttpError>,
+    /// Head or trailer bytes so far.
+    buf: BytesMut,
+    /// Where the line being read starts in `buf`.
+    line_start: usize,
+    /// Where the start line ends in `buf` (0 while it is being read).
+    start_end: usize,
+    /// Field lines completed in `buf`.
+    fields: usize,
+    /// The chunk-size line so far.
+    chunk_line: Vec<u8>,
+    /// Body bytes of this message so far.
+    body_seen: u64,
+    /// Framing and keep-alive of the message in hand.
+    framing: Framing,
+    keep_alive: bool,
+    interim: bool,
+    /// Methods of the requests whose responses are awaited.
+    asked: VecDeque<Asked>,
+}
+
+impl Parser {
+    /// A parser of requests with the default [`Limits`].
+    pub fn request() -> Self {
+        Parser::new(Mode::Request, Limits::default())
+    }
+
+    /// A parser of responses with the default [`Limits`].
+    pub fn response() -> Self {
+        Parser::new(Mode::Response, Limits::default())
+    }
+
+    /// A parser in `mode` with `limits`.
+    pub fn new(mode: Mode, mut limits: Limits) -> Self {
+        limits.max_start_line = limits
+            .max_start_line
+            .clamp(16, limits.max_head_bytes.max(16));
+        limits.max_head_bytes = limits.max_head_bytes.max(limits.max_start_line);
+        limits.max_chunk_line = limits.max_chunk_line.max(3);
+        Parser {
+            mode,
+            limits,
+            max_body: limits.max_body,
+            input: VecDeque::new(),
+            eof: false,
+            state: State::Head,
+            error: None,
+            buf: BytesMut::new(),
+            line_start: 0,
+            start_end: 0,
+            fields: 0,
+            chunk_line: Vec::new(),
+            body_seen: 0,
+            framing: Framing::None,
+            keep_alive: true,
+            interim: false,
+            asked: VecDeque::new(),
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The limits in force (as adjusted to be consistent).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sets the body limit of the message in hand (effective before its
+    /// body starts, that is before the event after its head is taken) and
+    /// of the following ones, until set again.
+    pub fn set_max_body(&mut self, max: Option<u64>) {
+        self.max_body = max;
+    }
+
+    /// Response mode: a request with `method` was sent; its response is
+    /// awaited after those of the requests sent before. A response with
+    /// none awaited is taken as answering a GET.
+    pub fn expect_response_to(&mut self, method: &[u8]) {
+        self.asked.push_back(match method {
+            b"HEAD" => Asked::Head,
+            b"CONNECT" => Asked::Connect,
+            _ => Asked::Other,
+        });
+    }
+
+    /// Gives the parser more input. Empty pieces are ignored, and so is
+    /// anything fed after [`eof`](Parser::eof), after an error, or once
+    /// the parser [is closed](Parser::is_closed): nothing is held for
+    /// nothing.
+    pub fn feed(&mut self, data: Bytes) {
+        if !data.is_empty() && !self.eof && self.error.is_none() && self.state != State::Closed {
+            self.input.push_back(data);
+        }
+    }
+
+    /// Request mode, between messages: the server accepted an `Upgrade`
+    /// (or the caller otherwise knows the stream leaves HTTP here), so
+    /// everything from the next byte on comes out as [`Event::Tunnel`].
+    /// False, and nothing changes, when not between messages.
+    pub fn start_tunnel(&mut self) -> bool {
+        if self.is_idle() && self.error.is_none() {
+            self.state = State::Tunnel;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The stream has ended: a close-delimited body ends, a message cut
+    /// short is [`HttpError::Truncated`].
+    pub fn eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Bytes fed and not yet parsed, plus those held for an unfinished
+    /// head or chunk-size line.
+    pub fn buffered(&self) -> usize {
+        self.input.iter().map(Bytes::len).sum::<usize>() + self.held()
+    }
+
+    /// Bytes copied and held for an unfinished head, trailer section or
+    /// chunk-size line: never more than `max_head_bytes` or
+    /// `max_chunk_line`.
+    pub fn held(&self) -> usize {
+        self.buf.len() + self.chunk_line.len()
+    }
+
+    /// True when no more messages can come: after a message that does not
+    /// keep the connection alive, or at the end of the stream between
+    /// messages.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// True between messages (nothing of the next one read yet).
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Head && self.buf.is_empty()
+    }
+
+    /// Feeds `data` and takes every event it completes.
+    pub fn push(&mut self, data: Bytes, out: &mut Vec<Event>) -> Result<(), HttpError> {
+        self.feed(data);
+        self.drain(out)
+    }
+
+    /// Takes every event the input fed so far completes.
+    pub fn drain(&mut self, out: &mut Vec<Event>) -> Result<(), HttpError> {
+        while let Some(ev) = self.next_event()? {
+            out.push(ev);
+        }
+        Ok(())
+    }
+
+    /// The next event, or `None` when more input (or [`eof`](Parser::eof))
+    /// is needed. After an error, the same error again.
+    pub fn next_event(&mut self) -> Result<Option<Event>, HttpError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let r = self.step();
+        if let Err(e) = r {
+            self.error = Some(e);
+            self.input.clear();
+            self.buf = BytesMut::new();
+            self.chunk_line = Vec::new();
+        }
+        r
+    }
+
+    fn step(&mut self) -> Result<Option<Event>, HttpError> {
+        loop {
+            match self.state {
+                State::Head | State::Trailers => {
+                    let Some(mut chunk) = self.input.pop_front() else {
+                        if !self.eof {
+                            return Ok(None);
+                        }
+                        if self.state == State::Head && self.buf.is_empty() {
+                            self.state = State::Closed;
+                            return Ok(None);
+                        }
+                        return Err(HttpError::Truncated);
+                    };
+                    let done = self.scan_lines(&mut chunk)?;
+                    if !chunk.is_empty() {
+                        self.input.push_front(chunk);
+                    }
+                    if done {
+                        return if self.state == State::Head {
+                            self.finish_head().map(Some)
+                        } else {
+                            self.finish_trailers()
+                        };
+                    }
+                }
+                State::BodyStart => {
+                    self.body_seen = 0;
+                    self.state = match self.framing {
+                        Framing::None | Framing::Tunnel | Framing::Length(0) => State::End,
+                        Framing::Length(n) => {
+                            if self.max_body.is_some_and(|m| n > m) {
+                                return Err(HttpError::BodyTooLarge);
+                            }
+                            State::Length(n)
+                        }
+                        Framing::Chunked => State::ChunkSize,
+                        Framing::UntilClose => State::UntilClose,
+                    };
+                }
+                State::Length(left) | State::ChunkData(left) => {
+                    let Some(chunk) = self.take(left) else {
+                        return self.starved();
+                    };
+                    let left = left - chunk.len() as u64;
+                    self.state = match (self.state, left) {
+                        (State::Length(_), 0) => State::End,
+                        (State::Length(_), _) => State::Length(left),
+                        (_, 0) => State::ChunkCr,
+                        _ => State::ChunkData(left),
+                    };
+                    return Ok(Some(Event::Body(chunk)));
+                }
+                State::ChunkCr | State::ChunkLf => {
+                    let Some(b) = self.take(1) else {
+                        return self.starved();
+                    };
+                    self.state = match (self.state, b[0]) {
+                        (State::ChunkCr, b'\r') => State::ChunkLf,
+                        (State::ChunkLf, b'\n') => State::ChunkSize,
+                        _ => return Err(HttpError::BadChunkEnd),
+                    };
+                }
+                State::ChunkSize => {
+                    let Some(mut chunk) = self.input.pop_front() else {
+                        return self.starved();
+                    };
+                    let limit = self.limits.max_chunk_line;
+                    match chunk.iter().position(|&b| b == b'\n') {
+                        None => {
+                            if self.chunk_line.len() + chunk.len() >= limit {
+                                return Err(HttpError::ChunkLineTooLong);
+                            }
+                            self.chunk_line.extend_from_slice(&chunk);
+                        }
+                        Some(p) => {
+                            if self.chunk_line.len() + p + 1 > limit {
+                                return Err(HttpError::ChunkLineTooLong);
+                            }
+                            self.chunk_line.extend_from_slice(&chunk[..=p]);
+                            chunk.advance(p + 1);
+                            if !chunk.is_empty() {
+                                self.input.push_front(chunk);
+                            }
+                            let size = parse_chunk_line(&self.chunk_line)?;
+                            self.chunk_line.clear();
+                            if self
+                                .max_body
+                                .is_some_and(|m| size > m.saturating_sub(self.body_seen))
+                            {
+                                return Err(HttpError::BodyTooLarge);
+                            }
+                            self.body_seen = self.body_seen.saturating_add(size);
+                            if size == 0 {
+                                self.state = State::Trailers;
+                                self.start_end = 0;
+                                self.line_start = 0;
+                                self.fields = 0;
+                            } else {
+                                self.state = State::ChunkData(size);
+                            }
+                        }
+                    }
+                }
+                State::UntilClose => {
+                    let allowed = self
+                        .max_body
+                        .map_or(u64::MAX, |m| m.saturating_sub(self.body_seen));
+                    if allowed == 0 && !self.input.is_empty() {
+                        return Err(HttpError::BodyTooLarge);
+                    }
+                    match self.take(allowed) {
+                        Some(chunk) => {
+                            self.body_seen += chunk.len() as u64;
+                            return Ok(Some(Event::Body(chunk)));
+                        }
+                        None if self.eof => self.state = State::End,
+                        None => return Ok(None),
+                    }
+                }
+                State::End => {
+                    self.state = if self.framing == Framing::Tunnel {
+                        State::Tunnel
+                    } else if self.interim {
+                        State::Head
+                    } else {
+                        if self.mode == Mode::Response {
+                            self.asked.pop_front();
+                        }
+                        if self.keep_alive {
+                            State::Head
+                        } else {
+                            self.input.clear();
+                            State::Closed
+                        }
+                    };
+                    self.interim = false;
+                    return Ok(Some(Event::End));
+                }
+                State::Tunnel => {
+                    return Ok(self.input.pop_front().map(Event::Tunnel));
+                }
+                State::Closed => {
+                    self.input.clear();
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Up to `max` bytes of the next input piece (no copy).
+    fn take(&mut self, max: u64) -> Option<Bytes> {
+        let front = self.input.front_mut()?;
+        let n = usize::try_from(max).unwrap_or(usize::MAX).min(front.len());
+        let out = front.split_to(n);
+        if front.is_empty() {
+            self.input.pop_front();
+        }
+        Some(out)
+    }
+
+    /// No input while inside a body.
+    fn starved(&self) -> Result<Option<Event>, HttpError> {
+        if self.eof {
+            Err(HttpError::Truncated)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Copies head (or trailer) lines from `chunk` into `buf`, checking
+    /// each line as it completes. True when the empty line ending the
+    /// section was read; `chunk` keeps what follows it.
+    fn scan_lines(&mut self, chunk: &mut Bytes) -> Result<bool, HttpError> {
+        let in_head = self.state == State::Head;
+        loop {
+            let reading_start = in_head && self.start_end == 0;
+            match chunk.iter().position(|&b| b == b'\n') {
+                None => {
+                    // An unfinished line: fail now if it can only end over
+                    // a limit, before holding it.
+                    let total = self.buf.len() + chunk.len();
+                    if reading_start && total - self.line_start >= self.limits.max_start_line {
+                        return Err(HttpError::StartLineTooLong);
+                    }
+                    if total >= self.limits.max_head_bytes {
+                        return Err(HttpError::HeadTooLarge);
+                    }
+                    self.buf.extend_from_slice(chunk);
+                    chunk.clear();
+                    return Ok(false);
+                }
+                Some(p) => {
+                    let total = self.buf.len() + p + 1;
+                    if reading_start && total - self.line_start > self.limits.max_start_line {
+                        return Err(HttpError::StartLineTooLong);
+                    }
+                    if total > self.limits.max_head_bytes {
+                        return Err(HttpError::HeadTooLarge);
+                    }
+                    self.buf.extend_from_slice(&chunk[..=p]);
+                    chunk.advance(p + 1);
+                    let line = &self.buf[self.line_start..];
+                    let n = line.len();
+                    if n < 2 || line[n - 2] != b'\r' {
+                        return Err(HttpError::BareLf);
+                    }
+                    if line[..n - 2].contains(&b'\r') {
+                        return Err(HttpError::BareCr);
+                    }
+                    if reading_start {
+                        if n == 2 && self.mode == Mode::Request {
+                            // Empty lines before a request are ignored
+                            // (RFC 9112 §2.2).
+                            self.buf.clear();
+                            self.line_start = 0;
+                            continue;
+                        }
+                        if n == 2 {
+                            return Err(HttpError::BadStartLine);
+                        }
+                        self.start_end = self.buf.len();
+                        self.line_start = self.buf.len();
+                        continue;
+                    }
+                    if n == 2 {
+                        return Ok(true);
+                    }
+                    if line[0] == b' ' || line[0] == b'\t' {
+                        return Err(if in_head && self.fields == 0 {
+                            HttpError::WhitespaceAfterStartLine
+                        } else {
+                            HttpError::ObsFold
+                        });
+                    }
+                    match line.iter().position(|&b| b == b':') {
+                        None | Some(0) => return Err(HttpError::BadHeader),
+                        Some(c) if line[c - 1] == b' ' || line[c - 1] == b'\t' => {
+                            return Err(HttpError::WhitespaceBeforeColon)
+                        }
+                        Some(_) => {}
+                    }
+                    self.fields += 1;
+                    if self.fields > self.limits.max_headers {
+                        return Err(HttpError::TooManyHeaders);
+                    }
+                    self.line_start = self.buf.len();
+                }
+            }
+        }
+    }
+
+    /// Splits the field lines of `block` (ending with the empty line).
+    fn parse_fields(all: &Bytes, from: usize, count: usize) -> Result<Headers, HttpError> {
+        let block = &all[from..];
+        let mut slots = vec![httparse::EMPTY_HEADER; count];
+        match httparse::parse_headers(block, &mut slots) {
+            Ok(httparse::Status::Complete((used, fields))) if used == block.len() => {
+                let mut headers = Headers::new();
+                for f in fields {
+                    headers.push(all.slice_ref(f.name.as_bytes()), slice_in(all, f.value));
+                }
+                Ok(headers)
+            }
+            _ => Err(HttpError::BadHeader),
+        }
+    }
+
+    /// Takes the section read, and readies the line scanner for the next.
+    /// The buffer's capacity is not kept between sections.
+    fn reset_lines(&mut self) -> (Bytes, usize) {
+        let fields = self.fields;
+        self.line_start = 0;
+        self.start_end = 0;
+        self.fields = 0;
+        (std::mem::take(&mut self.buf).freeze(), fields)
+    }
+
+    fn finish_trailers(&mut self) -> Result<Option<Event>, HttpError> {
+        let (all, count) = self.reset_lines();
+        let fields = Self::parse_fields(&all, 0, count)?;
+        self.state = State::End;
+        if fields.is_empty() {
+            self.step()
+        } else {
+            Ok(Some(Event::Trailers(fields)))
+        }
+    }
+
+    fn finish_head(&mut self) -> Result<Event, HttpError> {
+        let start_end = self.start_end;
+        let (all, count) = self.reset_lines();
+        let line = &all[..start_end - 2];
+        let mut head = Head {
+            version: Version::Http11,
+            method: Bytes::new(),
+            target: Bytes::new(),
+            status: 0,
+            reason: Bytes::new(),
+            headers: Headers::new(),
+            framing: Framing::None,
+            keep_alive: false,
+            icy: false,
+        };
+        match self.mode {
+            Mode::Request => {
+                let (method, rest) = split_sp(line).ok_or(HttpError::BadStartLine)?;
+                let (target, version) = split_sp(rest).ok_or(HttpError::BadStartLine)?;
+                if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+                    return Err(HttpError::BadStartLine);
+                }
+                if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+                    return Err(HttpError::BadStartLine);
+                }
+                head.version = parse_version(version)?;
+                head.method = all.slice_ref(method);
+                head.target = all.slice_ref(target);
+            }
+            Mode::Response => {
+                let (version, rest) = split_sp(line).ok_or(HttpError::BadStartLine)?;
+                if version == b"ICY" {
+                    head.version = Version::Http10;
+                    head.icy = true;
+                } else {
+                    head.version = parse_version(version)?;
+                }
+                let (code, reason) = match rest.get(3) {
+                    None => (rest, &rest[rest.len()..]),
+                    Some(b' ') => (&rest[..3], &rest[4..]),
+                    Some(_) => return Err(HttpError::BadStartLine),
+                };
+                if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' {
+                    return Err(HttpError::BadStartLine);
+                }
+                if !reason.iter().all(|&b| b == b'\t' || b >= 0x20 && b != 0x7f) {
+                    return Err(HttpError::BadStartLine);
+                }
+                head.status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+                head.reason = all.slice_ref(reason);
+            }
+        }
+        head.headers = Self::parse_fields(&all, start_end, count)?;
+        head.framing = self.framing_of(&head)?;
+        head.keep_alive = !head.icy
+            && head.framing != Framing::UntilClose
+            && !head.headers.has_token("connection", "close")
+            && (head.version == Version::Http11
+                || head.headers.has_token("connection", "keep-alive"));
+        self.framing = head.framing;
+        self.keep_alive = head.keep_alive;
+        self.interim = head.is_interim();
+        self.state = State::BodyStart;
+        Ok(Event::Head(head))
+    }
+
+    /// RFC 9112 §6.3.
+    fn framing_of(&self, head: &Head) -> Result<Framing, HttpError> {
+        let h = &head.headers;
+        if self.mode == Mode::Request {
+            let hosts = h.get_all("host").count();
+            if hosts > 1 {
+                return Err(HttpError::DuplicateHost);
+            }
+            if hosts == 0 && head.version == Version::Http11 {
+                return Err(HttpError::MissingHost);
+            }
+        } else {
+            let asked = self.asked.front().copied().unwrap_or(Asked::Other);
+            if head.status == 101 || asked == Asked::Connect && (200..300).contains(&head.status) {
+                return Ok(Framing::Tunnel);
+            }
+            if asked == Asked::Head || head.status < 200 || head.status == 204 || head.status == 304
+            {
+                return Ok(Framing::None);
+            }
+        }
+        let length = content_length(h)?;
+        let codings: Vec<&[u8]> = h
+            .get_all("transfer-encoding")
+            .flat_map(|v| list_elements(v))
+            .collect();
+        let request = self.mode == Mode::Request;
+        if request
+            && head.method == "CONNECT"
+            && h.get("transfer-encoding").is_none()
+            && length.is_none()
+        {
+            return Ok(Framing::Tunnel);
+        }
+        if h.get("transfer-encoding").is_some() {
+            if length.is_some() {
+                return Err(HttpError::TransferEncodingWithContentLength);
+            }
+            if head.version == Version::Http10 {
+                // The framing is faulty (RFC 9112 §6.1).
+                return if request {
+                    Err(HttpError::TransferEncodingInHttp10)
+                } else {
+                    Ok(Framing::UntilClose)
+                };
+            }
+            let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+            let n_chunked = codings.iter().filter(|c| chunked(c)).count();
+            let last_chunked = codings.last().is_some_and(|c| chunked(c));
+            return if last_chunked && n_chunked == 1 {
+                Ok(Framing::Chunked)
+            } else if request || last_chunked || codings.is_empty() {
+                Err(HttpError::BadTransferEncoding)
+            } else {
+                // A response whose last coding is not chunked runs until
+                // the connection closes (RFC 9112 §6.3).
+                Ok(Framing::UntilClose)
+            };
+        }
+        Ok(match length {
+            Some(n) => Framing::Length(n),
+            None if request => Framing::None,
+            None => Framing::UntilClose,
+        })
+    }
+}
+
+/// The Content-Length, if any: every value (and list element) must be the
+/// same decimal number.
+fn content_length(h: &Headers) -> Result<Option<u64>, HttpError> {
+    let mut found = None;
+    for v in h.get_all("content-length") {
+        for e in v.split(|&b| b == b',').map(trim_ows) {
+            if e.is_empty() || !e.iter().all(u8::is_ascii_digit) {
+                return Err(HttpError::BadContentLength);
+            }
+            let n = e.iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            let n = n.ok_or(HttpError::BadContentLength)?;
+            if found.is_some_and(|f| f != n) {
+                return Err(HttpError::ConflictingContentLength);
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found)
+}
+
+/// A chunk-size line (CRLF included): `1*HEXDIG *( BWS ";" BWS name [ BWS
+/// "=" BWS ( token / quoted-string ) ] ) CRLF` (RFC 9112 §7.1).
+fn parse_chunk_line(line: &[u8]) -> Result<u64, HttpError> {
+    let n = line.len();
+    if n < 2 || line[n - 2] != b'\r' {
+        return Err(HttpError::BareLf);
+    }
+    let line = &line[..n - 2];
+    if line.contains(&b'\r') {
+        return Err(HttpError::BareCr);
+    }
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(HttpError::BadChunkSize);
+    }
+    let mut size: u64 = 0;
+    for &d in &line[..digits] {
+        let v = (d as char).to_digit(16).unwrap_or(0) as u64;
+        size = size
+            .checked_mul(16)
+            .and_then(|s| s.checked_add(v))
+            .ok_or(HttpError::ChunkSizeOverflow)?;
+    }
+    let mut rest = &line[digits..];
+    let skip_ws = |s: &mut &[u8]| {
+        while let [b' ' | b'\t', r @ ..] = *s {
+            *s = r;
+        }
+    };
+    let mut first = true;
+    while !rest.is_empty() {
+        skip_ws(&mut rest);
+        let [b';', r @ ..] = rest else {
+            return Err(if first {
+                HttpError::BadChunkSize
+            } else {
+                HttpError::BadChunkExtension
+            });
+        };
+        first = false;
+        rest = r;
+        skip_ws(&mut rest);
+        let name = rest.iter().take_while(|&&b| is_tchar(b)).count();
+        if name == 0 {
+            return Err(HttpError::BadChunkExtension);
+        }
+        rest = &rest[name..];
+        let mut after = rest;
+        skip_ws(&mut after);
+        if let [b'=', r @ ..] = after {
+            rest = r;
+            skip_ws(&mut rest);
+            if let [b'"', r @ ..] = rest {
+                rest = skip_quoted(r).ok_or(HttpError::BadChunkExtension)?;
+            } else {
+                let v = rest.iter().take_while(|&&b| is_tchar(b)).count();
+                if v == 0 {
+                    return Err(HttpError::BadChunkExtension);
+                }
+                rest = &rest[v..];
+            }
+        }
+    }
+    Ok(size)
+}
+
+/// What follows a quoted-string whose opening quote was just read.
+fn skip_quoted(mut s: &[u8]) -> Option<&[u8]> {
+    loop {
+        match s {
+            [b'"', r @ ..] => return Some(r),
+            [b'\\', q, r @ ..] if *q == b'\t' || *q >= 0x20 && *q != 0x7f => s = r,
+            [b, r @ ..] if *b == b'\t' || *b >= 0x20 && *b != 0x7f && *b != b'\\' => s = r,
+            _ => return None,
+        }
+    }
+}
+
+fn split_sp(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|&b| b == b' ')?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+fn parse_version(v: &[u8]) -> Result<Version, HttpError> {
+    match v {
+        b"HTTP/1.1" => Ok(Version::Http11),
+        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Err(HttpError::BadVersion)
+        }
+        _ => Err(HttpError::BadStartLine),
+    }
+}
+
+/// A token character (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `part`, a slice of `all` or empty, as a `Bytes` sharing `all`.
+fn slice_in(all: &Bytes, part: &[u8]) -> Bytes {
+    if part.is_empty() {
+        Bytes::new()
+    } else {
+        all.slice_ref(part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_lines() {
+        assert_eq!(parse_chunk_line(b"1a\r\n"), Ok(26));
+        assert_eq!(parse_chunk_line(b"0;a=b ; c = \"x\\\"y\"\r\n"), Ok(0));
+        assert_eq!(parse_chunk_line(b"ffffffffffffffff\r\n"), Ok(u64::MAX));
+        assert_eq!(
+            parse_chunk_line(b"10000000000000000\r\n"),
+            Err(HttpError::ChunkSizeOverflow)
+        );
+        assert_eq!(parse_chunk_line(b"5 \r\n"), Err(HttpError::BadChunkSize));
+        assert_eq!(
+            parse_chunk_line(b"5;\r\n"),
+            Err(HttpError::BadChunkExtension)
+        );
+        assert_eq!(
+            parse_chunk_line(b"5;a=\"x\r\n"),
+            Err(HttpError::BadChunkExtension)
+        );
+        assert_eq!(parse_chunk_line(b"-5\r\n"), Err(HttpError::BadChunkSize));
+        assert_eq!(parse_chunk_line(b"0x5\r\n"), Err(HttpError::BadChunkSize));
+        assert_eq!(parse_chunk_line(b"5\n"), Err(HttpError::BareLf));
+        assert_eq!(parse_chunk_line(b"5\rx\r\n"), Err(HttpError::BareCr));
+    }
+
+    #[test]
+    fn content_lengths() {
+        let mut h = Headers::new();
+        h.push("Content-Length", "5, 5");
+        h.push("content-length", "5");
+        assert_eq!(content_length(&h), Ok(Some(5)));
+        h.push("content-length", "6");
+        assert_eq!(content_length(&h), Err(HttpError::ConflictingContentLength));
+        let mut h = Headers::new();
+        h.push("Content-Length", "+5");
+        assert_eq!(content_length(&h), Err(HttpError::BadContentLength));
+        let mut h = Headers::new();
+        h.push("Content-Length", "18446744073709551616");
+        assert_eq!(content_length(&h), Err(HttpError::BadContentLength));
+    }
+}
