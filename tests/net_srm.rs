@@ -131,26 +131,43 @@ fn a_missing_packet_is_given_up_after_the_delay() {
 #[test]
 fn a_packet_beyond_the_window_forces_the_oldest_out() {
     let mut r = rx(SrmReceiver::new().repair(false).window(4).delay(100 * MS));
-    r.send(&[0, 10]);
+    r.send(&[0, 4]);
     r.h.run_until_idle();
     assert_eq!(r.got(), ps([0]));
-    assert_eq!(r.gaps.drain(), [1..7], "only 7..11 may wait");
+    assert!(r.gaps.is_empty(), "1..4 wait");
     r.send(&[8]);
+    r.h.run_until_idle();
+    assert_eq!(r.gaps.drain(), [1..4], "only 5..9 may wait");
+    assert_eq!(r.got(), ps([4]));
+    r.send(&[6]);
     r.h.run_for(100 * MS);
-    assert_eq!(r.gaps.drain(), [7..8, 9..10]);
-    assert_eq!(r.got(), ps([8, 10]));
+    assert_eq!(r.gaps.drain(), [5..6, 7..8]);
+    assert_eq!(r.got(), ps([6, 8]));
 }
 
 #[test]
 fn a_huge_jump_costs_no_more_than_the_window() {
+    // One packet moves the horizon by one window, and is dropped; a real
+    // jump (a burst of loss longer than the window) is followed one window
+    // per packet.
     let mut r = rx(SrmReceiver::new().repair(false).window(16));
     r.send(&[0, 1 << 40]);
     r.h.run_until_idle();
-    assert_eq!(r.gaps.drain(), [1..(1 << 40) - 15]);
+    assert!(r.gaps.is_empty());
+    assert_eq!(r.got(), ps([0]));
+    assert_eq!(r.stats.get().beyond_window, 1);
+    r.send(&[40, 41]);
+    r.h.run_until_idle();
+    assert_eq!(r.stats.get().beyond_window, 2, "40 is past 17 + 16");
+    assert_eq!(
+        r.gaps.drain(),
+        [1..17, 17..26],
+        "40 moved the horizon to 33; 41 is within 33 + 16, so 26..42 may wait"
+    );
     r.control.send(Signal::ProducerFinished).unwrap();
     r.h.run_until_idle();
-    assert_eq!(r.gaps.drain(), [(1 << 40) - 15..1 << 40]);
-    assert_eq!(r.got(), ps([0, 1 << 40]));
+    assert_eq!(r.gaps.drain(), [26..41]);
+    assert_eq!(r.got(), ps([41]));
 }
 
 #[test]
@@ -264,6 +281,84 @@ fn the_timer_is_the_only_thing_that_wakes_it() {
     let steps = r.h.run_for(200 * MS);
     assert!(steps <= 12, "{steps} steps for 5 timer wakes");
     assert!(r.h.is_sleeping(r.id));
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input to the receiver: one CRC-valid packet costs at most a window
+
+#[test]
+fn a_forged_sequence_number_near_2_63_does_not_skip_the_stream() {
+    use kamaelia::protocol::srm::SEQ_LIMIT;
+    let mut r = rx(SrmReceiver::new().window(16));
+    r.send(&(0..10).collect::<Vec<_>>());
+    r.input.send(data(SEQ_LIMIT - 1, b"forged")).unwrap();
+    r.send(&(10..40).collect::<Vec<_>>());
+    r.h.run_until_idle();
+    assert_eq!(r.got(), ps(0..40), "the stream goes on");
+    assert!(r.gaps.is_empty());
+    let s = r.stats.get();
+    assert_eq!((s.delivered, s.duplicates, s.gaps), (40, 0, 0));
+    assert_eq!(s.beyond_window, 1);
+}
+
+#[test]
+fn a_forged_huge_status_next_does_not_skip_the_stream() {
+    use kamaelia::protocol::srm::SEQ_LIMIT;
+    for finished in [false, true] {
+        let mut r = rx(SrmReceiver::new().window(16));
+        r.send(&(0..10).collect::<Vec<_>>());
+        r.input.send(status(SEQ_LIMIT - 1, finished)).unwrap();
+        r.send(&(10..40).collect::<Vec<_>>());
+        r.h.run_until_idle();
+        assert_eq!(r.got(), ps(0..40), "the stream goes on");
+        assert!(r.gaps.is_empty());
+        assert_eq!(r.stats.get().beyond_window, 1);
+        // The true end is still believed.
+        r.input.send(status(40, true)).unwrap();
+        r.h.run_until_idle();
+        assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+        assert!(!r.h.is_alive(r.id));
+        assert_eq!(r.stats.get().corrupt, 0);
+    }
+}
+
+#[test]
+fn a_finished_status_before_packets_already_seen_is_refused() {
+    let mut r = rx(SrmReceiver::new());
+    r.send(&(0..10).collect::<Vec<_>>());
+    r.input.send(status(5, true)).unwrap();
+    r.input.send(status(0, true)).unwrap();
+    r.h.run_until_idle();
+    assert!(r.h.is_alive(r.id), "not ended by a lie");
+    assert!(r.sig.is_empty());
+    assert_eq!(r.stats.get().corrupt, 2);
+    r.send(&(10..20).collect::<Vec<_>>());
+    r.input.send(status(20, true)).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.got(), ps(0..20));
+    assert!(r.gaps.is_empty());
+    assert_eq!(r.sig.drain(), [Signal::ProducerFinished]);
+}
+
+#[test]
+fn one_nak_of_overlapping_ranges_repairs_each_packet_once() {
+    use kamaelia::protocol::srm::NAK_MAX_RANGES;
+    let mut t = tx(SrmSender::new().history(1024));
+    for i in 0..1024 {
+        t.input.send(p(i)).unwrap();
+    }
+    t.h.run_until_idle();
+    let sent = t.out.drain();
+    assert_eq!(sent.len(), 1024);
+    t.naks.send(nak(vec![0..1 << 32; NAK_MAX_RANGES])).unwrap();
+    t.naks.send(nak(vec![10..12, 0..3, 2..5, 11..13])).unwrap();
+    t.h.run_until_idle();
+    let mut want = sent.clone();
+    want.extend_from_slice(&sent[0..5]);
+    want.extend_from_slice(&sent[10..13]);
+    assert_eq!(t.out.drain(), want, "each packet once per NAK, in order");
+    let s = t.stats.get();
+    assert_eq!((s.repairs, s.naks), (1024 + 8, 2));
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,15 @@
 //!   are dropped. Nothing is delayed by more than `delay` after it
 //!   arrives, and at the end what is waiting is sent on in order.
 //!
+//! CRCs catch damage, not forgery, so no single packet is trusted far: a
+//! data packet numbered `window` or more past the highest sequence number
+//! known is dropped and moves that horizon by one window only (a real jump,
+//! after a burst of loss longer than the window, is followed one window per
+//! packet), a status is believed up to the same horizon (a finished status
+//! beyond it is taken as not finished), and a finished status before a
+//! packet already seen is refused. The sender merges the ranges of each NAK
+//! first, so one NAK repairs each packet at most once.
+//!
 //! Everything runs on timers (no polling) and on the scheduler's clock, so
 //! on virtual time a run is exactly repeatable.
 //!
@@ -233,6 +242,26 @@ impl Packet {
     }
 }
 
+/// `ranges` sorted, with overlapping and adjacent ones merged and empty
+/// ones dropped: the same sequence numbers, each once.
+///
+/// ```
+/// use kamaelia::protocol::srm::merge_ranges;
+/// assert_eq!(merge_ranges(vec![5..9, 0..2, 1..3, 9..9, 8..12]), [0..3, 5..12]);
+/// ```
+pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
 /// A shared handle on a component's counters, usable after it is spawned.
 #[derive(Debug, Default)]
 pub struct StatsHandle<S: Copy>(Rc<Cell<S>>);
@@ -398,7 +427,9 @@ impl SrmSender {
         };
         self.stats.update(|s| s.naks += 1);
         let base = self.next_seq - self.history.len() as u64;
-        for r in ranges {
+        // Merged, each packet is sent at most once per NAK however the
+        // ranges overlap: one NAK queues at most `history` repairs.
+        for r in merge_ranges(ranges) {
             let kept = r.start.max(base)..r.end.min(self.next_seq);
             let asked = r.end - r.start;
             let served = kept.end.saturating_sub(kept.start);
@@ -544,6 +575,10 @@ pub struct ReceiverStats {
     pub requested: u64,
     /// Packets that arrived after being NAKed.
     pub repaired: u64,
+    /// Packets numbered a window or more past the highest sequence number
+    /// known (dropped: they moved that horizon by one window only), and
+    /// statuses claiming an end that far ahead (taken as not finished).
+    pub beyond_window: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -763,6 +798,15 @@ impl SrmReceiver {
         }
     }
 
+    /// The first sequence number a packet may not name: one window past
+    /// the highest known. A single packet (true or forged, CRCs are no
+    /// authentication) moves the horizon by at most one window, so it can
+    /// make the receiver give up at most what one window holds; a real
+    /// jump after a longer burst of loss is followed one window per packet.
+    fn horizon(&self) -> u64 {
+        self.known.max(self.next).saturating_add(self.window)
+    }
+
     fn on_packet(&mut self, msg: Bytes, now: Instant) {
         match Packet::decode(&msg, self.max_payload.max(CONTROL_MAX)) {
             Ok(Packet::Data { seq, payload }) => {
@@ -772,6 +816,12 @@ impl SrmReceiver {
                 }
                 if seq < self.next || self.buf.contains_key(&seq) {
                     self.stats.update(|s| s.duplicates += 1);
+                    return;
+                }
+                let horizon = self.horizon();
+                if seq >= horizon {
+                    self.stats.update(|s| s.beyond_window += 1);
+                    self.learn(horizon, now);
                     return;
                 }
                 if seq == self.next && seq >= self.known {
@@ -792,8 +842,19 @@ impl SrmReceiver {
                 self.release_ready();
             }
             Ok(Packet::Status { next, finished }) => {
-                if next >= SEQ_LIMIT || self.fin.is_some_and(|f| f != next && finished) {
+                // An end before a packet already seen, or unlike the end
+                // already known, is a lie.
+                if next >= SEQ_LIMIT
+                    || (finished && next < self.known)
+                    || self.fin.is_some_and(|f| f != next && finished)
+                {
                     self.stats.update(|s| s.corrupt += 1);
+                    return;
+                }
+                let horizon = self.horizon();
+                if next > horizon {
+                    self.stats.update(|s| s.beyond_window += 1);
+                    self.learn(horizon, now);
                     return;
                 }
                 self.learn(next, now);
