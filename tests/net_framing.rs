@@ -259,6 +259,42 @@ fn oversize_frame_fails_before_its_body_is_buffered() {
 }
 
 #[test]
+fn a_short_hostile_header_pins_no_more_than_what_arrived() {
+    use kamaelia::protocol::framing::MIN_GROWTH;
+    // A valid header announcing the largest body, and one byte of it:
+    // 25 bytes must not hold 1 MiB.
+    let body: Vec<u8> = (0..DEFAULT_MAX_FRAME).map(|i| (i * 7) as u8).collect();
+    let frame = encode_frame(9, &body, DEFAULT_MAX_FRAME).unwrap();
+    let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let mut out = Vec::new();
+    d.push(&frame[..HEADER_LEN + 1], &mut out).unwrap();
+    assert!(out.is_empty());
+    assert_eq!(d.buffered(), 1);
+    assert_eq!(d.capacity(), MIN_GROWTH);
+    // The rest in pieces of 1000: capacity grows with what arrived.
+    let mut at = HEADER_LEN + 1;
+    let mut largest = 0;
+    while at < frame.len() {
+        let end = (at + 1000).min(frame.len());
+        d.push(&frame[at..end], &mut out).unwrap();
+        at = end;
+        if out.is_empty() {
+            let arrived = d.buffered();
+            assert!(
+                d.capacity() <= (2 * arrived).max(MIN_GROWTH) && d.capacity() <= body.len(),
+                "{} held for {arrived} bytes",
+                d.capacity()
+            );
+            largest = largest.max(d.capacity());
+        }
+    }
+    assert_eq!(largest, body.len(), "the last doubling stops at the length");
+    assert_eq!(out, [(9, Bytes::from(body))]);
+    assert_eq!(d.capacity(), 0);
+    d.finish().unwrap();
+}
+
+#[test]
 fn the_default_maximum_is_one_mib() {
     let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME);
     let big = encode_frame(0, &vec![0u8; DEFAULT_MAX_FRAME], DEFAULT_MAX_FRAME).unwrap();

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use kamaelia::internet::simulate::SplitMix64;
 use kamaelia::protocol::framing::{
     decode_frame, encode_frame, ChunkDecoder, ChunkEncoder, FrameDecoder, FramingError, HEADER_LEN,
+    MIN_GROWTH,
 };
 use kamaelia::protocol::srm::Packet;
 
@@ -60,6 +61,10 @@ fn run_frames(stream: &[u8], pieces: &[usize]) -> FrameRun {
         assert!(
             d.buffered() <= HEADER_LEN + FUZZ_MAX,
             "decoder memory bound"
+        );
+        assert!(
+            d.capacity() <= (2 * d.buffered()).max(MIN_GROWTH),
+            "capacity grows with the bytes that arrived"
         );
         at += n;
         if r.is_err() {
