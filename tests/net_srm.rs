@@ -175,7 +175,7 @@ fn duplicates_and_garbage_are_dropped_and_counted() {
     let mut r = rx(SrmReceiver::new());
     r.send(&[0, 0, 1]);
     r.input.send(Bytes::from_static(b"not a packet")).unwrap();
-    r.input.send(nak(vec![0..1])).unwrap();
+    r.input.send(nak(vec![0..1])).unwrap(); // another receiver's: heard
     let mut bad = data(2, b"x").to_vec();
     bad[24] ^= 1; // the body
     r.input.send(Bytes::from(bad)).unwrap();
@@ -183,7 +183,22 @@ fn duplicates_and_garbage_are_dropped_and_counted() {
     r.h.run_until_idle();
     assert_eq!(r.got(), ps([0, 1]));
     let s = r.stats.get();
-    assert_eq!((s.duplicates, s.corrupt), (2, 3));
+    assert_eq!((s.duplicates, s.corrupt, s.heard_naks), (2, 2, 1));
+}
+
+#[test]
+fn a_nak_heard_from_another_receiver_puts_ours_off() {
+    let mut r = rx(SrmReceiver::new().nak_interval(40 * MS).delay(500 * MS));
+    r.send(&[0, 3]); // 1 and 2 missing, NAK due at 40 ms
+    r.h.run_for(30 * MS);
+    r.input.send(nak(vec![2..3, 0..5, 1..2])).unwrap();
+    r.h.run_for(39 * MS);
+    assert!(r.naks.is_empty(), "put off to 30 + 40 ms");
+    r.h.run_for(MS);
+    let n: Vec<Packet> = r.naks.drain().iter().map(decode).collect();
+    assert_eq!(n, [Packet::Nak(vec![1..3])]);
+    let s = r.stats.get();
+    assert_eq!((s.heard_naks, s.suppressed, s.naks), (1, 2, 1));
 }
 
 #[test]
@@ -701,6 +716,158 @@ fn over_network(
         receiver_signal: end.drain(),
         finished_at: finished_at.expect("the receiver ended"),
     }
+}
+
+/// Passes on the packets `keep` says yes to.
+struct Keep {
+    inbox: kamaelia::axon::Inbox<Bytes>,
+    outbox: Outbox<Bytes>,
+    keep: Box<dyn FnMut(&Packet) -> bool>,
+}
+
+impl Keep {
+    fn new(keep: impl FnMut(&Packet) -> bool + 'static) -> Self {
+        Keep {
+            inbox: kamaelia::axon::Inbox::inbox(),
+            outbox: Outbox::outbox(),
+            keep: Box::new(keep),
+        }
+    }
+}
+
+impl Component for Keep {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while let Some(pkt) = self.inbox.recv() {
+            if (self.keep)(&decode(&pkt)) {
+                let _ = self.outbox.send(pkt);
+            }
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox).add(&self.outbox);
+    }
+}
+
+struct GroupRun {
+    /// What each receiver delivered.
+    got: Vec<Vec<Bytes>>,
+    /// NAK packets sent, by all receivers together.
+    naks: u64,
+    suppressed: u64,
+    sender: SenderStats,
+}
+
+/// One sender and `n` receivers on a simulated multicast group: the
+/// sender's packets (the first copy of data packet `lost` dropped, so
+/// every receiver misses it) and every receiver's NAKs go to all the
+/// receivers, 5 ms away, and the NAKs to the sender, 30 ms away (the
+/// receivers are near each other, the sender far: its repair comes long
+/// after the first NAK is heard).
+fn group(msgs: &[Bytes], n: usize, lost: u64, backoff: Duration) -> GroupRun {
+    use kamaelia::util::Fanout;
+    let mut h = Harness::new();
+    let sender = SrmSender::new().heartbeat(Some(20 * MS)).linger(500 * MS);
+    let sender_stats = sender.stats();
+    let src = h.spawn(Paced {
+        outbox: Outbox::outbox(),
+        signal: Outbox::signal(),
+        items: msgs.iter().cloned().collect(),
+        period: MS,
+    });
+    let s = h.spawn(sender);
+    let mut dropped = false;
+    let lose = h.spawn(Keep::new(move |p| match p {
+        Packet::Data { seq, .. } if *seq == lost && !dropped => {
+            dropped = true;
+            false
+        }
+        _ => true,
+    }));
+    let names: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+    all.push("sender");
+    let fan = h.spawn(Fanout::<Bytes>::new(&all));
+    let naks_only = h.spawn(Keep::new(|p| matches!(p, Packet::Nak(_))));
+    let to_sender = h.spawn(SimLink::new(LinkConfig::new().latency(30 * MS), 99));
+    let mut links = vec![
+        ((src, "outbox"), (s, "inbox")),
+        ((src, "signal"), (s, "control")),
+        ((s, "outbox"), (lose, "inbox")),
+        ((lose, "outbox"), (fan, "inbox")),
+        ((fan, "sender"), (naks_only, "inbox")),
+        ((naks_only, "outbox"), (to_sender, "inbox")),
+        ((to_sender, "outbox"), (s, "nak")),
+    ];
+    let mut receivers = Vec::new();
+    let mut stats = Vec::new();
+    let mut outs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let r = SrmReceiver::new()
+            .nak_interval(50 * MS)
+            .delay(500 * MS)
+            .nak_backoff(backoff)
+            .seed(i as u64 + 1);
+        stats.push(r.stats());
+        let r = h.spawn(r);
+        let wire = h.spawn(SimLink::new(LinkConfig::new().latency(5 * MS), i as u64));
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        links.push(((fan, name), (wire, "inbox")));
+        links.push(((wire, "outbox"), (r, "inbox")));
+        links.push(((r, "nak"), (fan, "inbox")));
+        receivers.push(r);
+    }
+    for (from, to) in links {
+        h.scheduler().link(from, to).unwrap();
+    }
+    for &r in &receivers {
+        outs.push(h.collector::<Bytes>(r, "outbox").unwrap());
+    }
+    for _ in 0..2000 {
+        h.run_for(MS);
+        if !h.is_alive(s) && receivers.iter().all(|r| !h.is_alive(*r)) {
+            break;
+        }
+    }
+    assert!(
+        !h.is_alive(s) && receivers.iter().all(|r| !h.is_alive(*r)),
+        "the sender and every receiver end"
+    );
+    let total = |f: fn(&ReceiverStats) -> u64| stats.iter().map(|s| f(&s.get())).sum();
+    GroupRun {
+        got: outs.iter().map(|o| o.drain()).collect(),
+        naks: total(|s| s.naks),
+        suppressed: total(|s| s.suppressed),
+        sender: sender_stats.get(),
+    }
+}
+
+#[test]
+fn with_nak_suppression_one_lost_packet_is_nakked_by_few_of_20_receivers() {
+    let msgs = messages(50, 5);
+    // Before: every receiver asks, at the same moment, and is repaired
+    // once each.
+    let all = group(&msgs, 20, 10, Duration::ZERO);
+    assert_eq!(all.naks, 20);
+    assert_eq!(all.sender.repairs, 20);
+    // With a random back-off of up to 40 ms, the first NAK is heard by the
+    // others 5 ms later and puts off every NAK not yet sent. (With the
+    // back-off but without hearing, all 20 still ask: the repair comes
+    // 35 ms after the first NAK.)
+    let few = group(&msgs, 20, 10, 40 * MS);
+    assert_eq!(few.naks, 3);
+    assert_eq!(few.sender.repairs, 3);
+    for run in [&all, &few] {
+        assert_eq!(run.got.len(), 20);
+        for got in &run.got {
+            assert_eq!(got, &msgs, "every receiver recovers every byte, in order");
+        }
+        assert_eq!(run.sender.unrepairable, 0);
+        assert_eq!(run.sender.naks, run.naks, "every NAK reached the sender");
+    }
+    // Each receiver hears every NAK (its own too, as on a real group)
+    // while 10 is still missing.
+    assert_eq!((all.suppressed, few.suppressed), (20 * 20, 20 * 3));
 }
 
 /// `n` messages of pseudo-random bytes and lengths (1..=200).

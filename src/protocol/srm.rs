@@ -26,6 +26,12 @@
 //! packet already seen is refused. The sender merges the ranges of each NAK
 //! first, so one NAK repairs each packet at most once.
 //!
+//! Many receivers on one group all miss a packet lost near the sender. So
+//! that they do not all NAK it, a receiver that hears another's NAK for a
+//! packet (NAKs sent to the group reach the receivers' `inbox` too) puts
+//! its own off; with a random [`nak_backoff`](SrmReceiver::nak_backoff)
+//! (seeded: [`seed`](SrmReceiver::seed)) only the first few ask.
+//!
 //! Everything runs on timers (no polling) and on the scheduler's clock, so
 //! on virtual time a run is exactly repeatable.
 //!
@@ -71,7 +77,7 @@
 //!
 //! | box     | carries      | meaning                                         |
 //! |---------|--------------|-------------------------------------------------|
-//! | inbox   | `Bytes`      | packets from the network                        |
+//! | inbox   | `Bytes`      | packets from the network (NAKs among them are other receivers': they put ours off) |
 //! | control | `Signal`     | producer finished: send what waits, in order (reporting what is missing as gaps), then end; shutdown: end now |
 //! | outbox  | `Bytes`      | the payloads, in order                          |
 //! | gaps    | `Range<u64>` | sequence numbers given up (skipped); sent only while linked |
@@ -128,6 +134,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::framing::{decode_frame, encode_frame, send_queued, FramingError, DEFAULT_MAX_FRAME};
 use crate::axon::{Alarm, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
+use crate::internet::simulate::SplitMix64;
 
 /// The frame tag of status packets.
 pub const STATUS_TAG: u64 = u64::MAX;
@@ -579,6 +586,11 @@ pub struct ReceiverStats {
     /// known (dropped: they moved that horizon by one window only), and
     /// statuses claiming an end that far ahead (taken as not finished).
     pub beyond_window: u64,
+    /// NAK packets heard from other receivers (on `inbox`).
+    pub heard_naks: u64,
+    /// Times a NAK of ours for a sequence number was put off because
+    /// another receiver asked for it first.
+    pub suppressed: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -606,6 +618,8 @@ pub struct SrmReceiver {
     window: u64,
     repair: bool,
     nak_interval: Duration,
+    nak_backoff: Duration,
+    rng: SplitMix64,
     max_payload: usize,
     /// The next sequence number to send on.
     next: u64,
@@ -648,6 +662,8 @@ impl SrmReceiver {
             window: 1024,
             repair: true,
             nak_interval: Duration::from_millis(40),
+            nak_backoff: Duration::ZERO,
+            rng: SplitMix64::new(0),
             max_payload: DEFAULT_MAX_FRAME,
             next: 0,
             known: 0,
@@ -698,6 +714,26 @@ impl SrmReceiver {
     pub fn nak_interval(mut self, d: Duration) -> Self {
         assert!(!d.is_zero(), "a NAK interval must be above zero");
         self.nak_interval = d;
+        self
+    }
+
+    /// NAK suppression for many receivers of one group: each NAK waits a
+    /// further random time, uniform in `[0, d)`, after its `nak_interval`,
+    /// so that the receiver drawing the shortest wait asks first and the
+    /// others, hearing its NAK on their `inbox` before their own is due,
+    /// put theirs off (by a `nak_interval` and a new random wait) instead of
+    /// asking too. Zero (the default): no extra wait, as for one receiver.
+    /// Give each receiver its own [`seed`](Self::seed).
+    pub fn nak_backoff(mut self, d: Duration) -> Self {
+        self.nak_backoff = d;
+        self
+    }
+
+    /// Seeds the random NAK back-off (see
+    /// [`nak_backoff`](Self::nak_backoff)); a run on virtual time is
+    /// exactly repeatable for a given seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = SplitMix64::new(seed);
         self
     }
 
@@ -785,7 +821,7 @@ impl SrmReceiver {
         }
         let m = Missing {
             since: now,
-            nak_at: now + self.nak_interval,
+            nak_at: now + self.nak_wait(),
             asked: false,
         };
         for s in self.known.max(self.next)..upto {
@@ -805,6 +841,31 @@ impl SrmReceiver {
     /// jump after a longer burst of loss is followed one window per packet.
     fn horizon(&self) -> u64 {
         self.known.max(self.next).saturating_add(self.window)
+    }
+
+    /// How long until a NAK (again): the interval and a random back-off.
+    fn nak_wait(&mut self) -> Duration {
+        if self.nak_backoff.is_zero() {
+            return self.nak_interval;
+        }
+        self.nak_interval + self.nak_backoff.mul_f64(self.rng.next_f64())
+    }
+
+    /// Another receiver asked for `ranges`: our NAKs for them are put off.
+    fn on_heard_nak(&mut self, ranges: Vec<Range<u64>>, now: Instant) {
+        self.stats.update(|s| s.heard_naks += 1);
+        let wait = self.nak_wait();
+        let mut put_off = 0;
+        // Merged, each missing number is visited at most once: at most
+        // `window` however the ranges overlap.
+        for r in merge_ranges(ranges) {
+            for (_, m) in self.missing.range_mut(r) {
+                m.nak_at = m.nak_at.max(now + wait);
+                m.asked = true;
+                put_off += 1;
+            }
+        }
+        self.stats.update(|s| s.suppressed += put_off);
     }
 
     fn on_packet(&mut self, msg: Bytes, now: Instant) {
@@ -862,7 +923,8 @@ impl SrmReceiver {
                     self.fin = Some(next);
                 }
             }
-            Ok(Packet::Nak(_)) | Err(_) => self.stats.update(|s| s.corrupt += 1),
+            Ok(Packet::Nak(ranges)) => self.on_heard_nak(ranges, now),
+            Err(_) => self.stats.update(|s| s.corrupt += 1),
         }
     }
 
@@ -888,9 +950,10 @@ impl SrmReceiver {
         }
         let mut ranges: Vec<Range<u64>> = Vec::new();
         let mut next_nak: Option<Instant> = None;
+        let again = now + self.nak_wait();
         for (&seq, m) in self.missing.iter_mut() {
             if m.nak_at <= now {
-                m.nak_at = now + self.nak_interval;
+                m.nak_at = again;
                 m.asked = true;
                 match ranges.last_mut() {
                     Some(r) if r.end == seq && r.end - r.start < u32::MAX as u64 => r.end += 1,
