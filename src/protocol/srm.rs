@@ -124,10 +124,8 @@
 //! assert_eq!(got, words); // every message, in order, despite 10% loss both ways
 //! ```
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -135,6 +133,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::framing::{decode_frame, encode_frame, send_queued, FramingError, DEFAULT_MAX_FRAME};
 use crate::axon::{Alarm, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
 use crate::internet::simulate::SplitMix64;
+pub use crate::internet::simulate::StatsHandle;
 
 /// The frame tag of status packets.
 pub const STATUS_TAG: u64 = u64::MAX;
@@ -267,29 +266,6 @@ pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
         }
     }
     out
-}
-
-/// A shared handle on a component's counters, usable after it is spawned.
-#[derive(Debug, Default)]
-pub struct StatsHandle<S: Copy>(Rc<Cell<S>>);
-
-impl<S: Copy> Clone for StatsHandle<S> {
-    fn clone(&self) -> Self {
-        StatsHandle(self.0.clone())
-    }
-}
-
-impl<S: Copy> StatsHandle<S> {
-    /// The counters now.
-    pub fn get(&self) -> S {
-        self.0.get()
-    }
-
-    fn update(&self, f: impl FnOnce(&mut S)) {
-        let mut s = self.0.get();
-        f(&mut s);
-        self.0.set(s);
-    }
 }
 
 // ---------------------------------------------------------------------------
