@@ -520,6 +520,25 @@ fn malformed_packets_are_refused() {
         Packet::decode(&frame(NAK_TAG, &too_many), 2000),
         Err(corrupt("bad NAK packet"))
     );
+    // A NAK asks only for data sequence numbers (found by the srm_packet
+    // fuzz check: a range past u64::MAX was cut short, so the packet did
+    // not re-encode to itself).
+    let range = |first: u64, count: u32| {
+        let mut b = first.to_be_bytes().to_vec();
+        b.extend_from_slice(&count.to_be_bytes());
+        frame(NAK_TAG, &b)
+    };
+    assert_eq!(
+        Packet::decode(&range(SEQ_LIMIT - 1, 1), 100),
+        Ok(Packet::Nak(vec![SEQ_LIMIT - 1..SEQ_LIMIT]))
+    );
+    for (first, count) in [(SEQ_LIMIT - 1, 2), (SEQ_LIMIT, 1), (u64::MAX - 2, 7)] {
+        assert_eq!(
+            Packet::decode(&range(first, count), 100),
+            Err(corrupt("NAK range past the sequence numbers")),
+            "{first} + {count}"
+        );
+    }
     for tag in [SEQ_LIMIT, NAK_TAG - 1] {
         assert_eq!(
             Packet::decode(&frame(tag, b""), 100),

@@ -55,7 +55,9 @@ fn fuzz_srm_packet_checks_over_random_inputs() {
             2 => input.truncate(rng.below(input.len() as u64) as usize),
             _ => input = random_bytes(&mut rng, 60),
         }
-        let s = fuzz_checks::srm_packet(&input);
+        let mut with_mode = vec![rng.next_u64() as u8];
+        with_mode.extend_from_slice(&input);
+        let s = fuzz_checks::srm_packet(&with_mode);
         decoded += s.decoded;
         match s.error {
             None => {}
@@ -146,4 +148,43 @@ fn fuzz_demarshal_checks_over_random_inputs() {
         decoded += fuzz_checks::demarshal(&input).decoded;
     }
     assert!(decoded > 3000, "{decoded}");
+}
+
+/// Every input kept in the fuzz corpus (the seeds, the minimised finds and
+/// the crashes found, once fixed) passes its target's check.
+#[test]
+fn every_corpus_input_passes_its_check() {
+    type Check = fn(&[u8]);
+    let targets: [(&str, Check); 6] = [
+        ("deframer", |d| {
+            fuzz_checks::deframer(d);
+        }),
+        ("dechunker", |d| {
+            fuzz_checks::dechunker(d);
+        }),
+        ("srm_packet", |d| {
+            fuzz_checks::srm_packet(d);
+        }),
+        ("srm_receiver", |d| {
+            fuzz_checks::srm_receiver(d);
+        }),
+        ("srm_sender", |d| {
+            fuzz_checks::srm_sender(d);
+        }),
+        ("demarshal", |d| {
+            fuzz_checks::demarshal(d);
+        }),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    for (target, check) in targets {
+        let mut n = 0;
+        for entry in std::fs::read_dir(root.join(target)).unwrap() {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let r = std::panic::catch_unwind(|| check(&data));
+            assert!(r.is_ok(), "{} fails its check", path.display());
+            n += 1;
+        }
+        assert!(n >= 3, "{target}: {n} corpus inputs");
+    }
 }

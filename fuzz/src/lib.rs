@@ -15,8 +15,8 @@ use bytes::Bytes;
 use kamaelia::axon::Signal;
 use kamaelia::internet::simulate::SplitMix64;
 use kamaelia::protocol::framing::{
-    decode_frame, encode_frame, ChunkDecoder, ChunkEncoder, FrameDecoder, FramingError, HEADER_LEN,
-    MIN_GROWTH,
+    crc32, decode_frame, encode_frame, ChunkDecoder, ChunkEncoder, FrameDecoder, FramingError,
+    HEADER_LEN, MIN_GROWTH,
 };
 use kamaelia::protocol::srm::{
     merge_ranges, Packet, SrmReceiver, SrmSender, NAK_MAX_RANGES, SEQ_LIMIT,
@@ -251,7 +251,23 @@ impl<'a> Script<'a> {
 /// the input, NAKs hold at most [`NAK_MAX_RANGES`] ranges, data numbers are
 /// below [`SEQ_LIMIT`], and merging a NAK's ranges keeps exactly its
 /// numbers.
-pub fn srm_packet(data: &[u8]) -> Summary {
+///
+/// The first byte chooses: odd, the rest is taken as it is; even, the
+/// rest gets correct CRCs written into it first (when it is long enough
+/// for a header), so the fuzzer reaches the packet bodies and not only
+/// the checksums.
+pub fn srm_packet(input: &[u8]) -> Summary {
+    let Some((&mode, rest)) = input.split_first() else {
+        return Summary::default();
+    };
+    let mut owned = rest.to_vec();
+    if mode & 1 == 0 && owned.len() >= HEADER_LEN {
+        let body_crc = crc32(&owned[HEADER_LEN..]);
+        owned[16..20].copy_from_slice(&body_crc.to_be_bytes());
+        let head_crc = crc32(&owned[..20]);
+        owned[20..24].copy_from_slice(&head_crc.to_be_bytes());
+    }
+    let data = &owned[..];
     let datagram = Bytes::copy_from_slice(data);
     match Packet::decode(&datagram, FUZZ_MAX) {
         Ok(p) => {

@@ -54,7 +54,7 @@
 //! |--------|----------------------|-----------------------------------------|
 //! | data   | sequence number (< 2^63) | the payload                         |
 //! | status | `u64::MAX` ([`STATUS_TAG`]) | next sequence number (`u64` BE), flags (`u8`: bit 0 = finished) |
-//! | NAK    | `u64::MAX - 1` ([`NAK_TAG`]) | ranges: first sequence number (`u64` BE), count (`u32` BE), repeated (at most [`NAK_MAX_RANGES`]) |
+//! | NAK    | `u64::MAX - 1` ([`NAK_TAG`]) | ranges: first sequence number (`u64` BE), count (`u32` BE), repeated (at most [`NAK_MAX_RANGES`]; each within the data numbers, below [`SEQ_LIMIT`]) |
 //!
 //! The sender sends a status packet when it has been idle for a
 //! `heartbeat` after sending data (up to three times), so a receiver learns
@@ -232,14 +232,17 @@ impl Packet {
                 if body.len() % 12 != 0 || body.len() / 12 > NAK_MAX_RANGES {
                     return Err(corrupt("bad NAK packet"));
                 }
-                let ranges = body
-                    .chunks_exact(12)
-                    .map(|c| {
-                        let first = u64::from_be_bytes(c[..8].try_into().expect("8 bytes"));
-                        let count = u32::from_be_bytes(c[8..].try_into().expect("4 bytes"));
-                        first..first.saturating_add(count as u64)
-                    })
-                    .collect();
+                let mut ranges = Vec::with_capacity(body.len() / 12);
+                for c in body.chunks_exact(12) {
+                    let first = u64::from_be_bytes(c[..8].try_into().expect("8 bytes"));
+                    let count = u32::from_be_bytes(c[8..].try_into().expect("4 bytes"));
+                    // Only data sequence numbers can be asked for.
+                    let end = first.saturating_add(count as u64);
+                    if end > SEQ_LIMIT {
+                        return Err(corrupt("NAK range past the sequence numbers"));
+                    }
+                    ranges.push(first..end);
+                }
                 Ok(Packet::Nak(ranges))
             }
             seq if seq < SEQ_LIMIT => Ok(Packet::Data { seq, payload: body }),
