@@ -178,6 +178,42 @@ fn crc_is_zlibs() {
         crc32(b"The quick brown fox jumps over the lazy dog"),
         0x414F_A339
     );
+    assert_eq!(crc32(&[0u8; 32]), 0x190A_55AD);
+    assert_eq!(crc32(&[0xFFu8; 32]), 0xFF6C_AB0B);
+    let ascending: Vec<u8> = (0..32).collect();
+    assert_eq!(crc32(&ascending), 0x9126_7E8A);
+}
+
+/// CRC-32 bit by bit, straight from the definition (reflected 0xEDB88320,
+/// initial and final xor all ones).
+fn crc32_by_bits(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn crc_agrees_with_the_definition_at_every_length_and_alignment() {
+    // The fast paths work on 16- and 64-byte blocks: every length up to
+    // 300 and every start offset up to 16 reach each head, body and tail.
+    let mut rng = SplitMix64::new(0xC4C);
+    let data: Vec<u8> = (0..(1 << 16) + 333).map(|_| rng.next_u64() as u8).collect();
+    for start in 0..16 {
+        for len in 0..300 {
+            let s = &data[start..start + len];
+            assert_eq!(crc32(s), crc32_by_bits(s), "start {start} len {len}");
+        }
+    }
+    assert_eq!(crc32(&data), crc32_by_bits(&data));
 }
 
 #[test]
@@ -256,6 +292,42 @@ fn oversize_frame_fails_before_its_body_is_buffered() {
     let mut d = FrameDecoder::new(100);
     assert!(d.push(&big[..HEADER_LEN], &mut Vec::new()).is_err());
     assert_eq!(d.buffered(), 0);
+}
+
+#[test]
+fn a_short_hostile_header_pins_no_more_than_what_arrived() {
+    use kamaelia::protocol::framing::MIN_GROWTH;
+    // A valid header announcing the largest body, and one byte of it:
+    // 25 bytes must not hold 1 MiB.
+    let body: Vec<u8> = (0..DEFAULT_MAX_FRAME).map(|i| (i * 7) as u8).collect();
+    let frame = encode_frame(9, &body, DEFAULT_MAX_FRAME).unwrap();
+    let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let mut out = Vec::new();
+    d.push(&frame[..HEADER_LEN + 1], &mut out).unwrap();
+    assert!(out.is_empty());
+    assert_eq!(d.buffered(), 1);
+    assert_eq!(d.capacity(), MIN_GROWTH);
+    // The rest in pieces of 1000: capacity grows with what arrived.
+    let mut at = HEADER_LEN + 1;
+    let mut largest = 0;
+    while at < frame.len() {
+        let end = (at + 1000).min(frame.len());
+        d.push(&frame[at..end], &mut out).unwrap();
+        at = end;
+        if out.is_empty() {
+            let arrived = d.buffered();
+            assert!(
+                d.capacity() <= (2 * arrived).max(MIN_GROWTH) && d.capacity() <= body.len(),
+                "{} held for {arrived} bytes",
+                d.capacity()
+            );
+            largest = largest.max(d.capacity());
+        }
+    }
+    assert_eq!(largest, body.len(), "the last doubling stops at the length");
+    assert_eq!(out, [(9, Bytes::from(body))]);
+    assert_eq!(d.capacity(), 0);
+    d.finish().unwrap();
 }
 
 #[test]

@@ -315,3 +315,20 @@ fn links_chain_and_finish_in_order() {
     assert_eq!(sig.drain(), [Signal::ProducerFinished]);
     assert!(!h.is_alive(ia) && !h.is_alive(ib));
 }
+
+#[test]
+fn the_link_and_srm_share_one_stats_handle_type() {
+    use kamaelia::internet::simulate::{LinkStatsHandle, StatsHandle};
+    let link = SimLink::new(LinkConfig::new(), 1);
+    let handle: StatsHandle<LinkStats> = link.stats();
+    let same: LinkStatsHandle = handle.clone();
+    let srm: kamaelia::protocol::srm::StatsHandle<LinkStats> = same;
+    let mut h = Harness::new();
+    let id = h.spawn(link);
+    let input = h.feeder::<Bytes>(id, "inbox").unwrap();
+    let _out = h.collector::<Bytes>(id, "outbox").unwrap();
+    input.send(Bytes::from_static(b"abc")).unwrap();
+    h.run_until_idle();
+    assert_eq!((srm.get().received, srm.get().bytes_delivered), (1, 3));
+    assert_eq!(handle.get(), srm.get());
+}

@@ -434,3 +434,19 @@ fn standard_marshalling_hands_over_owned_buffers() {
     );
     assert_eq!(7u16.into_marshalled(), 7u16.marshal());
 }
+
+#[test]
+fn the_standard_codecs_are_the_default_type() {
+    // `Marshaller<T>` and `DeMarshaller<T, E>` still name the standard ones.
+    let m: Marshaller<u32> = Marshaller::standard();
+    let d: DeMarshaller<u32, LengthError> = DeMarshaller::standard();
+    let d2: DeMarshaller<u32, LengthError> = DeMarshaller::default();
+    let mut h = Harness::new();
+    let (m, d, _d2) = (h.spawn(m), h.spawn(d), h.spawn(d2));
+    h.scheduler().link((m, "outbox"), (d, "inbox")).unwrap();
+    let input = h.feeder::<u32>(m, "inbox").unwrap();
+    let out = h.collector::<u32>(d, "outbox").unwrap();
+    input.send(0xDEAD_BEEF).unwrap();
+    h.run_until_idle();
+    assert_eq!(out.drain(), [0xDEAD_BEEF]);
+}

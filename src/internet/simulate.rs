@@ -228,22 +228,34 @@ pub struct LinkStats {
     pub reordered: u64,
 }
 
-/// A handle on a [`SimLink`]'s counters, usable after it is spawned.
-#[derive(Clone, Debug, Default)]
-pub struct LinkStatsHandle(Rc<Cell<LinkStats>>);
+/// A shared handle on a component's counters (`S`, a `Copy` struct of
+/// them), usable after the component is spawned: the link's
+/// ([`LinkStatsHandle`]) and the SRM sender's and receiver's.
+#[derive(Debug, Default)]
+pub struct StatsHandle<S: Copy>(Rc<Cell<S>>);
 
-impl LinkStatsHandle {
+impl<S: Copy> Clone for StatsHandle<S> {
+    fn clone(&self) -> Self {
+        StatsHandle(self.0.clone())
+    }
+}
+
+impl<S: Copy> StatsHandle<S> {
     /// The counters now.
-    pub fn get(&self) -> LinkStats {
+    pub fn get(&self) -> S {
         self.0.get()
     }
 
-    fn update(&self, f: impl FnOnce(&mut LinkStats)) {
+    /// Changes the counters (for the component that keeps them).
+    pub(crate) fn update(&self, f: impl FnOnce(&mut S)) {
         let mut s = self.0.get();
         f(&mut s);
         self.0.set(s);
     }
 }
+
+/// A handle on a [`SimLink`]'s counters, usable after it is spawned.
+pub type LinkStatsHandle = StatsHandle<LinkStats>;
 
 /// A simulated network link; see the module documentation.
 pub struct SimLink<T: 'static> {

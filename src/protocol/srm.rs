@@ -17,6 +17,21 @@
 //!   are dropped. Nothing is delayed by more than `delay` after it
 //!   arrives, and at the end what is waiting is sent on in order.
 //!
+//! CRCs catch damage, not forgery, so no single packet is trusted far: a
+//! data packet numbered `window` or more past the highest sequence number
+//! known is dropped and moves that horizon by one window only (a real jump,
+//! after a burst of loss longer than the window, is followed one window per
+//! packet), a status is believed up to the same horizon (a finished status
+//! beyond it is taken as not finished), and a finished status before a
+//! packet already seen is refused. The sender merges the ranges of each NAK
+//! first, so one NAK repairs each packet at most once.
+//!
+//! Many receivers on one group all miss a packet lost near the sender. So
+//! that they do not all NAK it, a receiver that hears another's NAK for a
+//! packet (NAKs sent to the group reach the receivers' `inbox` too) puts
+//! its own off; with a random [`nak_backoff`](SrmReceiver::nak_backoff)
+//! (seeded: [`seed`](SrmReceiver::seed)) only the first few ask.
+//!
 //! Everything runs on timers (no polling) and on the scheduler's clock, so
 //! on virtual time a run is exactly repeatable.
 //!
@@ -39,7 +54,7 @@
 //! |--------|----------------------|-----------------------------------------|
 //! | data   | sequence number (< 2^63) | the payload                         |
 //! | status | `u64::MAX` ([`STATUS_TAG`]) | next sequence number (`u64` BE), flags (`u8`: bit 0 = finished) |
-//! | NAK    | `u64::MAX - 1` ([`NAK_TAG`]) | ranges: first sequence number (`u64` BE), count (`u32` BE), repeated (at most [`NAK_MAX_RANGES`]) |
+//! | NAK    | `u64::MAX - 1` ([`NAK_TAG`]) | ranges: first sequence number (`u64` BE), count (`u32` BE), repeated (at most [`NAK_MAX_RANGES`]; each within the data numbers, below [`SEQ_LIMIT`]) |
 //!
 //! The sender sends a status packet when it has been idle for a
 //! `heartbeat` after sending data (up to three times), so a receiver learns
@@ -62,7 +77,7 @@
 //!
 //! | box     | carries      | meaning                                         |
 //! |---------|--------------|-------------------------------------------------|
-//! | inbox   | `Bytes`      | packets from the network                        |
+//! | inbox   | `Bytes`      | packets from the network (NAKs among them are other receivers': they put ours off) |
 //! | control | `Signal`     | producer finished: send what waits, in order (reporting what is missing as gaps), then end; shutdown: end now |
 //! | outbox  | `Bytes`      | the payloads, in order                          |
 //! | gaps    | `Range<u64>` | sequence numbers given up (skipped); sent only while linked |
@@ -109,16 +124,16 @@
 //! assert_eq!(got, words); // every message, in order, despite 10% loss both ways
 //! ```
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::framing::{decode_frame, encode_frame, send_queued, FramingError, DEFAULT_MAX_FRAME};
 use crate::axon::{Alarm, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step};
+use crate::internet::simulate::SplitMix64;
+pub use crate::internet::simulate::StatsHandle;
 
 /// The frame tag of status packets.
 pub const STATUS_TAG: u64 = u64::MAX;
@@ -217,14 +232,17 @@ impl Packet {
                 if body.len() % 12 != 0 || body.len() / 12 > NAK_MAX_RANGES {
                     return Err(corrupt("bad NAK packet"));
                 }
-                let ranges = body
-                    .chunks_exact(12)
-                    .map(|c| {
-                        let first = u64::from_be_bytes(c[..8].try_into().expect("8 bytes"));
-                        let count = u32::from_be_bytes(c[8..].try_into().expect("4 bytes"));
-                        first..first.saturating_add(count as u64)
-                    })
-                    .collect();
+                let mut ranges = Vec::with_capacity(body.len() / 12);
+                for c in body.chunks_exact(12) {
+                    let first = u64::from_be_bytes(c[..8].try_into().expect("8 bytes"));
+                    let count = u32::from_be_bytes(c[8..].try_into().expect("4 bytes"));
+                    // Only data sequence numbers can be asked for.
+                    let end = first.saturating_add(count as u64);
+                    if end > SEQ_LIMIT {
+                        return Err(corrupt("NAK range past the sequence numbers"));
+                    }
+                    ranges.push(first..end);
+                }
                 Ok(Packet::Nak(ranges))
             }
             seq if seq < SEQ_LIMIT => Ok(Packet::Data { seq, payload: body }),
@@ -233,27 +251,24 @@ impl Packet {
     }
 }
 
-/// A shared handle on a component's counters, usable after it is spawned.
-#[derive(Debug, Default)]
-pub struct StatsHandle<S: Copy>(Rc<Cell<S>>);
-
-impl<S: Copy> Clone for StatsHandle<S> {
-    fn clone(&self) -> Self {
-        StatsHandle(self.0.clone())
+/// `ranges` sorted, with overlapping and adjacent ones merged and empty
+/// ones dropped: the same sequence numbers, each once.
+///
+/// ```
+/// use kamaelia::protocol::srm::merge_ranges;
+/// assert_eq!(merge_ranges(vec![5..9, 0..2, 1..3, 9..9, 8..12]), [0..3, 5..12]);
+/// ```
+pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
     }
-}
-
-impl<S: Copy> StatsHandle<S> {
-    /// The counters now.
-    pub fn get(&self) -> S {
-        self.0.get()
-    }
-
-    fn update(&self, f: impl FnOnce(&mut S)) {
-        let mut s = self.0.get();
-        f(&mut s);
-        self.0.set(s);
-    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -398,7 +413,9 @@ impl SrmSender {
         };
         self.stats.update(|s| s.naks += 1);
         let base = self.next_seq - self.history.len() as u64;
-        for r in ranges {
+        // Merged, each packet is sent at most once per NAK however the
+        // ranges overlap: one NAK queues at most `history` repairs.
+        for r in merge_ranges(ranges) {
             let kept = r.start.max(base)..r.end.min(self.next_seq);
             let asked = r.end - r.start;
             let served = kept.end.saturating_sub(kept.start);
@@ -544,6 +561,15 @@ pub struct ReceiverStats {
     pub requested: u64,
     /// Packets that arrived after being NAKed.
     pub repaired: u64,
+    /// Packets numbered a window or more past the highest sequence number
+    /// known (dropped: they moved that horizon by one window only), and
+    /// statuses claiming an end that far ahead (taken as not finished).
+    pub beyond_window: u64,
+    /// NAK packets heard from other receivers (on `inbox`).
+    pub heard_naks: u64,
+    /// Times a NAK of ours for a sequence number was put off because
+    /// another receiver asked for it first.
+    pub suppressed: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -571,6 +597,8 @@ pub struct SrmReceiver {
     window: u64,
     repair: bool,
     nak_interval: Duration,
+    nak_backoff: Duration,
+    rng: SplitMix64,
     max_payload: usize,
     /// The next sequence number to send on.
     next: u64,
@@ -613,6 +641,8 @@ impl SrmReceiver {
             window: 1024,
             repair: true,
             nak_interval: Duration::from_millis(40),
+            nak_backoff: Duration::ZERO,
+            rng: SplitMix64::new(0),
             max_payload: DEFAULT_MAX_FRAME,
             next: 0,
             known: 0,
@@ -663,6 +693,26 @@ impl SrmReceiver {
     pub fn nak_interval(mut self, d: Duration) -> Self {
         assert!(!d.is_zero(), "a NAK interval must be above zero");
         self.nak_interval = d;
+        self
+    }
+
+    /// NAK suppression for many receivers of one group: each NAK waits a
+    /// further random time, uniform in `[0, d)`, after its `nak_interval`,
+    /// so that the receiver drawing the shortest wait asks first and the
+    /// others, hearing its NAK on their `inbox` before their own is due,
+    /// put theirs off (by a `nak_interval` and a new random wait) instead of
+    /// asking too. Zero (the default): no extra wait, as for one receiver.
+    /// Give each receiver its own [`seed`](Self::seed).
+    pub fn nak_backoff(mut self, d: Duration) -> Self {
+        self.nak_backoff = d;
+        self
+    }
+
+    /// Seeds the random NAK back-off (see
+    /// [`nak_backoff`](Self::nak_backoff)); a run on virtual time is
+    /// exactly repeatable for a given seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = SplitMix64::new(seed);
         self
     }
 
@@ -750,7 +800,7 @@ impl SrmReceiver {
         }
         let m = Missing {
             since: now,
-            nak_at: now + self.nak_interval,
+            nak_at: now + self.nak_wait(),
             asked: false,
         };
         for s in self.known.max(self.next)..upto {
@@ -763,6 +813,40 @@ impl SrmReceiver {
         }
     }
 
+    /// The first sequence number a packet may not name: one window past
+    /// the highest known. A single packet (true or forged, CRCs are no
+    /// authentication) moves the horizon by at most one window, so it can
+    /// make the receiver give up at most what one window holds; a real
+    /// jump after a longer burst of loss is followed one window per packet.
+    fn horizon(&self) -> u64 {
+        self.known.max(self.next).saturating_add(self.window)
+    }
+
+    /// How long until a NAK (again): the interval and a random back-off.
+    fn nak_wait(&mut self) -> Duration {
+        if self.nak_backoff.is_zero() {
+            return self.nak_interval;
+        }
+        self.nak_interval + self.nak_backoff.mul_f64(self.rng.next_f64())
+    }
+
+    /// Another receiver asked for `ranges`: our NAKs for them are put off.
+    fn on_heard_nak(&mut self, ranges: Vec<Range<u64>>, now: Instant) {
+        self.stats.update(|s| s.heard_naks += 1);
+        let wait = self.nak_wait();
+        let mut put_off = 0;
+        // Merged, each missing number is visited at most once: at most
+        // `window` however the ranges overlap.
+        for r in merge_ranges(ranges) {
+            for (_, m) in self.missing.range_mut(r) {
+                m.nak_at = m.nak_at.max(now + wait);
+                m.asked = true;
+                put_off += 1;
+            }
+        }
+        self.stats.update(|s| s.suppressed += put_off);
+    }
+
     fn on_packet(&mut self, msg: Bytes, now: Instant) {
         match Packet::decode(&msg, self.max_payload.max(CONTROL_MAX)) {
             Ok(Packet::Data { seq, payload }) => {
@@ -772,6 +856,12 @@ impl SrmReceiver {
                 }
                 if seq < self.next || self.buf.contains_key(&seq) {
                     self.stats.update(|s| s.duplicates += 1);
+                    return;
+                }
+                let horizon = self.horizon();
+                if seq >= horizon {
+                    self.stats.update(|s| s.beyond_window += 1);
+                    self.learn(horizon, now);
                     return;
                 }
                 if seq == self.next && seq >= self.known {
@@ -792,8 +882,19 @@ impl SrmReceiver {
                 self.release_ready();
             }
             Ok(Packet::Status { next, finished }) => {
-                if next >= SEQ_LIMIT || self.fin.is_some_and(|f| f != next && finished) {
+                // An end before a packet already seen, or unlike the end
+                // already known, is a lie.
+                if next >= SEQ_LIMIT
+                    || (finished && next < self.known)
+                    || self.fin.is_some_and(|f| f != next && finished)
+                {
                     self.stats.update(|s| s.corrupt += 1);
+                    return;
+                }
+                let horizon = self.horizon();
+                if next > horizon {
+                    self.stats.update(|s| s.beyond_window += 1);
+                    self.learn(horizon, now);
                     return;
                 }
                 self.learn(next, now);
@@ -801,7 +902,8 @@ impl SrmReceiver {
                     self.fin = Some(next);
                 }
             }
-            Ok(Packet::Nak(_)) | Err(_) => self.stats.update(|s| s.corrupt += 1),
+            Ok(Packet::Nak(ranges)) => self.on_heard_nak(ranges, now),
+            Err(_) => self.stats.update(|s| s.corrupt += 1),
         }
     }
 
@@ -827,9 +929,10 @@ impl SrmReceiver {
         }
         let mut ranges: Vec<Range<u64>> = Vec::new();
         let mut next_nak: Option<Instant> = None;
+        let again = now + self.nak_wait();
         for (&seq, m) in self.missing.iter_mut() {
             if m.nak_at <= now {
-                m.nak_at = now + self.nak_interval;
+                m.nak_at = again;
                 m.asked = true;
                 match ranges.last_mut() {
                     Some(r) if r.end == seq && r.end - r.start < u32::MAX as u64 => r.end += 1,

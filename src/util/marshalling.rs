@@ -62,6 +62,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::marker::PhantomData;
 
 use bytes::Bytes;
 
@@ -201,10 +202,68 @@ impl<E: fmt::Display> fmt::Display for DemarshalError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for DemarshalError<E> {}
 
+// ---------------------------------------------------------------- codecs
+
+/// How a [`Marshaller`] turns a value into bytes: [`Standard`] (the
+/// value's own [`Marshal`] encoding) or [`Func`] (a function given to
+/// [`Marshaller::new`]). The codec is a type parameter, not a boxed
+/// function: no allocation, no indirect call, and the standard encodings
+/// inline.
+pub trait Encode<T> {
+    /// The value as bytes.
+    fn encode(&mut self, value: T) -> Bytes;
+}
+
+/// How a [`DeMarshaller`] turns bytes into a value: [`Standard`] or
+/// [`Func`] (a function given to [`DeMarshaller::new`]).
+pub trait Decode<T, E> {
+    /// The value these bytes encode.
+    fn decode(&mut self, data: &Bytes) -> Result<T, E>;
+}
+
+/// The [`Marshal`] encoding and decoding of the type: the codec of
+/// [`Marshaller::standard`] and [`DeMarshaller::standard`], and the
+/// default, so `Marshaller<T>` and `DeMarshaller<T, E>` name those.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Standard;
+
+impl<T: Marshal> Encode<T> for Standard {
+    fn encode(&mut self, value: T) -> Bytes {
+        value.into_marshalled()
+    }
+}
+
+impl<T: Marshal> Decode<T, T::Error> for Standard {
+    fn decode(&mut self, data: &Bytes) -> Result<T, T::Error> {
+        T::demarshal(data)
+    }
+}
+
+/// A function as a codec: `FnMut(&T) -> Bytes` to encode,
+/// `FnMut(&Bytes) -> Result<T, E>` to decode.
+pub struct Func<F>(F);
+
+impl<T, F: FnMut(&T) -> Bytes> Encode<T> for Func<F> {
+    fn encode(&mut self, value: T) -> Bytes {
+        (self.0)(&value)
+    }
+}
+
+impl<T, E, F: FnMut(&Bytes) -> Result<T, E>> Decode<T, E> for Func<F> {
+    fn decode(&mut self, data: &Bytes) -> Result<T, E> {
+        (self.0)(data)
+    }
+}
+
 // ---------------------------------------------------------------- Marshaller
 
-/// Encodes each message into bytes; see the module documentation.
-pub struct Marshaller<T: 'static> {
+/// Encodes each message into bytes; see the module documentation. `C` is
+/// the codec, a type parameter rather than a boxed function (no
+/// allocation, no indirect call per message): `Standard`, `T`'s own
+/// [`Marshal`] encoding (from [`standard`](Marshaller::standard), and the
+/// default, so `Marshaller<T>` names it), or `Func`, a function (from
+/// [`new`](Marshaller::new)).
+pub struct Marshaller<T: 'static, C = Standard> {
     /// Values to encode.
     pub inbox: Inbox<T>,
     /// Shutdown signals.
@@ -213,25 +272,27 @@ pub struct Marshaller<T: 'static> {
     pub outbox: Outbox<Bytes>,
     /// The signal that ended it.
     pub signal: Outbox<Signal>,
-    encode: Box<dyn FnMut(T) -> Bytes>,
+    encode: C,
     relay: Relay<Bytes>,
 }
 
-impl<T: 'static> Marshaller<T> {
-    /// A marshaller that encodes with `encode`.
-    pub fn new(mut encode: impl FnMut(&T) -> Bytes + 'static) -> Self {
-        Self::owning(move |m| encode(&m))
-    }
-
-    fn owning(encode: impl FnMut(T) -> Bytes + 'static) -> Self {
+impl<T: 'static, C: Encode<T>> Marshaller<T, C> {
+    fn with_codec(encode: C) -> Self {
         Marshaller {
             inbox: Inbox::new("inbox", "values to encode"),
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "the encoded values"),
             signal: Outbox::signal(),
-            encode: Box::new(encode),
+            encode,
             relay: Relay::new(),
         }
+    }
+}
+
+impl<T: 'static, F: FnMut(&T) -> Bytes> Marshaller<T, Func<F>> {
+    /// A marshaller that encodes with `encode`.
+    pub fn new(encode: F) -> Self {
+        Self::with_codec(Func(encode))
     }
 }
 
@@ -239,7 +300,7 @@ impl<T: Marshal> Marshaller<T> {
     /// A marshaller using `T`'s [`Marshal`] encoding (without copying the
     /// buffer of a `String`, `Vec<u8>` or `Bytes`).
     pub fn standard() -> Self {
-        Self::owning(T::into_marshalled)
+        Self::with_codec(Standard)
     }
 }
 
@@ -249,7 +310,7 @@ impl<T: Marshal> Default for Marshaller<T> {
     }
 }
 
-impl<T: 'static> Component for Marshaller<T> {
+impl<T: 'static, C: Encode<T> + 'static> Component for Marshaller<T, C> {
     fn step(&mut self, _cx: &mut Cx) -> Step {
         let encode = &mut self.encode;
         self.relay.step(
@@ -257,7 +318,7 @@ impl<T: 'static> Component for Marshaller<T> {
             &self.control,
             &self.outbox,
             &self.signal,
-            |m| Some(encode(m)),
+            |m| Some(encode.encode(m)),
         )
     }
 
@@ -268,10 +329,11 @@ impl<T: 'static> Component for Marshaller<T> {
 
 // ---------------------------------------------------------------- DeMarshaller
 
-type Decode<T, E> = Box<dyn FnMut(&Bytes) -> Result<T, E>>;
-
-/// Decodes each message from bytes; see the module documentation.
-pub struct DeMarshaller<T: 'static, E: 'static> {
+/// Decodes each message from bytes; see the module documentation. `D` is
+/// the codec, as for [`Marshaller`]: `Standard`, `T`'s own [`Marshal`]
+/// decoding (from [`standard`](DeMarshaller::standard), and the default),
+/// or `Func`, a function (from [`new`](DeMarshaller::new)).
+pub struct DeMarshaller<T: 'static, E: 'static, D = Standard> {
     /// Bytes to decode.
     pub inbox: Inbox<Bytes>,
     /// Shutdown signals.
@@ -280,28 +342,41 @@ pub struct DeMarshaller<T: 'static, E: 'static> {
     pub outbox: Outbox<T>,
     /// The signal that ended it, or the failure.
     pub signal: Outbox<Signal>,
-    decode: Decode<T, E>,
+    decode: D,
     errors: Counter,
     fail: bool,
     relay: Relay<T>,
+    _error: PhantomData<fn() -> E>,
 }
 
-impl<T: 'static, E> DeMarshaller<T, E>
+impl<T: 'static, E, F> DeMarshaller<T, E, Func<F>>
 where
     E: fmt::Debug + fmt::Display + Send + Sync + 'static,
+    F: FnMut(&Bytes) -> Result<T, E>,
 {
     /// A demarshaller that decodes with `decode`, skipping (and counting)
     /// the messages it cannot decode.
-    pub fn new(decode: impl FnMut(&Bytes) -> Result<T, E> + 'static) -> Self {
+    pub fn new(decode: F) -> Self {
+        Self::with_codec(Func(decode))
+    }
+}
+
+impl<T: 'static, E, D> DeMarshaller<T, E, D>
+where
+    E: fmt::Debug + fmt::Display + Send + Sync + 'static,
+    D: Decode<T, E>,
+{
+    fn with_codec(decode: D) -> Self {
         DeMarshaller {
             inbox: Inbox::new("inbox", "bytes to decode"),
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "the decoded values"),
             signal: Outbox::signal(),
-            decode: Box::new(decode),
+            decode,
             errors: Counter::new(),
             fail: false,
             relay: Relay::new(),
+            _error: PhantomData,
         }
     }
 
@@ -322,7 +397,7 @@ where
 impl<T: Marshal> DeMarshaller<T, T::Error> {
     /// A demarshaller using `T`'s [`Marshal`] decoding.
     pub fn standard() -> Self {
-        Self::new(T::demarshal)
+        Self::with_codec(Standard)
     }
 }
 
@@ -332,9 +407,10 @@ impl<T: Marshal> Default for DeMarshaller<T, T::Error> {
     }
 }
 
-impl<T: 'static, E> Component for DeMarshaller<T, E>
+impl<T: 'static, E, D> Component for DeMarshaller<T, E, D>
 where
     E: fmt::Debug + fmt::Display + Send + Sync + 'static,
+    D: Decode<T, E> + 'static,
 {
     fn step(&mut self, _cx: &mut Cx) -> Step {
         let (decode, errors, fail) = (&mut self.decode, &self.errors, self.fail);
@@ -343,7 +419,7 @@ where
             &self.control,
             &self.outbox,
             &self.signal,
-            |data| match decode(&data) {
+            |data| match decode.decode(&data) {
                 Ok(v) => Ok(Some(v)),
                 Err(error) => {
                     let n = errors.bump();
