@@ -32,7 +32,9 @@ pub use detuple::Detuple;
 pub use fanout::Fanout;
 pub use listifier::TwoSourceListifier;
 pub use lossy::{Counter, LossyConnector};
-pub use marshalling::{DeMarshaller, DemarshalError, LengthError, Marshal, Marshaller};
+pub use marshalling::{
+    DeMarshaller, Decode, DemarshalError, Encode, Func, LengthError, Marshal, Marshaller, Standard,
+};
 pub use one_shot::{OneShot, TriggeredOneShot, TriggeredSource};
 pub use pass_through::PassThrough;
 pub use rate_control::ByteRateRequestControl;
