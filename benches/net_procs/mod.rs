@@ -395,8 +395,12 @@ impl Server {
 }
 
 /// Builds `examples/echo_server` with the profile the bench was built with
-/// and returns its path.
+/// and returns its path; `NET_BENCH_ECHO=PATH` uses that binary instead
+/// (to compare builds).
 pub fn build_echo_server() -> Result<PathBuf, String> {
+    if let Ok(p) = std::env::var("NET_BENCH_ECHO") {
+        return Ok(PathBuf::from(p));
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     // `cargo bench` builds with the `bench` profile, whose output is
