@@ -407,7 +407,9 @@ impl TcpClient {
             let State::Open(t) = &mut self.state else {
                 return Ok(false);
             };
-            if self.peer_closed {
+            if self.peer_closed || !t.read_ready(cx) {
+                // Nothing new since a read would block: no read (it would
+                // only block again); the poll wakes us when data comes.
                 return Ok(false);
             }
             match t.read_chunk(cx, READ_CHUNK) {

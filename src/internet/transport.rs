@@ -52,6 +52,13 @@ pub trait Transport {
             Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
         })
     }
+    /// Whether a read may find something. False only when the transport
+    /// knows that nothing has arrived since a read would block: a socket
+    /// on the edge-triggered poll that has seen no readiness since. The
+    /// default (a transport that cannot tell) is always true.
+    fn read_ready(&mut self, _cx: &mut Cx) -> bool {
+        true
+    }
     /// Writes what the kernel takes now (maybe less than `buf`).
     fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize>;
     /// Closes the sending direction (the peer sees end of stream).
@@ -90,6 +97,8 @@ pub struct TcpTransport {
     stream: mio::net::TcpStream,
     token: Option<Token>,
     connecting: bool,
+    /// A read would block and the poll has reported no readiness since.
+    drained: bool,
     /// Room for the next reads, never zero-filled: `recv` writes into it.
     spare: BytesMut,
 }
@@ -102,7 +111,25 @@ impl TcpTransport {
             stream,
             token: None,
             connecting,
+            drained: false,
             spare: BytesMut::new(),
+        }
+    }
+}
+
+impl TcpTransport {
+    /// After a read: one that would block marks the socket drained and
+    /// clears the readiness recorded so far. That is safe because the poll
+    /// records readiness only between steps, so all of it came before this
+    /// read, which found nothing; what arrives after it is reported anew.
+    fn note_read<T>(&mut self, cx: &mut Cx, r: &io::Result<T>) {
+        if let Err(e) = r {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                self.drained = true;
+                if let Some(token) = self.token {
+                    let _ = cx.readiness(token);
+                }
+            }
         }
     }
 }
@@ -142,15 +169,34 @@ impl Transport for TcpTransport {
         }
     }
 
-    fn read(&mut self, _cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+    fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.stream.read(buf);
+        self.note_read(cx, &r);
+        r
+    }
+
+    fn read_ready(&mut self, cx: &mut Cx) -> bool {
+        if !self.drained {
+            return true;
+        }
+        let Some(token) = self.token else {
+            return true; // not on the poll: nothing would tell us
+        };
+        // Readiness recorded since the read that would block: with
+        // edge-triggered readiness, new data (or the peer's close, or an
+        // error) after that read is reported by the next poll.
+        let r = cx.readiness(token);
+        if r.readable || r.closed {
+            self.drained = false;
+        }
+        !self.drained
     }
 
     fn write(&mut self, _cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
     }
 
-    fn read_chunk(&mut self, _cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
+    fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
         if self.spare.capacity() - self.spare.len() < max {
             self.spare = BytesMut::with_capacity(max.max(4 * COPY_BELOW));
         }
@@ -158,7 +204,10 @@ impl Transport for TcpTransport {
         let n = loop {
             match socket2::SockRef::from(&self.stream).recv(room) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r?,
+                r => {
+                    self.note_read(cx, &r);
+                    break r?;
+                }
             }
         };
         if n == 0 {
