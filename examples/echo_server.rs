@@ -104,11 +104,24 @@ pub fn run(
     limit: Option<Duration>,
     trace: Sink,
 ) -> io::Result<Outcome> {
+    run_with(addr, clients, limit, trace, Vec::new())
+}
+
+/// [`run`], with `beside` spawned too (`main` passes the trace's flusher).
+pub fn run_with(
+    addr: SocketAddr,
+    clients: &[Vec<u8>],
+    limit: Option<Duration>,
+    trace: Sink,
+    beside: Vec<Box<dyn Component>>,
+) -> io::Result<Outcome> {
     let server = server(addr, trace.clone())?;
     let addr = server
         .local_addr()
         .expect("a bound listener has an address");
     let _ = writeln!(trace.borrow_mut(), "echo server listening on {addr}");
+    // Out now, whatever the trace's buffering: a script waits for it.
+    let _ = trace.borrow_mut().flush();
     let mut s = Scheduler::new();
     let mut report = None;
     if let Some(after) = limit {
@@ -146,6 +159,9 @@ pub fn run(
         ends = Some(e);
     }
     s.spawn(server);
+    for c in beside {
+        s.spawn_boxed(c);
+    }
     let ended = s.run();
     let echoes = echoes
         .iter()
@@ -167,7 +183,13 @@ pub fn run(
 
 fn main() {
     let addr = support::address_or_exit("echo_server", std::env::args().nth(1).as_deref());
-    if let Err(e) = run(addr, &[], None, support::stdout()) {
+    // The trace goes out line by line on a terminal, in blocks otherwise
+    // (a line written on its own cost a write call per echo).
+    let (trace, flusher) = support::trace_stdout();
+    let beside = flusher
+        .map(|f| vec![Box::new(f) as Box<dyn Component>])
+        .unwrap_or_default();
+    if let Err(e) = run_with(addr, &[], None, trace, beside) {
         eprintln!("echo_server: cannot listen on {addr}: {e}");
         std::process::exit(1);
     }
