@@ -21,10 +21,20 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A chunk this small is copied out of the read buffer; a bigger one takes
-/// its part of the buffer with it (no copy), and the rest of the buffer
-/// serves the next reads.
-const COPY_BELOW: usize = 4096;
+thread_local! {
+    /// Room for `TcpTransport` reads on this thread, shared by all its
+    /// sockets. Each read takes the bytes it got off the front as a chunk
+    /// of their own (no copy, no allocation); when less than two reads'
+    /// worth is left, the whole buffer is taken back if every chunk cut
+    /// from it has been dropped (again no allocation); when less than one
+    /// read's worth is left and it could not be, a new buffer is started
+    /// (the old one goes when its last chunk does).
+    static READ_ROOM: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Size of the shared read buffer: a chunk kept long keeps at most this
+/// much memory alive with it.
+const READ_ROOM_SIZE: usize = 64 * 1024;
 
 use crate::axon::Cx;
 
@@ -99,8 +109,6 @@ pub struct TcpTransport {
     connecting: bool,
     /// A read would block and the poll has reported no readiness since.
     drained: bool,
-    /// Room for the next reads, never zero-filled: `recv` writes into it.
-    spare: BytesMut,
 }
 
 impl TcpTransport {
@@ -112,7 +120,6 @@ impl TcpTransport {
             token: None,
             connecting,
             drained: false,
-            spare: BytesMut::new(),
         }
     }
 }
@@ -197,33 +204,35 @@ impl Transport for TcpTransport {
     }
 
     fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
-        if self.spare.capacity() - self.spare.len() < max {
-            self.spare = BytesMut::with_capacity(max.max(4 * COPY_BELOW));
-        }
-        let room = &mut self.spare.spare_capacity_mut()[..max];
-        let n = loop {
-            match socket2::SockRef::from(&self.stream).recv(room) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => {
-                    self.note_read(cx, &r);
-                    break r?;
-                }
+        READ_ROOM.with_borrow_mut(|room| {
+            if room.capacity() < 2 * max {
+                // Take the buffer back if no chunk cut from it is alive. (Tried
+                // early: a read that will find nothing often follows one whose
+                // chunk is still on its way, and must not make a new buffer.)
+                let _ = room.try_reclaim(READ_ROOM_SIZE);
             }
-        };
-        if n == 0 {
-            return Ok(None);
-        }
-        // SAFETY: `recv` initialised the first `n` bytes of the spare room.
-        unsafe { self.spare.set_len(self.spare.len() + n) };
-        let chunk = self.spare.split();
-        if n < COPY_BELOW {
-            // Small: an exact copy, so a kept message does not pin the buffer.
-            let small = Bytes::copy_from_slice(&chunk);
-            self.spare.unsplit(chunk);
-            self.spare.clear();
-            return Ok(Some(small));
-        }
-        Ok(Some(chunk.freeze()))
+            if room.capacity() < max {
+                room.reserve(max.max(READ_ROOM_SIZE));
+            }
+            // Never zero-filled: `recv` writes into it.
+            let into = &mut room.spare_capacity_mut()[..max];
+            let n = loop {
+                match socket2::SockRef::from(&self.stream).recv(into) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => {
+                        self.note_read(cx, &r);
+                        break r?;
+                    }
+                }
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            // SAFETY: `recv` initialised the first `n` bytes of the room,
+            // and `room` is empty (every read splits off what it got).
+            unsafe { room.set_len(n) };
+            Ok(Some(room.split().freeze()))
+        })
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
