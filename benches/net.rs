@@ -5,7 +5,8 @@
 //! for the same clients. Run with `cargo bench --bench net`;
 //! `BENCH_QUICK=1` makes a run of a few seconds (smaller workloads, one
 //! repetition or round); `BENCH_ROWS=bulk100,rt1` (of `bulk1`, `bulk100`,
-//! `rt1`, `rt100`, `rt100_instr`, `churn`) runs only those rows. Every
+//! `rt1`, `rt100`, `rt100_instr`, `churn`, `read_allocs`) runs only those
+//! rows. Every
 //! measurement is printed as one JSON line on stdout.
 //!
 //! The echo rows (`net_rt`, `net_rt_instr`, `net_churn`) measure what a
@@ -45,6 +46,16 @@
 //!   the time with the fewest idle connections. N = 0, 1,000, 4,000, 8,000
 //!   (100 and 400 in a quick run); the descriptor limit is raised to the
 //!   hard limit first.
+//!
+//! * `net_read_allocs`: heap allocations per read of a `TcpClient` in
+//!   steady state (a counting global allocator; goal 0), over a loopback
+//!   socket to a peer thread, in this process: `small` is 64-byte round
+//!   trips (the client's outbox is linked back to its inbox through a
+//!   counter, so the message is echoed; one read per message), `bulk` is
+//!   64 KiB writes read in chunks of up to 16 KiB and dropped. The
+//!   counter's inbox holds at most `PROTOCOL_INBOX` chunks, as
+//!   `ServerCore` sets a protocol's, so the client hands off to it. Counted
+//!   from the `warm`-th chunk to the last; `reads` is chunks read.
 //!
 //! The bulk rows run the server in the bench process, on the main thread;
 //! the load comes from separate threads with blocking `std::net` clients,
@@ -94,6 +105,33 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 mod common;
+
+/// Counts heap allocations (all threads), for `net_read_allocs`.
+struct CountingAlloc;
+
+static ALLOCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: defers to the system allocator; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        std::alloc::System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        std::alloc::System.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        std::alloc::System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        std::alloc::System.realloc(ptr, layout, new)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 use common::{clock_ns, median, status_bytes, ClockId, Json};
 #[path = "net_procs/mod.rs"]
 mod procs;
@@ -904,6 +942,155 @@ fn bench_churn(cfg: &Config, echo: &std::path::Path, idle: usize, base: &mut Opt
         .print();
 }
 
+// ---------------------------------------------------------------------------
+// Allocations per read
+
+/// Counts the chunks passing through (`inbox` to `outbox`, or dropped when
+/// `outbox` is not linked), noting the allocation count at chunk `warm`
+/// and at the last; ends after `bytes` bytes.
+///
+/// | box    | carries | meaning                          |
+/// |--------|---------|----------------------------------|
+/// | inbox  | `Bytes` | chunks read                      |
+/// | outbox | `Bytes` | the same chunks (echo), if wanted |
+struct ReadCounter {
+    inbox: kamaelia::axon::Inbox<Bytes>,
+    outbox: Outbox<Bytes>,
+    echo: bool,
+    warm: u64,
+    bytes: u64,
+    seen: u64,
+    chunks: Arc<std::sync::atomic::AtomicU64>,
+    at_warm: Arc<std::sync::atomic::AtomicU64>,
+    at_end: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Component for ReadCounter {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while let Some(b) = self.inbox.recv() {
+            let n = self.chunks.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == self.warm {
+                self.at_warm
+                    .store(ALLOCS.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+            self.seen += b.len() as u64;
+            if self.echo {
+                let _ = self.outbox.send(b);
+            }
+            if self.seen >= self.bytes {
+                self.at_end
+                    .store(ALLOCS.load(Ordering::Relaxed), Ordering::Relaxed);
+                return Step::Done;
+            }
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox).add(&self.outbox);
+    }
+}
+
+/// One `net_read_allocs` run: returns (allocations, reads) in the window.
+fn read_allocs(small: bool, total: u64, warm: u64) -> Result<(u64, u64), String> {
+    use std::sync::atomic::AtomicU64;
+    let listener = std::net::TcpListener::bind(local()).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let peer = thread::spawn(move || -> Result<(), String> {
+        let (mut s, _) = listener.accept().map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(IO_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        if small {
+            let mut msg = [0u8; 64];
+            let mut back = [0u8; 64];
+            for i in 0..total / 64 {
+                msg.iter_mut().for_each(|b| *b = i as u8);
+                s.write_all(&msg).map_err(|e| format!("write: {e}"))?;
+                s.read_exact(&mut back).map_err(|e| format!("read: {e}"))?;
+                if back != msg {
+                    return Err(format!("echo {i} differs"));
+                }
+            }
+        } else {
+            let chunk = vec![7u8; BULK_WRITE];
+            let mut left = total;
+            while left > 0 {
+                let n = left.min(BULK_WRITE as u64) as usize;
+                s.write_all(&chunk[..n])
+                    .map_err(|e| format!("write: {e}"))?;
+                left -= n as u64;
+            }
+        }
+        // Closing ends the client.
+        Ok(())
+    });
+    let client = kamaelia::internet::TcpClient::to_addr(addr);
+    let (chunks, at_warm, at_end) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let counter = ReadCounter {
+        inbox: kamaelia::axon::Inbox::inbox(),
+        outbox: Outbox::outbox(),
+        echo: small,
+        warm,
+        bytes: total,
+        seen: 0,
+        chunks: chunks.clone(),
+        at_warm: at_warm.clone(),
+        at_end: at_end.clone(),
+    };
+    // As `ServerCore` sets a protocol's inbox: the connection hands off to
+    // the counter when it is full.
+    counter
+        .inbox
+        .set_limit(Some(kamaelia::internet::PROTOCOL_INBOX));
+    link(&client.outbox, &counter.inbox).map_err(|e| e.to_string())?;
+    if small {
+        link(&counter.outbox, &client.inbox).map_err(|e| e.to_string())?;
+    }
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    s.spawn(counter);
+    let ended = s.run();
+    peer.join().map_err(|_| "the peer panicked".to_string())??;
+    if ended != Ended::Completed {
+        return Err(format!("the run ended {ended:?}"));
+    }
+    let (n, a0, a1) = (
+        chunks.load(Ordering::Relaxed),
+        at_warm.load(Ordering::Relaxed),
+        at_end.load(Ordering::Relaxed),
+    );
+    if n <= warm {
+        return Err(format!("only {n} reads, warm-up {warm}"));
+    }
+    Ok((a1 - a0, n - warm))
+}
+
+fn bench_read_allocs(cfg: &Config) {
+    let scale = if cfg.quick { 1 } else { 10 };
+    for (name, small, total, warm) in [
+        ("small", true, 64 * 2_000 * scale, 1_000),
+        ("bulk", false, (64u64 << 20) * scale, 1_000),
+    ] {
+        let line = Json::new("net_read_allocs")
+            .text("load", name)
+            .int("bytes", total)
+            .int("warm", warm);
+        match read_allocs(small, total, warm) {
+            Ok((allocs, reads)) => line
+                .int("reads", reads)
+                .int("allocs", allocs)
+                .num("allocs_per_read", allocs as f64 / reads as f64)
+                .text("goal", "allocs_per_read==0")
+                .flag("goal_met", allocs == 0)
+                .print(),
+            Err(e) => line.text("error", &e).flag("goal_met", false).print(),
+        }
+    }
+}
+
 fn main() {
     if procs::run_role() {
         return;
@@ -919,6 +1106,9 @@ fn main() {
     }
     if want("bulk100") {
         bench_bulk(&cfg, 100, cfg.bulk_each_of_100_mib);
+    }
+    if want("read_allocs") {
+        bench_read_allocs(&cfg);
     }
     let procs_rows = ["rt1", "rt100", "rt100_instr", "churn"];
     if procs_rows.iter().any(|r| want(r)) {

@@ -376,24 +376,25 @@ impl TcpClient {
     }
 
     /// Passes a chunk on; when the receiver's inbox is full, hands off to
-    /// the receiver once so it can make room (see `Cx::run_receiver`) and
-    /// tries again; holds the chunk if there is still no room. True if it
-    /// went.
+    /// the receiver first so it can make room (see `Cx::run_receiver`),
+    /// then sends; holds the chunk if there is still no room. True if it
+    /// went. (Handing off before the send, not after a refusal: a refused
+    /// send registers this component to be woken, which costs the
+    /// scheduler work and an allocation, and is only needed when the chunk
+    /// has to wait.)
     fn pass_on(&mut self, cx: &mut Cx, chunk: Bytes) -> bool {
-        let mut refused = match self.outbox.send(chunk) {
-            Ok(()) => return true,
-            Err(Full(chunk)) => chunk,
-        };
-        if cx.run_receiver(&self.outbox) {
-            match self.outbox.send(refused) {
-                Ok(()) => return true,
-                Err(Full(chunk)) => refused = chunk,
+        if self.outbox.is_full() {
+            cx.run_receiver(&self.outbox);
+        }
+        match self.outbox.send(chunk) {
+            Ok(()) => true,
+            Err(Full(chunk)) => {
+                // Stop reading: the kernel's buffer and TCP's window push
+                // back on the peer until this is taken.
+                self.held = Some(chunk);
+                false
             }
         }
-        // Stop reading: the kernel's buffer and TCP's window push back on
-        // the peer until this is taken.
-        self.held = Some(refused);
-        false
     }
 
     /// Reads and passes on; returns whether the read budget ran out.

@@ -23,18 +23,61 @@ thread_local! {
 
 thread_local! {
     /// Room for `TcpTransport` reads on this thread, shared by all its
-    /// sockets. Each read takes the bytes it got off the front as a chunk
-    /// of their own (no copy, no allocation); when less than two reads'
-    /// worth is left, the whole buffer is taken back if every chunk cut
-    /// from it has been dropped (again no allocation); when less than one
-    /// read's worth is left and it could not be, a new buffer is started
-    /// (the old one goes when its last chunk does).
-    static READ_ROOM: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    /// sockets; see [`ReadRoom`].
+    static READ_ROOM: RefCell<ReadRoom> = RefCell::new(ReadRoom::default());
 }
 
-/// Size of the shared read buffer: a chunk kept long keeps at most this
-/// much memory alive with it.
+/// Size of each read buffer: a chunk kept long keeps at most this much
+/// memory alive with it.
 const READ_ROOM_SIZE: usize = 64 * 1024;
+/// Buffers set aside while chunks cut from them are still alive, to be
+/// taken back when they are gone.
+const SPARE_ROOMS: usize = 8;
+
+/// Read buffers. Each read takes the bytes it got off the front of `room`
+/// as a chunk of their own (no copy, no allocation). When less than two
+/// reads' worth is left, the whole buffer is taken back if every chunk
+/// cut from it has been dropped (no allocation). When less than one
+/// read's worth is left and it could not be, it is set aside (up to
+/// [`SPARE_ROOMS`] of them; beyond that the oldest is let go, freed when
+/// its last chunk is) and a set-aside buffer whose chunks are all gone
+/// takes its place, or else a new one. So reads allocate nothing once the
+/// buffers a thread needs exist, whether chunks are dropped at once (an
+/// echo) or a few reads later (a protocol's inbox holding some).
+#[derive(Default)]
+struct ReadRoom {
+    room: BytesMut,
+    /// `room` is a buffer made here (not the empty one it starts as).
+    made: bool,
+    spare: std::collections::VecDeque<BytesMut>,
+}
+
+impl ReadRoom {
+    /// Room for a read of `max` bytes, at `self.room`'s front.
+    fn make_room(&mut self, max: usize) {
+        if self.room.capacity() >= 2 * max {
+            return;
+        }
+        // Tried before it is needed: a read that will find nothing often
+        // follows one whose chunk is still on its way.
+        if self.room.try_reclaim(READ_ROOM_SIZE) || self.room.capacity() >= max {
+            return;
+        }
+        let size = max.max(READ_ROOM_SIZE);
+        let free = (0..self.spare.len()).find(|&i| self.spare[i].try_reclaim(size));
+        let next = match free {
+            Some(i) => self.spare.remove(i).expect("in range"),
+            None => BytesMut::with_capacity(size),
+        };
+        let old = std::mem::replace(&mut self.room, next);
+        if std::mem::replace(&mut self.made, true) {
+            if self.spare.len() == SPARE_ROOMS {
+                self.spare.pop_front();
+            }
+            self.spare.push_back(old);
+        }
+    }
+}
 
 use crate::axon::Cx;
 
@@ -204,16 +247,9 @@ impl Transport for TcpTransport {
     }
 
     fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
-        READ_ROOM.with_borrow_mut(|room| {
-            if room.capacity() < 2 * max {
-                // Take the buffer back if no chunk cut from it is alive. (Tried
-                // early: a read that will find nothing often follows one whose
-                // chunk is still on its way, and must not make a new buffer.)
-                let _ = room.try_reclaim(READ_ROOM_SIZE);
-            }
-            if room.capacity() < max {
-                room.reserve(max.max(READ_ROOM_SIZE));
-            }
+        READ_ROOM.with_borrow_mut(|rooms| {
+            rooms.make_room(max);
+            let room = &mut rooms.room;
             // Never zero-filled: `recv` writes into it.
             let into = &mut room.spare_capacity_mut()[..max];
             let n = loop {
