@@ -80,7 +80,10 @@ pub const CONNECTION_INBOX: usize = 2;
 /// holds the client back. (A protocol that keeps up is handed off to when
 /// its inbox fills, so a small limit costs it nothing.)
 pub const PROTOCOL_INBOX: usize = 4;
-/// Connections accepted per step before others get a turn.
+/// Connections accepted per step before others get a turn (by
+/// `ServerCore` and `SingleServer`): a flood of connections holds up
+/// timers, sockets and other components by one step of at most this many
+/// accepts at a time.
 const ACCEPTS_PER_STEP: usize = 64;
 
 /// What a protocol factory is told about a new connection.
@@ -342,6 +345,10 @@ impl Component for ServerCore {
 /// connected included), what that client sends comes out of its `outbox`.
 /// Later connections are closed at once.
 ///
+/// Fairness: it accepts at most 64 connections per step, then yields, so a
+/// flood of connections holds up timers, sockets and other components by
+/// one step of at most 64 accepts at a time (`ServerCore` likewise).
+///
 /// | box     | carries  | meaning                                                  |
 /// |---------|----------|----------------------------------------------------------|
 /// | inbox   | `Bytes`  | written to the client                                    |
@@ -426,7 +433,7 @@ impl Component for SingleServer {
             let _ = self.signal.send(Signal::Shutdown);
             return Step::Done;
         }
-        loop {
+        for _ in 0..ACCEPTS_PER_STEP {
             match self.acceptor.accept(cx) {
                 Ok(Some(t)) if self.client.is_none() => {
                     let client = TcpClient::from_transport(t);
@@ -445,17 +452,23 @@ impl Component for SingleServer {
                     }
                 }
                 Ok(Some(t)) => drop(t), // only one client: close the others
-                Ok(None) => break,
+                Ok(None) => {
+                    // Input waits for the client (it moves over when it
+                    // connects).
+                    cx.hold_input();
+                    return Step::Pause;
+                }
                 Err(e) => {
                     log::warn!("single server: accept failed: {e}");
                     cx.wake_after(Duration::from_millis(10));
-                    break;
+                    cx.hold_input();
+                    return Step::Pause;
                 }
             }
         }
-        // Input waits for the client (it moves over when it connects).
+        // More may be waiting: the others get their turn first.
         cx.hold_input();
-        Step::Pause
+        Step::Yield
     }
 
     fn boxes(&self, set: &mut BoxSet) {

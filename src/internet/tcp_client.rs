@@ -4,7 +4,7 @@
 //!
 //! | box     | carries  | meaning                                                       |
 //! |---------|----------|---------------------------------------------------------------|
-//! | inbox   | `Bytes`  | written to the peer, in order, partial writes handled         |
+//! | inbox   | `Bytes`  | written to the peer, in order, partial writes handled; once the sending side is closed, what arrives stays here (counted as undelivered at the end) |
 //! | control | `Signal` | shutdown: close now; producer finished: send what is queued, close the sending side, go on reading until the peer closes |
 //! | outbox  | `Bytes`  | what the peer sent, as it arrives                             |
 //! | signal  | `Signal` | once, at the end: `ProducerFinished` when the peer closed cleanly, `Shutdown` when told to, else `Failed(NetError)` with the reason (refused, reset, timed out, unreachable, not resolved) |
@@ -12,6 +12,10 @@
 //! Name resolution runs on a short-lived thread, so the scheduler never
 //! blocks on it; an address given as an IP is used as is. Connecting has a
 //! time-out (default 30 s), and a connected client can have an idle time-out.
+//!
+//! Fairness: a step reads at most 4 MiB, and writes what the socket takes;
+//! with the sending side closed, input that can no longer be written does
+//! not run it again (it sleeps until the socket or `control` wakes it).
 //!
 //! Back-pressure both ways: it stops taking from `inbox` while 64 KiB wait
 //! to be written (until the socket takes them), and stops reading while a
@@ -371,6 +375,12 @@ impl TcpClient {
         {
             self.write_closed = true;
             t.shutdown_write()?;
+        }
+        if self.write_closed && !self.inbox.is_empty() {
+            // Nothing more can be written: what arrives now stays in the
+            // inbox (counted as undelivered at the end) rather than run
+            // this component again and again for nothing.
+            cx.hold_input();
         }
         Ok(())
     }
