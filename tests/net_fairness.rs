@@ -144,3 +144,70 @@ fn a_client_whose_sending_side_closed_sleeps_with_input_waiting() {
         "nothing written after the close"
     );
 }
+
+/// A protocol component that does nothing until told to stop.
+///
+/// | box     | carries  | meaning            |
+/// |---------|----------|--------------------|
+/// | inbox   | `Bytes`  | ignored            |
+/// | control | `Signal` | ends it            |
+/// | outbox  | `Bytes`  | nothing            |
+/// | signal  | `Signal` | the control signal |
+struct Idle(kamaelia::axon::DefaultBoxes<Bytes, Bytes>);
+
+impl Component for Idle {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while self.0.inbox.recv().is_some() {}
+        if let Some(s) = self.0.control.recv() {
+            let _ = self.0.signal.send(s);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        self.0.list(set)
+    }
+}
+
+/// What a connection costs the server does not grow with the connections
+/// open: with 500 open, the server has its own two boxes only (it had two
+/// run-time outboxes per connection, whose removal, on each close, took
+/// time in proportion to the connections open), and closing them all
+/// leaves every connection and protocol component ended.
+#[test]
+fn server_core_keeps_no_boxes_per_connection() {
+    let acceptor = ScriptedAcceptor::new();
+    let logs: Vec<Rc<RefCell<ConnLog>>> = (0..500)
+        .map(|_| {
+            let c = ScriptedConn::new();
+            let log = c.log();
+            acceptor.connect(c);
+            log
+        })
+        .collect();
+    let server = kamaelia::internet::ServerCore::with_acceptor(Box::new(acceptor), |_| {
+        Box::new(Idle(kamaelia::axon::DefaultBoxes::new())) as Box<dyn Component>
+    });
+    let stop: Outbox<Signal> = Outbox::new("stop", "to the server");
+    link(&stop, &server.control).unwrap();
+    let mut s = Scheduler::with_virtual_time();
+    let sid = s.spawn(server);
+    s.run_until_idle();
+    let snap = s.snapshot();
+    let me = snap.components.iter().find(|c| c.id == sid).unwrap();
+    let names: Vec<&str> = me.boxes.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["control", "signal"]);
+    assert_eq!(
+        snap.components
+            .iter()
+            .filter(|c| c.parent == Some(sid))
+            .count(),
+        1000,
+        "a connection and a protocol component per connection"
+    );
+    stop.send(Signal::Shutdown).unwrap();
+    s.run_until_idle();
+    assert!(!s.is_alive(sid));
+    assert_eq!(s.live(), 0);
+    assert!(logs.iter().all(|l| l.borrow().dropped));
+}
