@@ -166,6 +166,18 @@ fn echo_server_many_small_clients() {
 }
 
 #[test]
+fn echo_server_trace_line_is_written_exactly() {
+    let line = |n: u64, k: usize| String::from_utf8(echo_server::echo_line(n, k).to_vec()).unwrap();
+    assert_eq!(line(1, 64), "#1 echoed 64 bytes\n");
+    assert_eq!(line(0, 0), "#0 echoed 0 bytes\n");
+    assert_eq!(line(10, 16384), "#10 echoed 16384 bytes\n");
+    assert_eq!(
+        line(u64::MAX, usize::MAX),
+        format!("#{} echoed {} bytes\n", u64::MAX, usize::MAX)
+    );
+}
+
+#[test]
 fn echo_server_address_argument() {
     let a = |s: Option<&str>| echo_server::address(s).map(|a| a.to_string());
     assert_eq!(a(None).unwrap(), "127.0.0.1:1500");
