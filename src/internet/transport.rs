@@ -27,23 +27,29 @@ thread_local! {
     static READ_ROOM: RefCell<ReadRoom> = RefCell::new(ReadRoom::default());
 }
 
-/// Size of each read buffer: a chunk kept long keeps at most this much
-/// memory alive with it.
-const READ_ROOM_SIZE: usize = 64 * 1024;
+/// Size of each read buffer (at least a read's `max`): a chunk kept long
+/// keeps at most this much memory alive with it, as when each read had a
+/// buffer of its own.
+const READ_ROOM_SIZE: usize = 16 * 1024;
+/// A read goes into what is left of the buffer (less than `max`, maybe)
+/// while at least this much is.
+const MIN_ROOM: usize = 4 * 1024;
 /// Buffers set aside while chunks cut from them are still alive, to be
 /// taken back when they are gone.
 const SPARE_ROOMS: usize = 8;
 
 /// Read buffers. Each read takes the bytes it got off the front of `room`
-/// as a chunk of their own (no copy, no allocation). When less than two
-/// reads' worth is left, the whole buffer is taken back if every chunk
-/// cut from it has been dropped (no allocation). When less than one
-/// read's worth is left and it could not be, it is set aside (up to
-/// [`SPARE_ROOMS`] of them; beyond that the oldest is let go, freed when
-/// its last chunk is) and a set-aside buffer whose chunks are all gone
-/// takes its place, or else a new one. So reads allocate nothing once the
-/// buffers a thread needs exist, whether chunks are dropped at once (an
-/// echo) or a few reads later (a protocol's inbox holding some).
+/// as a chunk of their own (no copy, no allocation), so small reads share
+/// a buffer. When less than [`MIN_ROOM`] is left, the whole buffer is
+/// taken back if every chunk cut from it has been dropped (no
+/// allocation); if not, it is set aside (up to [`SPARE_ROOMS`] of them;
+/// beyond that the oldest is let go, freed when its last chunk is) and a
+/// set-aside buffer whose chunks are all gone takes its place, or else a
+/// new one. So reads allocate nothing once the buffers a thread needs
+/// exist, whether chunks are dropped at once (an echo) or a few reads
+/// later (a protocol's inbox holding some); and a big read fills a buffer
+/// of its own, so what a slow protocol holds keeps no more memory alive
+/// than it holds.
 #[derive(Default)]
 struct ReadRoom {
     room: BytesMut,
@@ -53,29 +59,26 @@ struct ReadRoom {
 }
 
 impl ReadRoom {
-    /// Room for a read of `max` bytes, at `self.room`'s front.
-    fn make_room(&mut self, max: usize) {
-        if self.room.capacity() >= 2 * max {
-            return;
-        }
-        // Tried before it is needed: a read that will find nothing often
-        // follows one whose chunk is still on its way.
-        if self.room.try_reclaim(READ_ROOM_SIZE) || self.room.capacity() >= max {
-            return;
-        }
+    /// Room for a read at `self.room`'s front; returns how much (at most
+    /// `max`, at least `MIN_ROOM` or `max` if less).
+    fn make_room(&mut self, max: usize) -> usize {
+        let want = max.min(MIN_ROOM);
         let size = max.max(READ_ROOM_SIZE);
-        let free = (0..self.spare.len()).find(|&i| self.spare[i].try_reclaim(size));
-        let next = match free {
-            Some(i) => self.spare.remove(i).expect("in range"),
-            None => BytesMut::with_capacity(size),
-        };
-        let old = std::mem::replace(&mut self.room, next);
-        if std::mem::replace(&mut self.made, true) {
-            if self.spare.len() == SPARE_ROOMS {
-                self.spare.pop_front();
+        if self.room.capacity() < want && !self.room.try_reclaim(size) {
+            let free = (0..self.spare.len()).find(|&i| self.spare[i].try_reclaim(size));
+            let next = match free {
+                Some(i) => self.spare.remove(i).expect("in range"),
+                None => BytesMut::with_capacity(size),
+            };
+            let old = std::mem::replace(&mut self.room, next);
+            if std::mem::replace(&mut self.made, true) {
+                if self.spare.len() == SPARE_ROOMS {
+                    self.spare.pop_front();
+                }
+                self.spare.push_back(old);
             }
-            self.spare.push_back(old);
         }
+        self.room.capacity().min(max)
     }
 }
 
@@ -248,7 +251,7 @@ impl Transport for TcpTransport {
 
     fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
         READ_ROOM.with_borrow_mut(|rooms| {
-            rooms.make_room(max);
+            let max = rooms.make_room(max);
             let room = &mut rooms.room;
             // Never zero-filled: `recv` writes into it.
             let into = &mut room.spare_capacity_mut()[..max];
