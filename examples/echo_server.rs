@@ -42,7 +42,7 @@ use kamaelia::util::PureTransformer;
 
 #[path = "support/mod.rs"]
 mod support;
-pub use support::{address, Deadline, Sink, Watcher};
+pub use support::{address, blocks_to, Deadline, Sink, Watcher, TRACE_FLUSH_AFTER};
 
 /// The echo protocol for one connection: each chunk goes back unchanged,
 /// and a line `#N echoed K bytes` is written to `trace`.

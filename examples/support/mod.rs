@@ -49,18 +49,30 @@ pub fn trace_stdout() -> (Sink, Option<TraceFlusher>) {
     if io::stdout().is_terminal() {
         return (stdout(), None);
     }
-    let block = Rc::new(RefCell::new(Block::default()));
+    let (block, flusher) = blocks_to(Box::new(io::stdout()));
+    (block, Some(flusher))
+}
+
+/// A [`Sink`] that collects what is written into blocks for `out`, and the
+/// [`TraceFlusher`] that writes them out (see [`trace_stdout`]).
+pub fn blocks_to(out: Box<dyn Write>) -> (Sink, TraceFlusher) {
+    let block = Rc::new(RefCell::new(Block {
+        buf: Vec::new(),
+        out,
+        flusher: None,
+        told: false,
+    }));
     let flusher = TraceFlusher {
         block: block.clone(),
         due: None,
     };
-    (block, Some(flusher))
+    (block, flusher)
 }
 
 /// Bytes of a trace waiting to be written; see [`trace_stdout`].
-#[derive(Default)]
 pub struct Block {
     buf: Vec<u8>,
+    out: Box<dyn Write>,
     /// Who to wake when a block starts (set by the flusher's first step).
     flusher: Option<(kamaelia::axon::Remote, kamaelia::axon::Id)>,
     /// The flusher has been told about this block.
@@ -73,10 +85,9 @@ const BLOCK: usize = 64 * 1024;
 impl Block {
     fn write_out(&mut self) -> io::Result<()> {
         self.told = false;
-        let mut out = io::stdout().lock();
-        out.write_all(&self.buf)?;
+        self.out.write_all(&self.buf)?;
         self.buf.clear();
-        out.flush()
+        self.out.flush()
     }
 }
 
