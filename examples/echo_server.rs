@@ -42,7 +42,7 @@ use kamaelia::util::PureTransformer;
 
 #[path = "support/mod.rs"]
 mod support;
-pub use support::{address, Deadline, Sink, Watcher};
+pub use support::{address, blocks_to, Deadline, Sink, Watcher, TRACE_FLUSH_AFTER};
 
 /// The echo protocol for one connection: each chunk goes back unchanged,
 /// and a line `#N echoed K bytes` is written to `trace`.
@@ -56,9 +56,64 @@ pub use support::{address, Deadline, Sink, Watcher};
 pub fn echo_protocol(info: &ConnInfo, trace: Sink) -> Box<dyn Component> {
     let n = info.number;
     Box::new(PureTransformer::new(move |chunk: Bytes| {
-        let _ = writeln!(trace.borrow_mut(), "#{n} echoed {} bytes", chunk.len());
+        let _ = trace.borrow_mut().write_all(&echo_line(n, chunk.len()));
         Some(chunk)
     }))
+}
+
+/// The trace line `#N echoed K bytes\n`, written out by hand: through
+/// `writeln!` it cost more than the rest of an echo's work in user space.
+pub fn echo_line(n: u64, k: usize) -> LineBuf {
+    let mut line = LineBuf::default();
+    line.push(b"#");
+    line.push_num(n);
+    line.push(b" echoed ");
+    line.push_num(k as u64);
+    line.push(b" bytes\n");
+    line
+}
+
+/// A short line built on the stack (room for the longest trace line).
+pub struct LineBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        LineBuf {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl LineBuf {
+    fn push(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn push_num(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
+    }
+}
+
+impl std::ops::Deref for LineBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 /// The echo server on `addr` (port 0 picks a free port), tracing to
@@ -104,11 +159,24 @@ pub fn run(
     limit: Option<Duration>,
     trace: Sink,
 ) -> io::Result<Outcome> {
+    run_with(addr, clients, limit, trace, Vec::new())
+}
+
+/// [`run`], with `beside` spawned too (`main` passes the trace's flusher).
+pub fn run_with(
+    addr: SocketAddr,
+    clients: &[Vec<u8>],
+    limit: Option<Duration>,
+    trace: Sink,
+    beside: Vec<Box<dyn Component>>,
+) -> io::Result<Outcome> {
     let server = server(addr, trace.clone())?;
     let addr = server
         .local_addr()
         .expect("a bound listener has an address");
     let _ = writeln!(trace.borrow_mut(), "echo server listening on {addr}");
+    // Out now, whatever the trace's buffering: a script waits for it.
+    let _ = trace.borrow_mut().flush();
     let mut s = Scheduler::new();
     let mut report = None;
     if let Some(after) = limit {
@@ -146,6 +214,9 @@ pub fn run(
         ends = Some(e);
     }
     s.spawn(server);
+    for c in beside {
+        s.spawn_boxed(c);
+    }
     let ended = s.run();
     let echoes = echoes
         .iter()
@@ -167,7 +238,13 @@ pub fn run(
 
 fn main() {
     let addr = support::address_or_exit("echo_server", std::env::args().nth(1).as_deref());
-    if let Err(e) = run(addr, &[], None, support::stdout()) {
+    // The trace goes out line by line on a terminal, in blocks otherwise
+    // (a line written on its own cost a write call per echo).
+    let (trace, flusher) = support::trace_stdout();
+    let beside = flusher
+        .map(|f| vec![Box::new(f) as Box<dyn Component>])
+        .unwrap_or_default();
+    if let Err(e) = run_with(addr, &[], None, trace, beside) {
         eprintln!("echo_server: cannot listen on {addr}: {e}");
         std::process::exit(1);
     }

@@ -165,6 +165,71 @@ fn echo_server_many_small_clients() {
     assert_eq!(o.client_ends, vec![Signal::ProducerFinished; 20]);
 }
 
+/// A `Write` into a shared buffer.
+struct SharedOut(Rc<RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The trace in blocks (stdout not a terminal): lines wait, then go out
+/// together `TRACE_FLUSH_AFTER` after the first, exact and in order; with
+/// nothing to write the flusher sleeps with no timer.
+#[test]
+fn echo_server_trace_blocks_go_out_within_the_flush_time() {
+    use kamaelia::axon::Scheduler;
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let (sink, flusher) = echo_server::blocks_to(Box::new(SharedOut(got.clone())));
+    let mut s = Scheduler::with_virtual_time();
+    let f = s.spawn(flusher);
+    s.run_until_idle();
+    assert!(s.is_sleeping(f));
+    assert_eq!(s.next_deadline(), None, "idle: no timer");
+    let mut expect = Vec::new();
+    for (round, lines) in [&["one", "two"][..], &["three"][..]].iter().enumerate() {
+        for l in lines.iter() {
+            writeln!(sink.borrow_mut(), "{l}").unwrap();
+            expect.extend_from_slice(format!("{l}\n").as_bytes());
+        }
+        assert!(
+            s.wait_for_wake(Duration::from_secs(5)),
+            "round {round}: not woken"
+        );
+        s.run_until_idle();
+        assert_eq!(
+            got.borrow().len(),
+            expect.len() - lines.iter().map(|l| l.len() + 1).sum::<usize>()
+        );
+        assert_eq!(
+            s.next_deadline(),
+            Some(s.now() + echo_server::TRACE_FLUSH_AFTER)
+        );
+        s.advance(echo_server::TRACE_FLUSH_AFTER);
+        s.run_until_idle();
+        assert_eq!(*got.borrow(), expect, "round {round}");
+        assert!(s.is_sleeping(f));
+        assert_eq!(s.next_deadline(), None, "round {round}: idle again");
+    }
+}
+
+#[test]
+fn echo_server_trace_line_is_written_exactly() {
+    let line = |n: u64, k: usize| String::from_utf8(echo_server::echo_line(n, k).to_vec()).unwrap();
+    assert_eq!(line(1, 64), "#1 echoed 64 bytes\n");
+    assert_eq!(line(0, 0), "#0 echoed 0 bytes\n");
+    assert_eq!(line(10, 16384), "#10 echoed 16384 bytes\n");
+    assert_eq!(
+        line(u64::MAX, usize::MAX),
+        format!("#{} echoed {} bytes\n", u64::MAX, usize::MAX)
+    );
+}
+
 #[test]
 fn echo_server_address_argument() {
     let a = |s: Option<&str>| echo_server::address(s).map(|a| a.to_string());

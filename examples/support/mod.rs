@@ -34,6 +34,116 @@ pub fn stdout() -> Sink {
     Rc::new(RefCell::new(io::stdout()))
 }
 
+/// How long a line of a server's trace may wait in [`trace_stdout`]'s
+/// buffer before it is written out.
+pub const TRACE_FLUSH_AFTER: Duration = Duration::from_millis(20);
+
+/// Standard output for a trace written line by line from a busy server:
+/// on a terminal, each line at once (as [`stdout`]); otherwise (a pipe, a
+/// file, as C's stdio does) in blocks, so a line costs no write of its
+/// own. The [`TraceFlusher`], spawned beside the server, writes a block
+/// out at most [`TRACE_FLUSH_AFTER`] after its first line (or at once when
+/// 64 KiB wait), and costs nothing while nothing is traced.
+pub fn trace_stdout() -> (Sink, Option<TraceFlusher>) {
+    use std::io::IsTerminal;
+    if io::stdout().is_terminal() {
+        return (stdout(), None);
+    }
+    let (block, flusher) = blocks_to(Box::new(io::stdout()));
+    (block, Some(flusher))
+}
+
+/// A [`Sink`] that collects what is written into blocks for `out`, and the
+/// [`TraceFlusher`] that writes them out (see [`trace_stdout`]).
+pub fn blocks_to(out: Box<dyn Write>) -> (Sink, TraceFlusher) {
+    let block = Rc::new(RefCell::new(Block {
+        buf: Vec::new(),
+        out,
+        flusher: None,
+        told: false,
+    }));
+    let flusher = TraceFlusher {
+        block: block.clone(),
+        due: None,
+    };
+    (block, flusher)
+}
+
+/// Bytes of a trace waiting to be written; see [`trace_stdout`].
+pub struct Block {
+    buf: Vec<u8>,
+    out: Box<dyn Write>,
+    /// Who to wake when a block starts (set by the flusher's first step).
+    flusher: Option<(kamaelia::axon::Remote, kamaelia::axon::Id)>,
+    /// The flusher has been told about this block.
+    told: bool,
+}
+
+/// The most a block holds before it is written at once.
+const BLOCK: usize = 64 * 1024;
+
+impl Block {
+    fn write_out(&mut self) -> io::Result<()> {
+        self.told = false;
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
+
+impl Write for Block {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= BLOCK {
+            self.write_out()?;
+        } else if !self.told {
+            if let Some((remote, id)) = &self.flusher {
+                self.told = true;
+                remote.wake(*id);
+            }
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out()
+    }
+}
+
+/// Writes [`trace_stdout`]'s blocks out: woken when a block starts, it
+/// writes it [`TRACE_FLUSH_AFTER`] later. It never ends by itself (it
+/// runs beside a server that serves until killed).
+///
+/// | box | carries | meaning |
+/// |-----|---------|---------|
+/// | (none) | | woken through a `Remote` and by its timer |
+pub struct TraceFlusher {
+    block: Rc<RefCell<Block>>,
+    due: Option<Instant>,
+}
+
+impl Component for TraceFlusher {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        let mut block = self.block.borrow_mut();
+        if block.flusher.is_none() {
+            block.flusher = Some((cx.remote(), cx.id()));
+        }
+        let now = cx.now();
+        if self.due.is_some_and(|d| now >= d) {
+            self.due = None;
+            let _ = block.write_out();
+        }
+        if !block.buf.is_empty() && self.due.is_none() {
+            block.told = true;
+            let due = now + TRACE_FLUSH_AFTER;
+            self.due = Some(due);
+            cx.wake_at(due);
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, _set: &mut BoxSet) {}
+}
+
 /// A `Write` into a [`Sink`], for a component that owns its writer (a
 /// `ConsoleEchoer`).
 pub struct SinkWriter(pub Sink);

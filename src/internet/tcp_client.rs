@@ -4,7 +4,7 @@
 //!
 //! | box     | carries  | meaning                                                       |
 //! |---------|----------|---------------------------------------------------------------|
-//! | inbox   | `Bytes`  | written to the peer, in order, partial writes handled         |
+//! | inbox   | `Bytes`  | written to the peer, in order, partial writes handled; once the sending side is closed, what arrives stays here (counted as undelivered at the end) |
 //! | control | `Signal` | shutdown: close now; producer finished: send what is queued, close the sending side, go on reading until the peer closes |
 //! | outbox  | `Bytes`  | what the peer sent, as it arrives                             |
 //! | signal  | `Signal` | once, at the end: `ProducerFinished` when the peer closed cleanly, `Shutdown` when told to, else `Failed(NetError)` with the reason (refused, reset, timed out, unreachable, not resolved) |
@@ -12,6 +12,10 @@
 //! Name resolution runs on a short-lived thread, so the scheduler never
 //! blocks on it; an address given as an IP is used as is. Connecting has a
 //! time-out (default 30 s), and a connected client can have an idle time-out.
+//!
+//! Fairness: a step reads at most 4 MiB, and writes what the socket takes;
+//! with the sending side closed, input that can no longer be written does
+//! not run it again (it sleeps until the socket or `control` wakes it).
 //!
 //! Back-pressure both ways: it stops taking from `inbox` while 64 KiB wait
 //! to be written (until the socket takes them), and stops reading while a
@@ -372,28 +376,35 @@ impl TcpClient {
             self.write_closed = true;
             t.shutdown_write()?;
         }
+        if self.write_closed && !self.inbox.is_empty() {
+            // Nothing more can be written: what arrives now stays in the
+            // inbox (counted as undelivered at the end) rather than run
+            // this component again and again for nothing.
+            cx.hold_input();
+        }
         Ok(())
     }
 
     /// Passes a chunk on; when the receiver's inbox is full, hands off to
-    /// the receiver once so it can make room (see `Cx::run_receiver`) and
-    /// tries again; holds the chunk if there is still no room. True if it
-    /// went.
+    /// the receiver first so it can make room (see `Cx::run_receiver`),
+    /// then sends; holds the chunk if there is still no room. True if it
+    /// went. (Handing off before the send, not after a refusal: a refused
+    /// send registers this component to be woken, which costs the
+    /// scheduler work and an allocation, and is only needed when the chunk
+    /// has to wait.)
     fn pass_on(&mut self, cx: &mut Cx, chunk: Bytes) -> bool {
-        let mut refused = match self.outbox.send(chunk) {
-            Ok(()) => return true,
-            Err(Full(chunk)) => chunk,
-        };
-        if cx.run_receiver(&self.outbox) {
-            match self.outbox.send(refused) {
-                Ok(()) => return true,
-                Err(Full(chunk)) => refused = chunk,
+        if self.outbox.is_full() {
+            cx.run_receiver(&self.outbox);
+        }
+        match self.outbox.send(chunk) {
+            Ok(()) => true,
+            Err(Full(chunk)) => {
+                // Stop reading: the kernel's buffer and TCP's window push
+                // back on the peer until this is taken.
+                self.held = Some(chunk);
+                false
             }
         }
-        // Stop reading: the kernel's buffer and TCP's window push back on
-        // the peer until this is taken.
-        self.held = Some(refused);
-        false
     }
 
     /// Reads and passes on; returns whether the read budget ran out.
@@ -407,7 +418,9 @@ impl TcpClient {
             let State::Open(t) = &mut self.state else {
                 return Ok(false);
             };
-            if self.peer_closed {
+            if self.peer_closed || !t.read_ready(cx) {
+                // Nothing new since a read would block: no read (it would
+                // only block again); the poll wakes us when data comes.
                 return Ok(false);
             }
             match t.read_chunk(cx, READ_CHUNK) {

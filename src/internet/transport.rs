@@ -21,10 +21,66 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A chunk this small is copied out of the read buffer; a bigger one takes
-/// its part of the buffer with it (no copy), and the rest of the buffer
-/// serves the next reads.
-const COPY_BELOW: usize = 4096;
+thread_local! {
+    /// Room for `TcpTransport` reads on this thread, shared by all its
+    /// sockets; see [`ReadRoom`].
+    static READ_ROOM: RefCell<ReadRoom> = RefCell::new(ReadRoom::default());
+}
+
+/// Size of each read buffer (at least a read's `max`): a chunk kept long
+/// keeps at most this much memory alive with it, as when each read had a
+/// buffer of its own.
+const READ_ROOM_SIZE: usize = 16 * 1024;
+/// A read goes into what is left of the buffer (less than `max`, maybe)
+/// while at least this much is.
+const MIN_ROOM: usize = 4 * 1024;
+/// Buffers set aside while chunks cut from them are still alive, to be
+/// taken back when they are gone.
+const SPARE_ROOMS: usize = 8;
+
+/// Read buffers. Each read takes the bytes it got off the front of `room`
+/// as a chunk of their own (no copy, no allocation), so small reads share
+/// a buffer. When less than [`MIN_ROOM`] is left, the whole buffer is
+/// taken back if every chunk cut from it has been dropped (no
+/// allocation); if not, it is set aside (up to [`SPARE_ROOMS`] of them;
+/// beyond that the oldest is let go, freed when its last chunk is) and a
+/// set-aside buffer whose chunks are all gone takes its place, or else a
+/// new one. So reads allocate nothing once the buffers a thread needs
+/// exist, whether chunks are dropped at once (an echo) or a few reads
+/// later (a protocol's inbox holding some); and a big read fills a buffer
+/// of its own, so what a slow protocol holds keeps no more memory alive
+/// than it holds.
+#[derive(Default)]
+struct ReadRoom {
+    room: BytesMut,
+    /// `room` is a buffer made here (not the empty one it starts as).
+    made: bool,
+    spare: std::collections::VecDeque<BytesMut>,
+}
+
+impl ReadRoom {
+    /// Room for a read at `self.room`'s front; returns how much (at most
+    /// `max`, at least `MIN_ROOM` or `max` if less).
+    fn make_room(&mut self, max: usize) -> usize {
+        let want = max.min(MIN_ROOM);
+        let size = max.max(READ_ROOM_SIZE);
+        if self.room.capacity() < want && !self.room.try_reclaim(size) {
+            let free = (0..self.spare.len()).find(|&i| self.spare[i].try_reclaim(size));
+            let next = match free {
+                Some(i) => self.spare.remove(i).expect("in range"),
+                None => BytesMut::with_capacity(size),
+            };
+            let old = std::mem::replace(&mut self.room, next);
+            if std::mem::replace(&mut self.made, true) {
+                if self.spare.len() == SPARE_ROOMS {
+                    self.spare.pop_front();
+                }
+                self.spare.push_back(old);
+            }
+        }
+        self.room.capacity().min(max)
+    }
+}
 
 use crate::axon::Cx;
 
@@ -51,6 +107,13 @@ pub trait Transport {
             let n = self.read(cx, &mut buf[..max])?;
             Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
         })
+    }
+    /// Whether a read may find something. False only when the transport
+    /// knows that nothing has arrived since a read would block: a socket
+    /// on the edge-triggered poll that has seen no readiness since. The
+    /// default (a transport that cannot tell) is always true.
+    fn read_ready(&mut self, _cx: &mut Cx) -> bool {
+        true
     }
     /// Writes what the kernel takes now (maybe less than `buf`).
     fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize>;
@@ -90,8 +153,8 @@ pub struct TcpTransport {
     stream: mio::net::TcpStream,
     token: Option<Token>,
     connecting: bool,
-    /// Room for the next reads, never zero-filled: `recv` writes into it.
-    spare: BytesMut,
+    /// A read would block and the poll has reported no readiness since.
+    drained: bool,
 }
 
 impl TcpTransport {
@@ -102,7 +165,24 @@ impl TcpTransport {
             stream,
             token: None,
             connecting,
-            spare: BytesMut::new(),
+            drained: false,
+        }
+    }
+}
+
+impl TcpTransport {
+    /// After a read: one that would block marks the socket drained and
+    /// clears the readiness recorded so far. That is safe because the poll
+    /// records readiness only between steps, so all of it came before this
+    /// read, which found nothing; what arrives after it is reported anew.
+    fn note_read<T>(&mut self, cx: &mut Cx, r: &io::Result<T>) {
+        if let Err(e) = r {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                self.drained = true;
+                if let Some(token) = self.token {
+                    let _ = cx.readiness(token);
+                }
+            }
         }
     }
 }
@@ -142,39 +222,56 @@ impl Transport for TcpTransport {
         }
     }
 
-    fn read(&mut self, _cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+    fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.stream.read(buf);
+        self.note_read(cx, &r);
+        r
+    }
+
+    fn read_ready(&mut self, cx: &mut Cx) -> bool {
+        if !self.drained {
+            return true;
+        }
+        let Some(token) = self.token else {
+            return true; // not on the poll: nothing would tell us
+        };
+        // Readiness recorded since the read that would block: with
+        // edge-triggered readiness, new data (or the peer's close, or an
+        // error) after that read is reported by the next poll.
+        let r = cx.readiness(token);
+        if r.readable || r.closed {
+            self.drained = false;
+        }
+        !self.drained
     }
 
     fn write(&mut self, _cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
     }
 
-    fn read_chunk(&mut self, _cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
-        if self.spare.capacity() - self.spare.len() < max {
-            self.spare = BytesMut::with_capacity(max.max(4 * COPY_BELOW));
-        }
-        let room = &mut self.spare.spare_capacity_mut()[..max];
-        let n = loop {
-            match socket2::SockRef::from(&self.stream).recv(room) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r?,
+    fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
+        READ_ROOM.with_borrow_mut(|rooms| {
+            let max = rooms.make_room(max);
+            let room = &mut rooms.room;
+            // Never zero-filled: `recv` writes into it.
+            let into = &mut room.spare_capacity_mut()[..max];
+            let n = loop {
+                match socket2::SockRef::from(&self.stream).recv(into) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => {
+                        self.note_read(cx, &r);
+                        break r?;
+                    }
+                }
+            };
+            if n == 0 {
+                return Ok(None);
             }
-        };
-        if n == 0 {
-            return Ok(None);
-        }
-        // SAFETY: `recv` initialised the first `n` bytes of the spare room.
-        unsafe { self.spare.set_len(self.spare.len() + n) };
-        let chunk = self.spare.split();
-        if n < COPY_BELOW {
-            // Small: an exact copy, so a kept message does not pin the buffer.
-            let small = Bytes::copy_from_slice(&chunk);
-            self.spare.unsplit(chunk);
-            self.spare.clear();
-            return Ok(Some(small));
-        }
-        Ok(Some(chunk.freeze()))
+            // SAFETY: `recv` initialised the first `n` bytes of the room,
+            // and `room` is empty (every read splits off what it got).
+            unsafe { room.set_len(n) };
+            Ok(Some(room.split().freeze()))
+        })
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {

@@ -1,0 +1,157 @@
+//! How often a connection reads its socket: a `TcpClient` over a real
+//! loopback socket whose transport counts every read that reaches the
+//! socket (each one a `recv` call).
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kamaelia::axon::{link, Cx, Inbox, Outbox, Scheduler};
+use kamaelia::internet::{TcpClient, TcpTransport, Transport};
+
+/// Counts reads that reach the socket and those that would block.
+#[derive(Default)]
+struct Counts {
+    reads: Cell<usize>,
+    blocked: Cell<usize>,
+}
+
+/// A real TCP transport, counting its reads.
+struct Counting {
+    inner: TcpTransport,
+    counts: Rc<Counts>,
+}
+
+impl Counting {
+    fn count<T>(&self, r: &io::Result<T>) {
+        self.counts.reads.set(self.counts.reads.get() + 1);
+        if matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.counts.blocked.set(self.counts.blocked.get() + 1);
+        }
+    }
+}
+
+impl Transport for Counting {
+    fn register(&mut self, cx: &mut Cx) -> io::Result<()> {
+        self.inner.register(cx)
+    }
+    fn deregister(&mut self, cx: &mut Cx) {
+        self.inner.deregister(cx)
+    }
+    fn poll_connect(&mut self, cx: &mut Cx) -> io::Result<bool> {
+        self.inner.poll_connect(cx)
+    }
+    fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(cx, buf);
+        self.count(&r);
+        r
+    }
+    fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {
+        let r = self.inner.read_chunk(cx, max);
+        self.count(&r);
+        r
+    }
+    fn read_ready(&mut self, cx: &mut Cx) -> bool {
+        self.inner.read_ready(cx)
+    }
+    fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(cx, buf)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.inner.shutdown_write()
+    }
+    fn peer(&self) -> Option<SocketAddr> {
+        self.inner.peer()
+    }
+    fn local(&self) -> Option<SocketAddr> {
+        self.inner.local()
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+/// Runs the scheduler until `done` holds, waiting in the poll between
+/// passes; panics if a wait of `LIMIT` brings nothing.
+fn run_until(s: &mut Scheduler, mut done: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        s.run_until_idle();
+        if done() {
+            return;
+        }
+        assert!(s.wait_for_wake(LIMIT), "nothing woke the scheduler");
+    }
+    panic!("not done after 10,000 passes");
+}
+
+/// Round trips on one connection: each reply the peer sends is read once,
+/// plus one read that would block (the socket is drained); writing the
+/// answer, and being woken by anything but readiness, reads nothing.
+#[test]
+fn a_round_trip_reads_the_socket_twice_and_a_write_reads_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Rc::new(Counts::default());
+    let c = counts.clone();
+    let client = TcpClient::to_addr(addr).with_connector(Box::new(move |a| {
+        let stream = mio::net::TcpStream::connect(a)?;
+        Ok(Box::new(Counting {
+            inner: TcpTransport::new(stream, true),
+            counts: c.clone(),
+        }) as Box<dyn Transport>)
+    }));
+    let got: Inbox<Bytes> = Inbox::inbox();
+    let say: Outbox<Bytes> = Outbox::new("say", "to the peer");
+    link(&client.outbox, &got).unwrap();
+    link(&say, &client.inbox).unwrap();
+    let mut s = Scheduler::new();
+    let id = s.spawn(client);
+    s.run_until_idle();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(LIMIT)).unwrap();
+    // Connected: its first read found nothing. (Counted from here on.)
+    run_until(&mut s, || counts.blocked.get() >= 1);
+    let (reads0, blocked0) = (counts.reads.get(), counts.blocked.get());
+
+    const ROUNDS: usize = 50;
+    for round in 0..ROUNDS {
+        let msg: Vec<u8> = (0..64).map(|i| (round * 3 + i) as u8).collect();
+        peer.write_all(&msg).unwrap();
+        let mut seen = Vec::new();
+        run_until(&mut s, || {
+            while let Some(b) = got.recv() {
+                seen.extend_from_slice(&b);
+            }
+            seen.len() >= msg.len()
+        });
+        assert_eq!(seen, msg, "round {round}");
+        let answer: Vec<u8> = msg.iter().rev().copied().collect();
+        say.send(Bytes::from(answer.clone())).unwrap();
+        s.run_until_idle();
+        let mut back = vec![0u8; answer.len()];
+        peer.read_exact(&mut back).unwrap();
+        assert_eq!(back, answer, "round {round}");
+        assert_eq!(
+            (counts.reads.get(), counts.blocked.get()),
+            (reads0 + 2 * (round + 1), blocked0 + round + 1),
+            "reads after round {round}"
+        );
+    }
+    // The peer closes: one more read, the end of stream, and the client ends.
+    drop(peer);
+    let mut passes = 0;
+    while s.is_alive(id) {
+        passes += 1;
+        assert!(passes < 1000, "the client did not end");
+        if !s.wait_for_wake(LIMIT) {
+            panic!("nothing woke the scheduler");
+        }
+        s.run_until_idle();
+    }
+    assert_eq!(
+        (counts.reads.get(), counts.blocked.get()),
+        (reads0 + 2 * ROUNDS + 1, blocked0 + ROUNDS)
+    );
+}
