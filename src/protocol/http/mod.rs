@@ -94,3 +94,8 @@ mod parser;
 
 pub use head::{Framing, Head, Headers, HttpError, Version};
 pub use parser::{Event, Limits, Mode, Parser};
+
+// Server side (issue 11).
+mod component;
+
+pub use component::{HttpParser, Parsed};
