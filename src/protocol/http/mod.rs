@@ -98,9 +98,11 @@ pub use parser::{Event, Limits, Mode, Parser};
 // Server side (issue 11).
 mod component;
 mod response;
+mod server;
 
 pub use component::{HttpParser, Parsed};
 pub use response::{
     encode_body, encode_end, encode_head, http_date, parse_http_date, reason, simple_response,
     BodyMode, Part, ResponseHead,
 };
+pub use server::{Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig};

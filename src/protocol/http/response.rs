@@ -239,8 +239,13 @@ pub fn encode_end(out: &mut BytesMut, mode: BodyMode) -> bool {
 }
 
 /// A complete small response (`text/plain` body) to `status`, written by
-/// the server itself for errors.
-pub fn simple_response(status: u16, extra: &[(&str, &str)], close: bool) -> Bytes {
+/// the server itself for errors, with a `Date` field when `date` is given.
+pub fn simple_response(
+    status: u16,
+    extra: &[(&str, &str)],
+    close: bool,
+    date: Option<SystemTime>,
+) -> Bytes {
     let body = format!("{} {}\n", status, reason(status));
     let mut head = ResponseHead::new(status)
         .header("Content-Type", "text/plain; charset=utf-8")
@@ -249,14 +254,7 @@ pub fn simple_response(status: u16, extra: &[(&str, &str)], close: bool) -> Byte
         head = head.header(n, Bytes::copy_from_slice(v.as_bytes()));
     }
     let mut out = BytesMut::new();
-    let (mut mode, _) = encode_head(
-        &mut out,
-        &head,
-        Version::Http11,
-        false,
-        !close,
-        Some(SystemTime::now()),
-    );
+    let (mut mode, _) = encode_head(&mut out, &head, Version::Http11, false, !close, date);
     encode_body(&mut out, &mut mode, body.as_bytes());
     out.freeze()
 }

@@ -1,0 +1,416 @@
+//! HttpServer driven step by step over scripted connections, on virtual
+//! time: keep-alive and pipelining in order, HEAD, chunked and
+//! close-delimited bodies, request bodies, errors and time-outs. Every
+//! answer is compared byte for byte (the Date field is turned off).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kamaelia::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use kamaelia::protocol::http::{
+    Fixed, HttpServer, Limits, Part, Request, ResponseHead, Router, ServerConfig,
+};
+use kamaelia::testing::scripted::{ConnLog, ScriptedAcceptor, ScriptedConn};
+use kamaelia::testing::Harness;
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        date: false,
+        ..ServerConfig::default()
+    }
+}
+
+/// Streams its parts as given (a resource of unknown length when the head
+/// has none), then ends.
+struct Stream {
+    inbox: Inbox<Bytes>,
+    control: Inbox<Signal>,
+    outbox: Outbox<Part>,
+    signal: Outbox<Signal>,
+    parts: VecDeque<Part>,
+}
+
+impl Stream {
+    fn new(parts: Vec<Part>) -> Self {
+        Stream {
+            inbox: Inbox::inbox(),
+            control: Inbox::control(),
+            outbox: Outbox::outbox(),
+            signal: Outbox::signal(),
+            parts: parts.into(),
+        }
+    }
+}
+
+impl Component for Stream {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while self.inbox.recv().is_some() {}
+        while let Some(p) = self.parts.pop_front() {
+            if let Err(Full(p)) = self.outbox.send(p) {
+                self.parts.push_front(p);
+                return Step::Pause;
+            }
+        }
+        let _ = self.signal.send(Signal::ProducerFinished);
+        Step::Done
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
+    }
+}
+
+/// Answers with the request body it read, once the request is complete.
+struct Echo {
+    inbox: Inbox<Bytes>,
+    control: Inbox<Signal>,
+    outbox: Outbox<Part>,
+    signal: Outbox<Signal>,
+    body: Vec<u8>,
+}
+
+impl Component for Echo {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while let Some(b) = self.inbox.recv() {
+            self.body.extend_from_slice(&b);
+        }
+        if let Some(sig) = self.control.recv() {
+            if sig.is_finish() {
+                let body = Bytes::from(std::mem::take(&mut self.body));
+                let _ = self
+                    .outbox
+                    .send(Part::Head(ResponseHead::new(200).length(body.len() as u64)));
+                let _ = self.outbox.send(Part::Body(body));
+                let _ = self.outbox.send(Part::End);
+            }
+            let _ = self.signal.send(sig);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
+    }
+}
+
+fn router() -> Router {
+    Router::new()
+        .route("/hello", |_r| Box::new(Fixed::text(200, "hello\n")) as _)
+        .route_methods("/only-get", &["GET", "HEAD"], |_r| {
+            Box::new(Fixed::text(200, "got\n")) as _
+        })
+        .route("/stream", |_r| {
+            Box::new(Stream::new(vec![
+                Part::Head(ResponseHead::new(200).header("Content-Type", "text/plain")),
+                Part::Body(Bytes::from_static(b"one ")),
+                Part::Body(Bytes::from_static(b"two ")),
+                Part::Body(Bytes::from_static(b"three")),
+                Part::End,
+            ])) as _
+        })
+        .route("/short", |_r| {
+            Box::new(Stream::new(vec![
+                Part::Head(ResponseHead::new(200).length(10)),
+                Part::Body(Bytes::from_static(b"abc")),
+                Part::End,
+            ])) as _
+        })
+        .route("/headless", |_r| Box::new(Stream::new(vec![])) as _)
+        .route("/echo", |_r| {
+            Box::new(Echo {
+                inbox: Inbox::inbox(),
+                control: Inbox::control(),
+                outbox: Outbox::outbox(),
+                signal: Outbox::signal(),
+                body: Vec::new(),
+            }) as _
+        })
+        .route("/path", |r: &Request| {
+            let text = format!(
+                "{} {} rest={} query={:?}\n",
+                String::from_utf8_lossy(&r.method),
+                r.path,
+                r.rest(),
+                r.query
+            );
+            Box::new(Fixed::text(200, text)) as _
+        })
+}
+
+/// A server with one scripted client; returns the harness and its log.
+fn serve_with(cfg: ServerConfig, conn: ScriptedConn) -> (Harness, Rc<RefCell<ConnLog>>) {
+    let acceptor = ScriptedAcceptor::new();
+    let log = conn.log();
+    acceptor.connect(conn);
+    let mut h = Harness::new();
+    h.spawn(HttpServer::with_acceptor(Box::new(acceptor), router(), cfg));
+    h.run_until_idle();
+    (h, log)
+}
+
+fn serve(conn: ScriptedConn) -> (Harness, Rc<RefCell<ConnLog>>) {
+    serve_with(config(), conn)
+}
+
+fn written(log: &Rc<RefCell<ConnLog>>) -> String {
+    String::from_utf8_lossy(&log.borrow().written).into_owned()
+}
+
+const HELLO: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\n\r\nhello\n";
+const HELLO_HEAD: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\n\r\n";
+
+fn error(status: &str, extra: &str, close: bool) -> String {
+    let body = format!("{status}\n");
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n{extra}Content-Length: {}\r\n{}\r\n{body}",
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    )
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_on_a_kept_connection() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /missing HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /path/x%2Fy?q=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    let path = "GET /path/x%2Fy rest=/x%2Fy query=Some(\"q=1\")\n";
+    let want = format!(
+        "{HELLO}{HELLO_HEAD}{}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}",
+        error("404 Not Found", "", false),
+        path.len()
+    );
+    assert_eq!(written(&log), want);
+    let l = log.borrow();
+    assert!(!l.write_closed && !l.dropped, "kept alive");
+}
+
+#[test]
+fn requests_cut_into_single_bytes_get_the_same_answers() {
+    let req = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\nHEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut conn = ScriptedConn::new();
+    for b in req.chunks(1) {
+        conn = conn.reply(b);
+    }
+    let (_h, log) = serve(conn);
+    assert_eq!(written(&log), format!("{HELLO}{HELLO_HEAD}"));
+}
+
+#[test]
+fn unknown_length_is_chunked_for_http11_and_close_delimited_for_http10() {
+    let (_h, log) = serve(ScriptedConn::new().reply(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert_eq!(
+        written(&log),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n\
+         4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n"
+    );
+    assert!(!log.borrow().write_closed);
+
+    let (_h, log) = serve(ScriptedConn::new().reply(b"GET /stream HTTP/1.0\r\n\r\n"));
+    assert_eq!(
+        written(&log),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\none two three"
+    );
+    assert!(log.borrow().write_closed, "the close ends the body");
+
+    // HEAD of a stream: the head alone, the connection kept.
+    let (_h, log) =
+        serve(ScriptedConn::new().reply(
+            b"HEAD /stream HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+        ));
+    assert_eq!(
+        written(&log),
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{HELLO}")
+    );
+}
+
+#[test]
+fn http10_keep_alive_is_honoured_and_connection_close_is_obeyed() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    assert_eq!(
+        written(&log),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n\
+         HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"
+    );
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn request_bodies_reach_the_resource_whatever_their_framing() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\x00\xff\x01\r\n2\r\nzz\r\n0\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok",
+    ));
+    let l = log.borrow();
+    assert_eq!(
+        l.written,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+          HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\x00\xff\x01zz\
+          HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    );
+}
+
+#[test]
+fn a_body_sent_to_a_route_that_ignores_it_is_skipped_and_the_next_request_answered() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\nignored\
+          POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz\
+          GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    assert_eq!(
+        written(&log),
+        format!("{HELLO}{}{HELLO}", error("404 Not Found", "", false))
+    );
+}
+
+#[test]
+fn method_not_allowed_names_the_allowed_ones() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"DELETE /only-get HTTP/1.1\r\nHost: a\r\n\r\nGET /only-get HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    assert_eq!(
+        written(&log),
+        format!(
+            "{}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\ngot\n",
+            error("405 Method Not Allowed", "Allow: GET, HEAD\r\n", false)
+        )
+    );
+}
+
+#[test]
+fn bad_requests_get_their_status_and_the_connection_closes() {
+    let small = ServerConfig {
+        limits: Limits {
+            max_start_line: 64,
+            max_head_bytes: 256,
+            max_body: Some(4),
+            ..Limits::default()
+        },
+        ..config()
+    };
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(300)
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n".to_vec(), "400 Bad Request"),
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "400 Bad Request"),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            "400 Bad Request",
+        ),
+        (long_target.into_bytes(), "414 URI Too Long"),
+        (big_head.into_bytes(), "431 Request Header Fields Too Large"),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+            "413 Content Too Large",
+        ),
+        (b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), "501 Not Implemented"),
+        (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n".to_vec(), "501 Not Implemented"),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), "505 HTTP Version Not Supported"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), "400 Bad Request"),
+    ];
+    for (req, status) in cases {
+        // A request after the bad one must not be answered.
+        let mut all = req.clone();
+        all.extend_from_slice(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (_h, log) = serve_with(small.clone(), ScriptedConn::new().reply(&all));
+        assert_eq!(
+            written(&log),
+            error(status, "", true),
+            "for {:?}",
+            String::from_utf8_lossy(&req)
+        );
+        assert!(log.borrow().write_closed, "closed after {status}");
+    }
+}
+
+#[test]
+fn a_request_body_that_breaks_mid_way_aborts_the_resource_and_closes() {
+    let (_h, log) =
+        serve(ScriptedConn::new().reply(
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX",
+        ));
+    assert_eq!(written(&log), error("400 Bad Request", "", true));
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn resource_faults_close_the_connection() {
+    // Shorter than its Content-Length: what was sent goes, then the close.
+    let (_h, log) = serve(
+        ScriptedConn::new()
+            .reply(b"GET /short HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n"),
+    );
+    assert_eq!(
+        written(&log),
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
+    );
+    assert!(log.borrow().write_closed);
+    // Ended without a head: 500.
+    let (_h, log) = serve(ScriptedConn::new().reply(b"GET /headless HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert_eq!(written(&log), error("500 Internal Server Error", "", true));
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn a_slow_head_is_answered_408_at_the_head_timeout() {
+    let (mut h, log) = serve(ScriptedConn::new().reply(b"GET /hello HTTP/1.1\r\nHo"));
+    h.run_for(Duration::from_millis(9_999));
+    assert_eq!(written(&log), "");
+    assert!(!log.borrow().write_closed);
+    h.run_for(Duration::from_millis(1));
+    assert_eq!(written(&log), error("408 Request Timeout", "", true));
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn an_idle_kept_alive_connection_closes_at_the_idle_timeout() {
+    let (mut h, log) = serve(ScriptedConn::new().reply(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert_eq!(written(&log), HELLO);
+    h.run_for(Duration::from_millis(4_999));
+    assert!(!log.borrow().write_closed);
+    h.run_for(Duration::from_millis(1));
+    assert_eq!(written(&log), HELLO, "closed without a word");
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn a_client_that_half_closes_gets_its_answers_then_the_close() {
+    let (_h, log) = serve(
+        ScriptedConn::new()
+            .reply(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+            .eof(),
+    );
+    assert_eq!(
+        written(&log),
+        format!(
+            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n\
+             4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n"
+        )
+    );
+    assert!(log.borrow().write_closed);
+}
+
+#[test]
+fn a_client_gone_mid_request_is_closed_without_an_answer() {
+    let (_h, log) = serve(
+        ScriptedConn::new()
+            .reply(b"GET /hello HTTP/1.1\r\nHo")
+            .eof(),
+    );
+    assert_eq!(written(&log), "");
+    assert!(log.borrow().write_closed || log.borrow().dropped);
+}
