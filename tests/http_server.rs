@@ -4,94 +4,23 @@
 //! answer is compared byte for byte (the Date field is turned off).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kamaelia::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 use kamaelia::protocol::http::{
     Fixed, HttpServer, Limits, Part, Request, ResponseHead, Router, ServerConfig,
 };
 use kamaelia::testing::scripted::{ConnLog, ScriptedAcceptor, ScriptedConn};
 use kamaelia::testing::Harness;
 
+mod http_support;
+use http_support::{Echo, Stream};
+
 fn config() -> ServerConfig {
     ServerConfig {
         date: false,
         ..ServerConfig::default()
-    }
-}
-
-/// Streams its parts as given (a resource of unknown length when the head
-/// has none), then ends.
-struct Stream {
-    inbox: Inbox<Bytes>,
-    control: Inbox<Signal>,
-    outbox: Outbox<Part>,
-    signal: Outbox<Signal>,
-    parts: VecDeque<Part>,
-}
-
-impl Stream {
-    fn new(parts: Vec<Part>) -> Self {
-        Stream {
-            inbox: Inbox::inbox(),
-            control: Inbox::control(),
-            outbox: Outbox::outbox(),
-            signal: Outbox::signal(),
-            parts: parts.into(),
-        }
-    }
-}
-
-impl Component for Stream {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        while self.inbox.recv().is_some() {}
-        while let Some(p) = self.parts.pop_front() {
-            if let Err(Full(p)) = self.outbox.send(p) {
-                self.parts.push_front(p);
-                return Step::Pause;
-            }
-        }
-        let _ = self.signal.send(Signal::ProducerFinished);
-        Step::Done
-    }
-    fn boxes(&self, set: &mut BoxSet) {
-        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
-    }
-}
-
-/// Answers with the request body it read, once the request is complete.
-struct Echo {
-    inbox: Inbox<Bytes>,
-    control: Inbox<Signal>,
-    outbox: Outbox<Part>,
-    signal: Outbox<Signal>,
-    body: Vec<u8>,
-}
-
-impl Component for Echo {
-    fn step(&mut self, _cx: &mut Cx) -> Step {
-        while let Some(b) = self.inbox.recv() {
-            self.body.extend_from_slice(&b);
-        }
-        if let Some(sig) = self.control.recv() {
-            if sig.is_finish() {
-                let body = Bytes::from(std::mem::take(&mut self.body));
-                let _ = self
-                    .outbox
-                    .send(Part::Head(ResponseHead::new(200).length(body.len() as u64)));
-                let _ = self.outbox.send(Part::Body(body));
-                let _ = self.outbox.send(Part::End);
-            }
-            let _ = self.signal.send(sig);
-            return Step::Done;
-        }
-        Step::Pause
-    }
-    fn boxes(&self, set: &mut BoxSet) {
-        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
     }
 }
 
@@ -118,15 +47,7 @@ fn router() -> Router {
             ])) as _
         })
         .route("/headless", |_r| Box::new(Stream::new(vec![])) as _)
-        .route("/echo", |_r| {
-            Box::new(Echo {
-                inbox: Inbox::inbox(),
-                control: Inbox::control(),
-                outbox: Outbox::outbox(),
-                signal: Outbox::signal(),
-                body: Vec::new(),
-            }) as _
-        })
+        .route("/echo", |_r| Box::new(Echo::new()) as _)
         .route("/path", |r: &Request| {
             let text = format!(
                 "{} {} rest={} query={:?}\n",

@@ -6,8 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
-use kamaelia::protocol::http::{Event, Headers, Parser};
+use kamaelia::axon::{BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use kamaelia::protocol::http::{Event, Headers, Parser, Part, ResponseHead};
 
 /// A folder to serve (`root`) inside a scratch folder that also holds a
 /// secret the server must never give out; removed when dropped.
@@ -108,4 +111,88 @@ pub fn responses(bytes: &[u8], methods: &[&str], closed: bool) -> Vec<Resp> {
     }
     assert_eq!(p.buffered(), 0, "bytes left over after the responses");
     out
+}
+
+/// Streams its parts as given (a resource of unknown length when the head
+/// has none), then ends.
+pub struct Stream {
+    inbox: Inbox<Bytes>,
+    control: Inbox<Signal>,
+    outbox: Outbox<Part>,
+    signal: Outbox<Signal>,
+    parts: VecDeque<Part>,
+}
+
+impl Stream {
+    pub fn new(parts: Vec<Part>) -> Self {
+        Stream {
+            inbox: Inbox::inbox(),
+            control: Inbox::control(),
+            outbox: Outbox::outbox(),
+            signal: Outbox::signal(),
+            parts: parts.into(),
+        }
+    }
+}
+
+impl Component for Stream {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while self.inbox.recv().is_some() {}
+        while let Some(p) = self.parts.pop_front() {
+            if let Err(Full(p)) = self.outbox.send(p) {
+                self.parts.push_front(p);
+                return Step::Pause;
+            }
+        }
+        let _ = self.signal.send(Signal::ProducerFinished);
+        Step::Done
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
+    }
+}
+
+/// Answers with the request body it read, once the request is complete.
+pub struct Echo {
+    inbox: Inbox<Bytes>,
+    control: Inbox<Signal>,
+    outbox: Outbox<Part>,
+    signal: Outbox<Signal>,
+    body: Vec<u8>,
+}
+
+impl Echo {
+    pub fn new() -> Self {
+        Echo {
+            inbox: Inbox::inbox(),
+            control: Inbox::control(),
+            outbox: Outbox::outbox(),
+            signal: Outbox::signal(),
+            body: Vec::new(),
+        }
+    }
+}
+
+impl Component for Echo {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while let Some(b) = self.inbox.recv() {
+            self.body.extend_from_slice(&b);
+        }
+        if let Some(sig) = self.control.recv() {
+            if sig.is_finish() {
+                let body = Bytes::from(std::mem::take(&mut self.body));
+                let _ = self
+                    .outbox
+                    .send(Part::Head(ResponseHead::new(200).length(body.len() as u64)));
+                let _ = self.outbox.send(Part::Body(body));
+                let _ = self.outbox.send(Part::End);
+            }
+            let _ = self.signal.send(sig);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+    fn boxes(&self, set: &mut BoxSet) {
+        kamaelia::boxes!(set; self.inbox, self.control, self.outbox, self.signal);
+    }
 }
