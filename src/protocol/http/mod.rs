@@ -99,6 +99,7 @@ pub use parser::{Event, Limits, Mode, Parser};
 mod component;
 mod response;
 mod server;
+mod sse;
 mod static_files;
 
 pub use component::{HttpParser, Parsed};
@@ -107,6 +108,7 @@ pub use response::{
     BodyMode, Part, ResponseHead,
 };
 pub use server::{Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig};
+pub use sse::{EventStream, LongPoll, SseEvent, HEARTBEAT};
 pub use static_files::{
     content_type, parse_range, percent_decode, FileResource, RangeAsk, StaticFiles, FILE_READ,
 };

@@ -189,6 +189,11 @@ pub struct ServerConfig {
     /// A kept-alive connection with no request this long is closed
     /// (default 5 s).
     pub idle_timeout: Duration,
+    /// A connection with no traffic either way this long is ended,
+    /// whatever it is doing (default 60 s): a client that stopped reading
+    /// does not hold its connection for ever. Keep it above long-poll
+    /// time-outs and event-stream heartbeats. `None`: no limit.
+    pub stall_timeout: Option<Duration>,
     /// Send a `Date` field (default true).
     pub date: bool,
 }
@@ -199,6 +204,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
+            stall_timeout: Some(Duration::from_secs(60)),
             date: true,
         }
     }
@@ -211,10 +217,12 @@ pub struct HttpServer;
 impl HttpServer {
     /// Listens on `addr` (port 0 picks one).
     pub fn bind(addr: SocketAddr, router: Router, config: ServerConfig) -> io::Result<ServerCore> {
+        let stall = config.stall_timeout;
         let (router, config) = (Rc::new(router), Rc::new(config));
-        ServerCore::bind(addr, move |info| {
+        let server = ServerCore::bind(addr, move |info| {
             Box::new(HttpConnection::new(router.clone(), config.clone(), info)) as _
-        })
+        })?;
+        Ok(server.idle_timeout(stall))
     }
 
     /// Takes connections from `acceptor` (tests pass a scripted one).
@@ -223,10 +231,12 @@ impl HttpServer {
         router: Router,
         config: ServerConfig,
     ) -> ServerCore {
+        let stall = config.stall_timeout;
         let (router, config) = (Rc::new(router), Rc::new(config));
         ServerCore::with_acceptor(acceptor, move |info| {
             Box::new(HttpConnection::new(router.clone(), config.clone(), info)) as _
         })
+        .idle_timeout(stall)
     }
 }
 
