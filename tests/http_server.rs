@@ -335,3 +335,87 @@ fn a_client_gone_mid_request_is_closed_without_an_answer() {
     assert_eq!(written(&log), "");
     assert!(log.borrow().write_closed || log.borrow().dropped);
 }
+
+#[test]
+fn a_refused_request_waiting_for_100_continue_closes_the_connection() {
+    // The client may never send the body: the next bytes cannot be
+    // trusted to be a request.
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    assert_eq!(written(&log), error("404 Not Found", "", true));
+    assert!(log.borrow().write_closed);
+}
+
+/// A deterministic generator (no dependency): xorshift.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mangled_requests_never_panic_or_hang_and_every_answer_is_well_formed() {
+    let seeds: &[&[u8]] = &[
+        b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HEAD /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /path/a?b=c HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..400 {
+        let mut req = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            req.extend_from_slice(seeds[rng.below(seeds.len())]);
+        }
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(req.len());
+            match rng.below(4) {
+                0 => req[i] = rng.next() as u8,
+                1 => {
+                    req.remove(i);
+                }
+                2 => req.insert(i, b"\r\n: \t0-;"[rng.below(8)]),
+                _ => req.truncate(i),
+            }
+            if req.is_empty() {
+                req.push(b'G');
+            }
+        }
+        let mut conn = ScriptedConn::new();
+        let cut = 1 + rng.below(req.len());
+        for piece in req.chunks(cut) {
+            conn = conn.reply(piece);
+        }
+        if rng.below(2) == 0 {
+            conn = conn.eof();
+        }
+        let (mut h, log) = serve(conn);
+        // Bounded: time-outs end whatever is left.
+        h.run_for(Duration::from_secs(130));
+        let l = log.borrow();
+        assert!(
+            l.write_closed || l.dropped,
+            "round {round}: the connection ended ({:?})",
+            String::from_utf8_lossy(&req)
+        );
+        // Every status line the server wrote starts a response.
+        let text = String::from_utf8_lossy(&l.written);
+        for line in text.split("\r\n").filter(|s| s.starts_with("HTTP/")) {
+            let code: u16 = line[9..12].parse().unwrap();
+            assert!(
+                [100, 200, 400, 404, 405, 408, 413, 414, 431, 500, 501, 505].contains(&code),
+                "round {round}: {line}"
+            );
+        }
+    }
+}

@@ -209,3 +209,45 @@ fn other_methods_are_405() {
     assert_eq!(r[0].status, 405);
     assert_eq!(r[0].header("allow").as_deref(), Some("GET, HEAD"));
 }
+
+#[test]
+fn a_client_that_does_not_read_holds_the_file_reader_back() {
+    let site = Site::new("stall");
+    let big = vec![7u8; 4 << 20];
+    std::fs::write(site.root().join("big.bin"), &big).unwrap();
+    let files = StaticFiles::new(site.root()).unwrap();
+    let router = Router::new().route("/files", files.factory());
+    let acceptor = ScriptedAcceptor::new();
+    let conn = ScriptedConn::new()
+        .reply(b"GET /files/big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .stalled_writes();
+    let log = conn.log();
+    acceptor.connect(conn);
+    let mut h = Harness::new();
+    h.spawn(HttpServer::with_acceptor(
+        Box::new(acceptor),
+        router,
+        ServerConfig {
+            date: false,
+            ..ServerConfig::default()
+        },
+    ));
+    let mut steps = 0;
+    for _ in 0..1000 {
+        let n = h.run_until_idle();
+        steps += n;
+        if n == 0 {
+            break;
+        }
+    }
+    // Reading all of it would take 16 steps of the reader alone (4 reads
+    // of 64 KiB a step); held back, the whole run takes fewer.
+    assert!(steps < 16, "held back, and idle, after {steps} steps");
+    // Server, connection, protocol and the file resource, waiting.
+    assert_eq!(h.scheduler().live(), 4);
+    assert!(log.borrow().written.is_empty());
+    // The stall time-out ends it all.
+    h.run_for(std::time::Duration::from_secs(61));
+    assert!(log.borrow().dropped);
+    assert_eq!(h.scheduler().live(), 1);
+}

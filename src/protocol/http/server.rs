@@ -524,15 +524,22 @@ impl HttpConnection {
         };
         let keep_alive = head.keep_alive;
         let has_body = head.framing != Framing::None;
+        let expects_continue = has_body
+            && head.version == Version::Http11
+            && head.headers.has_token("expect", "100-continue");
+        // Refused before its body: a client waiting for 100 Continue may
+        // or may not send the body now, so the connection closes rather
+        // than guess where the next request starts (RFC 9110 §10.1.1).
+        let keep_refused = keep_alive && !expects_continue;
         let Some(route) = self.router.find(&path) else {
-            self.answer(404, &[], !keep_alive);
+            self.answer(404, &[], !keep_refused);
             self.skip_body = has_body;
             return;
         };
         if let Some(m) = &route.methods {
             if !m.iter().any(|m| m.as_bytes() == &method[..]) {
                 let allow = m.join(", ");
-                self.answer(405, &[("Allow", &allow)], !keep_alive);
+                self.answer(405, &[("Allow", &allow)], !keep_refused);
                 self.skip_body = has_body;
                 return;
             }
@@ -579,10 +586,7 @@ impl HttpConnection {
             self.answer(500, &[], true);
             return;
         }
-        if has_body
-            && head.version == Version::Http11
-            && head.headers.has_token("expect", "100-continue")
-        {
+        if expects_continue {
             self.out.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         let id = cx.spawn_child_boxed(resource);
