@@ -419,3 +419,38 @@ fn mangled_requests_never_panic_or_hang_and_every_answer_is_well_formed() {
         }
     }
 }
+
+/// Kamaelia's HTTPServer (reference §4.3): 401 was "403 Forbidden", every
+/// status line said HTTP/1.0, and a response without a length never
+/// signalled its end. Each fixed, through the server.
+#[test]
+fn the_original_defects_are_fixed() {
+    let acceptor = ScriptedAcceptor::new();
+    let conn = ScriptedConn::new().reply(
+        b"GET /private HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /stream HTTP/1.0\r\n\r\n",
+    );
+    let log = conn.log();
+    acceptor.connect(conn);
+    let mut h = Harness::new();
+    h.spawn(HttpServer::with_acceptor(
+        Box::new(acceptor),
+        Router::new()
+            .route("/private", |_r| Box::new(Fixed::text(401, "no\n")) as _)
+            .route("/stream", |_r| {
+                Box::new(Stream::new(vec![
+                    Part::Head(ResponseHead::new(200)),
+                    Part::Body(Bytes::from_static(b"open-ended")),
+                    Part::End,
+                ])) as _
+            }),
+        config(),
+    ));
+    h.run_until_idle();
+    assert_eq!(
+        written(&log),
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nno\n\
+         HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nopen-ended"
+    );
+    // The end of the close-delimited body is signalled: the close.
+    assert!(log.borrow().write_closed);
+}
