@@ -18,7 +18,7 @@ use http_support::{data_bin, Echo, Site, Stream, HELLO};
 use kamaelia::axon::Scheduler;
 use kamaelia::internet::ServerCore;
 use kamaelia::protocol::http::{
-    HttpConnection, Part, ResponseHead, Router, ServerConfig, StaticFiles,
+    parse_http_date, HttpConnection, Part, ResponseHead, Router, ServerConfig, StaticFiles,
 };
 
 const CURL: &str = "/usr/bin/curl";
@@ -123,6 +123,15 @@ fn curl_head_gets_the_head_alone() {
     assert!(lines.contains(&"Accept-Ranges: bytes"), "{lines:?}");
     assert!(lines.contains(&"Content-Type: text/plain; charset=utf-8"));
     assert!(r.stdout.ends_with("\r\n\r\n"), "no body after the head");
+    // A Date field (IMF-fixdate) within a minute of now.
+    let date = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .expect("a Date field");
+    let t = parse_http_date(date.as_bytes()).expect("an IMF-fixdate");
+    let now = std::time::SystemTime::now();
+    let off = now.duration_since(t).unwrap_or_else(|e| e.duration());
+    assert!(off < Duration::from_secs(60), "{date}");
 }
 
 #[test]
