@@ -246,3 +246,49 @@ fn curl_posts_a_body_and_gets_it_back() {
     assert_eq!(r.stdout, "200");
     assert_eq!(fs::read(&o).unwrap(), data_bin());
 }
+
+#[test]
+fn curl_in_parallel_gets_every_file_byte_exact() {
+    let site = Site::new("curl-parallel");
+    let outs: Vec<PathBuf> = (0..12).map(|i| file(&site, &format!("p{i}"))).collect();
+    // --parallel-immediate: open connections at once rather than wait to
+    // see whether the first can multiplex (HTTP/1.1 cannot).
+    let mut args: Vec<String> = vec![
+        "-Z".into(),
+        "--parallel-immediate".into(),
+        "--parallel-max".into(),
+        "6".into(),
+    ];
+    for o in &outs {
+        args.push("-o".into());
+        args.push(o.to_str().unwrap().into());
+        args.push("{}/files/data.bin".into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = curl(&site, &args);
+    assert_eq!(r.status, Some(0));
+    assert!(
+        (2..=12).contains(&r.connections),
+        "parallel transfers use several connections: {}",
+        r.connections
+    );
+    let data = data_bin();
+    for o in &outs {
+        assert_eq!(fs::read(o).unwrap(), data, "{o:?}");
+    }
+}
+
+#[test]
+fn curl_speaking_http10_gets_a_close_delimited_stream() {
+    let site = Site::new("curl-http10");
+    let h = file(&site, "headers");
+    let r = curl(
+        &site,
+        &["--http1.0", "-D", h.to_str().unwrap(), "{}/stream"],
+    );
+    assert_eq!(r.status, Some(0));
+    assert_eq!(r.stdout, "one two three");
+    let headers = fs::read_to_string(&h).unwrap();
+    assert!(headers.contains("\r\nConnection: close\r\n"), "{headers}");
+    assert!(!headers.to_ascii_lowercase().contains("transfer-encoding"));
+}
