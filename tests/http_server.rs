@@ -454,3 +454,75 @@ fn the_original_defects_are_fixed() {
     // The end of the close-delimited body is signalled: the close.
     assert!(log.borrow().write_closed);
 }
+
+/// Answers "late" a second after it starts; has no inbox (and no
+/// control), so it never reads a request body.
+struct Later {
+    outbox: kamaelia::axon::Outbox<Part>,
+    signal: kamaelia::axon::Outbox<kamaelia::axon::Signal>,
+    started: bool,
+}
+
+impl kamaelia::axon::Component for Later {
+    fn step(&mut self, cx: &mut kamaelia::axon::Cx) -> kamaelia::axon::Step {
+        if !self.started {
+            self.started = true;
+            cx.wake_after(Duration::from_secs(1));
+            return kamaelia::axon::Step::Pause;
+        }
+        let _ = self
+            .outbox
+            .send(Part::Head(ResponseHead::new(200).length(5)));
+        let _ = self.outbox.send(Part::Body(Bytes::from_static(b"late\n")));
+        let _ = self.outbox.send(Part::End);
+        let _ = self.signal.send(kamaelia::axon::Signal::ProducerFinished);
+        kamaelia::axon::Step::Done
+    }
+    fn boxes(&self, set: &mut kamaelia::axon::BoxSet) {
+        set.add(&self.outbox).add(&self.signal);
+    }
+}
+
+#[test]
+fn a_body_for_a_resource_without_an_inbox_is_dropped_not_kept() {
+    let mut conn = ScriptedConn::new()
+        .reply(b"POST /later HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+    for _ in 0..64 {
+        conn = conn.reply(chunk.as_bytes());
+    }
+    conn = conn.reply(b"0\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+    let acceptor = ScriptedAcceptor::new();
+    let log = conn.log();
+    acceptor.connect(conn);
+    let mut h = Harness::new();
+    h.spawn(HttpServer::with_acceptor(
+        Box::new(acceptor),
+        router().route("/later", |_r| {
+            Box::new(Later {
+                outbox: kamaelia::axon::Outbox::outbox(),
+                signal: kamaelia::axon::Outbox::signal(),
+                started: false,
+            }) as _
+        }),
+        config(),
+    ));
+    h.run_until_idle();
+    // The whole megabyte came in while the resource waits; none of it is
+    // kept in any box.
+    let stored: usize = h
+        .scheduler()
+        .snapshot()
+        .components
+        .iter()
+        .flat_map(|c| c.boxes.iter())
+        .map(|b| b.len)
+        .sum();
+    assert!(stored <= 2, "{stored} messages kept");
+    assert_eq!(written(&log), "");
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(
+        written(&log),
+        format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlate\n{HELLO}")
+    );
+}

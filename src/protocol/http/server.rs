@@ -267,6 +267,8 @@ struct Active {
     mode: BodyMode,
     response_done: bool,
     exited: bool,
+    /// The resource has an inbox for the request body.
+    has_inbox: bool,
 }
 
 /// One HTTP connection; see the module documentation.
@@ -436,7 +438,7 @@ impl HttpConnection {
                 if a.request_done {
                     return progress;
                 }
-                if let Some(b) = a.pending.take() {
+                if let Some(b) = a.pending.take().filter(|_| !a.exited) {
                     if let Err(Full(b)) = a.to_body.send(b) {
                         a.pending = Some(b);
                         return progress;
@@ -474,7 +476,10 @@ impl HttpConnection {
             match ev {
                 Event::Head(head) => self.start_request(cx, head),
                 Event::Body(b) => {
-                    if let Some(a) = self.active.as_mut() {
+                    // Dropped when nobody reads it (no inbox, or the
+                    // resource has ended): an unlinked outbox would keep
+                    // it all.
+                    if let Some(a) = self.active.as_mut().filter(|a| a.has_inbox && !a.exited) {
                         if let Err(Full(b)) = a.to_body.send(b) {
                             a.pending = Some(b);
                         }
@@ -565,6 +570,7 @@ impl HttpConnection {
             Some(b) => link_refs(b, &from.erased()).is_ok(),
             None => false,
         };
+        let has_inbox = set.find("inbox").is_some();
         if let Some(b) = set.find("inbox") {
             if b.limit().is_none() {
                 b.set_limit(Some(PART_LIMIT));
@@ -604,6 +610,7 @@ impl HttpConnection {
             mode: BodyMode::None,
             response_done: false,
             exited: false,
+            has_inbox,
         });
     }
 
