@@ -526,3 +526,19 @@ fn a_body_for_a_resource_without_an_inbox_is_dropped_not_kept() {
         format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlate\n{HELLO}")
     );
 }
+
+#[test]
+fn absolute_form_targets_are_routed_by_their_path() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET HTTP://a:80/path/z?k=v HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    let path = "GET /path/z rest=/z query=Some(\"k=v\")\n";
+    assert_eq!(
+        written(&log),
+        format!(
+            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}",
+            path.len()
+        )
+    );
+}

@@ -170,6 +170,25 @@ impl Router {
     }
 }
 
+/// The path and query of a request target: an absolute-form target
+/// (`http://host/path?q`, as sent to proxies, which a server must accept:
+/// RFC 9112 §3.2.2) loses its scheme and authority.
+fn origin_form(target: &str) -> &str {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &target[7..]
+    } else if lower.starts_with("https://") {
+        &target[8..]
+    } else {
+        return target;
+    };
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        Some(i) => &rest[i..], // "?q" with no path: the path is empty
+        None => "/",
+    }
+}
+
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
@@ -523,9 +542,9 @@ impl HttpConnection {
             return;
         }
         let target = String::from_utf8_lossy(&head.target).into_owned();
-        let (path, query) = match target.split_once('?') {
+        let (path, query) = match origin_form(&target).split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (target.clone(), None),
+            None => (origin_form(&target).to_string(), None),
         };
         let keep_alive = head.keep_alive;
         let has_body = head.framing != Framing::None;
