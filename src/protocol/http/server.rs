@@ -12,6 +12,14 @@
 //!     └───────bytes─────┘    └──────── Part: Head, Body.., End ──┘
 //! ```
 //!
+//! The connection holds the codec ([`Parser`]) itself rather than an
+//! [`HttpParser`](super::HttpParser) child: the parser's `next_event`
+//! already stops where the connection stops (a pipelined request waits,
+//! unparsed, while the response before it streams), and the head and idle
+//! time-outs need to know whether any byte of the next request has come,
+//! which only the codec can tell. `HttpParser` is the same codec for
+//! component graphs (clients, taps).
+//!
 //! A resource is any component with these boxes (found by name, types
 //! checked when linked):
 //!
