@@ -94,3 +94,21 @@ mod parser;
 
 pub use head::{Framing, Head, Headers, HttpError, Version};
 pub use parser::{Event, Limits, Mode, Parser};
+
+// Server side (issue 11).
+mod component;
+mod response;
+mod server;
+mod sse;
+mod static_files;
+
+pub use component::{HttpParser, Parsed};
+pub use response::{
+    encode_body, encode_end, encode_head, http_date, parse_http_date, reason, simple_response,
+    BodyMode, Part, ResponseHead,
+};
+pub use server::{Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig};
+pub use sse::{EventStream, LongPoll, SseEvent, HEARTBEAT};
+pub use static_files::{
+    content_type, parse_range, percent_decode, FileResource, RangeAsk, StaticFiles, FILE_READ,
+};
