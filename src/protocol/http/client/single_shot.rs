@@ -49,28 +49,24 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::axon::{
-    link, unlink, Alarm, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
-};
-use crate::internet::{tcp_connector, Connector, NetError, TcpClient};
-use crate::protocol::http::{Event, Head, Headers, HttpError, Parser};
+use crate::axon::{AdaptiveBoxes, Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::internet::{tcp_connector, Connector};
+use crate::protocol::http::{Head, Headers};
 
-use super::error::{ClientError, ErrorKind, Phase};
+use super::error::{ClientError, ErrorKind};
+use super::exchange::{Conn, Fetch, Outcome, SharedConnector};
 use super::request::Request;
-use super::url::{Scheme, Url, UrlError};
+use super::url::{Url, UrlError};
 
 /// Redirects followed by default.
 pub const MAX_REDIRECTS: usize = 5;
 /// Default connect, head and idle time-outs.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Chunks from the connection waiting to be parsed before it stops reading.
-const FROM_CONN_LIMIT: usize = 4;
 
 /// What a client passes on about a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,15 +111,6 @@ impl Default for ClientConfig {
             idle_timeout: DEFAULT_TIMEOUT,
         }
     }
-}
-
-/// A connector shared by the successive connections of a client.
-pub(crate) type SharedConnector = Rc<RefCell<Connector>>;
-
-/// A connector for one connection that asks the shared one.
-pub(crate) fn borrow_connector(shared: &SharedConnector) -> Connector {
-    let shared = shared.clone();
-    Box::new(move |addr| (shared.borrow_mut())(addr))
 }
 
 /// The request that follows a redirect (RFC 9110 §15.4).
@@ -194,55 +181,34 @@ pub struct SingleShotHttpClient {
     pub outbox: Outbox<ClientEvent>,
     /// Sent once, at the end.
     pub signal: Outbox<Signal>,
-    to_conn: Outbox<Bytes>,
-    conn_ctl: Outbox<Signal>,
-    from_conn: Inbox<Bytes>,
-    conn_sig: Inbox<Signal>,
-    request: Request,
+    /// The boxes linked to the connection, made with it.
+    extra: AdaptiveBoxes,
+    request: Option<Request>,
+    fetch: Option<Fetch>,
     config: ClientConfig,
     connector: SharedConnector,
     state: State,
-    conn: Option<Id>,
-    told_conn: bool,
-    parser: Parser,
-    redirects: usize,
-    /// Events refused by a full outbox, in order.
-    pending: VecDeque<ClientEvent>,
-    final_head: Option<u16>,
-    in_interim: bool,
-    conn_ended: bool,
-    head_deadline: Option<Instant>,
-    last_read: Option<Instant>,
+    conn: Option<Conn>,
+    /// The connection child has ended.
+    conn_gone: bool,
     alarm: Alarm,
 }
 
 impl SingleShotHttpClient {
     /// A client for `request`, connecting over TCP.
     pub fn new(request: Request) -> Self {
-        let from_conn = Inbox::new("fromConnection", "bytes of the response");
-        from_conn.set_limit(Some(FROM_CONN_LIMIT));
         SingleShotHttpClient {
             control: Inbox::control(),
             outbox: Outbox::new("outbox", "redirects, head, body chunks, end"),
             signal: Outbox::signal(),
-            to_conn: Outbox::new("toConnection", "bytes of the request"),
-            conn_ctl: Outbox::new("connectionControl", "shutdown for the connection"),
-            from_conn,
-            conn_sig: Inbox::new("connectionSignal", "the connection's end"),
-            request,
+            extra: AdaptiveBoxes::new(),
+            request: Some(request),
+            fetch: None,
             config: ClientConfig::default(),
             connector: Rc::new(RefCell::new(tcp_connector())),
             state: State::Start,
             conn: None,
-            told_conn: false,
-            parser: Parser::response(),
-            redirects: 0,
-            pending: VecDeque::new(),
-            final_head: None,
-            in_interim: false,
-            conn_ended: false,
-            head_deadline: None,
-            last_read: None,
+            conn_gone: true,
             alarm: Alarm::default(),
         }
     }
@@ -299,151 +265,46 @@ impl SingleShotHttpClient {
         self
     }
 
-    fn failure(&self, kind: ErrorKind) -> Signal {
-        Signal::failed(ClientError::new(kind, self.request.url.to_string()))
-    }
-
     /// Starts a connection carrying the request.
-    fn start_attempt(&mut self, cx: &mut Cx) -> Option<Signal> {
-        let url = &self.request.url;
-        if url.scheme() != Scheme::Http {
-            return Some(self.failure(ErrorKind::BadUrl(UrlError::UnsupportedScheme(
-                url.scheme().as_str().into(),
-            ))));
-        }
-        let bytes = match self.request.to_bytes(false) {
+    fn start_attempt(&mut self, cx: &mut Cx) {
+        let fetch = self.fetch.as_mut().expect("started");
+        let bytes = match fetch.request_bytes(false) {
             Ok(b) => b,
-            Err(e) => return Some(self.failure(ErrorKind::BadRequest(e))),
+            Err(e) => return self.finish(cx, Signal::failed(e)),
         };
-        let tcp = TcpClient::new(url.host(), url.port())
-            .with_connector(borrow_connector(&self.connector))
-            .connect_timeout(self.config.connect_timeout);
-        unlink(&self.to_conn);
-        unlink(&self.conn_ctl);
-        let wired = link(&self.to_conn, &tcp.inbox)
-            .and(link(&tcp.outbox, &self.from_conn))
-            .and(link(&tcp.signal, &self.conn_sig))
-            .and(link(&self.conn_ctl, &tcp.control));
-        if let Err(e) = wired {
-            // Cannot happen: every box is typed and unlinked first.
-            log::error!("http client: connection not linked: {e}");
-        }
-        let _ = self.to_conn.send(bytes);
-        self.parser = Parser::response();
-        self.parser
-            .expect_response_to(self.request.method.as_bytes());
-        self.final_head = None;
-        self.in_interim = false;
-        self.conn_ended = false;
-        self.told_conn = false;
-        self.last_read = None;
-        self.head_deadline = Some(cx.now() + self.config.head_timeout);
-        self.conn = Some(cx.spawn_child(tcp));
+        let conn = Conn::open(
+            cx,
+            &self.extra,
+            &fetch.request.url,
+            &self.connector,
+            &self.config,
+        );
+        fetch.begin(&conn, bytes, cx.now());
+        self.conn = Some(conn);
+        self.conn_gone = false;
         self.state = State::Running;
-        None
-    }
-
-    /// Tells the connection to stop, if it still runs.
-    fn close_conn(&mut self, cx: &mut Cx) {
-        if let Some(id) = self.conn {
-            if !self.told_conn && cx.is_alive(id) {
-                self.told_conn = true;
-                let _ = self.conn_ctl.send(Signal::Shutdown);
-            }
-        }
     }
 
     fn finish(&mut self, cx: &mut Cx, sig: Signal) {
-        self.close_conn(cx);
+        if let Some(c) = self.conn.as_mut() {
+            c.close(cx);
+        }
         self.alarm.clear(cx);
         self.state = State::Ending(sig);
     }
 
-    /// Passes an event on, or keeps it (in order) when refused.
-    fn emit(&mut self, ev: ClientEvent) {
-        if !self.pending.is_empty() {
-            self.pending.push_back(ev);
-        } else if let Err(Full(ev)) = self.outbox.send(ev) {
-            self.pending.push_back(ev);
-        }
-    }
-
-    /// Sends what was refused; true when nothing is left waiting.
+    /// Sends the events waiting; true when none is left.
     fn flush(&mut self) -> bool {
-        while let Some(ev) = self.pending.pop_front() {
+        let Some(fetch) = self.fetch.as_mut() else {
+            return true;
+        };
+        while let Some(ev) = fetch.events.pop_front() {
             if let Err(Full(ev)) = self.outbox.send(ev) {
-                self.pending.push_front(ev);
+                fetch.events.push_front(ev);
                 return false;
             }
         }
         true
-    }
-
-    /// One parser event. Returns true when the request is over (finished,
-    /// failed or redirected).
-    fn on_event(&mut self, cx: &mut Cx, ev: Event) -> bool {
-        match ev {
-            Event::Head(head) => {
-                if head.is_interim() {
-                    self.in_interim = true;
-                    return false;
-                }
-                if head.status == 101 {
-                    let sig = self.failure(ErrorKind::Status(101));
-                    self.finish(cx, sig);
-                    return true;
-                }
-                match redirect_target(&head, &self.request.url) {
-                    Some(Err(e)) => {
-                        let sig = self.failure(ErrorKind::BadUrl(e));
-                        self.finish(cx, sig);
-                        return true;
-                    }
-                    Some(Ok(_)) if self.redirects >= self.config.max_redirects => {
-                        let sig =
-                            self.failure(ErrorKind::TooManyRedirects(self.config.max_redirects));
-                        self.finish(cx, sig);
-                        return true;
-                    }
-                    Some(Ok(to)) => {
-                        self.redirects += 1;
-                        self.emit(ClientEvent::Redirect {
-                            status: head.status,
-                            to: to.clone(),
-                        });
-                        self.request = redirected(&self.request, head.status, to);
-                        self.close_conn(cx);
-                        self.state = State::Switching;
-                        return true;
-                    }
-                    None => {}
-                }
-                self.final_head = Some(head.status);
-                self.last_read = Some(cx.now());
-                self.emit(ClientEvent::Head(head));
-            }
-            Event::Body(b) => {
-                if !self.in_interim {
-                    self.emit(ClientEvent::Body(b));
-                }
-            }
-            Event::Trailers(t) => self.emit(ClientEvent::Trailers(t)),
-            Event::End => {
-                if self.in_interim {
-                    self.in_interim = false;
-                    return false;
-                }
-                self.emit(ClientEvent::End);
-                let sig = match self.final_head {
-                    Some(s) if s >= 400 => self.failure(ErrorKind::Status(s)),
-                    _ => Signal::ProducerFinished,
-                };
-                self.finish(cx, sig);
-                return true;
-            }
-            Event::Tunnel(_) => {}
-        }
-        false
     }
 
     fn step_running(&mut self, cx: &mut Cx) -> Step {
@@ -452,89 +313,52 @@ impl SingleShotHttpClient {
                 // Woken when the consumer takes one; input waits meanwhile.
                 return Step::Pause;
             }
-            match self.parser.next_event() {
-                Ok(Some(ev)) => {
-                    if self.on_event(cx, ev) {
-                        return Step::Yield;
-                    }
-                    continue;
+            let (Some(fetch), Some(conn)) = (self.fetch.as_mut(), self.conn.as_mut()) else {
+                unreachable!("running")
+            };
+            match fetch.pump(conn, cx.now()) {
+                Outcome::Events => continue,
+                Outcome::Wait(at) => {
+                    self.alarm.set(cx, at);
+                    return Step::Pause;
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    let sig = self.failure(ErrorKind::BadResponse(e));
+                Outcome::Redirect => {
+                    conn.close(cx);
+                    self.state = State::Switching;
+                    return Step::Yield;
+                }
+                Outcome::Complete { status, .. } => {
+                    let sig = if status >= 400 {
+                        Signal::failed(fetch.error(ErrorKind::Status(status)))
+                    } else {
+                        Signal::ProducerFinished
+                    };
                     self.finish(cx, sig);
                     return Step::Yield;
                 }
-            }
-            if let Some(chunk) = self.from_conn.recv() {
-                if self.final_head.is_some() {
-                    self.last_read = Some(cx.now());
-                }
-                self.parser.feed(chunk);
-                continue;
-            }
-            if self.conn_ended {
-                // The stream ended and the parser wants more: cut short
-                // (a close before any response reads as nothing at all).
-                let sig = self.failure(ErrorKind::BadResponse(HttpError::Truncated));
-                self.finish(cx, sig);
-                return Step::Yield;
-            }
-            if let Some(sig) = self.conn_sig.recv() {
-                match sig {
-                    Signal::Failed(f) => {
-                        let err = match f.downcast_ref::<NetError>() {
-                            Some(n) => ClientError::from_net(n, self.request.url.to_string()),
-                            None => ClientError::new(
-                                ErrorKind::Io(std::io::ErrorKind::Other),
-                                self.request.url.to_string(),
-                            ),
-                        };
-                        self.finish(cx, Signal::failed(err));
-                        return Step::Yield;
-                    }
-                    _ => {
-                        // The peer closed: a close-delimited body ends.
-                        self.conn_ended = true;
-                        self.parser.eof();
-                        continue;
-                    }
+                Outcome::Failed(e) => {
+                    self.finish(cx, Signal::failed(e));
+                    return Step::Yield;
                 }
             }
-            break;
         }
-        // Time-outs.
-        let now = cx.now();
-        let (deadline, phase) = match (self.final_head, self.last_read) {
-            (Some(_), Some(t)) => (t + self.config.idle_timeout, Phase::Idle),
-            _ => (
-                self.head_deadline.unwrap_or(now + self.config.head_timeout),
-                Phase::Head,
-            ),
-        };
-        if now >= deadline {
-            let sig = self.failure(ErrorKind::TimedOut(phase));
-            self.finish(cx, sig);
-            return Step::Yield;
-        }
-        self.alarm.set(cx, deadline);
-        Step::Pause
     }
 
-    /// Takes the ends of children; true when the connection has ended.
-    fn conn_gone(&mut self, cx: &mut Cx) -> bool {
+    /// True once the connection has ended.
+    fn conn_ended(&mut self, cx: &mut Cx) -> bool {
         while let Some(exit) = cx.next_exit() {
-            if Some(exit.id) == self.conn {
-                self.conn = None;
+            if self.conn.as_ref().is_some_and(|c| c.id == exit.id) {
+                self.conn_gone = true;
             }
         }
-        self.conn.is_none()
+        self.conn_gone
     }
 
-    /// Throws away what the ended connection left.
-    fn clear_conn_boxes(&mut self) {
-        while self.from_conn.recv().is_some() {}
-        while self.conn_sig.recv().is_some() {}
+    /// Removes the boxes of an ended connection.
+    fn dispose_conn(&mut self) {
+        if let Some(c) = self.conn.take() {
+            c.dispose(&self.extra);
+        }
     }
 }
 
@@ -542,16 +366,18 @@ impl Component for SingleShotHttpClient {
     fn step(&mut self, cx: &mut Cx) -> Step {
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() && !matches!(self.state, State::Done) {
-                self.pending.clear();
+                if let Some(f) = self.fetch.as_mut() {
+                    f.events.clear();
+                }
                 self.finish(cx, Signal::Shutdown);
             }
         }
-        let gone = self.conn_gone(cx);
+        let gone = self.conn_ended(cx);
         match &self.state {
             State::Start => {
-                if let Some(sig) = self.start_attempt(cx) {
-                    self.finish(cx, sig);
-                }
+                let request = self.request.take().expect("not started");
+                self.fetch = Some(Fetch::new(request, self.config, None));
+                self.start_attempt(cx);
                 Step::Yield
             }
             State::Running => self.step_running(cx),
@@ -563,10 +389,8 @@ impl Component for SingleShotHttpClient {
                     cx.hold_input();
                     return Step::Pause;
                 }
-                self.clear_conn_boxes();
-                if let Some(sig) = self.start_attempt(cx) {
-                    self.finish(cx, sig);
-                }
+                self.dispose_conn();
+                self.start_attempt(cx);
                 Step::Yield
             }
             State::Ending(_) => {
@@ -574,11 +398,10 @@ impl Component for SingleShotHttpClient {
                     return Step::Pause;
                 }
                 if !gone {
-                    self.clear_conn_boxes();
                     cx.hold_input();
                     return Step::Pause;
                 }
-                self.clear_conn_boxes();
+                self.dispose_conn();
                 let State::Ending(sig) = std::mem::replace(&mut self.state, State::Done) else {
                     unreachable!("ending")
                 };
@@ -590,7 +413,9 @@ impl Component for SingleShotHttpClient {
     }
 
     fn boxes(&self, set: &mut BoxSet) {
-        crate::boxes!(set; self.control, self.outbox, self.signal, self.to_conn, self.conn_ctl,
-            self.from_conn, self.conn_sig);
+        set.add(&self.control)
+            .add(&self.outbox)
+            .add(&self.signal)
+            .adaptive(&self.extra);
     }
 }
