@@ -46,6 +46,9 @@ pub enum ErrorKind {
     BadResponse(HttpError),
     /// More redirects than allowed (the limit).
     TooManyRedirects(usize),
+    /// The TLS handshake failed, or the server's certificate did not
+    /// verify (HTTPS only).
+    Tls,
     /// The final response has this status, 400 or above (or 101, which
     /// was not asked for). Its head and body were passed on.
     Status(u16),
@@ -108,6 +111,7 @@ impl fmt::Display for ClientError {
             ErrorKind::TimedOut(p) => write!(f, "{p:?} time-out")?,
             ErrorKind::BadResponse(e) => write!(f, "bad response: {e}")?,
             ErrorKind::TooManyRedirects(n) => write!(f, "more than {n} redirects")?,
+            ErrorKind::Tls => f.write_str("TLS handshake or certificate failed")?,
             ErrorKind::Status(s) => write!(f, "status {s}")?,
         }
         if !self.detail.is_empty() {

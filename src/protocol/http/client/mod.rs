@@ -6,12 +6,14 @@
 
 mod error;
 mod exchange;
+mod https;
 mod request;
 mod simple;
 mod single_shot;
 mod url;
 
 pub use error::{ClientError, ErrorKind, Phase};
+pub use https::SingleShotHttpsClient;
 pub use request::{Request, RequestError, USER_AGENT};
 pub use simple::{Fetched, HttpJob, Response, SimpleHttpClient, MAX_BODY};
 pub use single_shot::{

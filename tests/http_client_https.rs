@@ -1,0 +1,364 @@
+//! SingleShotHttpsClient against a local TLS server (rustls, on
+//! 127.0.0.1) whose certificate is signed by a CA the test makes with
+//! `openssl` and trusts explicitly; curl, given the same CA, is the
+//! reference for the body. Verification is never turned off: without the
+//! test's CA the request is a typed TLS failure.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kamaelia::axon::*;
+use kamaelia::protocol::http::client::{
+    ClientError, ClientEvent, ErrorKind, Request, SingleShotHttpsClient, Url, UrlError,
+};
+
+/// A CA and a leaf certificate for 127.0.0.1 signed by it, as DER.
+struct Pki {
+    dir: PathBuf,
+    ca_der: Vec<u8>,
+    leaf_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_pki(name: &str) -> Pki {
+    let dir = std::env::temp_dir().join(format!("kamaelia-https-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kamaelia test CA",
+    ]);
+    openssl(&dir, &ca);
+    let mut leaf = vec!["req"];
+    leaf.extend(ec);
+    leaf.extend([
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&dir, &leaf);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+    openssl(
+        &dir,
+        &["x509", "-in", "ca.pem", "-outform", "der", "-out", "ca.der"],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509", "-in", "leaf.pem", "-outform", "der", "-out", "leaf.der",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-outform", "der", "-out", "leaf.p8",
+        ],
+    );
+    Pki {
+        ca_der: std::fs::read(dir.join("ca.der")).unwrap(),
+        leaf_der: std::fs::read(dir.join("leaf.der")).unwrap(),
+        key_der: std::fs::read(dir.join("leaf.p8")).unwrap(),
+        dir,
+    }
+}
+
+/// A TLS server thread on 127.0.0.1 serving `conns` connections one after
+/// another: reads a request head (and its Content-Length body), answers
+/// `answer`, closes. A failed handshake ends that connection only.
+/// Returns the port and the requests read.
+fn tls_server(
+    pki: &Pki,
+    answer: Vec<u8>,
+    conns: usize,
+) -> (u16, std::thread::JoinHandle<Vec<Vec<u8>>>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(pki.leaf_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone())),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..conns {
+            let (tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            let mut ok = false;
+            // Bounded: a request of at most 64 KiB.
+            while req.len() < 65536 {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+                if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if req.len() >= end + 4 + len {
+                        ok = true;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                let _ = tls.write_all(&answer);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+                requests.push(req);
+            }
+        }
+        requests
+    });
+    (port, handle)
+}
+
+struct Got {
+    events: Vec<ClientEvent>,
+    signals: Vec<Signal>,
+}
+
+fn fetch(client: Threaded<(), ClientEvent>) -> Got {
+    let out: Inbox<ClientEvent> = Inbox::inbox();
+    let sig: Inbox<Signal> = Inbox::inbox();
+    link(&client.outbox, &out).unwrap();
+    link(&client.signal, &sig).unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    assert_eq!(s.run(), Ended::Completed);
+    Got {
+        events: std::iter::from_fn(|| out.recv()).collect(),
+        signals: std::iter::from_fn(|| sig.recv()).collect(),
+    }
+}
+
+fn body_of(events: &[ClientEvent]) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Body(b) => Some(b.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn error_of(sig: &Signal) -> Option<ErrorKind> {
+    match sig {
+        Signal::Failed(f) => Some(
+            f.downcast_ref::<ClientError>()
+                .expect("ClientError")
+                .kind
+                .clone(),
+        ),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_https_body_equals_what_curl_saves_with_the_same_trust() {
+    let pki = make_pki("body");
+    let body: Vec<u8> = (0..70_000u32).map(|i| (i * 13 + i / 97) as u8).collect();
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Test: tls\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    let (port, server) = tls_server(&pki, answer, 2);
+    let u = format!("https://127.0.0.1:{port}/secret?x=1");
+
+    let req =
+        Request::post(Url::parse(&u).unwrap(), Bytes::from_static(b"sent")).header("X-Req", "yes");
+    let got = fetch(
+        SingleShotHttpsClient::new(req)
+            .trust_der(pki.ca_der.clone())
+            .build(),
+    );
+    assert_eq!(got.signals, [Signal::ProducerFinished]);
+    let ClientEvent::Head(head) = &got.events[0] else {
+        panic!("a head first: {:?}", got.events.first())
+    };
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.headers.get("x-test").map(|v| &v[..]),
+        Some(&b"tls"[..])
+    );
+    assert_eq!(got.events.last(), Some(&ClientEvent::End));
+    let ours = body_of(&got.events);
+
+    let saved = pki.dir.join("curl.bin");
+    let status = Command::new("/usr/bin/curl")
+        .args(["-s", "--max-time", "10", "--cacert"])
+        .arg(pki.dir.join("ca.pem"))
+        .arg("-o")
+        .arg(&saved)
+        .arg(&u)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let theirs = std::fs::read(&saved).unwrap();
+    assert_eq!(theirs.len(), body.len());
+    assert_eq!(ours, theirs);
+    assert_eq!(ours, body);
+
+    let requests = server.join().unwrap();
+    let ours_req = String::from_utf8_lossy(&requests[0]).to_ascii_lowercase();
+    assert!(
+        ours_req.starts_with("post /secret?x=1 http/1.1\r\n"),
+        "{ours_req}"
+    );
+    assert!(ours_req.contains("\r\nx-req: yes\r\n"), "{ours_req}");
+    assert!(
+        ours_req.contains("\r\nuser-agent: kamaelia-rs/0.1\r\n"),
+        "{ours_req}"
+    );
+    assert!(ours_req.ends_with("\r\n\r\nsent"), "{ours_req}");
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_typed_tls_failure() {
+    let pki = make_pki("untrusted");
+    let other = make_pki("other-ca");
+    let (port, server) = tls_server(&pki, b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), 2);
+    let u = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    // Mozilla's roots, and then another CA: neither signed this server's
+    // certificate.
+    for client in [
+        SingleShotHttpsClient::new(Request::get(u.clone())),
+        SingleShotHttpsClient::new(Request::get(u.clone())).trust_der(other.ca_der.clone()),
+    ] {
+        let got = fetch(client.build());
+        assert_eq!(got.events, []);
+        assert_eq!(got.signals.len(), 1);
+        assert_eq!(
+            error_of(&got.signals[0]),
+            Some(ErrorKind::Tls),
+            "{:?}",
+            got.signals
+        );
+    }
+    assert_eq!(server.join().unwrap().len(), 0, "no request got through");
+}
+
+#[test]
+fn https_failures_are_typed() {
+    let pki = make_pki("fail");
+    // An error status: head and body passed on, then the status.
+    let (port, server) = tls_server(
+        &pki,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope".to_vec(),
+        1,
+    );
+    let u = Url::parse(&format!("https://127.0.0.1:{port}/x")).unwrap();
+    let got = fetch(
+        SingleShotHttpsClient::new(Request::get(u))
+            .trust_der(pki.ca_der.clone())
+            .build(),
+    );
+    assert_eq!(body_of(&got.events), b"nope");
+    assert_eq!(got.events.len(), 3);
+    assert_eq!(error_of(&got.signals[0]), Some(ErrorKind::Status(404)));
+    server.join().unwrap();
+    // A closed port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let u = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    let got = fetch(SingleShotHttpsClient::new(Request::get(u)).build());
+    assert_eq!(
+        error_of(&got.signals[0]),
+        Some(ErrorKind::Refused),
+        "{:?}",
+        got.signals
+    );
+    // A plain URL is not this client's.
+    let got = fetch(
+        SingleShotHttpsClient::new(Request::get(Url::parse("http://127.0.0.1/").unwrap())).build(),
+    );
+    assert_eq!(
+        error_of(&got.signals[0]),
+        Some(ErrorKind::BadUrl(UrlError::UnsupportedScheme(
+            "http".into()
+        )))
+    );
+}
