@@ -362,3 +362,74 @@ fn https_failures_are_typed() {
         )))
     );
 }
+
+/// Runs a plain client (which hands `https://` to its HTTPS child) on a
+/// real scheduler.
+fn fetch_plain(client: kamaelia::protocol::http::client::SingleShotHttpClient) -> Got {
+    let out: Inbox<ClientEvent> = Inbox::inbox();
+    let sig: Inbox<Signal> = Inbox::inbox();
+    link(&client.outbox, &out).unwrap();
+    link(&client.signal, &sig).unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    assert_eq!(s.run(), Ended::Completed);
+    assert_eq!(s.live(), 0);
+    Got {
+        events: std::iter::from_fn(|| out.recv()).collect(),
+        signals: std::iter::from_fn(|| sig.recv()).collect(),
+    }
+}
+
+#[test]
+fn the_plain_client_fetches_https_urls_and_follows_redirects_to_them() {
+    use kamaelia::protocol::http::client::SingleShotHttpClient;
+    use kamaelia::testing::scripted::{scripted_connector, ScriptedConn};
+    let pki = make_pki("plain");
+    let (port, server) = tls_server(
+        &pki,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure".to_vec(),
+        2,
+    );
+    let target = format!("https://127.0.0.1:{port}/s");
+    let shown = |g: &Got| -> Vec<String> {
+        g.events
+            .iter()
+            .map(|e| match e {
+                ClientEvent::Redirect { status, to } => format!("redirect {status} {to}"),
+                ClientEvent::Head(h) => format!("head {}", h.status),
+                ClientEvent::Body(b) => format!("body {}", String::from_utf8_lossy(b)),
+                ClientEvent::Trailers(_) => "trailers".into(),
+                ClientEvent::End => "end".into(),
+            })
+            .collect()
+    };
+    // Given at once.
+    let got = fetch_plain(SingleShotHttpClient::get(&target).trust_der(pki.ca_der.clone()));
+    assert_eq!(shown(&got), ["head 200", "body secure", "end"]);
+    assert_eq!(got.signals, [Signal::ProducerFinished]);
+    // From a plain server's redirect (a scripted connection).
+    let plain = ScriptedConn::new()
+        .reply(
+            format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n")
+                .as_bytes(),
+        )
+        .eof();
+    let log = plain.log();
+    let got = fetch_plain(
+        SingleShotHttpClient::get("http://10.0.0.1/start")
+            .with_connector(scripted_connector(vec![plain]))
+            .trust_der(pki.ca_der.clone()),
+    );
+    assert_eq!(
+        shown(&got),
+        [
+            format!("redirect 302 {target}"),
+            "head 200".into(),
+            "body secure".into(),
+            "end".into()
+        ]
+    );
+    assert_eq!(got.signals, [Signal::ProducerFinished]);
+    assert!(log.borrow().dropped);
+    assert_eq!(server.join().unwrap().len(), 2);
+}

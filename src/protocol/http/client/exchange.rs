@@ -14,6 +14,7 @@ use crate::internet::{Connector, NetError, TcpClient};
 use crate::protocol::http::{Event, HttpError, Parser};
 
 use super::error::{ClientError, ErrorKind, Phase};
+use super::https::SingleShotHttpsClient;
 use super::request::Request;
 use super::single_shot::{redirect_target, redirected, ClientConfig, ClientEvent};
 use super::url::{Scheme, Url, UrlError};
@@ -122,6 +123,76 @@ impl Conn {
     }
 }
 
+/// A [`SingleShotHttpsClient`] child (an `https://` request on its own
+/// thread), linked to run-time boxes of its parent.
+pub(crate) struct TlsChild {
+    pub id: Id,
+    from: Inbox<ClientEvent>,
+    sig: Inbox<Signal>,
+    ctl: Outbox<Signal>,
+    told: bool,
+}
+
+impl TlsChild {
+    /// Starts the threaded client for `request`.
+    pub fn open(
+        cx: &mut Cx,
+        boxes: &AdaptiveBoxes,
+        request: Request,
+        config: ClientConfig,
+        roots: &[Vec<u8>],
+    ) -> TlsChild {
+        let mut client = SingleShotHttpsClient::new(request).config(config);
+        for r in roots {
+            client = client.trust_der(r.clone());
+        }
+        let child = client.build();
+        let from: Inbox<ClientEvent> = boxes.add_inbox("fromTls", "the HTTPS client's events");
+        from.set_limit(Some(FROM_CONN_LIMIT));
+        let sig = boxes.add_inbox("tlsSignal", "the HTTPS client's end");
+        let ctl = boxes.add_outbox("tlsControl", "shutdown for the HTTPS client");
+        let wired = link(&child.outbox, &from)
+            .and(link(&child.signal, &sig))
+            .and(link(&ctl, &child.control));
+        if let Err(e) = wired {
+            // Cannot happen: fresh boxes of matching types.
+            log::error!("http client: HTTPS client not linked: {e}");
+        }
+        TlsChild {
+            id: cx.spawn_child(child),
+            from,
+            sig,
+            ctl,
+            told: false,
+        }
+    }
+
+    /// The next event, then (once they are all taken) the end signal.
+    pub fn next(&self) -> Option<Result<ClientEvent, Signal>> {
+        match self.from.recv() {
+            Some(ev) => Some(Ok(ev)),
+            None => self.sig.recv().map(Err),
+        }
+    }
+
+    /// Tells it to stop, if it still runs.
+    pub fn close(&mut self, cx: &Cx) {
+        if !self.told && cx.is_alive(self.id) {
+            self.told = true;
+            let _ = self.ctl.send(Signal::Shutdown);
+        }
+    }
+
+    /// Removes its boxes from the parent (after it ended).
+    pub fn dispose(self, boxes: &AdaptiveBoxes) {
+        while self.from.recv().is_some() {}
+        while self.sig.recv().is_some() {}
+        for name in [self.from.name(), self.sig.name(), self.ctl.name()] {
+            let _ = boxes.remove(name);
+        }
+    }
+}
+
 /// What [`Fetch::pump`] came to.
 pub(crate) enum Outcome {
     /// More events wait in `events`; take them, then pump again.
@@ -174,6 +245,15 @@ impl Fetch {
             last_read: None,
             got_bytes: false,
             events: VecDeque::new(),
+        }
+    }
+
+    /// The configuration for an HTTPS client taking the request over
+    /// from here: the redirects left.
+    pub fn tls_config(&self) -> ClientConfig {
+        ClientConfig {
+            max_redirects: self.config.max_redirects.saturating_sub(self.redirects),
+            ..self.config
         }
     }
 

@@ -33,6 +33,13 @@
 //! `outbox` is refused, it stops parsing, its inbox from the connection
 //! fills (at most 4 chunks), and the connection stops reading.
 //!
+//! An `https://` URL (given, or from a redirect) is handed to a
+//! [`SingleShotHttpsClient`](super::SingleShotHttpsClient) child (`ureq`
+//! on its own thread, its time-outs on the real clock) with the redirects
+//! left, and what it sends is passed on; certificates are verified
+//! against Mozilla's roots or those given with
+//! [`SingleShotHttpClient::trust_der`].
+//!
 //! Shutdown: it always waits for its connection to end before it signals,
 //! so nothing is left running.
 //!
@@ -59,9 +66,9 @@ use crate::internet::{tcp_connector, Connector};
 use crate::protocol::http::{Head, Headers};
 
 use super::error::{ClientError, ErrorKind};
-use super::exchange::{Conn, Fetch, Outcome, SharedConnector};
+use super::exchange::{Conn, Fetch, Outcome, SharedConnector, TlsChild};
 use super::request::Request;
-use super::url::{Url, UrlError};
+use super::url::{Scheme, Url, UrlError};
 
 /// Redirects followed by default.
 pub const MAX_REDIRECTS: usize = 5;
@@ -189,6 +196,10 @@ pub struct SingleShotHttpClient {
     connector: SharedConnector,
     state: State,
     conn: Option<Conn>,
+    /// The HTTPS client child, for an `https://` URL.
+    tls: Option<TlsChild>,
+    /// Roots the HTTPS client trusts (none: Mozilla's).
+    roots: Vec<Vec<u8>>,
     /// The connection child has ended.
     conn_gone: bool,
     alarm: Alarm,
@@ -208,6 +219,8 @@ impl SingleShotHttpClient {
             connector: Rc::new(RefCell::new(tcp_connector())),
             state: State::Start,
             conn: None,
+            tls: None,
+            roots: Vec::new(),
             conn_gone: true,
             alarm: Alarm::default(),
         }
@@ -241,6 +254,13 @@ impl SingleShotHttpClient {
         self
     }
 
+    /// For `https://` URLs: trusts this certificate (DER) as a root,
+    /// instead of Mozilla's roots; may be called for several.
+    pub fn trust_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(der.into());
+        self
+    }
+
     /// Sets the redirect limit.
     pub fn max_redirects(mut self, n: usize) -> Self {
         self.config.max_redirects = n;
@@ -268,6 +288,14 @@ impl SingleShotHttpClient {
     /// Starts a connection carrying the request.
     fn start_attempt(&mut self, cx: &mut Cx) {
         let fetch = self.fetch.as_mut().expect("started");
+        if fetch.request.url.scheme() == Scheme::Https {
+            let config = fetch.tls_config();
+            let tls = TlsChild::open(cx, &self.extra, fetch.request.clone(), config, &self.roots);
+            self.tls = Some(tls);
+            self.conn_gone = false;
+            self.state = State::Running;
+            return;
+        }
         let bytes = match fetch.request_bytes(false) {
             Ok(b) => b,
             Err(e) => return self.finish(cx, Signal::failed(e)),
@@ -289,6 +317,9 @@ impl SingleShotHttpClient {
         if let Some(c) = self.conn.as_mut() {
             c.close(cx);
         }
+        if let Some(t) = self.tls.as_mut() {
+            t.close(cx);
+        }
         self.alarm.clear(cx);
         self.state = State::Ending(sig);
     }
@@ -307,7 +338,30 @@ impl SingleShotHttpClient {
         true
     }
 
+    /// Passes on what the HTTPS client child sends, then its end.
+    fn step_tls(&mut self, cx: &mut Cx) -> Step {
+        loop {
+            if !self.flush() {
+                return Step::Pause;
+            }
+            let (Some(fetch), Some(tls)) = (self.fetch.as_mut(), self.tls.as_mut()) else {
+                unreachable!("running over TLS")
+            };
+            match tls.next() {
+                Some(Ok(ev)) => fetch.events.push_back(ev),
+                Some(Err(sig)) => {
+                    self.finish(cx, sig);
+                    return Step::Yield;
+                }
+                None => return Step::Pause,
+            }
+        }
+    }
+
     fn step_running(&mut self, cx: &mut Cx) -> Step {
+        if self.tls.is_some() {
+            return self.step_tls(cx);
+        }
         loop {
             if !self.flush() {
                 // Woken when the consumer takes one; input waits meanwhile.
@@ -347,7 +401,9 @@ impl SingleShotHttpClient {
     /// True once the connection has ended.
     fn conn_ended(&mut self, cx: &mut Cx) -> bool {
         while let Some(exit) = cx.next_exit() {
-            if self.conn.as_ref().is_some_and(|c| c.id == exit.id) {
+            if self.conn.as_ref().is_some_and(|c| c.id == exit.id)
+                || self.tls.as_ref().is_some_and(|t| t.id == exit.id)
+            {
                 self.conn_gone = true;
             }
         }
@@ -358,6 +414,9 @@ impl SingleShotHttpClient {
     fn dispose_conn(&mut self) {
         if let Some(c) = self.conn.take() {
             c.dispose(&self.extra);
+        }
+        if let Some(t) = self.tls.take() {
+            t.dispose(&self.extra);
         }
     }
 }
