@@ -433,3 +433,56 @@ fn the_plain_client_fetches_https_urls_and_follows_redirects_to_them() {
     assert!(log.borrow().dropped);
     assert_eq!(server.join().unwrap().len(), 2);
 }
+
+#[test]
+fn the_simple_client_fetches_https_jobs_in_their_turn() {
+    use kamaelia::protocol::http::client::{Fetched, HttpJob, SimpleHttpClient};
+    let pki = make_pki("simple");
+    let (port, server) = tls_server(
+        &pki,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure".to_vec(),
+        2,
+    );
+    let client = SimpleHttpClient::new().trust_der(pki.ca_der.clone());
+    let jobs = Outbox::<HttpJob>::new("jobs", "to fetch");
+    let ctl = Outbox::<Signal>::new("ctl", "done");
+    let got: Inbox<Fetched> = Inbox::inbox();
+    let sig: Inbox<Signal> = Inbox::inbox();
+    link(&jobs, &client.inbox).unwrap();
+    link(&ctl, &client.control).unwrap();
+    link(&client.outbox, &got).unwrap();
+    link(&client.signal, &sig).unwrap();
+    jobs.send(format!("https://127.0.0.1:{port}/1").into())
+        .unwrap();
+    jobs.send("nonsense".into()).unwrap();
+    jobs.send(format!("https://127.0.0.1:{port}/2").into())
+        .unwrap();
+    ctl.send(Signal::ProducerFinished).unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    assert_eq!(s.run(), Ended::Completed);
+    assert_eq!(s.live(), 0);
+    let results: Vec<String> = std::iter::from_fn(|| got.recv())
+        .map(|r| match r {
+            Ok(resp) => format!(
+                "{} {} {}",
+                resp.url,
+                resp.head.status,
+                String::from_utf8_lossy(&resp.body)
+            ),
+            Err(e) => format!("{}: {:?}", e.url, e.kind),
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            format!("https://127.0.0.1:{port}/1 200 secure"),
+            "nonsense: BadUrl(MissingScheme)".to_string(),
+            format!("https://127.0.0.1:{port}/2 200 secure"),
+        ]
+    );
+    assert_eq!(sig.recv(), Some(Signal::ProducerFinished));
+    let requests = server.join().unwrap();
+    assert!(requests[0].starts_with(b"GET /1 HTTP/1.1\r\n"));
+    assert!(requests[1].starts_with(b"GET /2 HTTP/1.1\r\n"));
+}

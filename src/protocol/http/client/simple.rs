@@ -24,6 +24,12 @@
 //! made every request on a new connection and held bodies without a
 //! bound.
 //!
+//! An `https://` request (given, or from a redirect) is handed to a
+//! [`SingleShotHttpsClient`](super::SingleShotHttpsClient) child (`ureq`
+//! on its own thread; `ureq` keeps its own connections), with the same
+//! body limit; its result comes out in its turn like any other, with the
+//! URL it was asked for.
+//!
 //! Shutdown: it waits for all of its connections to end before it
 //! signals, so nothing is left running.
 //!
@@ -55,13 +61,13 @@ use bytes::{Bytes, BytesMut};
 
 use crate::axon::{AdaptiveBoxes, Alarm, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
 use crate::internet::{tcp_connector, Connector};
-use crate::protocol::http::Head;
+use crate::protocol::http::{Head, HttpError};
 
 use super::error::{ClientError, ErrorKind};
-use super::exchange::{Conn, Fetch, HostKey, Outcome, SharedConnector};
+use super::exchange::{Conn, Fetch, HostKey, Outcome, SharedConnector, TlsChild};
 use super::request::Request;
 use super::single_shot::{ClientConfig, ClientEvent};
-use super::url::Url;
+use super::url::{Scheme, Url};
 
 /// The default limit on a body held whole: 64 MiB.
 pub const MAX_BODY: u64 = 64 << 20;
@@ -125,6 +131,14 @@ struct Current {
     body: BytesMut,
 }
 
+/// The request in hand, over TLS.
+struct TlsCurrent {
+    child: TlsChild,
+    url: Url,
+    head: Option<Head>,
+    body: BytesMut,
+}
+
 /// Fetches one request after another; see the module documentation.
 pub struct SimpleHttpClient {
     /// URLs or requests.
@@ -140,6 +154,11 @@ pub struct SimpleHttpClient {
     config: ClientConfig,
     max_body: u64,
     current: Option<Current>,
+    tls: Option<TlsCurrent>,
+    /// HTTPS clients that ended or were told to, waiting for their end.
+    tls_closing: Vec<TlsChild>,
+    /// Roots the HTTPS clients trust (none: Mozilla's).
+    roots: Vec<Vec<u8>>,
     /// Kept-alive connections waiting for a request, one per host.
     idle: BTreeMap<HostKey, Conn>,
     /// Connections told to stop, waiting for their end.
@@ -170,6 +189,9 @@ impl SimpleHttpClient {
             config: ClientConfig::default(),
             max_body: MAX_BODY,
             current: None,
+            tls: None,
+            tls_closing: Vec::new(),
+            roots: Vec::new(),
             idle: BTreeMap::new(),
             closing: Vec::new(),
             held: None,
@@ -187,6 +209,13 @@ impl SimpleHttpClient {
     /// Sets the time-outs and the redirect limit.
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// For `https://` URLs: trusts this certificate (DER) as a root,
+    /// instead of Mozilla's roots; may be called for several.
+    pub fn trust_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(der.into());
         self
     }
 
@@ -231,9 +260,87 @@ impl SimpleHttpClient {
         true
     }
 
+    /// Hands an `https://` request to an HTTPS client child.
+    fn attempt_tls(&mut self, cx: &mut Cx, fetch: Fetch) {
+        let url = fetch.request.url.clone();
+        let config = fetch.tls_config();
+        let child = TlsChild::open(cx, &self.extra, fetch.request, config, &self.roots);
+        self.tls = Some(TlsCurrent {
+            child,
+            url,
+            head: None,
+            body: BytesMut::new(),
+        });
+    }
+
+    /// Lets an HTTPS client child go; its boxes go once it has ended.
+    fn close_tls(&mut self, cx: &mut Cx, mut child: TlsChild) {
+        if cx.is_alive(child.id) {
+            child.close(cx);
+            self.tls_closing.push(child);
+        } else {
+            child.dispose(&self.extra);
+        }
+    }
+
+    /// Takes what the HTTPS client child sent; true when the request is
+    /// over.
+    fn pump_tls(&mut self, cx: &mut Cx) -> bool {
+        let Some(cur) = self.tls.as_mut() else {
+            return true;
+        };
+        let result = loop {
+            match cur.child.next() {
+                None => return false,
+                Some(Ok(ClientEvent::Head(h))) => cur.head = Some(h),
+                Some(Ok(ClientEvent::Body(b))) => {
+                    if (cur.body.len() + b.len()) as u64 > self.max_body {
+                        let kind = ErrorKind::BadResponse(HttpError::BodyTooLarge);
+                        break Err(ClientError::new(kind, cur.url.to_string()));
+                    }
+                    cur.body.extend_from_slice(&b);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(sig)) => {
+                    let failure = match sig {
+                        Signal::Failed(f) => match f.downcast_ref::<ClientError>() {
+                            // A status is a response here.
+                            Some(e) if matches!(e.kind, ErrorKind::Status(_)) => None,
+                            Some(e) => Some(e.clone()),
+                            None => Some(ClientError::new(
+                                ErrorKind::Io(std::io::ErrorKind::Other),
+                                cur.url.to_string(),
+                            )),
+                        },
+                        _ => None,
+                    };
+                    break match (failure, cur.head.take()) {
+                        (Some(e), _) => Err(e),
+                        (None, Some(head)) => Ok(Response {
+                            url: cur.url.clone(),
+                            head,
+                            body: std::mem::take(&mut cur.body).freeze(),
+                        }),
+                        (None, None) => Err(ClientError::new(
+                            ErrorKind::BadResponse(HttpError::Truncated),
+                            cur.url.to_string(),
+                        )),
+                    };
+                }
+            }
+        };
+        let cur = self.tls.take().expect("tls");
+        self.close_tls(cx, cur.child);
+        self.held = Some(result);
+        true
+    }
+
     /// Sends the fetch's request on an idle connection to its host if
     /// there is a fit one (and `fresh` is false), else on a new one.
     fn attempt(&mut self, cx: &mut Cx, fetch: Fetch, fresh: bool) {
+        if fetch.request.url.scheme() == Scheme::Https {
+            return self.attempt_tls(cx, fetch);
+        }
         let bytes = match fetch.request_bytes(true) {
             Ok(b) => b,
             Err(e) => {
@@ -271,6 +378,9 @@ impl SimpleHttpClient {
 
     /// Drives the request in hand; true when it is over.
     fn pump(&mut self, cx: &mut Cx) -> bool {
+        if self.tls.is_some() {
+            return self.pump_tls(cx);
+        }
         let Some(cur) = self.current.as_mut() else {
             return true;
         };
@@ -294,7 +404,7 @@ impl SimpleHttpClient {
                     self.close(cx, cur.conn);
                     // A new connection: a redirect's body is not read.
                     self.attempt(cx, cur.fetch, true);
-                    return self.current.is_none();
+                    return self.current.is_none() && self.tls.is_none();
                 }
                 Outcome::Complete { reusable, .. } => {
                     let cur = self.current.take().expect("current");
@@ -333,7 +443,7 @@ impl SimpleHttpClient {
                         if let Some(c) = self.current.as_mut() {
                             c.retried = true;
                         }
-                        return self.current.is_none();
+                        return self.current.is_none() && self.tls.is_none();
                     }
                     self.held = Some(Err(e));
                     self.alarm.clear(cx);
@@ -366,6 +476,9 @@ impl SimpleHttpClient {
             if let Some(i) = self.closing.iter().position(|c| c.id == exit.id) {
                 self.closing.swap_remove(i).dispose(&self.extra);
             }
+            if let Some(i) = self.tls_closing.iter().position(|c| c.id == exit.id) {
+                self.tls_closing.swap_remove(i).dispose(&self.extra);
+            }
         }
     }
 }
@@ -376,6 +489,9 @@ impl Component for SimpleHttpClient {
             if sig.is_shutdown() {
                 if let Some(cur) = self.current.take() {
                     self.close(cx, cur.conn);
+                }
+                if let Some(cur) = self.tls.take() {
+                    self.close_tls(cx, cur.child);
                 }
                 self.held = None;
                 while self.inbox.recv().is_some() {}
@@ -397,7 +513,7 @@ impl Component for SimpleHttpClient {
                         return Step::Pause;
                     }
                 }
-                if self.current.is_none() && !self.start_next(cx) {
+                if self.current.is_none() && self.tls.is_none() && !self.start_next(cx) {
                     break;
                 }
                 if self.held.is_some() {
@@ -418,7 +534,7 @@ impl Component for SimpleHttpClient {
         for (_, conn) in idle {
             self.close(cx, conn);
         }
-        if !self.closing.is_empty() {
+        if !self.closing.is_empty() || !self.tls_closing.is_empty() {
             cx.hold_input();
             return Step::Pause;
         }
