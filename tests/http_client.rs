@@ -707,3 +707,24 @@ fn a_closed_port_on_127_0_0_1_is_refused() {
     assert_eq!(s.run(), Ended::Completed);
     assert_eq!(error_of(&sig.recv().unwrap()), Some(ErrorKind::Refused));
 }
+
+#[test]
+fn a_head_time_out_that_runs_out_while_connecting_says_connect() {
+    let config = ClientConfig {
+        max_redirects: 5,
+        connect_timeout: Duration::from_secs(20),
+        head_timeout: Duration::from_secs(4),
+        idle_timeout: Duration::from_secs(3),
+    };
+    let client = || get("http://10.0.0.1/").config(config);
+    let conn = || ScriptedConn::new().slow_connect(usize::MAX);
+    let r = run_for(client(), vec![conn()], Duration::from_millis(3999));
+    assert_eq!(r.signals, []);
+    let r = run(client(), vec![conn()]);
+    assert_eq!(r.error(), Some(ErrorKind::TimedOut(Phase::Connect)));
+    assert!(r.logs[0].dropped);
+    // Connected in time (after 2 ms), no answer: the head time-out.
+    let r = run(client(), vec![ScriptedConn::new().slow_connect(2)]);
+    assert_eq!(r.error(), Some(ErrorKind::TimedOut(Phase::Head)));
+    assert!(r.written(0).starts_with("GET / HTTP/1.1\r\n"));
+}

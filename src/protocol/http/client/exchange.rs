@@ -79,6 +79,13 @@ impl Conn {
         }
     }
 
+    /// True while the connection is still being made: the request has
+    /// not been taken from its inbox yet (a connection takes what it is
+    /// to write as soon as it is open).
+    pub fn connecting(&self, cx: &Cx) -> bool {
+        cx.is_alive(self.id) && cx.find_box(self.id, "inbox").is_ok_and(|b| !b.is_empty())
+    }
+
     /// Writes bytes to the peer.
     pub fn send(&self, bytes: Bytes) {
         let _ = self.to.send(bytes);
@@ -292,7 +299,8 @@ impl Fetch {
 
     /// Reads what `conn` delivered and parses it, until an event is ready,
     /// the request is over, or nothing more can be done now.
-    pub fn pump(&mut self, conn: &mut Conn, now: Instant) -> Outcome {
+    pub fn pump(&mut self, conn: &mut Conn, cx: &Cx) -> Outcome {
+        let now = cx.now();
         loop {
             if !self.events.is_empty() {
                 return Outcome::Events;
@@ -344,6 +352,13 @@ impl Fetch {
             ),
         };
         if now >= deadline {
+            // A head time-out shorter than the connect one can run out
+            // while connecting: say which wait it was.
+            let phase = if phase == Phase::Head && conn.connecting(cx) {
+                Phase::Connect
+            } else {
+                phase
+            };
             return Outcome::Failed(self.error(ErrorKind::TimedOut(phase)));
         }
         Outcome::Wait(deadline)

@@ -17,6 +17,7 @@ pub use https::SingleShotHttpsClient;
 pub use request::{Request, RequestError, USER_AGENT};
 pub use simple::{Fetched, HttpJob, Response, SimpleHttpClient, MAX_BODY};
 pub use single_shot::{
-    redirected, ClientConfig, ClientEvent, SingleShotHttpClient, DEFAULT_TIMEOUT, MAX_REDIRECTS,
+    redirected, ClientConfig, ClientEvent, SingleShotHttpClient, DEFAULT_HEAD_TIMEOUT,
+    DEFAULT_TIMEOUT, MAX_REDIRECTS,
 };
 pub use url::{Scheme, Url, UrlError};

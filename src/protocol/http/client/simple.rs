@@ -385,7 +385,7 @@ impl SimpleHttpClient {
             return true;
         };
         loop {
-            let outcome = cur.fetch.pump(&mut cur.conn, cx.now());
+            let outcome = cur.fetch.pump(&mut cur.conn, cx);
             while let Some(ev) = cur.fetch.events.pop_front() {
                 match ev {
                     ClientEvent::Head(h) => cur.head = Some(h),

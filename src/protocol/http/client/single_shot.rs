@@ -24,8 +24,10 @@
 //!
 //! Time-outs run on the scheduler's clock (virtual in the test harness):
 //! connect (default 30 s, the connection's own), head (from the start of
-//! each attempt until the final response head; default 30 s) and idle
-//! (no byte of the body for so long; default 30 s).
+//! each attempt, connecting included, until the final response head;
+//! default 60 s; one that runs out while still connecting is reported as
+//! a connect time-out) and idle (no byte of the body for so long; default
+//! 30 s).
 //!
 //! The connection is a [`TcpClient`] child made with a [`Connector`] (the
 //! network layer's factory; tests pass scripted ones that fail at any
@@ -72,8 +74,11 @@ use super::url::{Scheme, Url, UrlError};
 
 /// Redirects followed by default.
 pub const MAX_REDIRECTS: usize = 5;
-/// Default connect, head and idle time-outs.
+/// Default connect and idle time-outs.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default head time-out: it counts from the start of an attempt,
+/// connecting included, so it is longer than the connect one.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a client passes on about a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,7 +119,7 @@ impl Default for ClientConfig {
         ClientConfig {
             max_redirects: MAX_REDIRECTS,
             connect_timeout: DEFAULT_TIMEOUT,
-            head_timeout: DEFAULT_TIMEOUT,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
             idle_timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -370,7 +375,7 @@ impl SingleShotHttpClient {
             let (Some(fetch), Some(conn)) = (self.fetch.as_mut(), self.conn.as_mut()) else {
                 unreachable!("running")
             };
-            match fetch.pump(conn, cx.now()) {
+            match fetch.pump(conn, cx) {
                 Outcome::Events => continue,
                 Outcome::Wait(at) => {
                     self.alarm.set(cx, at);
