@@ -728,3 +728,77 @@ fn a_head_time_out_that_runs_out_while_connecting_says_connect() {
     assert_eq!(r.error(), Some(ErrorKind::TimedOut(Phase::Head)));
     assert!(r.written(0).starts_with("GET / HTTP/1.1\r\n"));
 }
+
+/// A redirect conversation: connection 1 answers 307, connection 2 the
+/// final response; `fault` goes on connection `which` (0 or 1).
+fn redirect_walk_run(which: usize, fault: Option<(usize, Fault)>) -> Run {
+    let mut conns = vec![
+        ScriptedConn::new().reply(&redirect(307, "/next")).eof(),
+        ScriptedConn::new()
+            .reply(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+            .reply(b"done")
+            .eof(),
+    ];
+    if let Some((n, f)) = fault {
+        let c = conns.remove(which);
+        conns.insert(which, c.fault_at(n, f));
+    }
+    run(
+        SingleShotHttpClient::new(Request::post(url("http://10.0.0.1/first"), "body")),
+        conns,
+    )
+}
+
+#[test]
+fn every_step_of_both_connections_of_a_redirect_fails_cleanly() {
+    let clean = redirect_walk_run(0, None);
+    let clean_events = clean.shown();
+    assert_eq!(
+        clean_events,
+        [
+            "redirect 307 http://10.0.0.1/next",
+            "head 200",
+            "body done",
+            "end"
+        ]
+    );
+    for which in 0..2 {
+        let total = clean.logs[which].ops;
+        assert!(total >= 3, "connection {which}: {total} operations");
+        for n in 1..=total {
+            for fault in [
+                Fault::Refused,
+                Fault::Reset,
+                Fault::ShortWrite,
+                Fault::WouldBlock,
+            ] {
+                let ctx = format!("{fault:?} at op {n} of {total} on connection {which}");
+                let r = redirect_walk_run(which, Some((n, fault)));
+                let shown = r.shown();
+                assert!(clean_events.starts_with(&shown), "{ctx}: {shown:?}");
+                assert!(r.logs.iter().all(|l| l.dropped || l.ops == 0), "{ctx}");
+                match r.error() {
+                    None => {
+                        assert_eq!(shown, clean_events, "{ctx}");
+                        assert_eq!(r.written(1), clean.written(1), "{ctx}");
+                    }
+                    Some(e) => {
+                        assert!(
+                            matches!(fault, Fault::Refused | Fault::Reset),
+                            "{ctx}: harmless faults end cleanly, got {e:?}"
+                        );
+                        let want = if fault == Fault::Refused {
+                            ErrorKind::Refused
+                        } else {
+                            ErrorKind::Reset
+                        };
+                        assert_eq!(e, want, "{ctx}");
+                        // A failure on the first connection comes before
+                        // the redirect; on the second, after it.
+                        assert_eq!(!shown.is_empty(), which == 1, "{ctx}: {shown:?}");
+                    }
+                }
+            }
+        }
+    }
+}
