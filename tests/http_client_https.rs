@@ -486,3 +486,49 @@ fn the_simple_client_fetches_https_jobs_in_their_turn() {
     assert!(requests[0].starts_with(b"GET /1 HTTP/1.1\r\n"));
     assert!(requests[1].starts_with(b"GET /2 HTTP/1.1\r\n"));
 }
+
+#[test]
+fn redirects_over_https_count_against_the_same_limit() {
+    use kamaelia::protocol::http::client::SingleShotHttpClient;
+    use kamaelia::testing::scripted::{scripted_connector, ScriptedConn};
+    let pki = make_pki("loop");
+    // Every answer redirects again; at most 10 connections are served.
+    let (port, server) = tls_server(
+        &pki,
+        b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_vec(),
+        10,
+    );
+    let plain = ScriptedConn::new()
+        .reply(
+            format!(
+                "HTTP/1.1 301 Moved\r\nLocation: https://127.0.0.1:{port}/loop\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .eof();
+    let got = fetch_plain(
+        SingleShotHttpClient::get("http://10.0.0.1/")
+            .with_connector(scripted_connector(vec![plain]))
+            .max_redirects(3)
+            .trust_der(pki.ca_der.clone()),
+    );
+    assert_eq!(got.signals.len(), 1);
+    assert_eq!(
+        error_of(&got.signals[0]),
+        Some(ErrorKind::TooManyRedirects(3)),
+        "{:?}",
+        got.signals
+    );
+    // Let the server thread go: connections that send nothing end it.
+    for _ in 0..10 {
+        if server.is_finished() {
+            break;
+        }
+        drop(std::net::TcpStream::connect(("127.0.0.1", port)));
+    }
+    // One redirect on the plain connection, two more over TLS, and the
+    // third TLS answer is one too many: three requests over TLS.
+    assert_eq!(server.join().unwrap().len(), 3);
+}

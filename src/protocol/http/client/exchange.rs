@@ -190,6 +190,21 @@ impl TlsChild {
         }
     }
 
+    /// Its end signal as the parent reports it: the child was given only
+    /// the redirects left, so too many redirects names the parent's limit.
+    pub fn renumber(sig: Signal, max_redirects: usize) -> Signal {
+        if let Signal::Failed(f) = &sig {
+            if let Some(e) = f.downcast_ref::<ClientError>() {
+                if let ErrorKind::TooManyRedirects(_) = e.kind {
+                    let mut e = e.clone();
+                    e.kind = ErrorKind::TooManyRedirects(max_redirects);
+                    return Signal::failed(e);
+                }
+            }
+        }
+        sig
+    }
+
     /// Removes its boxes from the parent (after it ended).
     pub fn dispose(self, boxes: &AdaptiveBoxes) {
         while self.from.recv().is_some() {}

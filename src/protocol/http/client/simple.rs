@@ -302,6 +302,7 @@ impl SimpleHttpClient {
                 }
                 Some(Ok(_)) => {}
                 Some(Err(sig)) => {
+                    let sig = TlsChild::renumber(sig, self.config.max_redirects);
                     let failure = match sig {
                         Signal::Failed(f) => match f.downcast_ref::<ClientError>() {
                             // A status is a response here.

@@ -355,6 +355,7 @@ impl SingleShotHttpClient {
             match tls.next() {
                 Some(Ok(ev)) => fetch.events.push_back(ev),
                 Some(Err(sig)) => {
+                    let sig = TlsChild::renumber(sig, self.config.max_redirects);
                     self.finish(cx, sig);
                     return Step::Yield;
                 }
