@@ -1,8 +1,7 @@
-//! The plain HTTP client, SingleShotHttpClient, driven step by step over
-//! scripted connections on
+//! SingleShotHttpClient driven step by step over scripted connections on
 //! virtual time (redirects, time-outs, bad responses, a fault walk over
-//! every operation of a request), and once against a real server on
-//! 127.0.0.1 with curl as the reference.
+//! every operation of a request and of a redirected one), and against
+//! real servers on 127.0.0.1 with curl as the reference.
 
 use std::time::Duration;
 

@@ -532,3 +532,41 @@ fn redirects_over_https_count_against_the_same_limit() {
     // third TLS answer is one too many: three requests over TLS.
     assert_eq!(server.join().unwrap().len(), 3);
 }
+
+#[test]
+fn shutdown_ends_the_https_client_at_once_while_its_thread_is_blocked() {
+    // A server that accepts and never says anything: the handshake hangs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let u = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    let config = kamaelia::protocol::http::client::ClientConfig {
+        connect_timeout: Duration::from_secs(2),
+        head_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let client = SingleShotHttpsClient::new(Request::get(u))
+        .config(config)
+        .build();
+    let ctl = Outbox::<Signal>::new("ctl", "stop");
+    link(&ctl, &client.control).unwrap();
+    let got_sig: Inbox<Signal> = Inbox::inbox();
+    let got: Inbox<ClientEvent> = Inbox::inbox();
+    link(&client.signal, &got_sig).unwrap();
+    link(&client.outbox, &got).unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(client);
+    // The thread starts at the first step and blocks; the shutdown,
+    // already waiting, ends the component in that same step.
+    ctl.send(Signal::Shutdown).unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(s.run(), Ended::Completed);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "did not wait for the thread"
+    );
+    assert_eq!(got_sig.recv(), Some(Signal::Shutdown));
+    assert!(got_sig.recv().is_none());
+    assert!(got.recv().is_none());
+    drop(listener);
+}

@@ -15,6 +15,11 @@
 //! given with [`SingleShotHttpsClient::trust_der`] only. There is no way
 //! to turn verification off.
 //!
+//! Shutdown: on a shutdown it ends at once and signals `Shutdown`; the
+//! thread, if blocked in `ureq`, finishes on its own (bounded by the
+//! time-outs) and its output is dropped. Otherwise it ends after its
+//! signal.
+//!
 //! Time-outs are `ureq`'s, on the real clock (the thread blocks in
 //! `ureq`): connect, head (until the response head) and idle (each read).
 //! Redirects to `http://` are refused (`BadUrl`): no downgrade.
