@@ -358,3 +358,42 @@ fn kept_alive_connections_are_reused_per_host_on_real_servers() {
     assert_eq!(server_a.join().unwrap(), 1);
     assert_eq!(server_b.join().unwrap(), 1);
 }
+
+#[test]
+fn at_most_max_idle_connections_wait_and_the_least_recently_used_goes() {
+    use kamaelia::protocol::http::client::MAX_IDLE;
+    let n = MAX_IDLE + 1;
+    let conns: Vec<ScriptedConn> = (0..n)
+        .map(|i| ScriptedConn::new().reply(&keep_alive(&format!("h{i}"))))
+        .collect();
+    let logs: Vec<_> = conns.iter().map(|c| c.log()).collect();
+    let mut h = Harness::new();
+    let id = h.spawn(SimpleHttpClient::new().with_connector(scripted_connector(conns)));
+    let input = h.feeder::<HttpJob>(id, "inbox").unwrap();
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    let out = h.collector::<Fetched>(id, "outbox").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    // Hosts in descending order, so the least recently used is not the
+    // first in any sorted order.
+    for i in 0..n {
+        input
+            .send(format!("http://10.0.0.{}/", n - i).into())
+            .unwrap();
+    }
+    h.run_for(Duration::from_secs(1));
+    let results: Vec<String> = out.drain().iter().map(show).collect();
+    let want: Vec<String> = (0..n)
+        .map(|i| format!("http://10.0.0.{}/ 200 h{i}", n - i))
+        .collect();
+    assert_eq!(results, want);
+    let dropped: Vec<bool> = logs.iter().map(|l| l.borrow().dropped).collect();
+    let mut want_dropped = vec![false; n];
+    want_dropped[0] = true;
+    assert_eq!(dropped, want_dropped, "only the least recently used closed");
+    assert_eq!(h.scheduler().live(), 1 + MAX_IDLE);
+    ctl.send(Signal::Shutdown).unwrap();
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    assert_eq!(h.scheduler().live(), 0);
+    assert!(logs.iter().all(|l| l.borrow().dropped));
+}

@@ -15,7 +15,7 @@ mod url;
 pub use error::{ClientError, ErrorKind, Phase};
 pub use https::SingleShotHttpsClient;
 pub use request::{Request, RequestError, USER_AGENT};
-pub use simple::{Fetched, HttpJob, Response, SimpleHttpClient, MAX_BODY};
+pub use simple::{Fetched, HttpJob, Response, SimpleHttpClient, MAX_BODY, MAX_IDLE};
 pub use single_shot::{
     redirected, ClientConfig, ClientEvent, SingleShotHttpClient, DEFAULT_HEAD_TIMEOUT,
     DEFAULT_TIMEOUT, MAX_REDIRECTS,

@@ -11,7 +11,9 @@
 //! Each request goes out with `Connection: keep-alive`. A response that
 //! keeps the connection alive, with nothing after it, leaves the
 //! connection idle, and the next request to the same host and port uses
-//! it. An idle connection the server closes is forgotten; a request that
+//! it. At most [`MAX_IDLE`] connections wait idle (past that, the one
+//! unused for longest is closed). An idle connection the server closes
+//! is forgotten; a request that
 //! fails on a reused connection before any byte of a response arrived (the
 //! server closed it as the request went out) is tried once more on a new
 //! connection when its method is idempotent (RFC 9110 §9.2.2).
@@ -68,6 +70,10 @@ use super::exchange::{Conn, Fetch, HostKey, Outcome, SharedConnector, TlsChild};
 use super::request::Request;
 use super::single_shot::{ClientConfig, ClientEvent};
 use super::url::{Scheme, Url};
+
+/// Idle kept-alive connections kept at most; past it the one unused for
+/// longest is closed.
+pub const MAX_IDLE: usize = 8;
 
 /// The default limit on a body held whole: 64 MiB.
 pub const MAX_BODY: u64 = 64 << 20;
@@ -161,6 +167,9 @@ pub struct SimpleHttpClient {
     roots: Vec<Vec<u8>>,
     /// Kept-alive connections waiting for a request, one per host.
     idle: BTreeMap<HostKey, Conn>,
+    /// When each idle connection was last used (a count of requests).
+    idle_since: BTreeMap<HostKey, u64>,
+    requests: u64,
     /// Connections told to stop, waiting for their end.
     closing: Vec<Conn>,
     /// A result refused by a full outbox.
@@ -193,6 +202,8 @@ impl SimpleHttpClient {
             tls_closing: Vec::new(),
             roots: Vec::new(),
             idle: BTreeMap::new(),
+            idle_since: BTreeMap::new(),
+            requests: 0,
             closing: Vec::new(),
             held: None,
             stopping: None,
@@ -228,6 +239,33 @@ impl SimpleHttpClient {
     /// Kept-alive connections now idle (for tests and introspection).
     pub fn idle_connections(&self) -> usize {
         self.idle.len()
+    }
+
+    fn take_idle(&mut self, key: &HostKey) -> Option<Conn> {
+        self.idle_since.remove(key);
+        self.idle.remove(key)
+    }
+
+    /// Keeps a connection for the next request to its host, closing the
+    /// one unused for longest when more than [`MAX_IDLE`] wait.
+    fn keep_idle(&mut self, cx: &mut Cx, conn: Conn) {
+        self.requests += 1;
+        let key = conn.key.clone();
+        if let Some(old) = self.take_idle(&key) {
+            self.close(cx, old);
+        }
+        self.idle_since.insert(key.clone(), self.requests);
+        self.idle.insert(key, conn);
+        if self.idle.len() > MAX_IDLE {
+            let oldest = self
+                .idle_since
+                .iter()
+                .min_by_key(|(_, n)| **n)
+                .map(|(k, _)| k.clone());
+            if let Some(conn) = oldest.and_then(|k| self.take_idle(&k)) {
+                self.close(cx, conn);
+            }
+        }
     }
 
     /// Tells a connection to stop; its boxes go once it has ended.
@@ -352,7 +390,7 @@ impl SimpleHttpClient {
         let url = &fetch.request.url;
         let key = (url.host().to_string(), url.port());
         let mut reused = None;
-        if let Some(mut conn) = self.idle.remove(&key) {
+        if let Some(mut conn) = self.take_idle(&key) {
             if !fresh && conn.idle_check() {
                 reused = Some(conn);
             } else {
@@ -416,10 +454,7 @@ impl SimpleHttpClient {
                         body: cur.body.freeze(),
                     }));
                     if reusable && !cur.conn_gone && !cur.conn.ended {
-                        let key = cur.conn.key.clone();
-                        if let Some(old) = self.idle.insert(key, cur.conn) {
-                            self.close(cx, old);
-                        }
+                        self.keep_idle(cx, cur.conn);
                     } else {
                         self.close(cx, cur.conn);
                     }
@@ -469,7 +504,7 @@ impl SimpleHttpClient {
                 .find(|(_, c)| c.id == exit.id)
                 .map(|(k, _)| k.clone())
             {
-                if let Some(c) = self.idle.remove(&key) {
+                if let Some(c) = self.take_idle(&key) {
                     c.dispose(&self.extra);
                 }
                 continue;
@@ -531,6 +566,7 @@ impl Component for SimpleHttpClient {
             return Step::Pause;
         }
         // Stopping: close every connection, wait for their ends.
+        self.idle_since.clear();
         let idle = std::mem::take(&mut self.idle);
         for (_, conn) in idle {
             self.close(cx, conn);
