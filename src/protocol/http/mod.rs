@@ -92,6 +92,9 @@
 mod head;
 mod parser;
 
+// Clients (issue 11, client parts).
+pub mod client;
+
 pub use head::{Framing, Head, Headers, HttpError, Version};
 pub use parser::{Event, Limits, Mode, Parser};
 
