@@ -13,8 +13,6 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use super::component::Component;
-
 /// Identifies a component in one scheduler. The generation makes an id of a
 /// finished component never match the component that later reuses its slot.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,9 +126,18 @@ pub(crate) struct Proc {
     waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
     /// The component itself while it lives (a `Box` the scheduler owns and
     /// frees); kept here, beside its wake state, so a step reaches both
-    /// through one pointer.
-    pub(crate) comp: Cell<Option<NonNull<dyn Component>>>,
+    /// through one pointer (a separate table cost a dependent load per
+    /// step: 1 ns a hop in `benches/core.rs`).
+    pub(crate) comp: Cell<Option<ErasedComp>>,
 }
+
+/// A component as its proc holds it: the scheduler's `NonNull<dyn
+/// Component>` as its two words, so that this layer (and the boxes above
+/// it, which point to procs) need not know what a component is. Only the
+/// scheduler makes and reads one (`erase` and `unerase` in
+/// `scheduler/lifecycle.rs`); here it is only stored and copied.
+#[derive(Clone, Copy)]
+pub(crate) struct ErasedComp(pub(crate) [NonNull<()>; 2]);
 
 impl Proc {
     pub(crate) fn new(id: Id, core: Rc<Core>) -> Rc<Proc> {

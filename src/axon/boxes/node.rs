@@ -1,0 +1,418 @@
+//! The storage of one box, the erased view of it, and the link epoch that
+//! tells an outbox its cached route may be stale.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::super::proc::{Id, Proc, DEAD, F_HOLD};
+use super::super::ring::Ring;
+use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
+
+// ---------------------------------------------------------------------------
+// Link epoch: bumped on every change of any link in this thread. An outbox's
+// cached route is valid while its epoch matches.
+
+/// Interning key of a static spec: the addresses and lengths of its strings.
+type SpecKey = (usize, usize, usize, usize);
+
+thread_local! {
+    static EPOCH: Cell<u32> = const { Cell::new(1) };
+    static SPECS: RefCell<HashMap<SpecKey, Rc<Spec>>> = RefCell::new(HashMap::new());
+}
+
+#[inline]
+pub(crate) fn epoch() -> u32 {
+    EPOCH.with(|e| e.get())
+}
+
+pub(crate) fn bump_epoch() {
+    EPOCH.with(|e| {
+        let next = e.get().wrapping_add(1);
+        // 0 is reserved for "never resolved".
+        e.set(if next == 0 { 1 } else { next })
+    });
+}
+
+/// Name and description of a box. Static pairs are interned, so the four
+/// default boxes of every component share four `Spec`s.
+pub(crate) struct Spec {
+    pub(super) name: Cow<'static, str>,
+    pub(super) desc: Cow<'static, str>,
+}
+
+pub(super) fn static_spec(name: &'static str, desc: &'static str) -> Rc<Spec> {
+    let key = (
+        name.as_ptr() as usize,
+        name.len(),
+        desc.as_ptr() as usize,
+        desc.len(),
+    );
+    SPECS.with(|s| {
+        s.borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                Rc::new(Spec {
+                    name: Cow::Borrowed(name),
+                    desc: Cow::Borrowed(desc),
+                })
+            })
+            .clone()
+    })
+}
+
+pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
+    Rc::new(Spec {
+        name: Cow::Owned(name),
+        desc: Cow::Owned(desc),
+    })
+}
+
+// ---------------------------------------------------------------------------
+
+/// One box. Layout is kept to 56 bytes of payload (see `ring.rs`).
+pub(crate) struct Node<T> {
+    pub(super) ring: UnsafeCell<Ring<T>>,
+    /// Most messages this box stores before refusing; `u32::MAX` = no limit.
+    pub(super) limit: Cell<u32>,
+    pub(super) dir: Dir,
+    /// The component whose box this is; a tombstone once it has finished.
+    pub(super) owner: UnsafeCell<Option<Rc<Proc>>>,
+    /// The direct destination of a link from this box.
+    pub(super) next: UnsafeCell<Option<Rc<Node<T>>>>,
+    pub(super) spec: Rc<Spec>,
+}
+
+impl<T: 'static> Node<T> {
+    pub(super) fn new(dir: Dir, spec: Rc<Spec>) -> Rc<Self> {
+        Rc::new(Node {
+            ring: UnsafeCell::new(Ring::new()),
+            limit: Cell::new(u32::MAX),
+            dir,
+            owner: UnsafeCell::new(None),
+            next: UnsafeCell::new(None),
+            spec,
+        })
+    }
+
+    // SAFETY for the accessors below: nodes are !Send (they hold Rc), and no
+    // reference returned here is kept across a call that replaces the field.
+    // Every mutation of `owner`/`next`/`ring` happens in short, non-reentrant
+    // crate functions that run no user code while a borrow is alive.
+
+    // The ring is only borrowed inside this module, never while user code
+    // (a message's Drop, a callback) can run, so two borrows never overlap.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(super) fn ring(&self) -> &mut Ring<T> {
+        unsafe { &mut *self.ring.get() }
+    }
+
+    #[inline]
+    pub(super) fn owner(&self) -> Option<&Rc<Proc>> {
+        unsafe { (*self.owner.get()).as_ref() }
+    }
+
+    pub(super) fn set_owner(&self, p: Option<Rc<Proc>>) {
+        unsafe { *self.owner.get() = p }
+    }
+
+    pub(super) fn next(&self) -> Option<Rc<Node<T>>> {
+        unsafe { (*self.next.get()).clone() }
+    }
+
+    pub(super) fn set_next(&self, n: Option<Rc<Node<T>>>) -> Option<Rc<Node<T>>> {
+        unsafe { std::mem::replace(&mut *self.next.get(), n) }
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.owner().is_some_and(|p| p.state.get() == DEAD)
+    }
+
+    /// Stores a message here, or refuses it if full, registering the
+    /// sender's owner to be woken when room appears.
+    #[inline(always)]
+    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
+        let ring = self.ring();
+        if ring.len() as u32 >= self.limit.get() {
+            self.refuse(from);
+            return Err(Full(msg));
+        }
+        ring.push_back(msg);
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.delivered(1);
+            }
+        }
+        Ok(())
+    }
+
+    #[cold]
+    pub(super) fn refuse(&self, from: &Node<T>) {
+        if let Some(producer) = from.owner() {
+            producer.set(F_HOLD);
+            if self.owner().is_none() {
+                // An inbox no component owns (one a test or a program holds
+                // directly) still needs somewhere to keep its waiters, so
+                // that taking a message wakes the refused sender.
+                let keeper = Proc::detached(producer.core.clone());
+                keeper.pending.set(self.ring().len() as u32);
+                self.set_owner(Some(keeper));
+            }
+            if let Some(consumer) = self.owner() {
+                consumer.add_waiter(producer);
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn pop(&self) -> Option<T> {
+        let v = self.ring().pop_front()?;
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.taken();
+            }
+        }
+        Some(v)
+    }
+
+    /// Follows the chain from here to the final storage, cutting links that
+    /// lead into finished components on the way.
+    pub(super) fn resolve(self: &Rc<Self>) -> Rc<Node<T>> {
+        let mut cur = self.clone();
+        while let Some(n) = cur.next() {
+            if n.is_closed() {
+                cur.set_next(None);
+                break;
+            }
+            cur = n;
+        }
+        cur
+    }
+
+    /// Moves everything stored here to `to`, in order, ignoring its limit.
+    pub(super) fn move_all(&self, to: &Node<T>) {
+        let n = self.ring().len() as u32;
+        if n == 0 || std::ptr::eq(self, to) {
+            return;
+        }
+        let mut moved = Ring::new();
+        std::mem::swap(self.ring(), &mut moved);
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.pending.set(o.pending.get() - n);
+            }
+        }
+        let dst = to.ring();
+        while let Some(m) = moved.pop_front() {
+            dst.push_back(m);
+        }
+        if to.dir == Dir::In {
+            if let Some(o) = to.owner() {
+                o.delivered(n);
+            }
+        }
+    }
+
+    pub(super) fn link_to(self: &Rc<Self>, dst: &Rc<Node<T>>) -> Result<LinkKind, LinkError> {
+        let kind = match (self.dir, dst.dir) {
+            (Dir::Out, Dir::In) => LinkKind::Normal,
+            (Dir::In, Dir::In) => LinkKind::PassIn,
+            (Dir::Out, Dir::Out) => LinkKind::PassOut,
+            (Dir::In, Dir::Out) => {
+                return Err(LinkError::new(
+                    LinkErrorKind::Direction,
+                    self.label(),
+                    dst.label(),
+                ))
+            }
+        };
+        if self.is_closed() || dst.is_closed() {
+            return Err(LinkError::new(
+                LinkErrorKind::Finished,
+                self.label(),
+                dst.label(),
+            ));
+        }
+        if let Some(existing) = self.next() {
+            if !existing.is_closed() {
+                return Err(LinkError::new(
+                    LinkErrorKind::AlreadyLinked {
+                        to: Box::new(existing.label()),
+                    },
+                    self.label(),
+                    dst.label(),
+                ));
+            }
+        }
+        // A chain that leads back to us would never end.
+        let mut cur = Some(dst.clone());
+        while let Some(n) = cur {
+            if Rc::ptr_eq(&n, self) {
+                return Err(LinkError::new(
+                    LinkErrorKind::Cycle,
+                    self.label(),
+                    dst.label(),
+                ));
+            }
+            cur = n.next();
+        }
+        self.set_next(Some(dst.clone()));
+        bump_epoch();
+        let fin = dst.resolve();
+        self.move_all(&fin);
+        Ok(kind)
+    }
+
+    pub(super) fn unlink(self: &Rc<Self>) -> bool {
+        let Some(old) = self.set_next(None) else {
+            return false;
+        };
+        bump_epoch();
+        // Anyone waiting for room at the old end should look again.
+        if let Some(o) = old.resolve().owner() {
+            o.wake_waiters();
+        }
+        true
+    }
+
+    pub(super) fn label(&self) -> BoxLabel {
+        BoxLabel {
+            owner: self.owner().map(|p| p.id).filter(|id| *id != Id::DETACHED),
+            component: None,
+            name: self.spec.name.to_string(),
+            dir: self.dir,
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Erased access, for linking by name, introspection and the scheduler.
+
+pub(crate) trait NodeDyn {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn dir(&self) -> Dir;
+    fn type_name(&self) -> &'static str;
+    fn msg_type(&self) -> TypeId;
+    fn len(&self) -> usize;
+    fn limit(&self) -> Option<usize>;
+    fn owner_id(&self) -> Option<Id>;
+    fn next_dyn(&self) -> Option<BoxRef>;
+    fn unlink_dyn(self: Rc<Self>) -> bool;
+    fn link_dyn(self: Rc<Self>, dst: &BoxRef) -> Result<LinkKind, LinkError>;
+    fn as_any_rc(self: Rc<Self>) -> Rc<dyn Any>;
+    fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id>;
+    fn close(&self, tombstone: &Rc<Proc>) -> usize;
+    fn set_limit_dyn(&self, limit: Option<usize>);
+    fn label(&self) -> BoxLabel;
+    fn addr(&self) -> *const ();
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef;
+}
+
+impl<T: 'static> NodeDyn for Node<T> {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+    fn description(&self) -> &str {
+        &self.spec.desc
+    }
+    fn dir(&self) -> Dir {
+        self.dir
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn len(&self) -> usize {
+        self.ring().len()
+    }
+    fn limit(&self) -> Option<usize> {
+        let l = self.limit.get();
+        (l != u32::MAX).then_some(l as usize)
+    }
+    fn owner_id(&self) -> Option<Id> {
+        self.owner().map(|p| p.id).filter(|id| *id != Id::DETACHED)
+    }
+    fn next_dyn(&self) -> Option<BoxRef> {
+        self.next()
+            .filter(|n| !n.is_closed())
+            .map(|n| BoxRef(n as Rc<dyn NodeDyn>))
+    }
+    fn unlink_dyn(self: Rc<Self>) -> bool {
+        self.unlink()
+    }
+    fn link_dyn(self: Rc<Self>, dst: &BoxRef) -> Result<LinkKind, LinkError> {
+        let d = dst
+            .0
+            .clone()
+            .as_any_rc()
+            .downcast::<Node<T>>()
+            .map_err(|_| {
+                LinkError::new(LinkErrorKind::TypeMismatch, self.label(), dst.0.label())
+            })?;
+        self.link_to(&d)
+    }
+    fn as_any_rc(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+    fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id> {
+        if let Some(o) = self.owner() {
+            if !Rc::ptr_eq(o, proc) && o.state.get() != DEAD {
+                return Err(o.id);
+            }
+            if Rc::ptr_eq(o, proc) {
+                return Ok(());
+            }
+        }
+        if self.dir == Dir::In {
+            proc.pending
+                .set(proc.pending.get() + self.ring().len() as u32);
+        }
+        self.set_owner(Some(proc.clone()));
+        Ok(())
+    }
+    fn close(&self, tombstone: &Rc<Proc>) -> usize {
+        let mut left = Ring::new();
+        std::mem::swap(self.ring(), &mut left);
+        let n = left.len();
+        if let Some(o) = self.owner() {
+            if self.dir == Dir::In {
+                o.pending.set(o.pending.get() - n as u32);
+            }
+            o.wake_waiters();
+        }
+        self.set_owner(Some(tombstone.clone()));
+        self.set_next(None);
+        drop(left);
+        n
+    }
+    fn set_limit_dyn(&self, limit: Option<usize>) {
+        set_limit(&self.limit, limit)
+    }
+    fn label(&self) -> BoxLabel {
+        Node::label(self)
+    }
+    fn addr(&self) -> *const () {
+        self as *const Self as *const ()
+    }
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef {
+        let spec = match (name, desc) {
+            (Cow::Borrowed(n), Cow::Borrowed(d)) => static_spec(n, d),
+            (n, d) => owned_spec(n.into_owned(), d.into_owned()),
+        };
+        BoxRef(Node::<T>::new(dir, spec) as Rc<dyn NodeDyn>)
+    }
+}
+
+pub(super) fn set_limit(cell: &Cell<u32>, limit: Option<usize>) {
+    cell.set(match limit {
+        None => u32::MAX,
+        Some(n) => n.min(u32::MAX as usize - 1) as u32,
+    })
+}
