@@ -52,6 +52,7 @@ pub(crate) const DEAD: u8 = 3;
 pub(crate) const F_REWAKE: u8 = 1; // woken while running: run again
 pub(crate) const F_HOLD: u8 = 2; // holds input back this step (refused send or asked)
 pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inboxes
+pub(crate) const F_KEEPER: u8 = 8; // keeps waiters for an inbox no component owns yet
 
 /// Shared by the scheduler and every [`Proc`]: the list of components woken
 /// since the current round began.

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::super::proc::{Id, Proc, DEAD, F_HOLD};
+use super::super::proc::{Id, Proc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
 use super::super::ring::Ring;
 use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 
@@ -159,6 +159,9 @@ impl<T: 'static> Node<T> {
                 // that taking a message wakes the refused sender.
                 let keeper = Proc::detached(producer.core.clone());
                 keeper.pending.set(self.ring().len() as u32);
+                // Marked, so that `attach` hands its waiters on to the
+                // component that later owns this inbox.
+                keeper.set(F_KEEPER);
                 self.set_owner(Some(keeper));
             }
             if let Some(consumer) = self.owner() {
@@ -263,6 +266,14 @@ impl<T: 'static> Node<T> {
         bump_epoch();
         let fin = dst.resolve();
         self.move_all(&fin);
+        // What this box held has moved on, so there is room in it now: a
+        // producer refused by it (its owner, when a limited outbox filled
+        // before it was linked) waits for exactly this.
+        if let Some(o) = self.owner() {
+            if o.has(F_WAITERS) {
+                o.wake_waiters();
+            }
+        }
         Ok(kind)
     }
 
@@ -363,11 +374,17 @@ impl<T: 'static> NodeDyn for Node<T> {
     }
     fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id> {
         if let Some(o) = self.owner() {
-            if !Rc::ptr_eq(o, proc) && o.state.get() != DEAD {
-                return Err(o.id);
-            }
             if Rc::ptr_eq(o, proc) {
                 return Ok(());
+            }
+            if o.has(F_KEEPER) {
+                // Producers refused while no component owned this inbox
+                // wait on the keeper, which nothing will ever wake once the
+                // owner takes over: wake them now. Each retries its send,
+                // and one still refused waits on the new owner.
+                o.wake_waiters();
+            } else if o.state.get() != DEAD {
+                return Err(o.id);
             }
         }
         if self.dir == Dir::In {
