@@ -4,8 +4,12 @@
 
 mod common;
 
+use std::rc::Rc;
+
 use common::*;
-use kamaelia::axon::{link, Ended, Full, Scheduler, Signal, Step, StepResult as R};
+use kamaelia::axon::{
+    link, unlink, Ended, Full, Inbox, Outbox, Scheduler, Signal, Step, StepResult as R,
+};
 use kamaelia::testing::Harness;
 
 /// Sends `1..=n` on its outbox, keeping a refused value until it is woken,
@@ -64,4 +68,60 @@ fn a_producer_that_filled_its_unlinked_outbox_is_woken_when_it_is_linked() {
     h.run_until_idle();
     assert_eq!(*got.borrow(), vec![1, 2, 3]);
     assert!(!h.is_alive(pid) && !h.is_alive(cid));
+}
+
+/// A message that, when dropped, sends a message of its own on `on`.
+struct SendsOnDrop {
+    value: u32,
+    on: Option<Rc<Outbox<SendsOnDrop>>>,
+}
+
+impl Drop for SendsOnDrop {
+    fn drop(&mut self) {
+        if let Some(o) = self.on.take() {
+            o.send(SendsOnDrop {
+                value: 99,
+                on: None,
+            })
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_send_from_a_message_dropped_while_rerouting_comes_after_the_send_that_dropped_it() {
+    let out = Rc::new(Outbox::<SendsOnDrop>::new("outbox", "test"));
+    let first: Inbox<SendsOnDrop> = Inbox::new("inbox", "test");
+    link(&*out, &first).unwrap();
+    out.send(SendsOnDrop {
+        value: 1,
+        on: Some(out.clone()),
+    })
+    .unwrap();
+    // The outbox's cached route still holds `first` after it is unlinked
+    // and its handle is gone: the next send re-routes, and dropping that
+    // route drops `first` with the message in it, whose Drop sends again.
+    assert!(unlink(&*out));
+    drop(first);
+    out.send(SendsOnDrop { value: 2, on: None }).unwrap();
+    let next: Inbox<SendsOnDrop> = Inbox::new("inbox", "test");
+    link(&*out, &next).unwrap();
+    let got: Vec<u32> = std::iter::from_fn(|| next.recv().map(|m| m.value)).collect();
+    assert_eq!(got, vec![2, 99]);
+}
+
+#[test]
+fn delivering_to_a_finished_inbox_hands_the_message_back() {
+    let mut s = Scheduler::new();
+    let c = sleeper("C");
+    let addr = c.io.inbox.address();
+    let id = s.spawn(c);
+    assert_eq!(s.step(), Some((id, R::Sleep)));
+    s.stop();
+    assert_eq!(s.run(), Ended::Stopped);
+    assert!(addr.is_closed());
+    match addr.deliver(7) {
+        Err(Full(v)) => assert_eq!(v, 7),
+        Ok(()) => panic!("a delivery to a finished inbox was accepted"),
+    }
 }

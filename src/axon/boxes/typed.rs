@@ -163,11 +163,13 @@ impl<T: 'static> Outbox<T> {
     /// the message is kept here until it is.
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), Full<T>> {
-        // SAFETY: the route is only touched here and in `reroute`, neither of
-        // which can be re-entered while this borrow lives (no user code runs).
-        let route = unsafe { &mut *self.route.get() };
+        // SAFETY: a shared borrow of the route, for this push only. The
+        // route is written only by `reroute`, which is not reached while
+        // this borrow lives: `push` runs no user code (it stores or refuses
+        // the message and wakes a proc; nothing is dropped).
+        let route = unsafe { &*self.route.get() };
         if route.epoch != epoch() {
-            self.reroute(route);
+            return self.send_rerouted(msg);
         }
         match &route.target {
             Some(t) => t.push(msg, &self.node),
@@ -175,26 +177,55 @@ impl<T: 'static> Outbox<T> {
         }
     }
 
+    /// A send after some link changed or the destination's owner finished:
+    /// re-resolves first. The old route is dropped only after the push, so
+    /// a send made by user code that dropping it runs (a message's `Drop`
+    /// in a box only the route still held) comes after this one.
     #[cold]
-    fn reroute(&self, route: &mut Route<T>) {
+    #[inline(never)]
+    fn send_rerouted(&self, msg: T) -> Result<(), Full<T>> {
+        let old = self.reroute();
+        let sent = self.send(msg);
+        drop(old);
+        sent
+    }
+
+    /// Follows the link again and caches where it ends; returns the old
+    /// destination for the caller to drop when no borrow of the route or
+    /// of any box is live (dropping a box may drop messages, and so run
+    /// user code).
+    #[cold]
+    fn reroute(&self) -> Option<Rc<Node<T>>> {
+        // Read before resolving: if user code run by `resolve` (dropping a
+        // box it cuts) changes a link, the route stays stale and the next
+        // use resolves again.
+        let e = epoch();
         let fin = self.node.resolve();
         self.node.move_all(&fin);
-        route.target = if Rc::ptr_eq(&fin, &self.node) {
+        let target = if Rc::ptr_eq(&fin, &self.node) {
             None
         } else {
             Some(fin)
         };
-        route.epoch = epoch();
+        // SAFETY: no other borrow of the route is live: `send` and
+        // `receiver` end theirs before calling here, nothing above holds
+        // one, and this one ends with the statement (the old target is
+        // returned, not dropped, so no user code runs while it lives).
+        let route = unsafe { &mut *self.route.get() };
+        route.epoch = e;
+        std::mem::replace(&mut route.target, target)
     }
 
     /// The proc of the component at the end of this outbox's link, if a
     /// component owns that inbox (for `Cx::run_receiver`).
     pub(crate) fn receiver(&self) -> Option<Rc<Proc>> {
-        // SAFETY: as in `send`.
-        let route = unsafe { &mut *self.route.get() };
-        if route.epoch != epoch() {
-            self.reroute(route);
+        // SAFETY: reads a `Copy` field; the borrow ends at once.
+        if unsafe { (*self.route.get()).epoch } != epoch() {
+            drop(self.reroute());
         }
+        // SAFETY: a shared borrow for reading; `owner().cloned()` runs no
+        // user code, and the borrow ends before this returns.
+        let route = unsafe { &*self.route.get() };
         route.target.as_ref()?.owner().cloned()
     }
 
@@ -253,10 +284,13 @@ impl<T: 'static> Address<T> {
         Address(node)
     }
 
-    /// Delivers a message, or hands it back if the inbox is full.
+    /// Delivers a message, or hands it back if the inbox is full or its
+    /// component has finished ([`Address::is_closed`] tells which): a
+    /// finished inbox is never read again, so a message stored there would
+    /// be lost uncounted.
     pub fn deliver(&self, msg: T) -> Result<(), Full<T>> {
         let fin = self.0.resolve();
-        if fin.ring().len() as u32 >= fin.limit.get() {
+        if fin.is_closed() || fin.ring().len() as u32 >= fin.limit.get() {
             return Err(Full(msg));
         }
         fin.ring().push_back(msg);
