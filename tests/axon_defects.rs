@@ -125,3 +125,71 @@ fn delivering_to_a_finished_inbox_hands_the_message_back() {
         Ok(()) => panic!("a delivery to a finished inbox was accepted"),
     }
 }
+
+/// Panics on its first step.
+fn panicker(name: &str) -> Script {
+    Script::new(name, |_, _| panic!("boom"))
+}
+
+#[test]
+fn a_panic_without_immortalise_propagates_and_the_component_ends_as_panicked() {
+    let mut s = Scheduler::new();
+    let a = s.spawn(panicker("A"));
+    let b = s.spawn(steps("B", &[Step::Yield, Step::Yield]));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run()));
+    assert!(caught.is_err(), "the panic did not propagate");
+    assert!(!s.is_alive(a), "the panicked component is still alive");
+    assert_eq!(s.stats().panicked, 1);
+    assert_eq!(s.live(), 1);
+    // The rest runs on, as after a caught panic.
+    assert_eq!(s.run(), Ended::Completed);
+    assert!(!s.is_alive(b));
+    assert_eq!(s.stats().finished, 2);
+}
+
+#[test]
+fn a_panic_inside_a_hand_off_ends_both_steps_it_unwound_and_hand_offs_work_after() {
+    let mut s = Scheduler::new();
+    let c = panicker("C");
+    c.io.inbox.set_limit(Some(1));
+    let p = Script::new("P", |io, cx| {
+        io.outbox.send(1).unwrap();
+        if io.outbox.send(2).is_err() {
+            cx.run_receiver(&io.outbox);
+        }
+        Step::Done
+    });
+    link(&p.io.outbox, &c.io.inbox).unwrap();
+    // C is queued behind P, so P's hand-off runs C's first step.
+    let pid = s.spawn(p);
+    let cid = s.spawn(c);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run()));
+    assert!(caught.is_err());
+    assert_eq!(s.stats().hand_offs, 1);
+    assert!(!s.is_alive(pid) && !s.is_alive(cid));
+    assert_eq!(s.stats().panicked, 2);
+    assert_eq!(s.live(), 0);
+    // A later hand-off is not refused as "inside a hand-off".
+    let got = shared(Vec::new());
+    let got2 = got.clone();
+    let c2 = Script::new("C2", move |io, _| {
+        while let Some(v) = io.inbox.recv() {
+            got2.borrow_mut().push(v);
+        }
+        Step::Pause
+    });
+    c2.io.inbox.set_limit(Some(1));
+    let p2 = Script::new("P2", |io, cx| {
+        io.outbox.send(1).unwrap();
+        assert!(io.outbox.send(2).is_err());
+        assert!(cx.run_receiver(&io.outbox), "hand-off refused");
+        io.outbox.send(2).unwrap();
+        Step::Done
+    });
+    link(&p2.io.outbox, &c2.io.inbox).unwrap();
+    s.spawn(p2);
+    s.spawn(c2);
+    s.run_until_idle();
+    assert_eq!(*got.borrow(), vec![1, 2]);
+    assert_eq!(s.stats().hand_offs, 2);
+}

@@ -309,7 +309,7 @@ impl Scheduler {
     /// nothing can happen any more.
     pub fn run(&mut self) -> Ended {
         self.inner
-            .run_until(None)
+            .ending_unwound_steps(|inner| inner.run_until(None))
             .expect("a run without a time limit ends only when the system does")
     }
 
@@ -318,31 +318,34 @@ impl Scheduler {
     /// returns how the system ended, if it ended sooner.
     pub fn run_for(&mut self, d: Duration) -> Option<Ended> {
         let until = self.inner.now() + d;
-        self.inner.run_until(Some(until))
+        self.inner
+            .ending_unwound_steps(|inner| inner.run_until(Some(until)))
     }
 
     /// Runs one component step, if one is runnable now (starting a new round
     /// when the current one is over). Does not wait for events.
     pub fn step(&mut self) -> Option<(Id, StepResult)> {
-        self.inner.step_one()
+        self.inner.ending_unwound_steps(Inner::step_one)
     }
 
     /// Runs steps until nothing is runnable, looking for already-arrived
     /// thread and socket events between rounds, but never waiting and never
     /// moving virtual time. Returns the number of steps run.
     pub fn run_until_idle(&mut self) -> usize {
-        let mut n = 0;
-        loop {
-            while self.inner.step_one().is_some() {
-                n += 1;
-                if self.inner.stop {
+        self.inner.ending_unwound_steps(|inner| {
+            let mut n = 0;
+            loop {
+                while inner.step_one().is_some() {
+                    n += 1;
+                    if inner.stop {
+                        return n;
+                    }
+                }
+                if !inner.poll_events(Some(Duration::ZERO)) {
                     return n;
                 }
             }
-            if !self.inner.poll_events(Some(Duration::ZERO)) {
-                return n;
-            }
-        }
+        })
     }
 
     /// Waits in the poll, for at most `limit` of real time, until a socket

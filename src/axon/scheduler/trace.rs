@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::axon::component::Component;
 use crate::axon::cx::Cx;
-use crate::axon::proc::{Id, Proc, Task, F_HOLD, F_REWAKE, QUEUED};
+use crate::axon::proc::{Id, Proc, Task, F_HOLD, F_REWAKE, QUEUED, RUNNING};
 use crate::axon::signal::Step;
 
 use super::lifecycle::take_component;
@@ -134,6 +134,47 @@ impl Inner {
         }
         self.close_step(proc, comp, outcome, result);
         true
+    }
+
+    /// Runs `f`, which runs steps. Without [`Scheduler::immortalise`] a
+    /// component's panic propagates to the caller; before it does, every
+    /// component whose step it unwound (the one that panicked and, in a
+    /// hand-off, the one that handed off) ends as panicked, as a caught
+    /// panic ends one, so a caller that catches it finds the scheduler
+    /// whole. One `catch_unwind` per call, not per step.
+    ///
+    /// [`Scheduler::immortalise`]: super::Scheduler::immortalise
+    pub(super) fn ending_unwound_steps<R>(&mut self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        match panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.end_unwound(&*payload);
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_unwound(&mut self, payload: &(dyn std::any::Any + Send)) {
+        self.handing_off = false;
+        let msg = panic_message(payload);
+        let unwound: Vec<Rc<Proc>> = self
+            .slots
+            .iter()
+            .filter(|p| p.state.get() == RUNNING && p.comp.get().is_some())
+            .cloned()
+            .collect();
+        for proc in unwound {
+            let id = proc.id;
+            let comp = take_component(&proc);
+            log::error!("component {}{id} panicked: {msg}; removed", comp.name());
+            self.stats.panicked += 1;
+            // One that ran in a hand-off still has a run-queue entry: keep
+            // its proc until that entry has been passed (as `hand_off` does).
+            self.ended_queued.push((self.round, proc));
+            self.finish(id, comp, ExitKind::Panicked(msg.clone()));
+        }
     }
 }
 
