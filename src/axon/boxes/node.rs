@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::super::proc::{Id, Proc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
 use super::super::ring::Ring;
-use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
+use super::{BoxLabel, BoxRef, Dir, LinkError, LinkErrorKind, LinkKind};
 
 // ---------------------------------------------------------------------------
 // Link epoch: bumped on every change of any link in this thread. An outbox's
@@ -72,12 +72,24 @@ pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
 
 // ---------------------------------------------------------------------------
 
+/// What [`Node::push`] did with a message.
+pub(super) enum Pushed<T> {
+    Stored,
+    /// Refused: the box is full.
+    Full(T),
+    /// Not stored: the box's component has finished.
+    Closed(T),
+}
+
 /// One box. Layout is kept to 56 bytes of payload (see `ring.rs`).
 pub(crate) struct Node<T> {
     pub(super) ring: UnsafeCell<Ring<T>>,
     /// Most messages this box stores before refusing; `u32::MAX` = no limit.
     pub(super) limit: Cell<u32>,
     pub(super) dir: Dir,
+    /// Some box has been linked to this one, so routes may pass through it
+    /// (see `close`).
+    pub(super) linked_into: Cell<bool>,
     /// The component whose box this is; a tombstone once it has finished.
     pub(super) owner: UnsafeCell<Option<Rc<Proc>>>,
     /// The direct destination of a link from this box.
@@ -91,6 +103,7 @@ impl<T: 'static> Node<T> {
             ring: UnsafeCell::new(Ring::new()),
             limit: Cell::new(u32::MAX),
             dir,
+            linked_into: Cell::new(false),
             owner: UnsafeCell::new(None),
             next: UnsafeCell::new(None),
             spec,
@@ -133,12 +146,21 @@ impl<T: 'static> Node<T> {
 
     /// Stores a message here, or refuses it if full, registering the
     /// sender's owner to be woken when room appears.
+    ///
+    /// A closed box (its component has finished) has a limit of 0, so a
+    /// push to one takes the refusal branch, which tells it apart: that
+    /// costs the common case nothing, and lets a sender whose cached route
+    /// ends here find out without the finish re-resolving every route
+    /// (see `close`).
     #[inline(always)]
-    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
+    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Pushed<T> {
         let ring = self.ring();
         if ring.len() as u32 >= self.limit.get() {
+            if self.is_closed() {
+                return Pushed::Closed(msg);
+            }
             self.refuse(from);
-            return Err(Full(msg));
+            return Pushed::Full(msg);
         }
         ring.push_back(msg);
         if self.dir == Dir::In {
@@ -146,7 +168,15 @@ impl<T: 'static> Node<T> {
                 o.delivered(1);
             }
         }
-        Ok(())
+        Pushed::Stored
+    }
+
+    /// Sets the limit, except on a closed box, whose limit stays 0 (see
+    /// `push`).
+    pub(super) fn set_limit(&self, limit: Option<usize>) {
+        if !self.is_closed() {
+            set_limit(&self.limit, limit)
+        }
     }
 
     #[cold]
@@ -263,6 +293,7 @@ impl<T: 'static> Node<T> {
             cur = n.next();
         }
         self.set_next(Some(dst.clone()));
+        dst.linked_into.set(true);
         bump_epoch();
         let fin = dst.resolve();
         self.move_all(&fin);
@@ -405,12 +436,21 @@ impl<T: 'static> NodeDyn for Node<T> {
             o.wake_waiters();
         }
         self.set_owner(Some(tombstone.clone()));
-        self.set_next(None);
+        self.limit.set(0);
+        // A route that ends here is seen to be closed by the sender itself
+        // (`Outbox::send` checks its destination's owner), so only a route
+        // that passes through this box, one some box links into and that
+        // links on, must be re-resolved: then every outbox looks again.
+        // Most boxes are not on such a route, and a finish then costs no
+        // re-resolving elsewhere.
+        if self.set_next(None).is_some() && self.linked_into.get() {
+            bump_epoch();
+        }
         drop(left);
         n
     }
     fn set_limit_dyn(&self, limit: Option<usize>) {
-        set_limit(&self.limit, limit)
+        Node::set_limit(self, limit)
     }
     fn label(&self) -> BoxLabel {
         Node::label(self)

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::super::proc::Proc;
 use super::super::signal::Signal;
-use super::node::{epoch, owned_spec, set_limit, static_spec, Node, NodeDyn};
+use super::node::{epoch, owned_spec, static_spec, Node, NodeDyn, Pushed};
 use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 
 // ---------------------------------------------------------------------------
@@ -72,7 +72,7 @@ impl<T: 'static> Inbox<T> {
 
     /// Sets (or with `None` removes) the limit on waiting messages.
     pub fn set_limit(&self, limit: Option<usize>) {
-        set_limit(&self.node.limit, limit)
+        self.node.set_limit(limit)
     }
 
     /// The limit on waiting messages, if any.
@@ -168,13 +168,24 @@ impl<T: 'static> Outbox<T> {
         // this borrow lives: `push` runs no user code (it stores or refuses
         // the message and wakes a proc; nothing is dropped).
         let route = unsafe { &*self.route.get() };
-        if route.epoch != epoch() {
-            return self.send_rerouted(msg);
+        if route.epoch == epoch() {
+            let (to, routed) = match &route.target {
+                Some(t) => (&**t, true),
+                None => (&*self.node, false),
+            };
+            return match to.push(msg, &self.node) {
+                Pushed::Stored => Ok(()),
+                Pushed::Full(msg) => Err(Full(msg)),
+                // The destination's component has finished: resolve
+                // again, which cuts the link (then the message is kept
+                // here).
+                Pushed::Closed(msg) if routed => self.send_rerouted(msg),
+                // This outbox's own component has finished: nothing will
+                // ever move the message on, so it is handed back.
+                Pushed::Closed(msg) => Err(Full(msg)),
+            };
         }
-        match &route.target {
-            Some(t) => t.push(msg, &self.node),
-            None => self.node.push(msg, &self.node),
-        }
+        self.send_rerouted(msg)
     }
 
     /// A send after some link changed or the destination's owner finished:
@@ -247,7 +258,7 @@ impl<T: 'static> Outbox<T> {
 
     /// Limits how many unlinked sends this outbox keeps (default: no limit).
     pub fn set_limit(&self, limit: Option<usize>) {
-        set_limit(&self.node.limit, limit)
+        self.node.set_limit(limit)
     }
 
     /// This box's name.
@@ -347,7 +358,7 @@ pub fn link_with_limit<'a, 'b, T: 'static>(
 ) -> Result<LinkKind, LinkError> {
     let dst = dst.into();
     let kind = src.into().0.link_to(dst.0)?;
-    set_limit(&dst.0.limit, Some(limit));
+    dst.0.set_limit(Some(limit));
     Ok(kind)
 }
 

@@ -78,19 +78,10 @@ impl Inner {
                 );
             }
         }
-        bump_epoch();
         let proc = self.slots[id.index as usize].clone();
         proc.state.set(DEAD);
         proc.wake_waiters();
-        if self.io_live > 0 {
-            for (i, r) in self.io.iter_mut().enumerate() {
-                if r.as_ref().is_some_and(|r| r.owner == id) {
-                    *r = None;
-                    self.io_free.push(i);
-                    self.io_live -= 1;
-                }
-            }
-        }
+        self.release_io_of(id);
         let gone: Vec<String> = self
             .services
             .iter()

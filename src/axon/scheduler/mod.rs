@@ -58,6 +58,8 @@ mod poll;
 mod remote;
 mod run;
 mod stats;
+#[cfg(test)]
+mod tests;
 mod timers;
 mod trace;
 
@@ -150,6 +152,9 @@ pub(crate) struct Inner {
     io: Vec<Option<IoReg>>,
     io_free: Vec<usize>,
     io_live: usize,
+    /// The I/O slots of each component that has any, so a finish frees its
+    /// own without scanning every slot.
+    io_by_owner: BTreeMap<Id, Vec<usize>>,
     remote: Remote,
     remote_rx: Receiver<Id>,
     services: BTreeMap<String, Service>,
@@ -233,6 +238,7 @@ impl Scheduler {
                 io: Vec::new(),
                 io_free: Vec::new(),
                 io_live: 0,
+                io_by_owner: BTreeMap::new(),
                 remote: Remote {
                     inner: Arc::new(RemoteInner {
                         tx,

@@ -77,7 +77,24 @@ impl Inner {
             ready: Readiness::default(),
         });
         self.io_live += 1;
+        self.io_by_owner.entry(owner).or_default().push(index);
         Ok(token)
+    }
+
+    /// Frees the I/O slots of a finished component (its sources are gone
+    /// with it, which takes them out of the poll). Only its own slots are
+    /// visited, so a finish costs the same with any number of sockets
+    /// registered by others.
+    pub(super) fn release_io_of(&mut self, id: Id) {
+        let Some(slots) = self.io_by_owner.remove(&id) else {
+            return;
+        };
+        for i in slots {
+            if self.io[i].take().is_some() {
+                self.io_free.push(i);
+                self.io_live -= 1;
+            }
+        }
     }
 
     pub(crate) fn reregister_io(
@@ -95,10 +112,14 @@ impl Inner {
         token: Token,
     ) -> io::Result<()> {
         let r = self.poll.registry().deregister(source);
-        if let Some(slot) = self.io.get_mut(token.0) {
-            if slot.take().is_some() {
-                self.io_free.push(token.0);
-                self.io_live -= 1;
+        if let Some(Some(reg)) = self.io.get_mut(token.0).map(Option::take) {
+            self.io_free.push(token.0);
+            self.io_live -= 1;
+            if let Some(mine) = self.io_by_owner.get_mut(&reg.owner) {
+                mine.retain(|&i| i != token.0);
+                if mine.is_empty() {
+                    self.io_by_owner.remove(&reg.owner);
+                }
             }
         }
         r
