@@ -2,8 +2,8 @@
 //! `cargo bench --bench core`; `BENCH_QUICK=1` makes a run that takes a few
 //! seconds (smaller sizes, shorter idle period, fewer repetitions).
 //! `BENCH_ROWS=pipeline10x1,idle` (of `idle`, `pipeline1x1`,
-//! `pipeline1x64`, `pipeline10x1`, `pipeline10x64`, `allocs`, `churn`,
-//! `wake`) runs only those rows, for profiling.
+//! `pipeline1x64`, `pipeline10x1`, `pipeline10x64`, `allocs`, `refusals`,
+//! `churn`, `wake`) runs only those rows, for profiling.
 //!
 //! Every measurement is printed as one JSON line on stdout:
 //!
@@ -37,6 +37,10 @@
 //!   (clock ticks, a coarse cross-check), `poll_waits` how often the
 //!   scheduler blocked in `mio::Poll`. `ring_round_trip_ms` is the time one
 //!   message then takes to go round the whole ring.
+//! * `refusals`: heap allocations per refused send in steady state: a
+//!   source that always has more sends into a 4-message inbox whose
+//!   consumer takes one message a step, so it is refused and woken again
+//!   and again; counted between 10% and 90% of the messages.
 //! * `churn`: connection churn in process. A long-lived parent shaped like
 //!   `ServerCore` makes connections one after another: each gets a run-time
 //!   outbox on the parent (`AdaptiveBoxes`) linked to its `control`, its
@@ -654,6 +658,108 @@ fn bench_idle(cfg: &Config) {
 }
 
 // ---------------------------------------------------------------------------
+// refusals
+
+/// Sends `0..n` as fast as it may into a 4-message inbox, counting the
+/// sends refused; notes the allocation count and refusals when 10% and 90%
+/// of the messages have gone.
+struct RefusedSource {
+    outbox: kamaelia::axon::Outbox<u64>,
+    next: u64,
+    n: u64,
+    refusals: u64,
+    marks: Rc<RefCell<Vec<(u64, u64)>>>,
+}
+
+impl Component for RefusedSource {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while self.next < self.n {
+            let mut marks = self.marks.borrow_mut();
+            let at = [self.n / 10, self.n * 9 / 10];
+            if marks.len() < 2 && self.next == at[marks.len()] {
+                marks.push((allocs(), self.refusals));
+            }
+            drop(marks);
+            if self.outbox.send(self.next).is_err() {
+                self.refusals += 1;
+                return Step::Pause;
+            }
+            self.next += 1;
+        }
+        Step::Done
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.outbox);
+    }
+}
+
+/// Takes one message a step; stops the system after `n`.
+struct SlowSink {
+    inbox: Inbox<u64>,
+    got: u64,
+    n: u64,
+}
+
+impl Component for SlowSink {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if self.inbox.recv().is_some() {
+            self.got += 1;
+            if self.got == self.n {
+                cx.stop_system();
+            }
+            return Step::Yield;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox);
+    }
+}
+
+/// Heap allocations per refused send in steady state: a source that
+/// always has more to send, a consumer that takes one message a step from
+/// a 4-message inbox, so most sends after the first few are refused and
+/// the source is woken by each take.
+fn bench_refusals(cfg: &Config) {
+    let n = if cfg.quick { 100_000 } else { 1_000_000 };
+    // Room for both marks, so taking the first allocates nothing.
+    let marks = Rc::new(RefCell::new(Vec::with_capacity(2)));
+    let src = RefusedSource {
+        outbox: kamaelia::axon::Outbox::outbox(),
+        next: 0,
+        n,
+        refusals: 0,
+        marks: marks.clone(),
+    };
+    let sink = SlowSink {
+        inbox: Inbox::bounded("inbox", "data", 4),
+        got: 0,
+        n,
+    };
+    link(&src.outbox, &sink.inbox).expect("link");
+    let mut s = Scheduler::new();
+    s.spawn(src);
+    s.spawn(sink);
+    assert_eq!(s.run(), Ended::Stopped);
+    let m = marks.borrow();
+    let (a0, r0) = m[0];
+    let (a1, r1) = *m.last().expect("two marks");
+    let refusals = r1 - r0;
+    let steady = a1 - a0;
+    let per = steady as f64 / refusals.max(1) as f64;
+    Json::new("refusals")
+        .int("n", n)
+        .int("steady_refusals", refusals)
+        .int("steady_allocs", steady)
+        .sci("allocs_per_refusal", per)
+        .text("goal", "allocs_per_refusal==0")
+        .flag("goal_met", steady == 0 && refusals > 0)
+        .print();
+}
+
+// ---------------------------------------------------------------------------
 // churn
 
 /// One short-lived or idle "connection": registers a socket (as a TCP
@@ -963,6 +1069,9 @@ fn main() {
     }
     if common::want("allocs") {
         bench_allocs(&cfg);
+    }
+    if common::want("refusals") {
+        bench_refusals(&cfg);
     }
     if common::want("churn") {
         bench_churn(&cfg);

@@ -221,14 +221,20 @@ impl Proc {
         self.set(F_WAITERS);
     }
 
+    /// Wakes every producer waiting for room in our inboxes. The list
+    /// keeps its allocation for the next refusal: a producer refused again
+    /// and again by a slow consumer costs no allocation per refusal.
     #[cold]
     pub(crate) fn wake_waiters(&self) {
         self.clear(F_WAITERS);
-        if let Some(list) = self.waiters.take() {
-            for p in list.iter() {
+        if let Some(mut list) = self.waiters.take() {
+            // Waking queues a proc and sets flags; it runs no user code and
+            // never adds a waiter, so nothing else sees the list meanwhile.
+            for p in list.drain(..) {
                 p.clear(F_HOLD);
                 p.wake();
             }
+            self.waiters.set(Some(list));
         }
     }
 }

@@ -60,3 +60,34 @@ fn a_finish_that_cuts_a_pass_through_route_makes_outboxes_re_resolve() {
     assert_eq!(child.recv(), None);
     assert_eq!(sender.held(), 1);
 }
+
+/// Keeps one timer armed a minute ahead (the top of the heap), then arms
+/// a timer an hour ahead and cancels it, `n` times in one step, as a
+/// component re-arming a long time-out per message does.
+struct ArmsAndCancels(usize);
+
+impl Component for ArmsAndCancels {
+    fn step(&mut self, cx: &mut Cx<'_>) -> Step {
+        cx.wake_after(std::time::Duration::from_secs(60));
+        for _ in 0..self.0 {
+            let key = cx.wake_after(std::time::Duration::from_secs(3600));
+            cx.cancel_timer(key);
+        }
+        Step::Pause
+    }
+    fn boxes(&self, _set: &mut BoxSet) {}
+}
+
+#[test]
+fn cancelled_timers_do_not_pile_up_in_the_heap() {
+    let mut s = Scheduler::with_virtual_time();
+    s.spawn(ArmsAndCancels(10_000));
+    s.step();
+    let t = &s.inner().timers;
+    assert_eq!(t.live.len(), 1);
+    assert!(
+        t.heap.len() <= 2 * t.live.len() + 16,
+        "{} entries",
+        t.heap.len()
+    );
+}

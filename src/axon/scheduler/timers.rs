@@ -16,7 +16,10 @@ pub(super) enum Clock {
 
 /// Timer deadlines. `live` holds the keys of timers not yet fired or
 /// cancelled; a cancelled timer's heap entry is dropped when it reaches the
-/// top, so cancelling is O(log n) and never leaves a phantom deadline.
+/// top, so cancelling never leaves a phantom deadline. Entries cancelled
+/// below the top are swept out once they outnumber the live ones, so a
+/// component that arms and cancels a long time-out per message does not
+/// grow the heap (amortised O(1) per cancel).
 pub(super) struct Timers {
     pub(super) heap: BinaryHeap<Reverse<(Instant, u64, Id)>>,
     pub(super) seq: u64,
@@ -30,6 +33,15 @@ impl Timers {
                 break;
             }
             self.heap.pop();
+        }
+    }
+
+    /// Drops the entries of cancelled timers once they are more than half
+    /// the heap.
+    fn sweep(&mut self) {
+        if self.heap.len() > 2 * self.live.len() + 16 {
+            let live = &self.live;
+            self.heap.retain(|Reverse((_, seq, _))| live.contains(seq));
         }
     }
 
@@ -80,6 +92,7 @@ impl Inner {
     pub(crate) fn cancel_timer(&mut self, key: TimerKey) {
         if self.timers.live.remove(&key.0) {
             self.timers.purge();
+            self.timers.sweep();
         }
     }
 }
