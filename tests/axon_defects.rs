@@ -193,3 +193,43 @@ fn a_panic_inside_a_hand_off_ends_both_steps_it_unwound_and_hand_offs_work_after
     assert_eq!(*got.borrow(), vec![1, 2]);
     assert_eq!(s.stats().hand_offs, 2);
 }
+
+/// Adds three outboxes named "reply" in its first step, records their
+/// names, and ends.
+struct AddsReplies {
+    extra: kamaelia::axon::AdaptiveBoxes,
+    names: common::Shared<Vec<String>>,
+}
+
+impl kamaelia::axon::Component for AddsReplies {
+    fn step(&mut self, _cx: &mut kamaelia::axon::Cx<'_>) -> Step {
+        for _ in 0..3 {
+            let b = self.extra.add_outbox::<u32>("reply", "a reply box");
+            self.names.borrow_mut().push(b.name().to_string());
+        }
+        Step::Done
+    }
+    fn boxes(&self, set: &mut kamaelia::axon::BoxSet) {
+        set.adaptive(&self.extra);
+    }
+}
+
+fn reply_names_in_a_fresh_scheduler() -> Vec<String> {
+    let names = shared(Vec::new());
+    let mut s = Scheduler::new();
+    s.spawn(AddsReplies {
+        extra: kamaelia::axon::AdaptiveBoxes::new(),
+        names: names.clone(),
+    });
+    assert_eq!(s.run(), Ended::Completed);
+    let v = names.borrow().clone();
+    v
+}
+
+#[test]
+fn run_time_box_names_depend_only_on_their_own_scheduler() {
+    let first = reply_names_in_a_fresh_scheduler();
+    let second = reply_names_in_a_fresh_scheduler();
+    assert_eq!(first, vec!["reply", "reply1", "reply2"]);
+    assert_eq!(second, first);
+}

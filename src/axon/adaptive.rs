@@ -26,10 +26,6 @@ use std::rc::Rc;
 use super::boxes::{BoxRef, Inbox, Outbox};
 use super::proc::Proc;
 
-thread_local! {
-    static SUFFIX: Cell<u64> = const { Cell::new(1) };
-}
-
 /// The run-time boxes of one component.
 pub struct AdaptiveBoxes {
     inner: Rc<AdaptiveInner>,
@@ -43,6 +39,9 @@ pub(crate) struct AdaptiveInner {
     /// The sequence number of each of our boxes, by name.
     by_name: RefCell<HashMap<String, u64>>,
     next_seq: Cell<u64>,
+    /// The last number given to a name before the component was spawned;
+    /// afterwards the scheduler's counter is used.
+    suffix: Cell<u64>,
     /// Every name taken: the component's fixed boxes and ours.
     taken: RefCell<HashSet<String>>,
     owner: RefCell<Option<Rc<Proc>>>,
@@ -94,12 +93,16 @@ impl AdaptiveInner {
         if !self.is_taken(base) {
             return base.to_string();
         }
+        // The counter is the scheduler's once spawned (so names do not
+        // depend on what ran before on this thread), ours before.
+        let owner = self.owner.borrow().clone();
+        let counter = match &owner {
+            Some(p) => &p.core.box_suffix,
+            None => &self.suffix,
+        };
         loop {
-            let n = SUFFIX.with(|s| {
-                let v = s.get();
-                s.set(v + 1);
-                v
-            });
+            let n = counter.get() + 1;
+            counter.set(n);
             let name = format!("{base}{n}");
             if !self.is_taken(&name) {
                 return name;

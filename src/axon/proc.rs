@@ -58,12 +58,16 @@ pub(crate) const F_KEEPER: u8 = 8; // keeps waiters for an inbox no component ow
 /// since the current round began.
 pub(crate) struct Core {
     pub(crate) woken: WakeList,
+    /// The last number given to a run-time box name (`AdaptiveBoxes`), so
+    /// that names depend only on what ran in this scheduler.
+    pub(crate) box_suffix: Cell<u64>,
 }
 
 impl Core {
     pub(crate) fn new() -> Rc<Core> {
         Rc::new(Core {
             woken: WakeList(UnsafeCell::new(Vec::new())),
+            box_suffix: Cell::new(0),
         })
     }
 }
