@@ -233,3 +233,23 @@ fn run_time_box_names_depend_only_on_their_own_scheduler() {
     assert_eq!(first, vec!["reply", "reply1", "reply2"]);
     assert_eq!(second, first);
 }
+
+#[test]
+fn a_snapshot_taken_by_a_component_names_that_component() {
+    let mut s = Scheduler::new();
+    let seen = shared(Vec::new());
+    let seen2 = seen.clone();
+    let looker = s.spawn(Script::new("Looker", move |_, cx| {
+        let snap = cx.snapshot();
+        let me = snap.component(cx.id()).expect("the caller is listed");
+        seen2.borrow_mut().push((me.name.clone(), me.state));
+        Step::Done
+    }));
+    let other = s.spawn(sleeper("Other"));
+    assert_eq!(s.step(), Some((looker, R::Done)));
+    assert_eq!(
+        *seen.borrow(),
+        vec![("Looker".to_string(), kamaelia::axon::RunState::Running)]
+    );
+    assert_eq!(s.snapshot().component(other).unwrap().name, "Other");
+}

@@ -3,6 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
+use std::rc::Rc;
 
 use crate::axon::boxes::bump_epoch;
 use crate::axon::component::{BoxSet, Component};
@@ -43,13 +44,16 @@ impl Inner {
         for a in &set.adaptive {
             a.bind(&proc, names.clone());
         }
+        let name = self.intern_name(comp.name());
         proc.comp.set(Some(erase(NonNull::from(Box::leak(comp)))));
         // Activation is a wake: the component runs from the next round.
         self.core.woken.push(NonNull::from(&*proc));
         if (id.index as usize) < self.slots.len() {
             self.slots[id.index as usize] = proc;
+            self.spawn_names[id.index as usize] = Some(name);
         } else {
             self.slots.push(proc);
+            self.spawn_names.push(Some(name));
         }
         self.live += 1;
         self.stats.spawned += 1;
@@ -78,6 +82,7 @@ impl Inner {
                 );
             }
         }
+        self.release_name(id);
         let proc = self.slots[id.index as usize].clone();
         proc.state.set(DEAD);
         proc.wake_waiters();
@@ -162,6 +167,7 @@ impl Inner {
                 b.0.close(&self.tombstone);
             }
             proc.state.set(DEAD);
+            self.release_name(proc.id);
             self.live -= 1;
             drop(set);
             drop(comp);
@@ -187,6 +193,38 @@ impl Inner {
             .get(&parent)
             .map(|(v, _)| v.iter().copied().filter(|k| self.is_alive(*k)).collect())
             .unwrap_or_default()
+    }
+
+    /// The shared copy of a component's name, taken at spawn.
+    fn intern_name(&mut self, name: &str) -> Rc<str> {
+        if let Some(n) = self.name_pool.get(name) {
+            return n.clone();
+        }
+        let n: Rc<str> = Rc::from(name);
+        self.name_pool.insert(n.clone());
+        n
+    }
+
+    /// Lets go of a finished component's name (and of the pool's copy, if
+    /// it was the last component of that name).
+    fn release_name(&mut self, id: Id) {
+        if let Some(n) = self.spawn_names[id.index as usize].take() {
+            // The pool's copy and this one.
+            if Rc::strong_count(&n) == 2 {
+                self.name_pool.remove(&*n);
+            }
+        }
+    }
+
+    /// The name a component had when it was spawned: all there is to know
+    /// of one that is running (it is borrowed by its step, so it cannot be
+    /// asked), as the caller of `Cx::snapshot` is.
+    pub(super) fn spawn_name(&self, id: Id) -> String {
+        self.spawn_names
+            .get(id.index as usize)
+            .and_then(|n| n.as_deref())
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The component of `p`, a proc in `slots`, if it is not running, to

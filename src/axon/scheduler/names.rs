@@ -60,7 +60,7 @@ impl Inner {
             // The caller itself is running and cannot be searched by name:
             // it should use its own typed handles.
             return Err(LinkError::lookup(LinkErrorKind::NoSuchBox {
-                component: format!("{id} (running)"),
+                component: format!("{}{id} (running)", self.spawn_name(id)),
                 name: name.to_string(),
             }));
         };
@@ -159,7 +159,10 @@ impl Inner {
                     }
                     c.name().to_string()
                 }
-                None => "(running)".to_string(),
+                // Running (the caller of `Cx::snapshot`, or one that
+                // handed off to it): it is borrowed by its step, so its
+                // boxes cannot be listed; its name was kept at spawn.
+                None => self.spawn_name(id),
             };
             components.push(ComponentInfo {
                 id,
