@@ -19,6 +19,29 @@
 //! Time comes from a clock the scheduler owns: real, or virtual, where it
 //! jumps to the next timer deadline whenever nothing is runnable.
 //!
+//! # What is deterministic on virtual time
+//!
+//! Outside events are messages and wakes from other threads (threaded
+//! components, [`Remote`]) and socket readiness. Virtual time jumps only
+//! when nothing is runnable, and only after a look (without waiting) for
+//! outside events that have already arrived; one that has arrived is
+//! always seen before the jump.
+//!
+//! * With no threads or sockets, a run is a function of the program: the
+//!   same steps in the same order at the same virtual times, every time.
+//! * With them, the run between two outside events is a function of the
+//!   program and of the events so far; but *when*, in virtual time, an
+//!   outside event is seen depends on how long its thread took in real
+//!   time against how soon the scheduler reached its next jump. A thread
+//!   still working when nothing else is runnable lets virtual time run on
+//!   past its answer.
+//!
+//! So a test that mixes threads with timers waits for the thread before
+//! moving time: [`Scheduler::wait_for_wake`] (and the harness's) waits in
+//! real time for an outside event and never moves virtual time; then
+//! [`Scheduler::advance`] or a run moves it. Done that way the trace and
+//! the times are the same on every run (`tests/axon_virtual_time.rs`).
+//!
 //! A panicking component propagates its panic by default. With
 //! [`Scheduler::immortalise`] the panic is caught, logged with the
 //! component's name, the component is removed with its links, and the rest
@@ -113,7 +136,7 @@ pub struct TraceEntry {
     pub result: StepResult,
 }
 
-/// How a child ended, as its parent learns through [`Cx::next_exit`].
+/// How a child ended, as its parent learns through [`Cx::next_exit`](crate::axon::Cx::next_exit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exit {
     /// The child.
@@ -209,6 +232,15 @@ impl Scheduler {
 
     /// A scheduler on a virtual clock: when nothing is runnable, time jumps
     /// to the next timer deadline, so a 30-second time-out takes no time.
+    ///
+    /// Without threads or sockets a run on virtual time is the same every
+    /// time. With them, an event from outside (a thread's message, socket
+    /// readiness) that has arrived is always seen before the next jump,
+    /// but virtual time does not wait for a thread still working: when it
+    /// is seen depends on real time. A test waits for the thread with
+    /// [`Scheduler::wait_for_wake`] (which never moves virtual time) before
+    /// moving time; see the scheduler's module documentation in the source
+    /// (`src/axon/scheduler/mod.rs`) for the full statement.
     pub fn with_virtual_time() -> Self {
         Self::build(Clock::Virtual {
             base: Instant::now(),

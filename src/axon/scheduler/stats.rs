@@ -19,6 +19,6 @@ pub struct Stats {
     pub undelivered: u64,
     /// Times the scheduler blocked in `mio::Poll` waiting for an event.
     pub waits: u64,
-    /// Steps run as hand-offs ([`Cx::run_receiver`]); also in `steps`.
+    /// Steps run as hand-offs ([`Cx::run_receiver`](crate::axon::Cx::run_receiver)); also in `steps`.
     pub hand_offs: u64,
 }

@@ -55,7 +55,7 @@ impl Timers {
     }
 }
 
-/// A timer set with [`Cx::wake_at`]; pass it to [`Cx::cancel_timer`].
+/// A timer set with [`Cx::wake_at`](crate::axon::Cx::wake_at); pass it to [`Cx::cancel_timer`](crate::axon::Cx::cancel_timer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey(u64);
 
