@@ -94,11 +94,13 @@ pub(crate) struct WakeList(UnsafeCell<Vec<Task>>);
 impl WakeList {
     #[inline]
     pub(crate) fn push(&self, task: Task) {
-        // SAFETY: see the type's documentation.
+        // SAFETY: single-threaded (`Rc`-held, `!Sync`), and the mutable
+        // reference lives only for this push, which calls no code that
+        // could reach the list again.
         unsafe { (*self.0.get()).push(task) }
     }
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: see the type's documentation.
+        // SAFETY: as in `push`: a read for the length of this call.
         unsafe { (*self.0.get()).len() }
     }
     pub(crate) fn is_empty(&self) -> bool {
@@ -106,12 +108,15 @@ impl WakeList {
     }
     /// Moves every woken task onto the end of `to`, in wake order.
     pub(crate) fn drain_into(&self, to: &mut Vec<Task>) {
-        // SAFETY: see the type's documentation; `to` is not the wake list.
+        // SAFETY: as in `push`; `to` is a `&mut` held by the caller, so it
+        // cannot be this list (reached only through `&self` methods).
         unsafe { to.append(&mut *self.0.get()) }
     }
     /// Runs `f` on the list itself (for reserving and shrinking).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Task>) -> R) -> R {
-        // SAFETY: see the type's documentation; `f` only resizes the list.
+        // SAFETY: as in `push`, provided `f` does not wake a component (a
+        // wake pushes onto this list): its callers pass `Vec::reserve`,
+        // `Vec::clear` and `shrink_idle`, which only resize the list.
         unsafe { f(&mut *self.0.get()) }
     }
 }

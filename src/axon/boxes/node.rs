@@ -110,33 +110,60 @@ impl<T: 'static> Node<T> {
         })
     }
 
-    // SAFETY for the accessors below: nodes are !Send (they hold Rc), and no
-    // reference returned here is kept across a call that replaces the field.
-    // Every mutation of `owner`/`next`/`ring` happens in short, non-reentrant
-    // crate functions that run no user code while a borrow is alive.
+    // The fields in `UnsafeCell`s are reached only through the accessors
+    // below. Nodes are `!Send` and `!Sync` (they hold `Rc`s), so all access
+    // is from one thread; what each accessor needs beyond that is stated on
+    // it. ASan and valgrind check them through the box tests
+    // (tests/axon_boxes.rs, axon_wake.rs, axon_defects.rs: links made,
+    // cut and re-resolved, boxes closed with messages in them, messages
+    // whose `Drop` sends while a route is re-resolved).
 
-    // The ring is only borrowed inside this module, never while user code
-    // (a message's Drop, a callback) can run, so two borrows never overlap.
+    /// The queue, borrowed mutably for a moment.
+    ///
+    /// Callers keep the reference only within one expression or a few
+    /// statements that make no call into user code (a message's `Drop`, a
+    /// component) and take no second reference from `ring()` of the same
+    /// node while it is used (`move_all`, the one place that borrows two
+    /// rings, returns early when they are the same node). So two mutable
+    /// references to one ring are never in use at once.
     #[inline]
     #[allow(clippy::mut_from_ref)]
     pub(super) fn ring(&self) -> &mut Ring<T> {
+        // SAFETY: single-threaded (see above), and no other reference to
+        // this ring is in use while the returned one is: see the contract.
         unsafe { &mut *self.ring.get() }
     }
 
     #[inline]
     pub(super) fn owner(&self) -> Option<&Rc<Proc>> {
+        // SAFETY: a shared reference to the field; it is written only by
+        // `set_owner`, and no caller holds the reference returned here
+        // across a call to `set_owner` (each uses it within the statement
+        // or to clone the `Rc`).
         unsafe { (*self.owner.get()).as_ref() }
     }
 
     pub(super) fn set_owner(&self, p: Option<Rc<Proc>>) {
+        // SAFETY: no reference from `owner()` is in use (see there); the
+        // old value is dropped here, which drops at most an `Rc<Proc>`
+        // (no user code: a proc holds no messages or components).
         unsafe { *self.owner.get() = p }
     }
 
     pub(super) fn next(&self) -> Option<Rc<Node<T>>> {
+        // SAFETY: reads the field for the length of a clone; no reference
+        // to it escapes, so it cannot overlap `set_next`'s write.
         unsafe { (*self.next.get()).clone() }
     }
 
+    /// Replaces the link; returns the old one for the caller to drop
+    /// (which may drop a node holding messages, so user code: the caller
+    /// drops it when no borrow into any box is in use).
     pub(super) fn set_next(&self, n: Option<Rc<Node<T>>>) -> Option<Rc<Node<T>>> {
+        // SAFETY: the only references to the field are these short ones
+        // (`next` clones, `set_next` swaps); neither escapes, so this
+        // mutable one is the only one in use. The old value is returned,
+        // not dropped, so no user code runs while it is.
         unsafe { std::mem::replace(&mut *self.next.get(), n) }
     }
 

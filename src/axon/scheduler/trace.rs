@@ -18,13 +18,15 @@ impl Inner {
     #[cold]
     #[inline(never)]
     pub(super) fn step_slow(&mut self, task: Task) -> Option<StepResult> {
-        // SAFETY: as in `run_component`.
+        // SAFETY: as in `step_fast`: a queued task is live (see `Task`).
         let proc: &Proc = unsafe { task.as_ref() };
         let id = proc.id;
         let Some(comp) = self.begin_step(proc) else {
             return self.skip_ended();
         };
-        // SAFETY: as in `run_component`.
+        // SAFETY: as in `step_fast`: the component is borrowed only here
+        // while it runs (state RUNNING, so `component_of` skips it), and
+        // freed only after its step.
         let outcome = self.careful_step(id, proc, unsafe { &mut *comp.as_ptr() });
         let result = match &outcome {
             Ok(step) => self.settle(task, proc, *step).unwrap_or(StepResult::Done),
@@ -105,7 +107,10 @@ impl Inner {
         self.stats.hand_offs += 1;
         let id = proc.id;
         let outcome = if self.careful {
-            // SAFETY: as in `step_fast`.
+            // SAFETY: as in `step_fast`: `begin_step` set it RUNNING, so no
+            // other borrow of it is made while this one lives (and no
+            // hand-off nests, so it is not already running), and it is
+            // freed only after this step.
             self.careful_step(id, proc, unsafe { &mut *comp.as_ptr() })
         } else {
             // SAFETY: as in `step_fast`: the component is borrowed only
