@@ -51,6 +51,13 @@
 //!   runs of `cycles` connections) with `idle` = 0, 1,000, 4,000 and 8,000
 //!   other connections alive (asleep, each with its socket registered and
 //!   its run-time outbox); `ratio_to_0` compares with no idle ones.
+//! * `idle_parts` (with `idle`): where an idle component's heap goes,
+//!   from the allocator's count (requested bytes) in stages on a fresh
+//!   scheduler: `boxes_bytes` (its four default boxes, made with it),
+//!   `task_bytes` (spawning: the boxed component of `component_bytes`, its
+//!   proc, its scheduler table entries), `links_bytes` (the ring's links)
+//!   and `round_bytes` (the run queues' change over the first round:
+//!   negative, as the wake list that spawning grew is given back).
 //! * `wake`: latency from another thread's send to the receiving
 //!   component's step, with the scheduler asleep in `mio::Poll` before each
 //!   send (the thread waits for an ack, then a short gap). Via a `Threaded`
@@ -657,6 +664,53 @@ fn bench_idle(cfg: &Config) {
         .print();
 }
 
+/// Where an idle component's heap goes, counted by the allocator (exact,
+/// requested bytes) in stages on a fresh scheduler: its boxes (made with
+/// the component, before spawning), its task (spawning: the boxed
+/// component, its proc, its entries in the scheduler's tables), its links
+/// (ring links as in `bench_idle`), and the run queues' growth in the
+/// first round (which puts them all to sleep).
+fn bench_idle_parts(n: usize) {
+    let mut relays: Vec<Relay> = Vec::with_capacity(n);
+    let vec_bytes = n * std::mem::size_of::<Relay>();
+    let h0 = live_bytes();
+    for _ in 0..n {
+        relays.push(Relay {
+            boxes: DefaultBoxes::new(),
+        });
+    }
+    let h1 = live_bytes();
+    let mut s = Scheduler::new();
+    let h_sched = live_bytes();
+    let ids: Vec<Id> = relays.drain(..).map(|r| s.spawn(r)).collect();
+    drop(relays);
+    let id_bytes = n * std::mem::size_of::<Id>();
+    let h2 = live_bytes();
+    for w in ids.windows(2) {
+        link_ring_pair(&mut s, w[0], w[1]);
+    }
+    link_ring_pair(&mut s, ids[n - 1], ids[0]);
+    let h3 = live_bytes();
+    let steps = s.run_until_idle();
+    assert_eq!(steps, n);
+    let h4 = live_bytes();
+    let per = |b: isize| b as f64 / n as f64;
+    let boxes = per((h1 - h0) as isize);
+    // Spawning moved each component out of `relays` (freed) into a box.
+    let task = per(h2 as isize - (h_sched - vec_bytes) as isize - id_bytes as isize);
+    let links = per(h3 as isize - h2 as isize);
+    let queues = per(h4 as isize - h3 as isize);
+    Json::new("idle_parts")
+        .int("n", n as u64)
+        .int("component_bytes", std::mem::size_of::<Relay>() as u64)
+        .num("boxes_bytes", boxes)
+        .num("task_bytes", task)
+        .num("links_bytes", links)
+        .num("round_bytes", queues)
+        .num("total_bytes", boxes + task + links + queues)
+        .print();
+}
+
 // ---------------------------------------------------------------------------
 // refusals
 
@@ -1059,6 +1113,7 @@ fn main() {
     // First, while the heap is still small, so RSS growth is all its own.
     if common::want("idle") {
         bench_idle(&cfg);
+        bench_idle_parts(if cfg.quick { 10_000 } else { 100_000 });
     }
     for k in [1, 10] {
         for per_step in [1, 64] {
