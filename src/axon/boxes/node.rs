@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::super::proc::{Id, Proc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
 use super::super::ring::Ring;
-use super::{BoxLabel, BoxRef, Dir, LinkError, LinkErrorKind, LinkKind};
+use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 
 // ---------------------------------------------------------------------------
 // Link epoch: bumped on every change of any link in this thread. An outbox's
@@ -71,15 +71,6 @@ pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
 }
 
 // ---------------------------------------------------------------------------
-
-/// What [`Node::push`] did with a message.
-pub(super) enum Pushed<T> {
-    Stored,
-    /// Refused: the box is full.
-    Full(T),
-    /// Not stored: the box's component has finished.
-    Closed(T),
-}
 
 /// One box. Layout is kept to 56 bytes of payload (see `ring.rs`).
 pub(crate) struct Node<T> {
@@ -175,19 +166,19 @@ impl<T: 'static> Node<T> {
     /// sender's owner to be woken when room appears.
     ///
     /// A closed box (its component has finished) has a limit of 0, so a
-    /// push to one takes the refusal branch, which tells it apart: that
-    /// costs the common case nothing, and lets a sender whose cached route
-    /// ends here find out without the finish re-resolving every route
-    /// (see `close`).
+    /// push to one takes the refusal branch: that costs the common case
+    /// nothing, and lets a sender whose cached route ends here find out
+    /// (it checks `is_closed` on a refusal) without the finish
+    /// re-resolving every route (see `close`). No waiter is registered
+    /// with a closed box: nothing would ever wake it.
     #[inline(always)]
-    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Pushed<T> {
+    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
         let ring = self.ring();
         if ring.len() as u32 >= self.limit.get() {
-            if self.is_closed() {
-                return Pushed::Closed(msg);
+            if !self.is_closed() {
+                self.refuse(from);
             }
-            self.refuse(from);
-            return Pushed::Full(msg);
+            return Err(Full(msg));
         }
         ring.push_back(msg);
         if self.dir == Dir::In {
@@ -195,7 +186,7 @@ impl<T: 'static> Node<T> {
                 o.delivered(1);
             }
         }
-        Pushed::Stored
+        Ok(())
     }
 
     /// Sets the limit, except on a closed box, whose limit stays 0 (see

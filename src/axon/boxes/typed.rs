@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::super::proc::Proc;
 use super::super::signal::Signal;
-use super::node::{epoch, owned_spec, static_spec, Node, NodeDyn, Pushed};
+use super::node::{epoch, owned_spec, static_spec, Node, NodeDyn};
 use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 
 // ---------------------------------------------------------------------------
@@ -174,15 +174,14 @@ impl<T: 'static> Outbox<T> {
                 None => (&*self.node, false),
             };
             return match to.push(msg, &self.node) {
-                Pushed::Stored => Ok(()),
-                Pushed::Full(msg) => Err(Full(msg)),
-                // The destination's component has finished: resolve
-                // again, which cuts the link (then the message is kept
-                // here).
-                Pushed::Closed(msg) if routed => self.send_rerouted(msg),
-                // This outbox's own component has finished: nothing will
-                // ever move the message on, so it is handed back.
-                Pushed::Closed(msg) => Err(Full(msg)),
+                Ok(()) => Ok(()),
+                // Refused by a destination whose component has finished:
+                // resolve again, which cuts the link (then the message is
+                // kept here). Refused by this outbox itself when its own
+                // component has finished: handed back, as nothing will
+                // ever move it on.
+                Err(Full(msg)) if routed && to.is_closed() => self.send_rerouted(msg),
+                Err(full) => Err(full),
             };
         }
         self.send_rerouted(msg)
