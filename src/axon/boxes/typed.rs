@@ -160,7 +160,11 @@ impl<T: 'static> Outbox<T> {
     /// Sends a message along this box's link. If the final inbox is full,
     /// the message comes back in `Err(Full(msg))` and this component will be
     /// woken when the consumer takes a message. If the outbox is not linked,
-    /// the message is kept here until it is.
+    /// the message is kept here until it is. If the final inbox's component
+    /// has finished, the link is cut and the message kept here, as for an
+    /// unlinked outbox. An outbox that is itself closed (its component has
+    /// finished, or it was a run-time box since removed) keeps nothing: the
+    /// message comes back in `Err(Full(msg))`, and no wake will follow.
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), Full<T>> {
         // SAFETY: a shared borrow of the route, for this push only. The
