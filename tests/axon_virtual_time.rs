@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kamaelia::axon::{Scheduler, Step, Threaded};
+use kamaelia::axon::{Scheduler, Step, StepResult, Threaded};
 use kamaelia::testing::Harness;
 
 /// A trace as `(round, name, result)`.
@@ -88,12 +88,25 @@ fn slow_doubler() -> Threaded<u32, u32> {
     })
 }
 
+/// What `waiting_run` returns.
+type WaitingRun = (
+    Vec<(u32, u128)>,
+    Vec<(String, u128)>,
+    Vec<(String, StepResult)>,
+);
+
 /// One run of: send 1, 2, 3 to a slow thread, one at a time, waiting for
-/// each answer with `wait_for_wake`, then moving virtual time by 10 ms.
-fn waiting_run() -> (Vec<(u32, u128)>, Trace) {
+/// each answer with `wait_for_wake`, then moving virtual time by 10 ms,
+/// with a ticker running beside it. Returns the answers and the virtual
+/// times they were seen at, the ticker's wake times, and the ticker's
+/// steps from the trace (without round numbers: those count the bridge's
+/// steps too, and its thread wakes it in real time).
+fn waiting_run() -> WaitingRun {
     let mut h = Harness::new();
     let start = h.now();
     let id = h.spawn(slow_doubler());
+    let at = shared(Vec::new());
+    h.spawn(ticker("T", start, &at));
     let input = h.feeder::<u32>(id, "inbox").unwrap();
     let output = h.collector::<u32>(id, "outbox").unwrap();
     let mut got = Vec::new();
@@ -109,15 +122,32 @@ fn waiting_run() -> (Vec<(u32, u128)>, Trace) {
         }
         h.advance(Duration::from_millis(10));
     }
-    let trace = trace_of(h.trace());
-    (got, trace)
+    h.run_until_idle();
+    let ticker_steps = h
+        .trace()
+        .iter()
+        .filter(|e| e.name == "T")
+        .map(|e| (e.name.clone(), e.result))
+        .collect();
+    let ticks = at.borrow().clone();
+    (got, ticks, ticker_steps)
 }
 
 #[test]
-fn with_a_thread_waiting_for_it_before_moving_time_makes_the_run_the_same_every_time() {
+fn with_a_thread_waiting_for_it_before_moving_time_makes_what_components_see_the_same() {
     let first = waiting_run();
     // Each answer is seen at the virtual time its question was asked.
     assert_eq!(first.0, vec![(2, 0), (4, 10), (6, 20)]);
+    // The ticker woke at 0, 10 and 30 ms (time ended at 30).
+    assert_eq!(
+        first.1,
+        vec![
+            ("T".to_string(), 0),
+            ("T".to_string(), 10),
+            ("T".to_string(), 30)
+        ]
+    );
+    assert_eq!(first.2, vec![("T".to_string(), StepResult::Sleep); 3]);
     for _ in 0..5 {
         assert_eq!(waiting_run(), first);
     }

@@ -39,8 +39,12 @@
 //! So a test that mixes threads with timers waits for the thread before
 //! moving time: [`Scheduler::wait_for_wake`] (and the harness's) waits in
 //! real time for an outside event and never moves virtual time; then
-//! [`Scheduler::advance`] or a run moves it. Done that way the trace and
-//! the times are the same on every run (`tests/axon_virtual_time.rs`).
+//! [`Scheduler::advance`] or a run moves it. Done that way, what every
+//! component sees (which messages, in which order, at which virtual
+//! times) is the same on every run (`tests/axon_virtual_time.rs`). The
+//! number of steps a threaded component's bridge takes can differ (its
+//! thread wakes it in real time), and with it the round numbers in a
+//! trace.
 //!
 //! A panicking component propagates its panic by default. With
 //! [`Scheduler::immortalise`] the panic is caught, logged with the
@@ -239,7 +243,9 @@ impl Scheduler {
     /// but virtual time does not wait for a thread still working: when it
     /// is seen depends on real time. A test waits for the thread with
     /// [`Scheduler::wait_for_wake`] (which never moves virtual time) before
-    /// moving time; see the scheduler's module documentation in the source
+    /// moving time: then what every component sees is the same on every run
+    /// (though a threaded component's bridge may take a different number
+    /// of steps); see the scheduler's module documentation in the source
     /// (`src/axon/scheduler/mod.rs`) for the full statement.
     pub fn with_virtual_time() -> Self {
         Self::build(Clock::Virtual {
