@@ -170,25 +170,40 @@ impl<T: 'static> Outbox<T> {
         // SAFETY: a shared borrow of the route, for this push only. The
         // route is written only by `reroute`, which is not reached while
         // this borrow lives: `push` runs no user code (it stores or refuses
-        // the message and wakes a proc; nothing is dropped).
+        // the message and wakes a proc; nothing is dropped), and the
+        // refusal path below takes its own borrow after this one's last use.
         let route = unsafe { &*self.route.get() };
-        if route.epoch == epoch() {
-            let (to, routed) = match &route.target {
-                Some(t) => (&**t, true),
-                None => (&*self.node, false),
-            };
-            return match to.push(msg, &self.node) {
-                Ok(()) => Ok(()),
-                // Refused by a destination whose component has finished:
-                // resolve again, which cuts the link (then the message is
-                // kept here). Refused by this outbox itself when its own
-                // component has finished: handed back, as nothing will
-                // ever move it on.
-                Err(Full(msg)) if routed && to.is_closed() => self.send_rerouted(msg),
-                Err(full) => Err(full),
-            };
+        if route.epoch != epoch() {
+            return self.send_rerouted(msg);
         }
-        self.send_rerouted(msg)
+        match &route.target {
+            Some(t) => match t.push(msg, &self.node) {
+                Ok(()) => Ok(()),
+                Err(Full(msg)) => self.refused(msg),
+            },
+            // A refusal here is by this outbox itself: full, or closed (its
+            // component has finished), when nothing will ever move the
+            // message on, so it is handed back either way.
+            None => self.node.push(msg, &self.node),
+        }
+    }
+
+    /// A send refused by the destination: if that is because its
+    /// component has finished, resolve again, which cuts the link (then
+    /// the message is kept here); otherwise hand the message back.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, msg: T) -> Result<(), Full<T>> {
+        // SAFETY: as in `send`: a shared borrow, ended before `reroute`.
+        let closed = unsafe { &*self.route.get() }
+            .target
+            .as_ref()
+            .is_some_and(|t| t.is_closed());
+        if closed {
+            self.send_rerouted(msg)
+        } else {
+            Err(Full(msg))
+        }
     }
 
     /// A send after some link changed or the destination's owner finished:
