@@ -175,9 +175,7 @@ impl<T: 'static> Node<T> {
     pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
         let ring = self.ring();
         if ring.len() as u32 >= self.limit.get() {
-            if !self.is_closed() {
-                self.refuse(from);
-            }
+            self.refuse(from);
             return Err(Full(msg));
         }
         ring.push_back(msg);
@@ -197,8 +195,13 @@ impl<T: 'static> Node<T> {
         }
     }
 
+    /// Registers the sender's owner to be woken when room appears; not
+    /// with a closed box, which nothing will ever take from.
     #[cold]
     pub(super) fn refuse(&self, from: &Node<T>) {
+        if self.is_closed() {
+            return;
+        }
         if let Some(producer) = from.owner() {
             producer.set(F_HOLD);
             if self.owner().is_none() {
