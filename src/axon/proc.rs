@@ -49,6 +49,9 @@ pub(crate) const QUEUED: u8 = 1;
 pub(crate) const RUNNING: u8 = 2;
 pub(crate) const DEAD: u8 = 3;
 
+/// A proc's `name` when the scheduler keeps none for it.
+pub(crate) const NO_NAME: u16 = u16::MAX;
+
 pub(crate) const F_REWAKE: u8 = 1; // woken while running: run again
 pub(crate) const F_HOLD: u8 = 2; // holds input back this step (refused send or asked)
 pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inboxes
@@ -127,6 +130,9 @@ pub(crate) struct Proc {
     pub(crate) id: Id,
     pub(crate) state: Cell<u8>,
     pub(crate) flags: Cell<u8>,
+    /// The scheduler's number for this component's name as it was at
+    /// spawn (`NO_NAME` if it has none); it sits in what would be padding.
+    pub(crate) name: Cell<u16>,
     /// Messages waiting in this component's own inboxes.
     pub(crate) pending: Cell<u32>,
     pub(crate) core: Rc<Core>,
@@ -155,6 +161,7 @@ impl Proc {
             id,
             state: Cell::new(QUEUED),
             flags: Cell::new(0),
+            name: Cell::new(NO_NAME),
             pending: Cell::new(0),
             core,
             waiters: Cell::new(None),

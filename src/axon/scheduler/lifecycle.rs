@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::axon::boxes::bump_epoch;
 use crate::axon::component::{BoxSet, Component};
-use crate::axon::proc::{ErasedComp, Id, Proc, DEAD, RUNNING, SLEEPING};
+use crate::axon::proc::{ErasedComp, Id, Proc, DEAD, NO_NAME, RUNNING, SLEEPING};
 
 use super::trace::panic_message;
 use super::{Exit, ExitKind, Inner};
@@ -44,16 +44,14 @@ impl Inner {
         for a in &set.adaptive {
             a.bind(&proc, names.clone());
         }
-        let name = self.intern_name(comp.name());
+        proc.name.set(self.intern_name(comp.name()));
         proc.comp.set(Some(erase(NonNull::from(Box::leak(comp)))));
         // Activation is a wake: the component runs from the next round.
         self.core.woken.push(NonNull::from(&*proc));
         if (id.index as usize) < self.slots.len() {
             self.slots[id.index as usize] = proc;
-            self.spawn_names[id.index as usize] = Some(name);
         } else {
             self.slots.push(proc);
-            self.spawn_names.push(Some(name));
         }
         self.live += 1;
         self.stats.spawned += 1;
@@ -195,36 +193,54 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// The shared copy of a component's name, taken at spawn.
-    fn intern_name(&mut self, name: &str) -> Rc<str> {
-        if let Some(n) = self.name_pool.get(name) {
-            return n.clone();
+    /// The number of a component's name in the name table, counting one
+    /// more user of it; `NO_NAME` once 65,535 distinct names are in use.
+    fn intern_name(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.name_index.get(name) {
+            self.names[i as usize].1 += 1;
+            return i;
         }
+        let i = match self.names_free.pop() {
+            Some(i) => i,
+            None if self.names.len() < NO_NAME as usize => {
+                self.names.push((Rc::from(""), 0));
+                (self.names.len() - 1) as u16
+            }
+            None => return NO_NAME,
+        };
         let n: Rc<str> = Rc::from(name);
-        self.name_pool.insert(n.clone());
-        n
+        self.names[i as usize] = (n.clone(), 1);
+        self.name_index.insert(n, i);
+        i
     }
 
-    /// Lets go of a finished component's name (and of the pool's copy, if
-    /// it was the last component of that name).
+    /// Lets go of a finished component's name (and of the table's entry,
+    /// if it was the last component of that name).
     fn release_name(&mut self, id: Id) {
-        if let Some(n) = self.spawn_names[id.index as usize].take() {
-            // The pool's copy and this one.
-            if Rc::strong_count(&n) == 2 {
-                self.name_pool.remove(&*n);
-            }
+        let proc = &self.slots[id.index as usize];
+        let i = proc.name.replace(NO_NAME);
+        if i == NO_NAME {
+            return;
+        }
+        let entry = &mut self.names[i as usize];
+        entry.1 -= 1;
+        if entry.1 == 0 {
+            let n = std::mem::replace(&mut entry.0, Rc::from(""));
+            self.name_index.remove(&*n);
+            self.names_free.push(i);
         }
     }
 
     /// The name a component had when it was spawned: all there is to know
     /// of one that is running (it is borrowed by its step, so it cannot be
-    /// asked), as the caller of `Cx::snapshot` is.
+    /// asked), as the caller of `Cx::snapshot` is. Empty if the table was
+    /// full when it was spawned.
     pub(super) fn spawn_name(&self, id: Id) -> String {
-        self.spawn_names
-            .get(id.index as usize)
-            .and_then(|n| n.as_deref())
-            .unwrap_or_default()
-            .to_string()
+        let i = self.slots[id.index as usize].name.get();
+        if i == NO_NAME {
+            return String::new();
+        }
+        self.names[i as usize].0.to_string()
     }
 
     /// The component of `p`, a proc in `slots`, if it is not running, to

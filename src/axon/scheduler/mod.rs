@@ -65,7 +65,7 @@
 //! | `names.rs`     | boxes by name, services, the snapshot                 |
 //! | `stats.rs`     | the counters                                          |
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -166,11 +166,13 @@ pub(crate) struct Inner {
     /// Every component's proc by slot number (the proc holds the component
     /// while it lives).
     slots: Vec<Rc<Proc>>,
-    /// Every live component's name as it was at spawn, by slot number (for
-    /// a snapshot taken while it runs), shared through `name_pool`: one
-    /// copy per distinct name, 16 bytes a component.
-    spawn_names: Vec<Option<Rc<str>>>,
-    name_pool: HashSet<Rc<str>>,
+    /// The names live components had at spawn (for a snapshot taken while
+    /// one runs), one entry per distinct name with a count of its users;
+    /// a proc holds its entry's number in two bytes of its padding, so a
+    /// component pays nothing for it.
+    names: Vec<(Rc<str>, u32)>,
+    name_index: HashMap<Rc<str>, u16>,
+    names_free: Vec<u16>,
     free: Vec<u32>,
     live: usize,
     current: Vec<Task>,
@@ -264,8 +266,9 @@ impl Scheduler {
                 tombstone: Proc::tombstone(core.clone()),
                 core,
                 slots: Vec::new(),
-                spawn_names: Vec::new(),
-                name_pool: HashSet::new(),
+                names: Vec::new(),
+                name_index: HashMap::new(),
+                names_free: Vec::new(),
                 free: Vec::new(),
                 live: 0,
                 current: Vec::new(),
@@ -314,7 +317,6 @@ impl Scheduler {
     pub fn reserve(&mut self, n: usize) {
         self.inner.reserved = self.inner.reserved.max(n);
         self.inner.slots.reserve_exact(n);
-        self.inner.spawn_names.reserve_exact(n);
         self.inner.current.reserve(n);
         self.inner.next_run.reserve(n);
         self.inner.core.woken.with(|w| w.reserve(n));
