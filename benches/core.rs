@@ -2,8 +2,8 @@
 //! `cargo bench --bench core`; `BENCH_QUICK=1` makes a run that takes a few
 //! seconds (smaller sizes, shorter idle period, fewer repetitions).
 //! `BENCH_ROWS=pipeline10x1,idle` (of `idle`, `pipeline1x1`,
-//! `pipeline1x64`, `pipeline10x1`, `pipeline10x64`, `allocs`, `wake`) runs
-//! only those rows, for profiling.
+//! `pipeline1x64`, `pipeline10x1`, `pipeline10x64`, `allocs`, `refusals`,
+//! `churn`, `wake`) runs only those rows, for profiling.
 //!
 //! Every measurement is printed as one JSON line on stdout:
 //!
@@ -37,6 +37,27 @@
 //!   (clock ticks, a coarse cross-check), `poll_waits` how often the
 //!   scheduler blocked in `mio::Poll`. `ring_round_trip_ms` is the time one
 //!   message then takes to go round the whole ring.
+//! * `refusals`: heap allocations per refused send in steady state: a
+//!   source that always has more sends into a 4-message inbox whose
+//!   consumer takes one message a step, so it is refused and woken again
+//!   and again; counted between 10% and 90% of the messages.
+//! * `churn`: connection churn in process. A long-lived parent shaped like
+//!   `ServerCore` makes connections one after another: each gets a run-time
+//!   outbox on the parent (`AdaptiveBoxes`) linked to its `control`, its
+//!   `outbox` linked to the parent's `inbox`, is spawned as a child,
+//!   registers a socket (an unbound Unix datagram socket) in its first
+//!   step and ends; the parent learns of the exit and removes the run-time
+//!   outbox. `us_per_conn` is the time per connection (median of `reps`
+//!   runs of `cycles` connections) with `idle` = 0, 1,000, 4,000 and 8,000
+//!   other connections alive (asleep, each with its socket registered and
+//!   its run-time outbox); `ratio_to_0` compares with no idle ones.
+//! * `idle_parts` (with `idle`): where an idle component's heap goes,
+//!   from the allocator's count (requested bytes) in stages on a fresh
+//!   scheduler: `boxes_bytes` (its four default boxes, made with it),
+//!   `task_bytes` (spawning: the boxed component of `component_bytes`, its
+//!   proc, its scheduler table entries), `links_bytes` (the ring's links)
+//!   and `round_bytes` (the run queues' change over the first round:
+//!   negative, as the wake list that spawning grew is given back).
 //! * `wake`: latency from another thread's send to the receiving
 //!   component's step, with the scheduler asleep in `mio::Poll` before each
 //!   send (the thread waits for an ack, then a short gap). Via a `Threaded`
@@ -45,7 +66,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::thread;
@@ -53,7 +74,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use kamaelia::axon::{
-    link, BoxSet, Component, Cx, DefaultBoxes, Ended, Id, Inbox, Scheduler, Step, Threaded,
+    link, AdaptiveBoxes, BoxSet, Component, Cx, DefaultBoxes, Ended, Id, Inbox, Scheduler, Signal,
+    Step, Threaded,
 };
 
 mod common;
@@ -642,6 +664,328 @@ fn bench_idle(cfg: &Config) {
         .print();
 }
 
+/// Where an idle component's heap goes, counted by the allocator (exact,
+/// requested bytes) in stages on a fresh scheduler: its boxes (made with
+/// the component, before spawning), its task (spawning: the boxed
+/// component, its proc, its entries in the scheduler's tables), its links
+/// (ring links as in `bench_idle`), and the run queues' growth in the
+/// first round (which puts them all to sleep).
+fn bench_idle_parts(n: usize) {
+    let mut relays: Vec<Relay> = Vec::with_capacity(n);
+    let vec_bytes = n * std::mem::size_of::<Relay>();
+    let h0 = live_bytes();
+    for _ in 0..n {
+        relays.push(Relay {
+            boxes: DefaultBoxes::new(),
+        });
+    }
+    let h1 = live_bytes();
+    let mut s = Scheduler::new();
+    let h_sched = live_bytes();
+    let ids: Vec<Id> = relays.drain(..).map(|r| s.spawn(r)).collect();
+    drop(relays);
+    let id_bytes = n * std::mem::size_of::<Id>();
+    let h2 = live_bytes();
+    for w in ids.windows(2) {
+        link_ring_pair(&mut s, w[0], w[1]);
+    }
+    link_ring_pair(&mut s, ids[n - 1], ids[0]);
+    let h3 = live_bytes();
+    let steps = s.run_until_idle();
+    assert_eq!(steps, n);
+    let h4 = live_bytes();
+    let per = |b: isize| b as f64 / n as f64;
+    let boxes = per((h1 - h0) as isize);
+    // Spawning moved each component out of `relays` (freed) into a box.
+    let task = per(h2 as isize - (h_sched - vec_bytes) as isize - id_bytes as isize);
+    let links = per(h3 as isize - h2 as isize);
+    let queues = per(h4 as isize - h3 as isize);
+    Json::new("idle_parts")
+        .int("n", n as u64)
+        .int("component_bytes", std::mem::size_of::<Relay>() as u64)
+        .num("boxes_bytes", boxes)
+        .num("task_bytes", task)
+        .num("links_bytes", links)
+        .num("round_bytes", queues)
+        .num("total_bytes", boxes + task + links + queues)
+        .print();
+}
+
+// ---------------------------------------------------------------------------
+// refusals
+
+/// Sends `0..n` as fast as it may into a 4-message inbox, counting the
+/// sends refused; notes the allocation count and refusals when 10% and 90%
+/// of the messages have gone.
+struct RefusedSource {
+    outbox: kamaelia::axon::Outbox<u64>,
+    next: u64,
+    n: u64,
+    refusals: u64,
+    marks: Rc<RefCell<Vec<(u64, u64)>>>,
+}
+
+impl Component for RefusedSource {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        while self.next < self.n {
+            let mut marks = self.marks.borrow_mut();
+            let at = [self.n / 10, self.n * 9 / 10];
+            if marks.len() < 2 && self.next == at[marks.len()] {
+                marks.push((allocs(), self.refusals));
+            }
+            drop(marks);
+            if self.outbox.send(self.next).is_err() {
+                self.refusals += 1;
+                return Step::Pause;
+            }
+            self.next += 1;
+        }
+        Step::Done
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.outbox);
+    }
+}
+
+/// Takes one message a step; stops the system after `n`.
+struct SlowSink {
+    inbox: Inbox<u64>,
+    got: u64,
+    n: u64,
+}
+
+impl Component for SlowSink {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if self.inbox.recv().is_some() {
+            self.got += 1;
+            if self.got == self.n {
+                cx.stop_system();
+            }
+            return Step::Yield;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        set.add(&self.inbox);
+    }
+}
+
+/// Heap allocations per refused send in steady state: a source that
+/// always has more to send, a consumer that takes one message a step from
+/// a 4-message inbox, so most sends after the first few are refused and
+/// the source is woken by each take.
+fn bench_refusals(cfg: &Config) {
+    let n = if cfg.quick { 100_000 } else { 1_000_000 };
+    // Room for both marks, so taking the first allocates nothing.
+    let marks = Rc::new(RefCell::new(Vec::with_capacity(2)));
+    let src = RefusedSource {
+        outbox: kamaelia::axon::Outbox::outbox(),
+        next: 0,
+        n,
+        refusals: 0,
+        marks: marks.clone(),
+    };
+    let sink = SlowSink {
+        inbox: Inbox::bounded("inbox", "data", 4),
+        got: 0,
+        n,
+    };
+    link(&src.outbox, &sink.inbox).expect("link");
+    let mut s = Scheduler::new();
+    s.spawn(src);
+    s.spawn(sink);
+    assert_eq!(s.run(), Ended::Stopped);
+    let m = marks.borrow();
+    let (a0, r0) = m[0];
+    let (a1, r1) = *m.last().expect("two marks");
+    let refusals = r1 - r0;
+    let steady = a1 - a0;
+    let per = steady as f64 / refusals.max(1) as f64;
+    Json::new("refusals")
+        .int("n", n)
+        .int("steady_refusals", refusals)
+        .int("steady_allocs", steady)
+        .sci("allocs_per_refusal", per)
+        .text("goal", "allocs_per_refusal==0")
+        .flag("goal_met", steady == 0 && refusals > 0)
+        .print();
+}
+
+// ---------------------------------------------------------------------------
+// churn
+
+/// One short-lived or idle "connection": registers a socket (as a TCP
+/// connection does) in its first step; then, if short-lived, ends; if
+/// idle, sleeps until it is told to stop on `control`.
+struct Conn {
+    boxes: DefaultBoxes<u64, u64>,
+    short: bool,
+    socket: Option<mio::net::UnixDatagram>,
+    registered: Rc<Cell<usize>>,
+}
+
+impl Component for Conn {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if self.socket.is_none() {
+            let mut sock = mio::net::UnixDatagram::unbound().expect("a socket (fd limit?)");
+            cx.register(&mut sock, mio::Interest::READABLE)
+                .expect("register a socket");
+            self.socket = Some(sock);
+            self.registered.set(self.registered.get() + 1);
+        }
+        if self.short || self.boxes.control.recv().is_some() {
+            return Step::Done;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        self.boxes.list(set);
+    }
+}
+
+enum ChurnPhase {
+    /// Spawning the idle connections, a batch a step.
+    Fill,
+    /// Waiting for every idle one to have registered its socket.
+    Settle,
+    /// Timing `cycles` connections made and finished one after another.
+    Churn { t0: Instant },
+}
+
+/// A long-lived parent, shaped like `ServerCore`: for each connection it
+/// adds a run-time outbox linked to the connection's `control`, links the
+/// connection's `outbox` to its own `inbox`, spawns it as a child, and on
+/// its exit removes the run-time outbox.
+struct ChurnParent {
+    boxes: DefaultBoxes<u64, u64>,
+    extra: AdaptiveBoxes,
+    phase: ChurnPhase,
+    idle: usize,
+    made: usize,
+    cycles: usize,
+    done: usize,
+    to_conn: BTreeMap<Id, String>,
+    registered: Rc<Cell<usize>>,
+    elapsed: Rc<Cell<Duration>>,
+}
+
+impl ChurnParent {
+    fn start(&mut self, cx: &mut Cx, short: bool) {
+        let conn = Conn {
+            boxes: DefaultBoxes::new(),
+            short,
+            socket: None,
+            registered: self.registered.clone(),
+        };
+        let out = self
+            .extra
+            .add_outbox::<Signal>("_conn", "shutdown for one connection");
+        link(&out, &conn.boxes.control).expect("link to_conn");
+        link(&conn.boxes.outbox, &self.boxes.inbox).expect("link conn outbox");
+        let id = cx.spawn_child(conn);
+        self.to_conn.insert(id, out.name().to_string());
+    }
+}
+
+impl Component for ChurnParent {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        match self.phase {
+            ChurnPhase::Fill => {
+                let end = (self.made + 256).min(self.idle);
+                while self.made < end {
+                    self.start(cx, false);
+                    self.made += 1;
+                }
+                if self.made == self.idle {
+                    self.phase = ChurnPhase::Settle;
+                }
+                Step::Yield
+            }
+            ChurnPhase::Settle => {
+                if self.registered.get() < self.idle {
+                    return Step::Yield;
+                }
+                self.phase = ChurnPhase::Churn { t0: Instant::now() };
+                self.start(cx, true);
+                Step::Pause
+            }
+            ChurnPhase::Churn { t0 } => {
+                while let Some(exit) = cx.next_exit() {
+                    let name = self.to_conn.remove(&exit.id).expect("a child of ours");
+                    self.extra.remove(&name).expect("its run-time outbox");
+                    self.done += 1;
+                    if self.done == self.cycles {
+                        self.elapsed.set(t0.elapsed());
+                        cx.stop_system();
+                        return Step::Pause;
+                    }
+                    self.start(cx, true);
+                }
+                Step::Pause
+            }
+        }
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        self.boxes.list(set);
+        set.adaptive(&self.extra);
+    }
+}
+
+/// Microseconds per connection made and finished with `idle` others alive.
+fn run_churn(idle: usize, cycles: usize) -> f64 {
+    let elapsed = Rc::new(Cell::new(Duration::ZERO));
+    let mut s = Scheduler::new();
+    s.spawn(ChurnParent {
+        boxes: DefaultBoxes::new(),
+        extra: AdaptiveBoxes::new(),
+        phase: ChurnPhase::Fill,
+        idle,
+        made: 0,
+        cycles,
+        done: 0,
+        to_conn: BTreeMap::new(),
+        registered: Rc::new(Cell::new(0)),
+        elapsed: elapsed.clone(),
+    });
+    assert_eq!(s.run(), Ended::Stopped);
+    assert_eq!(s.stats().finished as usize, cycles);
+    elapsed.get().as_secs_f64() * 1e6 / cycles as f64
+}
+
+/// Cost of one connection's life (spawn, link through run-time boxes of a
+/// long-lived parent, register a socket, finish, remove the boxes) with
+/// 0, 1,000, 4,000 and 8,000 idle connections alive; the median of
+/// `reps` runs each, and its ratio to the 0 case.
+fn bench_churn(cfg: &Config) {
+    let cycles = if cfg.quick { 2_000 } else { 20_000 };
+    let mut base = 0.0;
+    for idle in [0, 1_000, 4_000, 8_000] {
+        let mut v: Vec<f64> = (0..cfg.reps).map(|_| run_churn(idle, cycles)).collect();
+        let us = median(&mut v);
+        if idle == 0 {
+            base = us;
+        }
+        let ratio = us / base;
+        let mut line = Json::new("churn")
+            .int("idle", idle as u64)
+            .int("cycles", cycles as u64)
+            .int("reps", cfg.reps as u64)
+            .num("us_per_conn", us)
+            .num("us_per_conn_min", min(&v))
+            .num("ratio_to_0", ratio);
+        if idle == 8_000 {
+            line = line
+                .text("goal", "ratio_to_0<=1.3")
+                .flag("goal_met", ratio <= 1.3);
+        }
+        line.print();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // wake
 
@@ -769,6 +1113,7 @@ fn main() {
     // First, while the heap is still small, so RSS growth is all its own.
     if common::want("idle") {
         bench_idle(&cfg);
+        bench_idle_parts(if cfg.quick { 10_000 } else { 100_000 });
     }
     for k in [1, 10] {
         for per_step in [1, 64] {
@@ -779,6 +1124,12 @@ fn main() {
     }
     if common::want("allocs") {
         bench_allocs(&cfg);
+    }
+    if common::want("refusals") {
+        bench_refusals(&cfg);
+    }
+    if common::want("churn") {
+        bench_churn(&cfg);
     }
     if common::want("wake") {
         print_wake("threaded", wake_via_threaded(&cfg));

@@ -184,7 +184,9 @@ fn a_panic_propagates_out_of_run_by_default() {
     let r = catch_unwind(AssertUnwindSafe(|| s.run()));
     let payload = r.expect_err("the panic was swallowed");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
-    assert_eq!(s.stats().panicked, 0);
+    // It propagated, and the component ended as panicked on the way out.
+    assert_eq!(s.stats().panicked, 1);
+    assert_eq!(s.live(), 1);
 }
 
 #[test]

@@ -19,15 +19,12 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 
 use super::boxes::{BoxRef, Inbox, Outbox};
 use super::proc::Proc;
-
-thread_local! {
-    static SUFFIX: Cell<u64> = const { Cell::new(1) };
-}
 
 /// The run-time boxes of one component.
 pub struct AdaptiveBoxes {
@@ -36,9 +33,17 @@ pub struct AdaptiveBoxes {
 
 #[derive(Default)]
 pub(crate) struct AdaptiveInner {
-    boxes: RefCell<Vec<BoxRef>>,
+    /// Our boxes by the order they were added (a sequence number), so
+    /// listing keeps that order and removing one is O(log n).
+    boxes: RefCell<BTreeMap<u64, BoxRef>>,
+    /// The sequence number of each of our boxes, by name.
+    by_name: RefCell<HashMap<String, u64>>,
+    next_seq: Cell<u64>,
+    /// The last number given to a name before the component was spawned;
+    /// afterwards the scheduler's counter is used.
+    suffix: Cell<u64>,
     /// Every name taken: the component's fixed boxes and ours.
-    taken: RefCell<std::collections::HashSet<String>>,
+    taken: RefCell<HashSet<String>>,
     owner: RefCell<Option<Rc<Proc>>>,
 }
 
@@ -62,12 +67,12 @@ impl AdaptiveInner {
         // `names` lists every box, ours included: the fixed ones are what
         // is left after taking ours out once each.
         let mut fixed = names;
-        for b in self.boxes.borrow().iter() {
+        for b in self.boxes.borrow().values() {
             if let Some(i) = fixed.iter().position(|n| n == b.name()) {
                 fixed.remove(i);
             }
         }
-        for b in self.boxes.borrow().iter() {
+        for b in self.boxes.borrow().values() {
             if fixed.iter().any(|n| n == b.name()) {
                 log::error!(
                     "run-time box '{}' was added before spawning with the name of a fixed box; \
@@ -88,12 +93,16 @@ impl AdaptiveInner {
         if !self.is_taken(base) {
             return base.to_string();
         }
+        // The counter is the scheduler's once spawned (so names do not
+        // depend on what ran before on this thread), ours before.
+        let owner = self.owner.borrow().clone();
+        let counter = match &owner {
+            Some(p) => &p.core.box_suffix,
+            None => &self.suffix,
+        };
         loop {
-            let n = SUFFIX.with(|s| {
-                let v = s.get();
-                s.set(v + 1);
-                v
-            });
+            let n = counter.get() + 1;
+            counter.set(n);
             let name = format!("{base}{n}");
             if !self.is_taken(&name) {
                 return name;
@@ -106,7 +115,10 @@ impl AdaptiveInner {
             let _ = b.0.attach(p);
         }
         self.taken.borrow_mut().insert(b.name().to_string());
-        self.boxes.borrow_mut().push(b);
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        self.by_name.borrow_mut().insert(b.name().to_string(), seq);
+        self.boxes.borrow_mut().insert(seq, b);
     }
 }
 
@@ -158,13 +170,18 @@ impl AdaptiveBoxes {
     /// boxes. Messages still waiting in it are dropped; their number is
     /// returned (and logged), so nothing disappears unnoticed.
     pub fn remove(&self, name: &str) -> Result<usize, NoSuchBox> {
-        let mut boxes = self.inner.boxes.borrow_mut();
-        let i = boxes
-            .iter()
-            .position(|b| b.name() == name)
+        let seq = self
+            .inner
+            .by_name
+            .borrow_mut()
+            .remove(name)
             .ok_or_else(|| NoSuchBox(name.to_string()))?;
-        let b = boxes.remove(i);
-        drop(boxes);
+        let b = self
+            .inner
+            .boxes
+            .borrow_mut()
+            .remove(&seq)
+            .expect("indexed by name");
         self.inner.taken.borrow_mut().remove(name);
         b.unlink();
         let owner = self.inner.owner.borrow().clone();
@@ -172,8 +189,9 @@ impl AdaptiveBoxes {
             Some(p) => p.core.clone(),
             None => super::proc::Core::new(),
         };
+        // `close` re-resolves routes only if some pass through this box; a
+        // sender whose route ends here sees it closed on its next send.
         let left = b.0.close(&Proc::tombstone(core));
-        super::boxes::bump_epoch();
         if left > 0 {
             log::warn!("run-time box '{name}' removed with {left} message(s) in it");
         }
@@ -185,23 +203,19 @@ impl AdaptiveBoxes {
         self.inner
             .boxes
             .borrow()
-            .iter()
+            .values()
             .map(|b| b.name().to_string())
             .collect()
     }
 
     /// Finds a run-time box by name.
     pub fn get(&self, name: &str) -> Option<BoxRef> {
-        self.inner
-            .boxes
-            .borrow()
-            .iter()
-            .find(|b| b.name() == name)
-            .cloned()
+        let seq = *self.inner.by_name.borrow().get(name)?;
+        self.inner.boxes.borrow().get(&seq).cloned()
     }
 
     pub(crate) fn list(&self) -> Vec<BoxRef> {
-        self.inner.boxes.borrow().clone()
+        self.inner.boxes.borrow().values().cloned().collect()
     }
 
     pub(crate) fn inner(&self) -> Rc<AdaptiveInner> {

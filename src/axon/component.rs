@@ -1,6 +1,11 @@
-//! The `Component` trait and the default set of boxes.
+//! The `Component` trait, the default set of boxes, and [`BoxSet`], the
+//! list of boxes a component gives the scheduler (it lives here, above
+//! boxes and adaptive boxes, because it gathers both).
 
-use super::boxes::{BoxSet, Inbox, Outbox};
+use std::rc::Rc;
+
+use super::adaptive::{AdaptiveBoxes, AdaptiveInner};
+use super::boxes::{BoxRef, Inbox, Outbox, Port};
 use super::cx::Cx;
 use super::signal::{Signal, Step};
 
@@ -112,4 +117,51 @@ impl<I: 'static, O: 'static> Default for DefaultBoxes<I, O> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The list of a component's boxes, filled by [`Component::boxes`](crate::axon::Component::boxes).
+#[derive(Default)]
+pub struct BoxSet {
+    pub(crate) boxes: Vec<BoxRef>,
+    pub(crate) adaptive: Vec<Rc<AdaptiveInner>>,
+}
+
+impl BoxSet {
+    /// Lists one box.
+    pub fn add<'a, T: 'static>(&mut self, b: impl Into<Port<'a, T>>) -> &mut Self {
+        self.boxes.push(b.into().erased());
+        self
+    }
+
+    /// Lists a box given by its erased handle (containers' own boxes).
+    pub fn add_ref(&mut self, b: &BoxRef) -> &mut Self {
+        self.boxes.push(b.clone());
+        self
+    }
+
+    /// Lists the boxes added at run time through an [`AdaptiveBoxes`](crate::axon::AdaptiveBoxes).
+    pub fn adaptive(&mut self, a: &AdaptiveBoxes) -> &mut Self {
+        self.boxes.extend(a.list());
+        self.adaptive.push(a.inner());
+        self
+    }
+
+    /// Finds a listed box by name.
+    pub fn find(&self, name: &str) -> Option<&BoxRef> {
+        self.boxes.iter().find(|b| b.name() == name)
+    }
+
+    /// The listed boxes, in the order listed.
+    pub fn iter(&self) -> impl Iterator<Item = &BoxRef> {
+        self.boxes.iter()
+    }
+}
+
+/// Lists boxes in [`Component::boxes`](crate::axon::Component::boxes):
+/// `boxes!(set; self.inbox, self.control, self.outbox, self.signal)`.
+#[macro_export]
+macro_rules! boxes {
+    ($set:expr; $($b:expr),* $(,)?) => {{
+        $( $set.add(&$b); )*
+    }};
 }

@@ -13,8 +13,6 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use super::component::Component;
-
 /// Identifies a component in one scheduler. The generation makes an id of a
 /// finished component never match the component that later reuses its slot.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,20 +49,28 @@ pub(crate) const QUEUED: u8 = 1;
 pub(crate) const RUNNING: u8 = 2;
 pub(crate) const DEAD: u8 = 3;
 
+/// A proc's `name` when the scheduler keeps none for it.
+pub(crate) const NO_NAME: u16 = u16::MAX;
+
 pub(crate) const F_REWAKE: u8 = 1; // woken while running: run again
 pub(crate) const F_HOLD: u8 = 2; // holds input back this step (refused send or asked)
 pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inboxes
+pub(crate) const F_KEEPER: u8 = 8; // keeps waiters for an inbox no component owns yet
 
 /// Shared by the scheduler and every [`Proc`]: the list of components woken
 /// since the current round began.
 pub(crate) struct Core {
     pub(crate) woken: WakeList,
+    /// The last number given to a run-time box name (`AdaptiveBoxes`), so
+    /// that names depend only on what ran in this scheduler.
+    pub(crate) box_suffix: Cell<u64>,
 }
 
 impl Core {
     pub(crate) fn new() -> Rc<Core> {
         Rc::new(Core {
             woken: WakeList(UnsafeCell::new(Vec::new())),
+            box_suffix: Cell::new(0),
         })
     }
 }
@@ -91,11 +97,13 @@ pub(crate) struct WakeList(UnsafeCell<Vec<Task>>);
 impl WakeList {
     #[inline]
     pub(crate) fn push(&self, task: Task) {
-        // SAFETY: see the type's documentation.
+        // SAFETY: single-threaded (`Rc`-held, `!Sync`), and the mutable
+        // reference lives only for this push, which calls no code that
+        // could reach the list again.
         unsafe { (*self.0.get()).push(task) }
     }
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: see the type's documentation.
+        // SAFETY: as in `push`: a read for the length of this call.
         unsafe { (*self.0.get()).len() }
     }
     pub(crate) fn is_empty(&self) -> bool {
@@ -103,12 +111,15 @@ impl WakeList {
     }
     /// Moves every woken task onto the end of `to`, in wake order.
     pub(crate) fn drain_into(&self, to: &mut Vec<Task>) {
-        // SAFETY: see the type's documentation; `to` is not the wake list.
+        // SAFETY: as in `push`; `to` is a `&mut` held by the caller, so it
+        // cannot be this list (reached only through `&self` methods).
         unsafe { to.append(&mut *self.0.get()) }
     }
     /// Runs `f` on the list itself (for reserving and shrinking).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Vec<Task>) -> R) -> R {
-        // SAFETY: see the type's documentation; `f` only resizes the list.
+        // SAFETY: as in `push`, provided `f` does not wake a component (a
+        // wake pushes onto this list): its callers pass `Vec::reserve`,
+        // `Vec::clear` and `shrink_idle`, which only resize the list.
         unsafe { f(&mut *self.0.get()) }
     }
 }
@@ -119,6 +130,9 @@ pub(crate) struct Proc {
     pub(crate) id: Id,
     pub(crate) state: Cell<u8>,
     pub(crate) flags: Cell<u8>,
+    /// The scheduler's number for this component's name as it was at
+    /// spawn (`NO_NAME` if it has none); it sits in what would be padding.
+    pub(crate) name: Cell<u16>,
     /// Messages waiting in this component's own inboxes.
     pub(crate) pending: Cell<u32>,
     pub(crate) core: Rc<Core>,
@@ -128,9 +142,18 @@ pub(crate) struct Proc {
     waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
     /// The component itself while it lives (a `Box` the scheduler owns and
     /// frees); kept here, beside its wake state, so a step reaches both
-    /// through one pointer.
-    pub(crate) comp: Cell<Option<NonNull<dyn Component>>>,
+    /// through one pointer (a separate table cost a dependent load per
+    /// step: 1 ns a hop in `benches/core.rs`).
+    pub(crate) comp: Cell<Option<ErasedComp>>,
 }
+
+/// A component as its proc holds it: the scheduler's `NonNull<dyn
+/// Component>` as its two words, so that this layer (and the boxes above
+/// it, which point to procs) need not know what a component is. Only the
+/// scheduler makes and reads one (`erase` and `unerase` in
+/// `scheduler/lifecycle.rs`); here it is only stored and copied.
+#[derive(Clone, Copy)]
+pub(crate) struct ErasedComp(pub(crate) [NonNull<()>; 2]);
 
 impl Proc {
     pub(crate) fn new(id: Id, core: Rc<Core>) -> Rc<Proc> {
@@ -138,6 +161,7 @@ impl Proc {
             id,
             state: Cell::new(QUEUED),
             flags: Cell::new(0),
+            name: Cell::new(NO_NAME),
             pending: Cell::new(0),
             core,
             waiters: Cell::new(None),
@@ -213,14 +237,20 @@ impl Proc {
         self.set(F_WAITERS);
     }
 
+    /// Wakes every producer waiting for room in our inboxes. The list
+    /// keeps its allocation for the next refusal: a producer refused again
+    /// and again by a slow consumer costs no allocation per refusal.
     #[cold]
     pub(crate) fn wake_waiters(&self) {
         self.clear(F_WAITERS);
-        if let Some(list) = self.waiters.take() {
-            for p in list.iter() {
+        if let Some(mut list) = self.waiters.take() {
+            // Waking queues a proc and sets flags; it runs no user code and
+            // never adds a waiter, so nothing else sees the list meanwhile.
+            for p in list.drain(..) {
                 p.clear(F_HOLD);
                 p.wake();
             }
+            self.waiters.set(Some(list));
         }
     }
 }

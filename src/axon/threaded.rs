@@ -48,7 +48,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TryRecvError, TrySendError};
 
-use super::boxes::{BoxSet, Full, Inbox, Outbox};
+use super::boxes::{Full, Inbox, Outbox};
+use super::component::BoxSet;
 use super::component::Component;
 use super::cx::Cx;
 use super::proc::Id;

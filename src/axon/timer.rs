@@ -25,7 +25,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::boxes::{Address, BoxSet, Inbox, Outbox};
+use super::boxes::{Address, Inbox, Outbox};
+use super::component::BoxSet;
 use super::component::Component;
 use super::cx::Cx;
 use super::scheduler::{Service, ServiceError, TimerKey};

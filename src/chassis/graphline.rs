@@ -17,7 +17,11 @@
 //!
 //! Shutdown: it ends when every child has ended. Messages that reach one of
 //! its own inboxes not passed to a child are not spun on; they are counted
-//! as undelivered when it ends.
+//! as undelivered when it ends. A child's `signal` the table does not link
+//! is linked to an inbox of the graphline's own, `_child_signals`, which
+//! keeps what comes (a child's last word, which nobody asked to hear): so
+//! when the graphline ends these are counted as undelivered, as before,
+//! but logged in one line for the graphline instead of one per child.
 //!
 //! ```
 //! use kamaelia::axon::{line_reader, Inbox, Scheduler, link_refs};
@@ -97,6 +101,10 @@ impl GraphlineBuilder {
             signal_fed: false,
             disseminate: Vec::new(),
             control_copies: AdaptiveBoxes::new(),
+            child_signals: Inbox::new(
+                "_child_signals",
+                "children's signals not linked in the table",
+            ),
             control_blocked: false,
             running: 0,
             started: false,
@@ -164,6 +172,17 @@ impl GraphlineBuilder {
                 g.disseminate.push(Copy::new(out));
             }
         }
+        let dropped = g.child_signals.erased();
+        for (_, c) in &self.children {
+            if let Some(sig) = box_of(&**c, "signal") {
+                let unlinked_outbox = sig.direction() == Dir::Out && sig.destination().is_none();
+                if unlinked_outbox && sig.message_type() == dropped.message_type() {
+                    if let Err(e) = link_refs(&sig, &dropped) {
+                        log::error!("graphline: cannot collect a child's signal: {e}");
+                    }
+                }
+            }
+        }
         g.pending = self.children.into_iter().map(|(_, c)| c).collect();
         Ok(g)
     }
@@ -180,6 +199,10 @@ pub struct Graphline {
     /// A copy of control for each child whose control is not linked.
     disseminate: Vec<Copy<Signal>>,
     control_copies: AdaptiveBoxes,
+    /// Where children's `signal` boxes the table leaves unlinked lead;
+    /// never read (input is held), so what arrives is counted and logged
+    /// once, as undelivered, when the graphline ends.
+    child_signals: Inbox<Signal>,
     /// A child refused its copy of a control signal (so control waits).
     control_blocked: bool,
     running: usize,
@@ -291,6 +314,7 @@ impl Component for Graphline {
     fn boxes(&self, set: &mut BoxSet) {
         set.add(&self.control)
             .add(&self.signal)
+            .add(&self.child_signals)
             .adaptive(&self.control_copies);
         for b in &self.own {
             set.add_ref(b);

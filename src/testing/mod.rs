@@ -5,6 +5,12 @@
 //! outboxes with a [`Collector`], run one step at a time and see what each
 //! returned, run until idle, move virtual time, and compare traces.
 //!
+//! Virtual time makes a test of components deterministic, but not one
+//! that races a thread (a threaded component, a socket) against a timer:
+//! virtual time does not wait for threads. Wait for the thread's answer
+//! with [`Harness::wait_for_wake`], which never moves virtual time, before
+//! [`Harness::advance`] (see [`Scheduler::with_virtual_time`]).
+//!
 //! ```
 //! use kamaelia::axon::{BoxSet, Component, Cx, DefaultBoxes, Signal, Step, StepResult};
 //! use kamaelia::testing::Harness;

@@ -1,0 +1,496 @@
+//! The storage of one box, the erased view of it, and the link epoch that
+//! tells an outbox its cached route may be stale.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::super::proc::{Id, Proc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
+use super::super::ring::Ring;
+use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
+
+// ---------------------------------------------------------------------------
+// Link epoch: bumped on every change of any link in this thread. An outbox's
+// cached route is valid while its epoch matches.
+
+/// Interning key of a static spec: the addresses and lengths of its strings.
+type SpecKey = (usize, usize, usize, usize);
+
+thread_local! {
+    static EPOCH: Cell<u32> = const { Cell::new(1) };
+    static SPECS: RefCell<HashMap<SpecKey, Rc<Spec>>> = RefCell::new(HashMap::new());
+}
+
+#[inline]
+pub(crate) fn epoch() -> u32 {
+    EPOCH.with(|e| e.get())
+}
+
+pub(crate) fn bump_epoch() {
+    EPOCH.with(|e| {
+        let next = e.get().wrapping_add(1);
+        // 0 is reserved for "never resolved".
+        e.set(if next == 0 { 1 } else { next })
+    });
+}
+
+/// Name and description of a box. Static pairs are interned, so the four
+/// default boxes of every component share four `Spec`s.
+pub(crate) struct Spec {
+    pub(super) name: Cow<'static, str>,
+    pub(super) desc: Cow<'static, str>,
+}
+
+pub(super) fn static_spec(name: &'static str, desc: &'static str) -> Rc<Spec> {
+    let key = (
+        name.as_ptr() as usize,
+        name.len(),
+        desc.as_ptr() as usize,
+        desc.len(),
+    );
+    SPECS.with(|s| {
+        s.borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                Rc::new(Spec {
+                    name: Cow::Borrowed(name),
+                    desc: Cow::Borrowed(desc),
+                })
+            })
+            .clone()
+    })
+}
+
+pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
+    Rc::new(Spec {
+        name: Cow::Owned(name),
+        desc: Cow::Owned(desc),
+    })
+}
+
+// ---------------------------------------------------------------------------
+
+/// One box. Layout is kept to 56 bytes of payload (see `ring.rs`).
+pub(crate) struct Node<T> {
+    pub(super) ring: UnsafeCell<Ring<T>>,
+    /// Most messages this box stores before refusing; `u32::MAX` = no limit.
+    pub(super) limit: Cell<u32>,
+    pub(super) dir: Dir,
+    /// Some box has been linked to this one, so routes may pass through it
+    /// (see `close`).
+    pub(super) linked_into: Cell<bool>,
+    /// The component whose box this is; a tombstone once it has finished.
+    pub(super) owner: UnsafeCell<Option<Rc<Proc>>>,
+    /// The direct destination of a link from this box.
+    pub(super) next: UnsafeCell<Option<Rc<Node<T>>>>,
+    pub(super) spec: Rc<Spec>,
+}
+
+impl<T: 'static> Node<T> {
+    pub(super) fn new(dir: Dir, spec: Rc<Spec>) -> Rc<Self> {
+        Rc::new(Node {
+            ring: UnsafeCell::new(Ring::new()),
+            limit: Cell::new(u32::MAX),
+            dir,
+            linked_into: Cell::new(false),
+            owner: UnsafeCell::new(None),
+            next: UnsafeCell::new(None),
+            spec,
+        })
+    }
+
+    // The fields in `UnsafeCell`s are reached only through the accessors
+    // below. Nodes are `!Send` and `!Sync` (they hold `Rc`s), so all access
+    // is from one thread; what each accessor needs beyond that is stated on
+    // it. ASan and valgrind check them through the box tests
+    // (tests/axon_boxes.rs, axon_wake.rs, axon_defects.rs: links made,
+    // cut and re-resolved, boxes closed with messages in them, messages
+    // whose `Drop` sends while a route is re-resolved).
+
+    /// The queue, borrowed mutably for a moment.
+    ///
+    /// Callers keep the reference only within one expression or a few
+    /// statements that make no call into user code (a message's `Drop`, a
+    /// component) and take no second reference from `ring()` of the same
+    /// node while it is used (`move_all`, the one place that borrows two
+    /// rings, returns early when they are the same node). So two mutable
+    /// references to one ring are never in use at once.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(super) fn ring(&self) -> &mut Ring<T> {
+        // SAFETY: single-threaded (see above), and no other reference to
+        // this ring is in use while the returned one is: see the contract.
+        unsafe { &mut *self.ring.get() }
+    }
+
+    #[inline]
+    pub(super) fn owner(&self) -> Option<&Rc<Proc>> {
+        // SAFETY: a shared reference to the field; it is written only by
+        // `set_owner`, and no caller holds the reference returned here
+        // across a call to `set_owner` (each uses it within the statement
+        // or to clone the `Rc`).
+        unsafe { (*self.owner.get()).as_ref() }
+    }
+
+    pub(super) fn set_owner(&self, p: Option<Rc<Proc>>) {
+        // SAFETY: no reference from `owner()` is in use (see there); the
+        // old value is dropped here, which drops at most an `Rc<Proc>`
+        // (no user code: a proc holds no messages or components).
+        unsafe { *self.owner.get() = p }
+    }
+
+    pub(super) fn next(&self) -> Option<Rc<Node<T>>> {
+        // SAFETY: reads the field for the length of a clone; no reference
+        // to it escapes, so it cannot overlap `set_next`'s write.
+        unsafe { (*self.next.get()).clone() }
+    }
+
+    /// Replaces the link; returns the old one for the caller to drop
+    /// (which may drop a node holding messages, so user code: the caller
+    /// drops it when no borrow into any box is in use).
+    pub(super) fn set_next(&self, n: Option<Rc<Node<T>>>) -> Option<Rc<Node<T>>> {
+        // SAFETY: the only references to the field are these short ones
+        // (`next` clones, `set_next` swaps); neither escapes, so this
+        // mutable one is the only one in use. The old value is returned,
+        // not dropped, so no user code runs while it is.
+        unsafe { std::mem::replace(&mut *self.next.get(), n) }
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.owner().is_some_and(|p| p.state.get() == DEAD)
+    }
+
+    /// Stores a message here, or refuses it if full, registering the
+    /// sender's owner to be woken when room appears.
+    ///
+    /// A closed box (its component has finished) has a limit of 0, so a
+    /// push to one takes the refusal branch: that costs the common case
+    /// nothing, and lets a sender whose cached route ends here find out
+    /// (it checks `is_closed` on a refusal) without the finish
+    /// re-resolving every route (see `close`). No waiter is registered
+    /// with a closed box: nothing would ever wake it.
+    #[inline(always)]
+    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
+        let ring = self.ring();
+        if ring.len() as u32 >= self.limit.get() {
+            self.refuse(from);
+            return Err(Full(msg));
+        }
+        ring.push_back(msg);
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.delivered(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the limit, except on a closed box, whose limit stays 0 (see
+    /// `push`).
+    pub(super) fn set_limit(&self, limit: Option<usize>) {
+        if !self.is_closed() {
+            set_limit(&self.limit, limit)
+        }
+    }
+
+    /// Registers the sender's owner to be woken when room appears; not
+    /// with a closed box, which nothing will ever take from.
+    #[cold]
+    pub(super) fn refuse(&self, from: &Node<T>) {
+        if self.is_closed() {
+            return;
+        }
+        if let Some(producer) = from.owner() {
+            producer.set(F_HOLD);
+            if self.owner().is_none() {
+                // An inbox no component owns (one a test or a program holds
+                // directly) still needs somewhere to keep its waiters, so
+                // that taking a message wakes the refused sender.
+                let keeper = Proc::detached(producer.core.clone());
+                keeper.pending.set(self.ring().len() as u32);
+                // Marked, so that `attach` hands its waiters on to the
+                // component that later owns this inbox.
+                keeper.set(F_KEEPER);
+                self.set_owner(Some(keeper));
+            }
+            if let Some(consumer) = self.owner() {
+                consumer.add_waiter(producer);
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn pop(&self) -> Option<T> {
+        let v = self.ring().pop_front()?;
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.taken();
+            }
+        }
+        Some(v)
+    }
+
+    /// Follows the chain from here to the final storage, cutting links that
+    /// lead into finished components on the way.
+    pub(super) fn resolve(self: &Rc<Self>) -> Rc<Node<T>> {
+        let mut cur = self.clone();
+        while let Some(n) = cur.next() {
+            if n.is_closed() {
+                cur.set_next(None);
+                break;
+            }
+            cur = n;
+        }
+        cur
+    }
+
+    /// Moves everything stored here to `to`, in order, ignoring its limit.
+    pub(super) fn move_all(&self, to: &Node<T>) {
+        let n = self.ring().len() as u32;
+        if n == 0 || std::ptr::eq(self, to) {
+            return;
+        }
+        let mut moved = Ring::new();
+        std::mem::swap(self.ring(), &mut moved);
+        if self.dir == Dir::In {
+            if let Some(o) = self.owner() {
+                o.pending.set(o.pending.get() - n);
+            }
+        }
+        let dst = to.ring();
+        while let Some(m) = moved.pop_front() {
+            dst.push_back(m);
+        }
+        if to.dir == Dir::In {
+            if let Some(o) = to.owner() {
+                o.delivered(n);
+            }
+        }
+    }
+
+    pub(super) fn link_to(self: &Rc<Self>, dst: &Rc<Node<T>>) -> Result<LinkKind, LinkError> {
+        let kind = match (self.dir, dst.dir) {
+            (Dir::Out, Dir::In) => LinkKind::Normal,
+            (Dir::In, Dir::In) => LinkKind::PassIn,
+            (Dir::Out, Dir::Out) => LinkKind::PassOut,
+            (Dir::In, Dir::Out) => {
+                return Err(LinkError::new(
+                    LinkErrorKind::Direction,
+                    self.label(),
+                    dst.label(),
+                ))
+            }
+        };
+        if self.is_closed() || dst.is_closed() {
+            return Err(LinkError::new(
+                LinkErrorKind::Finished,
+                self.label(),
+                dst.label(),
+            ));
+        }
+        if let Some(existing) = self.next() {
+            if !existing.is_closed() {
+                return Err(LinkError::new(
+                    LinkErrorKind::AlreadyLinked {
+                        to: Box::new(existing.label()),
+                    },
+                    self.label(),
+                    dst.label(),
+                ));
+            }
+        }
+        // A chain that leads back to us would never end.
+        let mut cur = Some(dst.clone());
+        while let Some(n) = cur {
+            if Rc::ptr_eq(&n, self) {
+                return Err(LinkError::new(
+                    LinkErrorKind::Cycle,
+                    self.label(),
+                    dst.label(),
+                ));
+            }
+            cur = n.next();
+        }
+        self.set_next(Some(dst.clone()));
+        dst.linked_into.set(true);
+        bump_epoch();
+        let fin = dst.resolve();
+        self.move_all(&fin);
+        // What this box held has moved on, so there is room in it now: a
+        // producer refused by it (its owner, when a limited outbox filled
+        // before it was linked) waits for exactly this.
+        if let Some(o) = self.owner() {
+            if o.has(F_WAITERS) {
+                o.wake_waiters();
+            }
+        }
+        Ok(kind)
+    }
+
+    pub(super) fn unlink(self: &Rc<Self>) -> bool {
+        let Some(old) = self.set_next(None) else {
+            return false;
+        };
+        bump_epoch();
+        // Anyone waiting for room at the old end should look again.
+        if let Some(o) = old.resolve().owner() {
+            o.wake_waiters();
+        }
+        true
+    }
+
+    pub(super) fn label(&self) -> BoxLabel {
+        BoxLabel {
+            owner: self.owner().map(|p| p.id).filter(|id| *id != Id::DETACHED),
+            component: None,
+            name: self.spec.name.to_string(),
+            dir: self.dir,
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Erased access, for linking by name, introspection and the scheduler.
+
+pub(crate) trait NodeDyn {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn dir(&self) -> Dir;
+    fn type_name(&self) -> &'static str;
+    fn msg_type(&self) -> TypeId;
+    fn len(&self) -> usize;
+    fn limit(&self) -> Option<usize>;
+    fn owner_id(&self) -> Option<Id>;
+    fn next_dyn(&self) -> Option<BoxRef>;
+    fn unlink_dyn(self: Rc<Self>) -> bool;
+    fn link_dyn(self: Rc<Self>, dst: &BoxRef) -> Result<LinkKind, LinkError>;
+    fn as_any_rc(self: Rc<Self>) -> Rc<dyn Any>;
+    fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id>;
+    fn close(&self, tombstone: &Rc<Proc>) -> usize;
+    fn set_limit_dyn(&self, limit: Option<usize>);
+    fn label(&self) -> BoxLabel;
+    fn addr(&self) -> *const ();
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef;
+}
+
+impl<T: 'static> NodeDyn for Node<T> {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+    fn description(&self) -> &str {
+        &self.spec.desc
+    }
+    fn dir(&self) -> Dir {
+        self.dir
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn len(&self) -> usize {
+        self.ring().len()
+    }
+    fn limit(&self) -> Option<usize> {
+        let l = self.limit.get();
+        (l != u32::MAX).then_some(l as usize)
+    }
+    fn owner_id(&self) -> Option<Id> {
+        self.owner().map(|p| p.id).filter(|id| *id != Id::DETACHED)
+    }
+    fn next_dyn(&self) -> Option<BoxRef> {
+        self.next()
+            .filter(|n| !n.is_closed())
+            .map(|n| BoxRef(n as Rc<dyn NodeDyn>))
+    }
+    fn unlink_dyn(self: Rc<Self>) -> bool {
+        self.unlink()
+    }
+    fn link_dyn(self: Rc<Self>, dst: &BoxRef) -> Result<LinkKind, LinkError> {
+        let d = dst
+            .0
+            .clone()
+            .as_any_rc()
+            .downcast::<Node<T>>()
+            .map_err(|_| {
+                LinkError::new(LinkErrorKind::TypeMismatch, self.label(), dst.0.label())
+            })?;
+        self.link_to(&d)
+    }
+    fn as_any_rc(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+    fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id> {
+        if let Some(o) = self.owner() {
+            if Rc::ptr_eq(o, proc) {
+                return Ok(());
+            }
+            if o.has(F_KEEPER) {
+                // Producers refused while no component owned this inbox
+                // wait on the keeper, which nothing will ever wake once the
+                // owner takes over: wake them now. Each retries its send,
+                // and one still refused waits on the new owner.
+                o.wake_waiters();
+            } else if o.state.get() != DEAD {
+                return Err(o.id);
+            }
+        }
+        if self.dir == Dir::In {
+            proc.pending
+                .set(proc.pending.get() + self.ring().len() as u32);
+        }
+        self.set_owner(Some(proc.clone()));
+        Ok(())
+    }
+    fn close(&self, tombstone: &Rc<Proc>) -> usize {
+        let mut left = Ring::new();
+        std::mem::swap(self.ring(), &mut left);
+        let n = left.len();
+        if let Some(o) = self.owner() {
+            if self.dir == Dir::In {
+                o.pending.set(o.pending.get() - n as u32);
+            }
+            o.wake_waiters();
+        }
+        self.set_owner(Some(tombstone.clone()));
+        self.limit.set(0);
+        // A route that ends here is seen to be closed by the sender itself
+        // (`Outbox::send` checks its destination's owner), so only a route
+        // that passes through this box, one some box links into and that
+        // links on, must be re-resolved: then every outbox looks again.
+        // Most boxes are not on such a route, and a finish then costs no
+        // re-resolving elsewhere.
+        if self.set_next(None).is_some() && self.linked_into.get() {
+            bump_epoch();
+        }
+        drop(left);
+        n
+    }
+    fn set_limit_dyn(&self, limit: Option<usize>) {
+        Node::set_limit(self, limit)
+    }
+    fn label(&self) -> BoxLabel {
+        Node::label(self)
+    }
+    fn addr(&self) -> *const () {
+        self as *const Self as *const ()
+    }
+    fn new_like(&self, dir: Dir, name: Cow<'static, str>, desc: Cow<'static, str>) -> BoxRef {
+        let spec = match (name, desc) {
+            (Cow::Borrowed(n), Cow::Borrowed(d)) => static_spec(n, d),
+            (n, d) => owned_spec(n.into_owned(), d.into_owned()),
+        };
+        BoxRef(Node::<T>::new(dir, spec) as Rc<dyn NodeDyn>)
+    }
+}
+
+pub(super) fn set_limit(cell: &Cell<u32>, limit: Option<usize>) {
+    cell.set(match limit {
+        None => u32::MAX,
+        Some(n) => n.min(u32::MAX as usize - 1) as u32,
+    })
+}
