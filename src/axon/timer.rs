@@ -77,6 +77,9 @@ impl Alarm {
 
 /// Drift-free periodic ticks: the k-th tick falls due at `start + k *
 /// period`, however late the component got to run, so ticks never drift.
+/// The period need not be a whole number of nanoseconds
+/// ([`Periodic::per_second`]: 24 ticks a second fall at 41,666,666 ns,
+/// 83,333,333 ns, ..., and exactly 1 s for the 24th).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -86,11 +89,17 @@ impl Alarm {
 /// assert_eq!(p.due_at(t0 + Duration::from_millis(99)), 0);
 /// assert_eq!(p.due_at(t0 + Duration::from_millis(350)), 3); // ticks 1..=3
 /// assert_eq!(p.next_deadline(), t0 + Duration::from_millis(400));
+///
+/// let mut f = Periodic::per_second(t0, 24);
+/// assert_eq!(f.next_deadline(), t0 + Duration::from_nanos(41_666_666));
+/// assert_eq!(f.due_at(t0 + Duration::from_secs(1)), 24);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Periodic {
     start: Instant,
-    period: Duration,
+    /// The period is `num / den` nanoseconds.
+    num: u128,
+    den: u128,
     ticks: u64,
     alarm: Alarm,
 }
@@ -99,9 +108,21 @@ impl Periodic {
     /// Ticks every `period` after `start` (the first at `start + period`).
     pub fn new(start: Instant, period: Duration) -> Self {
         assert!(!period.is_zero(), "a periodic tick needs a non-zero period");
+        Periodic::ratio(start, period.as_nanos(), 1)
+    }
+
+    /// Ticks `per_second` times a second after `start`, each tick at the
+    /// whole nanosecond at or before its exact time.
+    pub fn per_second(start: Instant, per_second: u32) -> Self {
+        assert!(per_second > 0, "a periodic tick needs a non-zero rate");
+        Periodic::ratio(start, 1_000_000_000, u128::from(per_second))
+    }
+
+    fn ratio(start: Instant, num: u128, den: u128) -> Self {
         Periodic {
             start,
-            period,
+            num,
+            den,
             ticks: 0,
             alarm: Alarm::default(),
         }
@@ -114,11 +135,16 @@ impl Periodic {
         p
     }
 
+    /// When tick `k` falls due: computed from `k` each time (exact integer
+    /// arithmetic, never accumulated).
+    fn at(&self, k: u64) -> Instant {
+        let ns = u128::from(k) * self.num / self.den;
+        self.start + Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
+    }
+
     /// The deadline of the next tick not yet counted.
     pub fn next_deadline(&self) -> Instant {
-        // Exact integer arithmetic: k * period, never accumulated.
-        let ns = self.period.as_nanos() * (self.ticks as u128 + 1);
-        self.start + Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
+        self.at(self.ticks + 1)
     }
 
     /// Ticks counted so far.
@@ -128,8 +154,13 @@ impl Periodic {
 
     /// Counts the ticks that fell due by `now` and not yet counted.
     pub fn due_at(&mut self, now: Instant) -> u64 {
-        let elapsed = now.saturating_duration_since(self.start);
-        let total = (elapsed.as_nanos() / self.period.as_nanos()) as u64;
+        let elapsed = now.saturating_duration_since(self.start).as_nanos();
+        // `at` rounds each deadline down to a whole nanosecond, so the
+        // quotient can fall one short of the ticks due: step past it.
+        let mut total = (elapsed * self.den / self.num) as u64;
+        while self.at(total + 1) <= now {
+            total += 1;
+        }
         let new = total.saturating_sub(self.ticks);
         self.ticks = self.ticks.max(total);
         new

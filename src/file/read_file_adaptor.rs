@@ -96,7 +96,9 @@ use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 
 use super::chunker::{Chunker, Piece, Unit};
 use super::error::{FileError, FileOp};
-use crate::axon::{Alarm, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Remote, Signal, Step};
+use crate::axon::{
+    Alarm, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Periodic, Remote, Signal, Step,
+};
 
 /// The default block size (bytes) of block mode.
 pub const DEFAULT_READSIZE: usize = 1450;
@@ -137,48 +139,22 @@ impl ReadMode {
     }
 }
 
-/// The pace of a timed reader: one chunk every `num / den` nanoseconds.
+/// The pace of a timed reader, made into a drift-free [`Periodic`] at the
+/// first step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Pace {
-    num: u128,
-    den: u128,
+enum Pace {
+    /// One chunk every period.
+    Every(Duration),
+    /// This many chunks a second.
+    PerSecond(u32),
 }
 
-/// Deadlines `start + k * pace`, `k` from 1, computed from `k` each time.
-#[derive(Debug)]
-struct Grid {
-    start: Instant,
-    pace: Pace,
-    slot: u64,
-}
-
-impl Grid {
-    fn new(start: Instant, pace: Pace) -> Self {
-        Grid {
-            start,
-            pace,
-            slot: 1,
+impl Pace {
+    fn start(self, now: Instant) -> Periodic {
+        match self {
+            Pace::Every(d) => Periodic::new(now, d),
+            Pace::PerSecond(n) => Periodic::per_second(now, n),
         }
-    }
-
-    fn at(&self, k: u64) -> Instant {
-        let ns = k as u128 * self.pace.num / self.pace.den;
-        self.start + Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
-    }
-
-    fn deadline(&self) -> Instant {
-        self.at(self.slot)
-    }
-
-    /// A chunk went out at `now`: the next deadline is the first one after
-    /// `now` (missed ones are skipped: no catch-up).
-    fn advance(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.start).as_nanos();
-        let mut k = (elapsed * self.pace.den / self.pace.num) as u64;
-        while self.at(k + 1) <= now {
-            k += 1;
-        }
-        self.slot = (k + 1).max(self.slot + 1);
     }
 }
 
@@ -411,7 +387,8 @@ pub(crate) struct ReaderCore {
     unit: Unit,
     pace: Option<Pace>,
     active: Option<Active>,
-    grid: Option<Grid>,
+    /// Chunk deadlines, from the first step on, when paced.
+    grid: Option<Periodic>,
     alarm: Alarm,
     held: Option<Bytes>,
 }
@@ -468,14 +445,14 @@ impl ReaderCore {
                 Err(e) => return Outcome::End(Signal::failed(e)),
             }
             if let Some(p) = self.pace {
-                self.grid = Some(Grid::new(cx.now(), p));
+                self.grid = Some(p.start(cx.now()));
             }
         }
         let chunk = match self.held.take() {
             Some(b) => b,
             None => {
                 if let Some(g) = &self.grid {
-                    let due = g.deadline();
+                    let due = g.next_deadline();
                     if cx.now() < due {
                         self.arm(cx, due);
                         return Outcome::Pause;
@@ -493,8 +470,11 @@ impl ReaderCore {
         match outbox.send(chunk) {
             Ok(()) => match &mut self.grid {
                 Some(g) => {
-                    g.advance(cx.now());
-                    let next = g.deadline();
+                    // Sent at or after its deadline: every deadline passed
+                    // by now is counted, so the next one is still ahead
+                    // (missed ones are skipped: no catch-up).
+                    g.due_at(cx.now());
+                    let next = g.next_deadline();
                     self.arm(cx, next);
                     Outcome::Pause
                 }
@@ -571,11 +551,7 @@ impl ReadFileAdaptor {
             ReadMode::Bitrate { bitrate, chunkrate } => {
                 let chunkrate = chunkrate.max(1);
                 let size = ((bitrate / 8) / chunkrate as u64).max(1) as usize;
-                let pace = Pace {
-                    num: 1_000_000_000,
-                    den: chunkrate as u128,
-                };
-                (Unit::Block(size), Some(pace))
+                (Unit::Block(size), Some(Pace::PerSecond(chunkrate)))
             }
         };
         let mut core = ReaderCore::new(spec, unit);
@@ -629,10 +605,7 @@ impl ReadFileAdaptor {
     /// possible. Bit-rate mode sets its own pace and ignores this.
     pub fn steptime(mut self, steptime: Duration) -> Self {
         if !matches!(self.mode, ReadMode::Bitrate { .. }) {
-            self.core.pace = (!steptime.is_zero()).then_some(Pace {
-                num: steptime.as_nanos(),
-                den: 1,
-            });
+            self.core.pace = (!steptime.is_zero()).then_some(Pace::Every(steptime));
         }
         self
     }
@@ -653,9 +626,9 @@ impl ReadFileAdaptor {
     /// The time between chunks, if paced (rounded down to the nanosecond;
     /// deadlines themselves are exact).
     pub fn period(&self) -> Option<Duration> {
-        self.core.pace.map(|p| {
-            let ns = p.num / p.den;
-            Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
+        self.core.pace.map(|p| match p {
+            Pace::Every(d) => d,
+            Pace::PerSecond(n) => Duration::from_nanos(1_000_000_000 / u64::from(n)),
         })
     }
 }
@@ -676,30 +649,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_deadlines_are_exact_and_skip_missed_ones() {
+    fn paced_deadlines_are_exact_and_skip_missed_ones() {
         let t0 = Instant::now();
-        let mut g = Grid::new(
-            t0,
-            Pace {
-                num: 1_000_000_000,
-                den: 24,
-            },
-        );
-        assert_eq!(g.deadline(), t0 + Duration::from_nanos(41_666_666));
-        g.advance(g.deadline());
-        assert_eq!(g.deadline(), t0 + Duration::from_nanos(83_333_333));
+        let mut g = Pace::PerSecond(24).start(t0);
+        assert_eq!(g.next_deadline(), t0 + Duration::from_nanos(41_666_666));
+        // Sent exactly on its deadline: the following one.
+        g.due_at(g.next_deadline());
+        assert_eq!(g.next_deadline(), t0 + Duration::from_nanos(83_333_333));
         // Late by more than two periods: the next deadline still ahead.
-        g.advance(t0 + Duration::from_millis(200));
-        assert_eq!(g.slot, 5);
-        assert_eq!(g.deadline(), t0 + Duration::from_nanos(208_333_333));
-        // Exactly on a deadline: the following one.
-        let on = g.deadline();
-        g.advance(on);
-        assert_eq!(g.slot, 6);
+        g.due_at(t0 + Duration::from_millis(200));
+        assert_eq!(g.ticks(), 4);
+        assert_eq!(g.next_deadline(), t0 + Duration::from_nanos(208_333_333));
+        let on = g.next_deadline();
+        g.due_at(on);
+        assert_eq!(g.ticks(), 5);
         // Many periods in: still computed from k, no drift.
-        g.advance(t0 + Duration::from_secs(3600));
+        g.due_at(t0 + Duration::from_secs(3600));
         assert_eq!(
-            g.deadline(),
+            g.next_deadline(),
             t0 + Duration::from_nanos(3600 * 1_000_000_000 + 41_666_666)
         );
     }
