@@ -1,0 +1,244 @@
+//! `kamaelia fetch URL [-o FILE]`: one URL (http or https) fetched, its
+//! body written to FILE or stdout, a progress bar with the rate on stderr
+//! when stderr is a terminal.
+//!
+//! ```text
+//! SingleShotHttpClient ──ClientEvent──▶ ProgressTap ──Bytes──▶ SimpleFileWriter (-o FILE)
+//!          │  (https: a ureq child)    [limit 8]   │  [limit 8]   or StdoutWriter
+//!          └──────signal──────────────▶ control    └──signal───▶ control ──signal──▶ outcome
+//! ```
+//!
+//! The client's end (`ProducerFinished`, or `Failed` with the reason)
+//! travels down the chain behind the body; the writer forwards it, or its
+//! own failure, and that decides the exit status. A response with status
+//! 400 or more is a failure (`status 404`), after its body is written.
+//! Every link is bounded, so a slow disk or a slow reader of stdout holds
+//! the connection back rather than letting the body pile up in memory.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kamaelia::axon::{
+    link, link_with_limit, BoxSet, Component, Cx, Full, Inbox, Outbox, Scheduler, Signal, Step,
+};
+use kamaelia::boxes;
+use kamaelia::file::{SimpleFileWriter, WriteMode};
+use kamaelia::protocol::http::client::{ClientEvent, Request, SingleShotHttpClient, Url};
+use kamaelia::protocol::http::Framing;
+
+/// Messages each link holds.
+const LINK_LIMIT: usize = 8;
+
+/// Arguments of `kamaelia fetch`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The URL to fetch (http:// or https://).
+    pub url: String,
+    /// Write the body to FILE (created or truncated) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Passes body bytes on and shows the progress; see the module
+/// documentation.
+///
+/// | box     | carries       | meaning                                         |
+/// |---------|---------------|-------------------------------------------------|
+/// | inbox   | `ClientEvent` | the response: head (its length sizes the bar), body chunks, end |
+/// | control | `Signal`      | the client's end: passed on after the body      |
+/// | outbox  | `Bytes`       | body chunks                                     |
+/// | signal  | `Signal`      | the control signal, passed on                   |
+pub struct ProgressTap {
+    /// The client's events.
+    pub inbox: Inbox<ClientEvent>,
+    /// The client's end.
+    pub control: Inbox<Signal>,
+    /// Body chunks.
+    pub outbox: Outbox<Bytes>,
+    /// The client's end, passed on.
+    pub signal: Outbox<Signal>,
+    bar: ProgressBar,
+    held: Option<Bytes>,
+}
+
+impl ProgressTap {
+    /// A tap drawing on stderr when it is a terminal (else drawing nothing).
+    pub fn new() -> Self {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(spinner_style());
+        ProgressTap {
+            inbox: Inbox::inbox(),
+            control: Inbox::control(),
+            outbox: Outbox::new("outbox", "body chunks"),
+            signal: Outbox::signal(),
+            bar,
+            held: None,
+        }
+    }
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {bytes} at {binary_bytes_per_sec} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "[{bar:30}] {bytes}/{total_bytes} at {binary_bytes_per_sec}, {eta} left",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
+impl Component for ProgressTap {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        loop {
+            let chunk = match self.held.take() {
+                Some(b) => b,
+                None => match self.inbox.recv() {
+                    Some(ClientEvent::Head(h)) => {
+                        if let Framing::Length(n) = h.framing {
+                            self.bar.set_length(n);
+                            self.bar.set_style(bar_style());
+                        }
+                        continue;
+                    }
+                    Some(ClientEvent::Body(b)) => {
+                        self.bar.inc(b.len() as u64);
+                        b
+                    }
+                    Some(_) => continue,
+                    None => break,
+                },
+            };
+            if let Err(Full(b)) = self.outbox.send(chunk) {
+                self.held = Some(b);
+                cx.hold_input();
+                return Step::Pause;
+            }
+        }
+        if let Some(sig) = self.control.recv() {
+            if matches!(sig, Signal::ProducerFinished) {
+                self.bar.finish();
+            } else {
+                self.bar.abandon();
+            }
+            let _ = self.signal.send(sig);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.inbox, self.control, self.outbox, self.signal);
+    }
+}
+
+/// Writes bytes to stdout, flushed at the end of each step.
+///
+/// | box     | carries  | meaning                                           |
+/// |---------|----------|---------------------------------------------------|
+/// | inbox   | `Bytes`  | data to write                                     |
+/// | control | `Signal` | producer finished (or a failure): write what waits, flush, pass it on, stop; shutdown: pass it on, stop |
+/// | signal  | `Signal` | the control signal, or `Failed` with the write error |
+pub struct StdoutWriter {
+    /// Data.
+    pub inbox: Inbox<Bytes>,
+    /// End of data.
+    pub control: Inbox<Signal>,
+    /// Sent once, at the end.
+    pub signal: Outbox<Signal>,
+}
+
+impl StdoutWriter {
+    /// A writer to this process's stdout.
+    pub fn new() -> Self {
+        StdoutWriter {
+            inbox: Inbox::inbox(),
+            control: Inbox::control(),
+            signal: Outbox::signal(),
+        }
+    }
+
+    fn write_waiting(&mut self) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        while let Some(b) = self.inbox.recv() {
+            out.write_all(&b)?;
+        }
+        out.flush()
+    }
+}
+
+impl Component for StdoutWriter {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        let sig = self.control.recv();
+        if !sig.as_ref().is_some_and(Signal::is_shutdown) {
+            if let Err(e) = self.write_waiting() {
+                let _ = self.signal.send(Signal::failed(std::io::Error::new(
+                    e.kind(),
+                    format!("writing to stdout: {e}"),
+                )));
+                return Step::Done;
+            }
+        }
+        match sig {
+            Some(sig) => {
+                let _ = self.signal.send(sig);
+                Step::Done
+            }
+            None => Step::Pause,
+        }
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.inbox, self.control, self.signal);
+    }
+}
+
+/// Runs `kamaelia fetch`.
+pub fn run(args: Args) -> Result<(), String> {
+    let url = Url::parse(&args.url).map_err(|e| format!("bad URL {}: {e}", args.url))?;
+    let client = SingleShotHttpClient::new(Request::get(url));
+    let tap = ProgressTap::new();
+    let outcome: Inbox<Signal> = Inbox::inbox();
+    link_with_limit(&client.outbox, &tap.inbox, LINK_LIMIT).expect("fresh boxes link");
+    link(&client.signal, &tap.control).expect("fresh boxes link");
+    let mut s = Scheduler::new();
+    match &args.output {
+        Some(path) => {
+            let writer = SimpleFileWriter::new(path, WriteMode::Write);
+            link_with_limit(&tap.outbox, &writer.inbox, LINK_LIMIT).expect("fresh boxes link");
+            link(&tap.signal, &writer.control).expect("fresh boxes link");
+            link(&writer.signal, &outcome).expect("fresh boxes link");
+            s.spawn(writer);
+        }
+        None => {
+            let writer = StdoutWriter::new();
+            link_with_limit(&tap.outbox, &writer.inbox, LINK_LIMIT).expect("fresh boxes link");
+            link(&tap.signal, &writer.control).expect("fresh boxes link");
+            link(&writer.signal, &outcome).expect("fresh boxes link");
+            s.spawn(writer);
+        }
+    }
+    s.spawn(client);
+    s.spawn(tap);
+    let ended = s.run();
+    match outcome.recv() {
+        Some(Signal::ProducerFinished) => Ok(()),
+        // A ClientError says "fetching URL: reason"; a FileError names its
+        // file.
+        Some(Signal::Failed(f)) => Err(f.to_string()),
+        Some(Signal::Shutdown) => Err(format!("fetching {}: shut down", args.url)),
+        None => Err(format!(
+            "fetching {}: the run ended without a result ({ended:?})",
+            args.url
+        )),
+    }
+}
