@@ -39,6 +39,61 @@ pub struct Args {
     /// Write the body to FILE (created or truncated) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// For https: trust the CA certificate(s) in FILE (PEM or DER)
+    /// instead of Mozilla's roots; may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+}
+
+/// The certificates (DER) in a PEM or DER file.
+fn certificates(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(vec![bytes]); // DER
+    };
+    if !text.contains("-----BEGIN") {
+        return Ok(vec![bytes]);
+    }
+    let mut certs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let body = &rest[start + "-----BEGIN CERTIFICATE-----".len()..];
+        let end = body
+            .find("-----END CERTIFICATE-----")
+            .ok_or_else(|| format!("{}: a certificate without its END line", path.display()))?;
+        let der = base64(&body[..end])
+            .ok_or_else(|| format!("{}: a certificate that is not base64", path.display()))?;
+        certs.push(der);
+        rest = &body[end..];
+    }
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Standard base64 (whitespace ignored, `=` padding optional).
+fn base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// Passes body bytes on and shows the progress; see the module
@@ -205,7 +260,12 @@ impl Component for StdoutWriter {
 /// Runs `kamaelia fetch`.
 pub fn run(args: Args) -> Result<(), String> {
     let url = Url::parse(&args.url).map_err(|e| format!("bad URL {}: {e}", args.url))?;
-    let client = SingleShotHttpClient::new(Request::get(url));
+    let mut client = SingleShotHttpClient::new(Request::get(url));
+    for path in &args.cacert {
+        for der in certificates(path)? {
+            client = client.trust_der(der);
+        }
+    }
     let tap = ProgressTap::new();
     let outcome: Inbox<Signal> = Inbox::inbox();
     link_with_limit(&client.outbox, &tap.inbox, LINK_LIMIT).expect("fresh boxes link");
