@@ -167,7 +167,7 @@ fn assert_log(line: &str, request: &str, status: u16, bytes: usize) {
 /// Bytes of every value, in a pattern that does not repeat in step with
 /// the read sizes: several chunks' worth.
 fn data() -> Vec<u8> {
-    (0..300_000u32)
+    (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect()
 }

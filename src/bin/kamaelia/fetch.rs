@@ -180,10 +180,14 @@ impl Component for ProgressTap {
             }
         }
         if let Some(sig) = self.control.recv() {
-            if matches!(sig, Signal::ProducerFinished) {
+            if matches!(sig, Signal::ProducerFinished) && !self.bar.is_hidden() {
+                // The bar stays, with the total and the rate; the line is
+                // ended so that what follows starts on its own.
                 self.bar.finish();
+                eprintln!();
             } else {
-                self.bar.abandon();
+                // The failure's one line replaces it.
+                self.bar.finish_and_clear();
             }
             let _ = self.signal.send(sig);
             return Step::Done;

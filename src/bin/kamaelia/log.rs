@@ -188,17 +188,21 @@ impl Component for RequestLog {
             let Some(part) = self.held.take().or_else(|| self.from_resource.recv()) else {
                 break;
             };
-            match &part {
-                Part::Head(h) if self.status.is_none() => self.status = Some(h.status),
-                Part::Body(b) => self.bytes += b.len() as u64,
-                _ => {}
-            }
-            let end = matches!(part, Part::End);
+            // Counted once sent: a refused part comes round again.
+            let (status, len, end) = match &part {
+                Part::Head(h) => (Some(h.status), 0, false),
+                Part::Body(b) => (None, b.len() as u64, false),
+                Part::End => (None, 0, true),
+            };
             if let Err(Full(part)) = self.outbox.send(part) {
                 self.held = Some(part);
                 cx.hold_input();
                 return Step::Pause;
             }
+            if self.status.is_none() {
+                self.status = status;
+            }
+            self.bytes += len;
             if end {
                 self.write_log();
             }
