@@ -1,6 +1,11 @@
-//! `kamaelia fetch URL [-o FILE]`: one URL (http or https) fetched, its
-//! body written to FILE or stdout, a progress bar with the rate on stderr
-//! when stderr is a terminal.
+//! `kamaelia fetch URL [-o FILE] [--cacert FILE]`: one URL (http or
+//! https) fetched, its body written to FILE or stdout, a progress bar with
+//! the rate on stderr when stderr is a terminal. HTTPS certificates are
+//! checked against Mozilla's roots, or only against the CAs given with
+//! `--cacert`.
+//!
+//! With `-o`, FILE is created (or truncated) when the run starts, so a
+//! failed fetch leaves it empty or holding what arrived.
 //!
 //! ```text
 //! SingleShotHttpClient ──ClientEvent──▶ ProgressTap ──Bytes──▶ SimpleFileWriter (-o FILE)

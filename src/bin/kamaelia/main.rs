@@ -6,7 +6,7 @@
 //! |-----------------|--------------------------------------------------------------|
 //! | (none), `demo`  | HttpServer (embedded text) ◀─ SimpleHttpClient → Lines → WordSplitter → WordCounter |
 //! | `serve DIR`     | HttpServer → Router "/" → RequestLog(StaticFiles)            |
-//! | `fetch URL`     | SingleShotHttpClient → ProgressTap → SimpleFileWriter / StdoutWriter |
+//! | `fetch URL`     | SingleShotHttpClient (https: its ureq child) → ProgressTap → SimpleFileWriter / StdoutWriter |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
 //! `kamaelia: <reason>` on stderr; 2 for a usage error (clap's).
