@@ -301,6 +301,57 @@ fn serve_a_folder_to_curl_and_to_fetch_byte_exact() {
     assert!(o.text().starts_with("HTTP/1.1 200 OK\r\n"), "{}", o.text());
     assert_log(&server.log_line(), "HEAD /hello.txt HTTP/1.1", 200, 0);
 
+    // A reader of stdout that goes away: one line, and the fetch stops.
+    let mut child = Guard(
+        Command::new(BIN)
+            .args(["fetch", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut head = [0u8; 10];
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap(); // and closed
+    assert_eq!(head[..], body[..10]);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < DEADLINE, "fetch did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(err.starts_with("kamaelia: writing to stdout: "), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    let line = server.log_line();
+    assert!(line.contains("\"GET /data.bin HTTP/1.1\" 200 "), "{line}");
+
+    // A file that cannot be made.
+    let o = run(BIN, &["fetch", &url, "-o", "/no/such/dir/kamaelia.bin"]);
+    assert_eq!(o.code, Some(1));
+    assert!(
+        o.stderr
+            .starts_with("kamaelia: cannot open /no/such/dir/kamaelia.bin: "),
+        "{:?}",
+        o.stderr
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{:?}", o.stderr);
+
     let missing = format!("{}/missing.txt", server.base);
     let o = run(BIN, &["fetch", &missing]);
     assert_eq!(o.code, Some(1));
@@ -308,7 +359,12 @@ fn serve_a_folder_to_curl_and_to_fetch_byte_exact() {
         o.stderr,
         format!("kamaelia: fetching {missing}: status 404\n")
     );
-    assert_log(&server.log_line(), "GET /missing.txt HTTP/1.1", 404, 14);
+    // (The failed -o fetch may or may not have got as far as a request.)
+    let mut line = server.log_line();
+    while line.contains("/data.bin") {
+        line = server.log_line();
+    }
+    assert_log(&line, "GET /missing.txt HTTP/1.1", 404, 14);
 }
 
 #[test]

@@ -9,19 +9,25 @@
 //!
 //! ```text
 //! SingleShotHttpClient ──ClientEvent──▶ ProgressTap ──Bytes──▶ SimpleFileWriter (-o FILE)
-//!          │  (https: a ureq child)    [limit 8]   │  [limit 8]   or StdoutWriter
-//!          └──────signal──────────────▶ control    └──signal───▶ control ──signal──▶ outcome
+//!   ▲      │  (https: a ureq child)    [limit 8]   │  [limit 8]   or StdoutWriter
+//!   │      └──────signal──────────────▶ control    └──signal───▶ control
+//!   │                                                              │ signal
+//!   └─control◀── stop ── Outcome ◀── control ───────────────────────┘
 //! ```
 //!
 //! The client's end (`ProducerFinished`, or `Failed` with the reason)
 //! travels down the chain behind the body; the writer forwards it, or its
-//! own failure, and that decides the exit status. A response with status
+//! own failure, to `Outcome`, and that decides the exit status. When the
+//! writer fails (a full disk, a closed stdout), `Outcome` shuts the client
+//! down, so the rest of the body is not fetched for nobody. A response with status
 //! 400 or more is a failure (`status 404`), after its body is written.
 //! Every link is bounded, so a slow disk or a slow reader of stdout holds
 //! the connection back rather than letting the body pile up in memory.
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -266,6 +272,38 @@ impl Component for StdoutWriter {
     }
 }
 
+/// Keeps the writer's end, and stops the client when the writer failed.
+///
+/// | box     | carries  | meaning                                          |
+/// |---------|----------|--------------------------------------------------|
+/// | control | `Signal` | the writer's end: kept; anything but `ProducerFinished` sends `Shutdown` on `stop` |
+/// | stop    | `Signal` | `Shutdown`, to the client's control              |
+pub struct Outcome {
+    /// The writer's end.
+    pub control: Inbox<Signal>,
+    /// Stops the client.
+    pub stop: Outbox<Signal>,
+    result: Rc<RefCell<Option<Signal>>>,
+}
+
+impl Component for Outcome {
+    fn step(&mut self, _cx: &mut Cx) -> Step {
+        let Some(sig) = self.control.recv() else {
+            return Step::Pause;
+        };
+        if !matches!(sig, Signal::ProducerFinished) {
+            // Already over when the failure is the client's own.
+            let _ = self.stop.send(Signal::Shutdown);
+        }
+        *self.result.borrow_mut() = Some(sig);
+        Step::Done
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        boxes!(set; self.control, self.stop);
+    }
+}
+
 /// Runs `kamaelia fetch`.
 pub fn run(args: Args) -> Result<(), String> {
     let url = Url::parse(&args.url).map_err(|e| format!("bad URL {}: {e}", args.url))?;
@@ -276,7 +314,13 @@ pub fn run(args: Args) -> Result<(), String> {
         }
     }
     let tap = ProgressTap::new();
-    let outcome: Inbox<Signal> = Inbox::inbox();
+    let result = Rc::new(RefCell::new(None));
+    let outcome = Outcome {
+        control: Inbox::control(),
+        stop: Outbox::new("stop", "shutdown for the client"),
+        result: result.clone(),
+    };
+    link(&outcome.stop, &client.control).expect("fresh boxes link");
     link_with_limit(&client.outbox, &tap.inbox, LINK_LIMIT).expect("fresh boxes link");
     link(&client.signal, &tap.control).expect("fresh boxes link");
     let mut s = Scheduler::new();
@@ -285,21 +329,23 @@ pub fn run(args: Args) -> Result<(), String> {
             let writer = SimpleFileWriter::new(path, WriteMode::Write);
             link_with_limit(&tap.outbox, &writer.inbox, LINK_LIMIT).expect("fresh boxes link");
             link(&tap.signal, &writer.control).expect("fresh boxes link");
-            link(&writer.signal, &outcome).expect("fresh boxes link");
+            link(&writer.signal, &outcome.control).expect("fresh boxes link");
             s.spawn(writer);
         }
         None => {
             let writer = StdoutWriter::new();
             link_with_limit(&tap.outbox, &writer.inbox, LINK_LIMIT).expect("fresh boxes link");
             link(&tap.signal, &writer.control).expect("fresh boxes link");
-            link(&writer.signal, &outcome).expect("fresh boxes link");
+            link(&writer.signal, &outcome.control).expect("fresh boxes link");
             s.spawn(writer);
         }
     }
     s.spawn(client);
     s.spawn(tap);
+    s.spawn(outcome);
     let ended = s.run();
-    match outcome.recv() {
+    let result = result.borrow_mut().take();
+    match result {
         Some(Signal::ProducerFinished) => Ok(()),
         // A ClientError says "fetching URL: reason"; a FileError names its
         // file.
