@@ -211,7 +211,10 @@ impl Component for ProgressTap {
     }
 }
 
-/// Writes bytes to stdout, flushed at the end of each step.
+/// Writes bytes to stdout, flushed at the end of each step. The writes
+/// block: a slow reader of a pipe stalls the scheduler's thread, which in
+/// `fetch` (nothing else to run) is the back-pressure wanted; in a larger
+/// system it would belong on a `Threaded` component.
 ///
 /// | box     | carries  | meaning                                           |
 /// |---------|----------|---------------------------------------------------|
