@@ -455,6 +455,12 @@ impl Parser {
     /// section was read; `chunk` keeps what follows it.
     fn scan_lines(&mut self, chunk: &mut Bytes) -> Result<bool, HttpError> {
         let in_head = self.state == State::Head;
+        if self.buf.capacity() == 0 {
+            // One allocation for a section that arrives whole (the usual
+            // case), rather than growing line by line; never past the limit.
+            self.buf
+                .reserve(chunk.len().min(self.limits.max_head_bytes).max(64));
+        }
         loop {
             let reading_start = in_head && self.start_end == 0;
             match chunk.iter().position(|&b| b == b'\n') {

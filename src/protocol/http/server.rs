@@ -711,9 +711,18 @@ impl Component for HttpConnection {
                 }
                 return Step::Yield;
             }
-            if self.timer.is_none_or(|(t, _)| t != at) {
-                if let Some((_, k)) = self.timer.take() {
-                    cx.cancel_timer(k);
+            // A timer already set for no later than `at`, and not fired
+            // yet, is kept: when it fires, this step looks again and sets
+            // one for the deadline then in force. So a busy keep-alive
+            // connection, whose deadline moves on with every response, does
+            // not cancel and set a timer per request.
+            let now = cx.now();
+            let keep = self.timer.is_some_and(|(t, _)| t <= at && t > now);
+            if !keep {
+                if let Some((t, k)) = self.timer.take() {
+                    if t > now {
+                        cx.cancel_timer(k);
+                    }
                 }
                 self.timer = Some((at, cx.wake_at(at)));
             }
