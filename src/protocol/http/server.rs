@@ -64,7 +64,6 @@
 //! s.run();
 //! ```
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -793,7 +792,8 @@ pub struct Fixed {
     pub outbox: Outbox<Part>,
     /// Sent once, at the end.
     pub signal: Outbox<Signal>,
-    parts: VecDeque<Part>,
+    /// The parts still to send, last first.
+    parts: Vec<Part>,
 }
 
 impl Fixed {
@@ -801,11 +801,13 @@ impl Fixed {
     pub fn new(head: ResponseHead, body: impl Into<Bytes>) -> Self {
         let body = body.into();
         let head = head.length(body.len() as u64);
-        let mut parts = VecDeque::from([Part::Head(head)]);
+        // Sent from the back: End, then the body (if any), then the head.
+        let mut parts = Vec::with_capacity(3);
+        parts.push(Part::End);
         if !body.is_empty() {
-            parts.push_back(Part::Body(body));
+            parts.push(Part::Body(body));
         }
-        parts.push_back(Part::End);
+        parts.push(Part::Head(head));
         Fixed {
             inbox: Inbox::inbox(),
             control: Inbox::control(),
@@ -815,25 +817,36 @@ impl Fixed {
         }
     }
 
+    /// A head with a static Content-Type (no copy of the field).
+    fn typed(status: u16, content_type: &'static str) -> ResponseHead {
+        let mut head = ResponseHead::new(status);
+        head.headers.push(
+            Bytes::from_static(b"Content-Type"),
+            Bytes::from_static(content_type.as_bytes()),
+        );
+        head
+    }
+
     /// A `text/plain` response.
     pub fn text(status: u16, body: impl Into<String>) -> Self {
-        let head = ResponseHead::new(status).header("Content-Type", "text/plain; charset=utf-8");
-        Self::new(head, body.into())
+        Self::new(
+            Self::typed(status, "text/plain; charset=utf-8"),
+            body.into(),
+        )
     }
 
     /// A `text/html` response.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
-        let head = ResponseHead::new(status).header("Content-Type", "text/html; charset=utf-8");
-        Self::new(head, body.into())
+        Self::new(Self::typed(status, "text/html; charset=utf-8"), body.into())
     }
 }
 
 impl Component for Fixed {
     fn step(&mut self, _cx: &mut Cx) -> Step {
         while self.inbox.recv().is_some() {}
-        while let Some(p) = self.parts.pop_front() {
+        while let Some(p) = self.parts.pop() {
             if let Err(Full(p)) = self.outbox.send(p) {
-                self.parts.push_front(p);
+                self.parts.push(p);
                 return Step::Pause;
             }
         }
