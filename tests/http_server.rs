@@ -541,13 +541,14 @@ fn a_body_for_a_resource_without_an_inbox_is_dropped_not_kept() {
 fn absolute_form_targets_are_routed_by_their_path() {
     let (_h, log) = serve(ScriptedConn::new().reply(
         b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n\
-          GET HTTP://a:80/path/z?k=v HTTP/1.1\r\nHost: a\r\n\r\n",
+          GET HTTP://a:80/path/z?k=v HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET hTtPs://a/hello HTTP/1.1\r\nHost: a\r\n\r\n",
     ));
     let path = "GET /path/z rest=/z query=Some(\"k=v\")\n";
     assert_eq!(
         written(&log),
         format!(
-            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}",
+            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}{HELLO}",
             path.len()
         )
     );

@@ -181,10 +181,14 @@ impl Router {
 /// (`http://host/path?q`, as sent to proxies, which a server must accept:
 /// RFC 9112 §3.2.2) loses its scheme and authority.
 fn origin_form(target: &str) -> &str {
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
+    let has = |scheme: &str| {
+        target
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    };
+    let rest = if has("http://") {
         &target[7..]
-    } else if lower.starts_with("https://") {
+    } else if has("https://") {
         &target[8..]
     } else {
         return target;
@@ -564,13 +568,13 @@ impl HttpConnection {
         self.closing = true;
     }
 
-    fn start_request(&mut self, cx: &mut Cx, head: super::Head) {
+    fn start_request(&mut self, cx: &mut Cx, mut head: super::Head) {
         let method = head.method.clone();
         if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&method[..]) {
             self.answer(501, &[], true);
             return;
         }
-        let target = String::from_utf8_lossy(&head.target).into_owned();
+        let target = String::from_utf8_lossy(&head.target);
         let (path, query) = match origin_form(&target).split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (origin_form(&target).to_string(), None),
@@ -603,7 +607,7 @@ impl HttpConnection {
             path,
             query,
             version: head.version,
-            headers: head.headers.clone(),
+            headers: std::mem::take(&mut head.headers),
             prefix: route.prefix.clone(),
             peer: self.peer,
         };
