@@ -47,6 +47,16 @@ fn router() -> Router {
             ])) as _
         })
         .route("/headless", |_r| Box::new(Stream::new(vec![])) as _)
+        .route("/after-end", |_r| {
+            Box::new(Stream::new(vec![
+                Part::Head(ResponseHead::new(200).length(3)),
+                Part::Body(Bytes::from_static(b"abc")),
+                Part::End,
+                Part::Head(ResponseHead::new(500)),
+                Part::Body(Bytes::from_static(b"stray")),
+                Part::End,
+            ])) as _
+        })
         .route("/echo", |_r| Box::new(Echo::new()) as _)
         .route("/path", |r: &Request| {
             let text = format!(
@@ -531,14 +541,29 @@ fn a_body_for_a_resource_without_an_inbox_is_dropped_not_kept() {
 fn absolute_form_targets_are_routed_by_their_path() {
     let (_h, log) = serve(ScriptedConn::new().reply(
         b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n\
-          GET HTTP://a:80/path/z?k=v HTTP/1.1\r\nHost: a\r\n\r\n",
+          GET HTTP://a:80/path/z?k=v HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET hTtPs://a/hello HTTP/1.1\r\nHost: a\r\n\r\n",
     ));
     let path = "GET /path/z rest=/z query=Some(\"k=v\")\n";
     assert_eq!(
         written(&log),
         format!(
-            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}",
+            "{HELLO}HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{path}{HELLO}",
             path.len()
         )
     );
+}
+
+/// Parts a resource sends after its End are dropped: the next response on
+/// the connection (whose boxes from the resource are reused) starts clean.
+#[test]
+fn parts_after_the_end_do_not_reach_the_next_response() {
+    let (_h, log) = serve(ScriptedConn::new().reply(
+        b"GET /after-end HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /after-end HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+    ));
+    let abc = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+    assert_eq!(written(&log), format!("{abc}{HELLO}{abc}{HELLO}"));
 }

@@ -67,3 +67,52 @@ fn fifty_pipelined_requests_over_a_socket_are_answered_in_order() {
         }
     }
 }
+
+/// The idle time-out counts from the last response: a request inside it
+/// moves it on (the timer set for the first deadline is kept, and when it
+/// fires the connection sets one for the deadline then in force).
+#[test]
+fn a_request_inside_the_idle_timeout_moves_it_on() {
+    let router = Router::new().route("/", |_r| {
+        Box::new(kamaelia::protocol::http::Fixed::text(200, "hi\n")) as _
+    });
+    let config = ServerConfig {
+        idle_timeout: Duration::from_millis(1_000),
+        ..ServerConfig::default()
+    };
+    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), router, config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut s = Scheduler::new();
+    s.spawn(server);
+    let client = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let get = |c: &mut TcpStream| {
+            c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            let mut got = Vec::new();
+            let mut b = [0u8; 1024];
+            while !got.ends_with(b"hi\n") {
+                let n = c.read(&mut b).unwrap();
+                assert!(n > 0, "closed before the answer");
+                got.extend_from_slice(&b[..n]);
+            }
+        };
+        get(&mut c);
+        std::thread::sleep(Duration::from_millis(600));
+        get(&mut c);
+        let answered = Instant::now();
+        let mut b = [0u8; 16];
+        let n = c.read(&mut b).unwrap();
+        (n, answered.elapsed())
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !client.is_finished() && Instant::now() < deadline {
+        let _ = s.run_for(Duration::from_millis(5));
+    }
+    let (n, after) = client.join().unwrap();
+    assert_eq!(n, 0, "the server closed");
+    assert!(
+        after >= Duration::from_millis(800),
+        "closed {after:?} after the second answer, before its idle time-out"
+    );
+}

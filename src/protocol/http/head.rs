@@ -48,6 +48,11 @@ impl Headers {
         Headers(Vec::new())
     }
 
+    /// No fields, with room for `n` (one allocation for a head's fields).
+    pub fn with_capacity(n: usize) -> Self {
+        Headers(Vec::with_capacity(n))
+    }
+
     /// Adds a field at the end.
     pub fn push(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
         self.0.push((name.into(), value.into()));

@@ -455,6 +455,12 @@ impl Parser {
     /// section was read; `chunk` keeps what follows it.
     fn scan_lines(&mut self, chunk: &mut Bytes) -> Result<bool, HttpError> {
         let in_head = self.state == State::Head;
+        if self.buf.capacity() == 0 {
+            // One allocation for a section that arrives whole (the usual
+            // case), rather than growing line by line; never past the limit.
+            self.buf
+                .reserve(chunk.len().min(self.limits.max_head_bytes).max(64));
+        }
         loop {
             let reading_start = in_head && self.start_end == 0;
             match chunk.iter().position(|&b| b == b'\n') {
@@ -535,10 +541,18 @@ impl Parser {
     /// Splits the field lines of `block` (ending with the empty line).
     fn parse_fields(all: &Bytes, from: usize, count: usize) -> Result<Headers, HttpError> {
         let block = &all[from..];
-        let mut slots = vec![httparse::EMPTY_HEADER; count];
-        match httparse::parse_headers(block, &mut slots) {
+        // The usual head has a few fields: their slots on the stack.
+        let mut stack = [httparse::EMPTY_HEADER; 16];
+        let mut heap = Vec::new();
+        let slots = if count <= stack.len() {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, httparse::EMPTY_HEADER);
+            &mut heap[..]
+        };
+        match httparse::parse_headers(block, slots) {
             Ok(httparse::Status::Complete((used, fields))) if used == block.len() => {
-                let mut headers = Headers::new();
+                let mut headers = Headers::with_capacity(fields.len());
                 for f in fields {
                     headers.push(all.slice_ref(f.name.as_bytes()), slice_in(all, f.value));
                 }
@@ -835,6 +849,29 @@ fn slice_in(all: &Bytes, part: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Heads with fewer and more fields than the slots kept on the stack.
+    #[test]
+    fn every_field_is_kept_whatever_the_count() {
+        for n in [0usize, 1, 15, 16, 17, 40] {
+            let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+            for i in 0..n {
+                req.extend_from_slice(format!("X-F{i}: v{i}\r\n").as_bytes());
+            }
+            req.extend_from_slice(b"\r\n");
+            let mut p = Parser::new(Mode::Request, Limits::default());
+            p.feed(Bytes::from(req));
+            let Ok(Some(Event::Head(head))) = p.next_event() else {
+                panic!("{n} fields: no head");
+            };
+            assert_eq!(head.headers.iter().count(), n + 1, "{n} fields");
+            for i in 0..n {
+                let v = format!("v{i}");
+                let got = head.headers.get(&format!("x-f{i}")).map(|b| &b[..]);
+                assert_eq!(got, Some(v.as_bytes()));
+            }
+        }
+    }
 
     #[test]
     fn chunk_lines() {

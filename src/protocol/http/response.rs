@@ -151,8 +151,23 @@ pub fn encode_head(
         }
     };
     let keep = keep_alive && mode != BodyMode::UntilClose;
+    // One reservation for the whole head (fields plus the fixed lines), so
+    // the buffer does not grow step by step.
+    let fields: usize = head
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    out.reserve(fields + 128);
     out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(format!("{:03} {}\r\n", status, reason(status)).as_bytes());
+    // Three digits at least, as `{:03}` wrote it.
+    if status < 100 {
+        out.put_slice(if status < 10 { b"00" } else { b"0" });
+    }
+    put_decimal(out, status.into());
+    out.put_u8(b' ');
+    out.put_slice(reason(status).as_bytes());
+    out.put_slice(b"\r\n");
     if let Some(d) = date {
         out.put_slice(b"Date: ");
         out.put_slice(http_date(d).as_bytes());
@@ -179,7 +194,9 @@ pub fn encode_head(
         _ => None,
     };
     if let Some(n) = framed_length {
-        out.put_slice(format!("Content-Length: {n}\r\n").as_bytes());
+        out.put_slice(b"Content-Length: ");
+        put_decimal(out, n);
+        out.put_slice(b"\r\n");
     }
     if mode == BodyMode::Chunked {
         out.put_slice(b"Transfer-Encoding: chunked\r\n");
@@ -191,6 +208,21 @@ pub fn encode_head(
     }
     out.put_slice(b"\r\n");
     (mode, keep)
+}
+
+/// Writes `n` in decimal (no allocation).
+fn put_decimal(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
 }
 
 /// No CR, LF or NUL (a field that could split the head is dropped).
@@ -361,6 +393,20 @@ mod tests {
         assert_eq!(reason(403), "Forbidden");
         assert_eq!(reason(416), "Range Not Satisfiable");
         assert_eq!(reason(799), "");
+    }
+
+    #[test]
+    fn status_lines_and_lengths_are_written_as_format_wrote_them() {
+        for (status, length) in [(200, 0), (404, 7), (99, 10), (7, 12_345), (1000, u64::MAX)] {
+            let mut out = BytesMut::new();
+            let h = ResponseHead::new(status).length(length);
+            encode_head(&mut out, &h, Version::Http11, false, true, None);
+            let want = format!(
+                "HTTP/1.1 {status:03} {}\r\nContent-Length: {length}\r\n\r\n",
+                reason(status)
+            );
+            assert_eq!(String::from_utf8_lossy(&out), want, "status {status}");
+        }
     }
 
     #[test]

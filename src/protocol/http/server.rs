@@ -64,7 +64,6 @@
 //! s.run();
 //! ```
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -73,7 +72,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::axon::{
-    link_refs, AdaptiveBoxes, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
+    link_refs, AdaptiveBoxes, BoxRef, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
     TimerKey,
 };
 use crate::internet::{Acceptor, ConnInfo, ServerCore};
@@ -182,10 +181,14 @@ impl Router {
 /// (`http://host/path?q`, as sent to proxies, which a server must accept:
 /// RFC 9112 §3.2.2) loses its scheme and authority.
 fn origin_form(target: &str) -> &str {
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
+    let has = |scheme: &str| {
+        target
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    };
+    let rest = if has("http://") {
         &target[7..]
-    } else if lower.starts_with("https://") {
+    } else if has("https://") {
         &target[8..]
     } else {
         return target;
@@ -284,6 +287,8 @@ struct Active {
     from: Inbox<Part>,
     to_body: Outbox<Bytes>,
     to_ctl: Outbox<Signal>,
+    /// The resource's outbox, linked to `from`.
+    res_out: BoxRef,
     version: Version,
     is_head: bool,
     keep_alive: bool,
@@ -298,6 +303,13 @@ struct Active {
     has_inbox: bool,
 }
 
+/// The connection's boxes to and from a resource.
+struct Spare {
+    from: Inbox<Part>,
+    to_body: Outbox<Bytes>,
+    to_ctl: Outbox<Signal>,
+}
+
 /// One HTTP connection; see the module documentation.
 pub struct HttpConnection {
     /// Bytes from the client.
@@ -309,6 +321,10 @@ pub struct HttpConnection {
     /// Sent once, at the end.
     pub signal: Outbox<Signal>,
     extra: AdaptiveBoxes,
+    /// The run-time boxes of a finished request, unlinked and empty, kept
+    /// for the next one: adding and removing three boxes per request cost
+    /// more than the rest of a small request's work.
+    spare: Option<Spare>,
     router: Rc<Router>,
     config: Rc<ServerConfig>,
     peer: Option<SocketAddr>,
@@ -333,6 +349,7 @@ impl HttpConnection {
             outbox: Outbox::new("outbox", "bytes for the client"),
             signal: Outbox::signal(),
             extra: AdaptiveBoxes::new(),
+            spare: None,
             parser: Parser::new(Mode::Request, config.limits),
             router,
             config,
@@ -432,9 +449,17 @@ impl HttpConnection {
         if !a.exited {
             let _ = a.to_ctl.send(Signal::Shutdown);
         }
-        for name in [a.from.name(), a.to_body.name(), a.to_ctl.name()] {
-            let _ = self.extra.remove(name);
-        }
+        // Cut the resource off (whatever it still sends goes nowhere) and
+        // keep the boxes, empty, for the next request.
+        a.res_out.unlink();
+        a.to_body.erased().unlink();
+        a.to_ctl.erased().unlink();
+        while a.from.recv().is_some() {}
+        self.spare = Some(Spare {
+            from: a.from,
+            to_body: a.to_body,
+            to_ctl: a.to_ctl,
+        });
         if !a.keep_alive {
             self.closing = true;
         } else if !a.request_done {
@@ -543,13 +568,13 @@ impl HttpConnection {
         self.closing = true;
     }
 
-    fn start_request(&mut self, cx: &mut Cx, head: super::Head) {
+    fn start_request(&mut self, cx: &mut Cx, mut head: super::Head) {
         let method = head.method.clone();
         if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&method[..]) {
             self.answer(501, &[], true);
             return;
         }
-        let target = String::from_utf8_lossy(&head.target).into_owned();
+        let target = String::from_utf8_lossy(&head.target);
         let (path, query) = match origin_form(&target).split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (origin_form(&target).to_string(), None),
@@ -582,18 +607,31 @@ impl HttpConnection {
             path,
             query,
             version: head.version,
-            headers: head.headers.clone(),
+            headers: std::mem::take(&mut head.headers),
             prefix: route.prefix.clone(),
             peer: self.peer,
         };
         let resource = (route.factory)(&req);
         let mut set = BoxSet::default();
         resource.boxes(&mut set);
-        let from: Inbox<Part> = self.extra.add_inbox("_response", "response parts");
-        from.set_limit(Some(PART_LIMIT));
-        let to_body: Outbox<Bytes> = self.extra.add_outbox("_body", "request body");
-        let to_ctl: Outbox<Signal> = self.extra.add_outbox("_resource", "request end, shutdown");
-        let mut ok = match set.find("outbox") {
+        let Spare {
+            from,
+            to_body,
+            to_ctl,
+        } = match self.spare.take() {
+            Some(s) => s,
+            None => {
+                let from: Inbox<Part> = self.extra.add_inbox("_response", "response parts");
+                from.set_limit(Some(PART_LIMIT));
+                Spare {
+                    from,
+                    to_body: self.extra.add_outbox("_body", "request body"),
+                    to_ctl: self.extra.add_outbox("_resource", "request end, shutdown"),
+                }
+            }
+        };
+        let res_out = set.find("outbox").cloned();
+        let mut ok = match &res_out {
             Some(b) => link_refs(b, &from.erased()).is_ok(),
             None => false,
         };
@@ -628,6 +666,7 @@ impl HttpConnection {
             from,
             to_body,
             to_ctl,
+            res_out: res_out.expect("checked above"),
             version: head.version,
             is_head: req.is_head(),
             keep_alive,
@@ -711,9 +750,18 @@ impl Component for HttpConnection {
                 }
                 return Step::Yield;
             }
-            if self.timer.is_none_or(|(t, _)| t != at) {
-                if let Some((_, k)) = self.timer.take() {
-                    cx.cancel_timer(k);
+            // A timer already set for no later than `at`, and not fired
+            // yet, is kept: when it fires, this step looks again and sets
+            // one for the deadline then in force. So a busy keep-alive
+            // connection, whose deadline moves on with every response, does
+            // not cancel and set a timer per request.
+            let now = cx.now();
+            let keep = self.timer.is_some_and(|(t, _)| t <= at && t > now);
+            if !keep {
+                if let Some((t, k)) = self.timer.take() {
+                    if t > now {
+                        cx.cancel_timer(k);
+                    }
                 }
                 self.timer = Some((at, cx.wake_at(at)));
             }
@@ -748,7 +796,8 @@ pub struct Fixed {
     pub outbox: Outbox<Part>,
     /// Sent once, at the end.
     pub signal: Outbox<Signal>,
-    parts: VecDeque<Part>,
+    /// The parts still to send, last first.
+    parts: Vec<Part>,
 }
 
 impl Fixed {
@@ -756,11 +805,13 @@ impl Fixed {
     pub fn new(head: ResponseHead, body: impl Into<Bytes>) -> Self {
         let body = body.into();
         let head = head.length(body.len() as u64);
-        let mut parts = VecDeque::from([Part::Head(head)]);
+        // Sent from the back: End, then the body (if any), then the head.
+        let mut parts = Vec::with_capacity(3);
+        parts.push(Part::End);
         if !body.is_empty() {
-            parts.push_back(Part::Body(body));
+            parts.push(Part::Body(body));
         }
-        parts.push_back(Part::End);
+        parts.push(Part::Head(head));
         Fixed {
             inbox: Inbox::inbox(),
             control: Inbox::control(),
@@ -770,25 +821,36 @@ impl Fixed {
         }
     }
 
+    /// A head with a static Content-Type (no copy of the field).
+    fn typed(status: u16, content_type: &'static str) -> ResponseHead {
+        let mut head = ResponseHead::new(status);
+        head.headers.push(
+            Bytes::from_static(b"Content-Type"),
+            Bytes::from_static(content_type.as_bytes()),
+        );
+        head
+    }
+
     /// A `text/plain` response.
     pub fn text(status: u16, body: impl Into<String>) -> Self {
-        let head = ResponseHead::new(status).header("Content-Type", "text/plain; charset=utf-8");
-        Self::new(head, body.into())
+        Self::new(
+            Self::typed(status, "text/plain; charset=utf-8"),
+            body.into(),
+        )
     }
 
     /// A `text/html` response.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
-        let head = ResponseHead::new(status).header("Content-Type", "text/html; charset=utf-8");
-        Self::new(head, body.into())
+        Self::new(Self::typed(status, "text/html; charset=utf-8"), body.into())
     }
 }
 
 impl Component for Fixed {
     fn step(&mut self, _cx: &mut Cx) -> Step {
         while self.inbox.recv().is_some() {}
-        while let Some(p) = self.parts.pop_front() {
+        while let Some(p) = self.parts.pop() {
             if let Err(Full(p)) = self.outbox.send(p) {
-                self.parts.push_front(p);
+                self.parts.push(p);
                 return Step::Pause;
             }
         }
