@@ -517,3 +517,80 @@ fn an_ogg_mount_from_ezstream_has_no_metadata_and_equals_curl() {
     assert_same_window(&ours, &theirs, "ogg");
     eprintln!("ogg interop: {:?}", started.elapsed());
 }
+
+#[test]
+fn the_client_reconnects_when_the_source_goes_and_comes_back() {
+    if !tools("icecast_interop reconnect") {
+        return;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new("icy-again");
+    let port = free_port();
+    let _server = icecast(&dir.0, port);
+    let source = mp3_source(port);
+    wait_until("the MP3 mount", Duration::from_secs(10), || {
+        status_of(port, "/live.mp3") == Some(200)
+    });
+    // The source goes after 2 s (icecast2 closes its listeners), and a new
+    // one comes 1.5 s later; the ripper retries meanwhile (404s).
+    let swap = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        drop(source);
+        std::thread::sleep(Duration::from_millis(1500));
+        mp3_source(port)
+    });
+    let ours_path = dir.0.join("ours.mp3");
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen2 = seen.clone();
+    let opts = RipOptions {
+        duration: Some(Duration::from_secs(7)),
+        config: kamaelia::protocol::http::icecast::IcecastConfig {
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_millis(800),
+            max_attempts: Some(20),
+            ..Default::default()
+        },
+        ..RipOptions::default()
+    };
+    let summary = rip(
+        &format!("http://127.0.0.1:{port}/live.mp3"),
+        &ours_path,
+        opts,
+        move |ev| seen2.borrow_mut().push(ev.clone()),
+    )
+    .expect("the rip succeeds");
+    let _source2 = swap.join().unwrap();
+    let events = seen.borrow();
+    let shown: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            RipEvent::Connected(i) => Some(format!("connected {:?}", i.metaint)),
+            RipEvent::Disconnected(d) => Some(match d.reason.error() {
+                None => "closed".to_string(),
+                Some(e) => format!("failed {:?}", e.kind),
+            }),
+            RipEvent::Error(e) => Some(format!("error {e:?}")),
+            _ => None,
+        })
+        .collect();
+    eprintln!("reconnect: {shown:?}");
+    assert_eq!(shown[0], format!("connected {:?}", Some(METAINT)));
+    assert_eq!(shown[1], "closed", "the source went: {shown:?}");
+    let rest = &shown[2..];
+    let again = rest
+        .iter()
+        .position(|s| s.starts_with("connected"))
+        .expect("connected again");
+    assert!(
+        rest[..again]
+            .iter()
+            .all(|s| s == "failed Status(404)" || s == "failed Refused"),
+        "only 404s (no source yet) while waiting: {shown:?}"
+    );
+    assert_eq!(rest.len(), again + 1, "streaming to the end: {shown:?}");
+    assert_eq!(summary.disconnects as usize, 1 + again);
+    let ours = std::fs::read(&ours_path).unwrap();
+    assert_eq!(summary.bytes, ours.len() as u64);
+    assert!(ours.len() > 64 * 1024, "{} bytes", ours.len());
+    eprintln!("reconnect interop: {:?}", started.elapsed());
+}
