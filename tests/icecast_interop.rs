@@ -21,7 +21,12 @@
 //! long and that it spans the whole overlap of the two windows: it starts
 //! where one of the two starts and ends where one of the two ends. A title
 //! set through icecast2's admin `updinfo` URL while both listen must show
-//! up in our metadata and as a title change.
+//! up in our metadata and as a title change. A third test takes the MP3
+//! source away and brings it back: the ripper must report the close, the
+//! 404s while the mount has no source, and stream again.
+//!
+//! The three run in about 10 to 20 s (each is bounded: at most 7 s of
+//! listening, 10 s for any wait).
 //!
 //! Skipped, with the reason printed, when icecast2, ffmpeg, ezstream or
 //! curl is missing; with `KAMAELIA_REQUIRE_INTEROP=1` a skip is a failure
