@@ -381,6 +381,11 @@ impl IcecastClient {
         };
         let connected = a.connected;
         self.dispose(a);
+        self.report(cx, reason, connected)
+    }
+
+    /// Reports an attempt's end, then waits or gives up.
+    fn report(&mut self, cx: &mut Cx, reason: DisconnectReason, connected: bool) -> Step {
         if !connected {
             self.failures = self.failures.saturating_add(1);
         }
@@ -452,20 +457,8 @@ impl Component for IcecastClient {
                         self.state = State::Running(a);
                         Step::Yield
                     }
-                    Err(e) => {
-                        let a = Attempt {
-                            id: cx.id(),
-                            from: Inbox::inbox(),
-                            sig: Inbox::inbox(),
-                            ctl: Outbox::outbox(),
-                            connected: false,
-                            refused: false,
-                            end: Some(Signal::failed(e)),
-                            exited: true,
-                            told: true,
-                        };
-                        self.ended(cx, a)
-                    }
+                    // A URL it cannot fetch: no connection to make.
+                    Err(e) => self.report(cx, DisconnectReason::Failed(e), false),
                 }
             }
             State::Running(a) => match self.pump(cx, a) {
