@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 pub mod http;
+pub mod icy;
 
 use bytes::Bytes;
 use kamaelia::axon::Signal;

@@ -94,6 +94,8 @@ mod parser;
 
 // Clients (issue 11, client parts).
 pub mod client;
+// Icecast streams (issue 11, Icecast part).
+pub mod icecast;
 
 pub use head::{Framing, Head, Headers, HttpError, Version};
 pub use parser::{Event, Limits, Mode, Parser};
