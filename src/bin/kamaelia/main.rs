@@ -7,14 +7,14 @@
 //! | (none), `demo`  | HttpServer (embedded text) ◀─ SimpleHttpClient → Lines → WordSplitter → WordCounter |
 //! | `serve DIR`     | HttpServer → Router "/" → RequestLog(StaticFiles)            |
 //! | `fetch URL`     | SingleShotHttpClient (https: its ureq child) → ProgressTap → SimpleFileWriter / StdoutWriter |
+//! | `rip URL -o F`  | IcecastClient → IcecastDemux → IcecastStreamWriter, titles printed |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
 //! `kamaelia: <reason>` on stderr; 2 for a usage error (clap's).
 //!
 //! Adding a subcommand: a module here with an `Args` struct (clap derive)
 //! and a `run(Args) -> Result<(), String>`, and one variant in
-//! [`Command`]. `kamaelia rip` (Icecast, from `protocol::http::icecast`)
-//! goes in the same way: see the comment in [`Command`].
+//! [`Command`].
 
 use std::process::ExitCode;
 
@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod fetch;
 mod log;
+mod rip;
 mod serve;
 
 /// Kamaelia in Rust: systems built from small components with typed
@@ -48,9 +49,9 @@ enum Command {
     Serve(serve::Args),
     /// Fetch a URL (http or https) to a file or stdout.
     Fetch(fetch::Args),
-    // `Rip(rip::Args)`: record an Icecast stream (issue 12), built on
-    // `kamaelia::protocol::http::icecast`'s ripper once it lands: a
-    // `rip.rs` module beside these, and one arm in `main` below.
+    /// Record an Icecast/SHOUTcast stream's audio to a file, printing the
+    /// title when it changes.
+    Rip(rip::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(a)) => demo::run(a),
         Some(Command::Serve(a)) => serve::run(a),
         Some(Command::Fetch(a)) => fetch::run(a),
+        Some(Command::Rip(a)) => rip::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
