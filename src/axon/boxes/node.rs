@@ -19,12 +19,16 @@ use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 /// Interning key of a static spec: the addresses and lengths of its strings.
 type SpecKey = (usize, usize, usize, usize);
 
-/// A multiply-rotate (Fx-style) hasher for `SpecKey`s: four words, hashed
-/// in a few instructions where SipHash takes hundreds. The keys are our own
-/// addresses, not outside input, so no flooding resistance is needed; the
-/// map is only looked up, never iterated, so its order reaches nothing.
+/// A multiply-rotate (Fx-style) hasher: a few instructions a word where
+/// SipHash takes hundreds. For the axon's own tables of spec keys (our own
+/// addresses) and box and component names (chosen by the program, not
+/// outside input), so no flooding resistance is needed. Every map using it
+/// is only looked up, never iterated, so its order reaches nothing.
 #[derive(Default)]
-struct WordHasher(u64);
+pub(crate) struct WordHasher(u64);
+
+/// Builds [`WordHasher`]s.
+pub(crate) type WordHash = BuildHasherDefault<WordHasher>;
 
 impl WordHasher {
     #[inline]
@@ -35,7 +39,11 @@ impl WordHasher {
 
 impl Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        for &b in words.remainder() {
             self.add(u64::from(b));
         }
     }
@@ -49,7 +57,7 @@ impl Hasher for WordHasher {
     }
 }
 
-type SpecMap = HashMap<SpecKey, Rc<Spec>, BuildHasherDefault<WordHasher>>;
+type SpecMap = HashMap<SpecKey, Rc<Spec>, WordHash>;
 
 thread_local! {
     static EPOCH: Cell<u32> = const { Cell::new(1) };
