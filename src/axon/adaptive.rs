@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 
-use super::boxes::{BoxRef, Inbox, Outbox};
+use super::boxes::{BoxRef, Inbox, Outbox, WordHash};
 use super::proc::Proc;
 
 /// The run-time boxes of one component.
@@ -37,13 +37,13 @@ pub(crate) struct AdaptiveInner {
     /// listing keeps that order and removing one is O(log n).
     boxes: RefCell<BTreeMap<u64, BoxRef>>,
     /// The sequence number of each of our boxes, by name.
-    by_name: RefCell<HashMap<String, u64>>,
+    by_name: RefCell<HashMap<String, u64, WordHash>>,
     next_seq: Cell<u64>,
     /// The last number given to a name before the component was spawned;
     /// afterwards the scheduler's counter is used.
     suffix: Cell<u64>,
     /// Every name taken: the component's fixed boxes and ours.
-    taken: RefCell<HashSet<String>>,
+    taken: RefCell<HashSet<String, WordHash>>,
     owner: RefCell<Option<Rc<Proc>>>,
 }
 

@@ -52,7 +52,7 @@ mod typed;
 use std::fmt;
 
 pub use handle::{link_refs, BoxLabel, BoxRef, LinkError, LinkErrorKind};
-pub(crate) use node::{bump_epoch, epoch};
+pub(crate) use node::{bump_epoch, epoch, WordHash};
 pub use typed::{link, link_with_limit, unlink, Address, Inbox, Outbox, Port};
 
 /// Which way a box faces.

@@ -5,6 +5,7 @@ use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use super::super::proc::{Id, Proc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
@@ -18,9 +19,49 @@ use super::{BoxLabel, BoxRef, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 /// Interning key of a static spec: the addresses and lengths of its strings.
 type SpecKey = (usize, usize, usize, usize);
 
+/// A multiply-rotate (Fx-style) hasher: a few instructions a word where
+/// SipHash takes hundreds. For the axon's own tables of spec keys (our own
+/// addresses) and box and component names (chosen by the program, not
+/// outside input), so no flooding resistance is needed. Every map using it
+/// is only looked up, never iterated, so its order reaches nothing.
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+/// Builds [`WordHasher`]s.
+pub(crate) type WordHash = BuildHasherDefault<WordHasher>;
+
+impl WordHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        for &b in words.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type SpecMap = HashMap<SpecKey, Rc<Spec>, WordHash>;
+
 thread_local! {
     static EPOCH: Cell<u32> = const { Cell::new(1) };
-    static SPECS: RefCell<HashMap<SpecKey, Rc<Spec>>> = RefCell::new(HashMap::new());
+    static SPECS: RefCell<SpecMap> = RefCell::new(SpecMap::default());
 }
 
 #[inline]

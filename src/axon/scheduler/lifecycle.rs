@@ -67,7 +67,8 @@ impl Inner {
     #[cold]
     #[inline(never)]
     pub(super) fn finish(&mut self, id: Id, comp: Box<dyn Component>, how: ExitKind) {
-        let name = comp.name().to_string();
+        // The name is asked of the component only when something uses it
+        // (a log line, a parent's exit record): most exits need none.
         let mut set = BoxSet::default();
         comp.boxes(&mut set);
         for b in &set.boxes {
@@ -75,7 +76,8 @@ impl Inner {
             if left > 0 {
                 self.stats.undelivered += left as u64;
                 log::warn!(
-                    "{name}{id} finished with {left} message(s) undelivered in '{}'",
+                    "{}{id} finished with {left} message(s) undelivered in '{}'",
+                    comp.name(),
                     b.name()
                 );
             }
@@ -119,7 +121,7 @@ impl Inner {
             if self.is_alive(parent) {
                 self.exits.entry(parent).or_default().push_back(Exit {
                     id,
-                    name: name.clone(),
+                    name: comp.name().to_string(),
                     how,
                 });
                 self.wake(parent);
@@ -127,6 +129,9 @@ impl Inner {
         }
         drop(set);
         if self.immortal {
+            // Taken before the drop, for the message: a dropped component
+            // cannot be asked (this costs only the exits of immortal runs).
+            let name = comp.name().to_string();
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(comp))) {
                 log::error!(
                     "{name}{id} panicked while being dropped: {}",

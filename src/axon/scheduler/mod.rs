@@ -74,7 +74,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll, Waker};
 
-use super::boxes::{BoxRef, LinkError, LinkKind};
+use super::boxes::{BoxRef, LinkError, LinkKind, WordHash};
 use super::component::Component;
 use super::introspect::Snapshot;
 use super::proc::{Core, Id, Proc, Task, DEAD, SLEEPING};
@@ -171,7 +171,7 @@ pub(crate) struct Inner {
     /// a proc holds its entry's number in two bytes of its padding, so a
     /// component pays nothing for it.
     names: Vec<(Rc<str>, u32)>,
-    name_index: HashMap<Rc<str>, u16>,
+    name_index: HashMap<Rc<str>, u16, WordHash>,
     names_free: Vec<u16>,
     free: Vec<u32>,
     live: usize,
@@ -267,7 +267,7 @@ impl Scheduler {
                 core,
                 slots: Vec::new(),
                 names: Vec::new(),
-                name_index: HashMap::new(),
+                name_index: HashMap::default(),
                 names_free: Vec::new(),
                 free: Vec::new(),
                 live: 0,
