@@ -855,7 +855,7 @@ fn bench_rt_instr(cfg: &Config, echo: &std::path::Path, conns: usize) {
         .int("msg_bytes", MSG as u64)
         .int("round_trips_per_conn_a", n1 as u64)
         .int("round_trips_per_conn_b", n2 as u64);
-    if !procs::have_valgrind() {
+    if !procs::have("valgrind") {
         return line
             .text("skipped", "valgrind not found")
             .flag("goal_met", false)

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::fmt::Write as _;
 
 use kamaelia::axon::{link, BoxSet, Component, Cx, Full, Inbox, Outbox, Step};

@@ -49,41 +49,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 pub const LOAD_THREADS: usize = 2;
 
 // ---------------------------------------------------------------------------
-// Small pieces of libc (no libc dependency).
+// Process helpers shared with the other benches (benches/common/procs.rs).
 
-#[repr(C)]
-struct RLimit {
-    cur: u64,
-    max: u64,
-}
-
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
-}
-
-const RLIMIT_NOFILE: i32 = 7;
-const SIGTERM: i32 = 15;
-
-/// Raises the soft descriptor limit to the hard one; returns the soft limit.
-pub fn raise_fd_limit() -> u64 {
-    let mut r = RLimit { cur: 0, max: 0 };
-    // SAFETY: `r` is a valid, writable rlimit for both calls.
-    unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        let want = RLimit {
-            cur: r.max,
-            max: r.max,
-        };
-        if setrlimit(RLIMIT_NOFILE, &want) == 0 {
-            r.cur = r.max;
-        }
-    }
-    r.cur
-}
+use crate::common::procs;
+pub use crate::common::procs::{callgrind_total, have, raise_fd_limit};
 
 // ---------------------------------------------------------------------------
 // Roles
@@ -535,29 +504,17 @@ impl ServerProc {
 
     /// CPU time used so far (ns), from `/proc/PID/schedstat`.
     pub fn cpu_ns(&self) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).ok()?;
-        s.split_whitespace().next()?.parse().ok()
+        procs::cpu_ns(self.child.id())
     }
 
     /// Resident set (bytes), from `/proc/PID/status`.
     pub fn rss(&self) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: u64 = s
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(kb * 1024)
+        procs::rss(self.child.id())
     }
 
     fn term(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: plain syscall on our own child's pid.
-            unsafe { kill(self.child.id() as i32, SIGTERM) };
-            let _ = self.child.wait();
-        }
+        procs::terminate(&mut self.child);
+        let _ = self.child.wait();
     }
 }
 
@@ -636,34 +593,9 @@ impl ClientProc {
 impl Drop for ClientProc {
     fn drop(&mut self) {
         self.stdin.take();
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: plain syscall on our own child's pid.
-            unsafe { kill(self.child.id() as i32, SIGTERM) };
-        }
+        procs::terminate(&mut self.child);
         let _ = self.child.wait();
     }
-}
-
-/// Whether `prog --version` runs.
-pub fn have(prog: &str) -> bool {
-    Command::new(prog)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The instruction count (`summary:` line) of a callgrind output file.
-pub fn callgrind_total(file: &std::path::Path) -> Result<u64, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("{}: no summary line", file.display()))
 }
 
 /// A blocking local server for the download row: each connection's

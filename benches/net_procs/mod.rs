@@ -38,42 +38,10 @@ pub const RT_THREADS: usize = 2;
 const READ_BUF: usize = 16 * 1024;
 
 // ---------------------------------------------------------------------------
-// Small pieces of libc the bench needs (no libc dependency).
+// Process helpers shared with the other benches (benches/common/procs.rs).
 
-#[repr(C)]
-struct RLimit {
-    cur: u64,
-    max: u64,
-}
-
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
-}
-
-const RLIMIT_NOFILE: i32 = 7;
-const SIGTERM: i32 = 15;
-
-/// Raises this process's soft descriptor limit to its hard limit (children
-/// inherit it); returns the soft limit now.
-pub fn raise_fd_limit() -> u64 {
-    let mut r = RLimit { cur: 0, max: 0 };
-    // SAFETY: `r` is a valid, writable rlimit for both calls.
-    unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        let want = RLimit {
-            cur: r.max,
-            max: r.max,
-        };
-        if setrlimit(RLIMIT_NOFILE, &want) == 0 {
-            r.cur = r.max;
-        }
-    }
-    r.cur
-}
+use crate::common::procs;
+pub use crate::common::procs::{callgrind_total, have, raise_fd_limit};
 
 // ---------------------------------------------------------------------------
 // Roles: what a re-run bench binary does.
@@ -491,8 +459,7 @@ impl ServerProc {
     /// CPU time the server has used so far (ns), from
     /// `/proc/PID/schedstat` (its main thread: both servers have one).
     pub fn cpu_ns(&self) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).ok()?;
-        s.split_whitespace().next()?.parse().ok()
+        procs::cpu_ns(self.child.id())
     }
 
     /// Stops the server with SIGTERM and waits for it.
@@ -501,11 +468,8 @@ impl ServerProc {
     }
 
     fn term(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: plain syscall on our own child's pid.
-            unsafe { kill(self.child.id() as i32, SIGTERM) };
-            let _ = self.child.wait();
-        }
+        procs::terminate(&mut self.child);
+        let _ = self.child.wait();
     }
 }
 
@@ -579,26 +543,4 @@ impl ClientProc {
             Err(format!("client exited with {status}"))
         }
     }
-}
-
-/// Whether valgrind can be run.
-pub fn have_valgrind() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The instruction count (`summary:` line) of a callgrind output file.
-pub fn callgrind_total(file: &Path) -> Result<u64, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("{}: no summary line", file.display()))
 }
