@@ -164,9 +164,11 @@ impl Default for IcecastConfig {
 impl IcecastConfig {
     /// The wait after `failures` attempts in a row without a 2xx head.
     pub fn delay(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(32);
+        // Past 31 doublings the shift would overflow; saturating_mul and
+        // max_delay cap the wait long before that anyway.
+        let doublings = failures.saturating_sub(1).min(31);
         self.first_delay
-            .saturating_mul(1u32 << doublings.min(31))
+            .saturating_mul(1u32 << doublings)
             .min(self.max_delay)
     }
 }

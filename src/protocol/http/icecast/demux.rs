@@ -298,17 +298,17 @@ impl IcyDemuxer {
 
     /// Splits `data`, appending events (`Audio` and `Metadata` only) to
     /// `out`. Audio events are slices of `data`.
-    pub fn push(&mut self, mut data: Bytes, out: &mut Vec<IcyEvent>) {
+    pub fn push(&mut self, mut data: Bytes, out: &mut impl Extend<IcyEvent>) {
         while !data.is_empty() {
             match self.state {
                 State::Drop => return,
                 State::Audio(_) if self.metaint == 0 => {
-                    out.push(IcyEvent::Audio(data));
+                    out.extend(Some(IcyEvent::Audio(data)));
                     return;
                 }
                 State::Audio(left) => {
                     let n = left.min(data.len());
-                    out.push(IcyEvent::Audio(data.split_to(n)));
+                    out.extend(Some(IcyEvent::Audio(data.split_to(n))));
                     self.state = if n == left {
                         State::Length
                     } else {
@@ -329,7 +329,7 @@ impl IcyDemuxer {
                     let n = (len - self.meta.len()).min(data.len());
                     self.meta.extend_from_slice(&data.split_to(n));
                     if self.meta.len() == len {
-                        out.push(IcyEvent::Metadata(Metadata::parse(&self.meta)));
+                        out.extend(Some(IcyEvent::Metadata(Metadata::parse(&self.meta))));
                         self.meta.clear();
                         self.state = State::Audio(self.metaint);
                     }
@@ -373,7 +373,6 @@ pub struct IcecastDemux {
     pub signal: Outbox<Signal>,
     codec: IcyDemuxer,
     pending: VecDeque<IcyEvent>,
-    scratch: Vec<IcyEvent>,
     ending: Option<Signal>,
 }
 
@@ -397,7 +396,6 @@ impl IcecastDemux {
             signal: Outbox::signal(),
             codec: IcyDemuxer::new(None),
             pending: VecDeque::new(),
-            scratch: Vec::new(),
             ending: None,
         }
     }
@@ -419,8 +417,9 @@ impl IcecastDemux {
                 }
             }
             IcecastEvent::Body(b) => {
-                self.codec.push(b, &mut self.scratch);
-                self.pending.extend(self.scratch.drain(..));
+                // Straight into the queue the step sends from: no second
+                // move through a scratch vector.
+                self.codec.push(b, &mut self.pending);
             }
             IcecastEvent::Disconnected(d) => {
                 self.end_stream();
