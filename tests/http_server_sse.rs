@@ -228,3 +228,18 @@ fn head_of_an_event_stream_is_the_head_alone() {
          HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nContent-Length: 1\r\n\r\nx"
     );
 }
+
+/// A bare CR in `data` is a line end to a browser: it must start a new
+/// `data:` line, never carry a forged `id:` (or `event:`) field.
+#[test]
+fn a_bare_cr_in_data_cannot_forge_a_field() {
+    let ev = SseEvent {
+        id: Some("7\r\nevent: x".into()),
+        event: Some("tick".into()),
+        data: "a\rid: 99\r\nb\nc".into(),
+    };
+    assert_eq!(
+        &ev.encode()[..],
+        b"id: 7event: x\nevent: tick\ndata: a\ndata: id: 99\ndata: b\ndata: c\n\n"
+    );
+}

@@ -64,20 +64,22 @@ impl SseEvent {
         }
     }
 
-    /// The event as it goes on the wire (CR and LF in `id` and `event`
-    /// are dropped, so a field cannot forge another).
+    /// The event as it goes on the wire. CR and LF in `id` and `event` are
+    /// dropped, and `data` is cut into `data:` lines at every line end a
+    /// browser knows (CRLF, LF and a bare CR), so no field can forge
+    /// another.
     pub fn encode(&self) -> Bytes {
-        let clean = |s: &str| s.replace(['\r', '\n'], "");
-        let mut out = String::new();
-        if let Some(id) = &self.id {
-            out.push_str(&format!("id: {}\n", clean(id)));
+        let mut out = String::with_capacity(self.data.len() + 16);
+        for (name, value) in [("id: ", &self.id), ("event: ", &self.event)] {
+            if let Some(v) = value {
+                out.push_str(name);
+                out.extend(v.chars().filter(|c| !matches!(c, '\r' | '\n')));
+                out.push('\n');
+            }
         }
-        if let Some(ev) = &self.event {
-            out.push_str(&format!("event: {}\n", clean(ev)));
-        }
-        for line in self.data.split('\n') {
+        for line in self.data.replace("\r\n", "\n").split(['\r', '\n']) {
             out.push_str("data: ");
-            out.push_str(line.strip_suffix('\r').unwrap_or(line));
+            out.push_str(line);
             out.push('\n');
         }
         out.push('\n');
