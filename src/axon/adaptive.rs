@@ -191,6 +191,10 @@ impl AdaptiveBoxes {
         };
         // `close` re-resolves routes only if some pass through this box; a
         // sender whose route ends here sees it closed on its next send.
+        // (The `unlink` above still bumps the epoch whenever the box had a
+        // link, so removing a linked run-time box makes every outbox
+        // re-resolve once: unlink should bump only when a route can pass
+        // through the box, as `close` does.)
         let left = b.0.close(&Proc::tombstone(core));
         if left > 0 {
             log::warn!("run-time box '{name}' removed with {left} message(s) in it");
