@@ -1,5 +1,6 @@
-//! Protocols: framing of byte streams, reliable multicast, HTTP/1.x.
+//! Protocols: framing of byte streams, reliable multicast, HTTP/1.x, BitTorrent.
 
 pub mod framing;
 pub mod http;
 pub mod srm;
+pub mod torrent;

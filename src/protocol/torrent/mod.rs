@@ -1,0 +1,5 @@
+//! BitTorrent: bencode, and (as they land) metainfo, magnet links, the
+//! torrent maker and trackers.
+
+pub mod bencode;
+pub mod tracker;
