@@ -202,6 +202,22 @@ fn a_nak_heard_from_another_receiver_puts_ours_off() {
 }
 
 #[test]
+fn a_packet_repaired_on_another_receivers_nak_is_not_counted_as_ours() {
+    let mut r = rx(SrmReceiver::new().nak_interval(40 * MS).delay(500 * MS));
+    r.send(&[0, 3]); // 1 and 2 missing
+    r.h.run_for(30 * MS);
+    r.input.send(nak(vec![1..3])).unwrap(); // another receiver asks
+    r.h.run_for(5 * MS);
+    r.send(&[1, 2]); // the sender's repair, before our own NAK is due
+    r.h.run_for(100 * MS);
+    assert_eq!(r.got(), ps([0, 1, 2, 3]));
+    assert!(r.naks.is_empty(), "nothing left to ask for");
+    let s = r.stats.get();
+    assert_eq!((s.heard_naks, s.suppressed, s.naks), (1, 2, 0));
+    assert_eq!((s.requested, s.repaired), (0, 0));
+}
+
+#[test]
 fn producer_finished_flushes_in_order_reporting_what_is_missing() {
     let mut r = rx(SrmReceiver::new());
     r.send(&[0, 2, 3, 5]);

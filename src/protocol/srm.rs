@@ -559,7 +559,8 @@ pub struct ReceiverStats {
     pub naks: u64,
     /// Sequence numbers asked for (counting each time).
     pub requested: u64,
-    /// Packets that arrived after being NAKed.
+    /// Packets that arrived after this receiver NAKed them (a packet that
+    /// arrives on another receiver's NAK alone is not counted).
     pub repaired: u64,
     /// Packets numbered a window or more past the highest sequence number
     /// known (dropped: they moved that horizon by one window only), and
@@ -839,8 +840,9 @@ impl SrmReceiver {
         // `window` however the ranges overlap.
         for r in merge_ranges(ranges) {
             for (_, m) in self.missing.range_mut(r) {
+                // Not marked asked: a repair of it counts as ours only
+                // once we NAK it ourselves.
                 m.nak_at = m.nak_at.max(now + wait);
-                m.asked = true;
                 put_off += 1;
             }
         }
