@@ -505,3 +505,40 @@ fn back_pressure_ten_thousand_messages_through_a_synchronous_link() {
     assert_eq!(sleeps, (N - 1) as usize);
     assert_eq!(h.scheduler().stats().undelivered, 0);
 }
+
+/// The default boxes share one allocation: each box lives while any
+/// handle to it does, whatever became of the other three, and what they
+/// hold is dropped exactly once, when the last handle goes.
+#[test]
+fn a_default_box_outlives_its_siblings_and_drops_what_it_holds_once() {
+    use kamaelia::axon::DefaultBoxes;
+    let token = Rc::new(());
+    let DefaultBoxes {
+        inbox,
+        control,
+        outbox,
+        signal,
+    } = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+    let sink: Inbox<Rc<()>> = Inbox::new("sink", "test inbox");
+    outbox.send(token.clone()).unwrap(); // held: not linked yet
+    inbox.address().deliver(token.clone()).unwrap();
+    let to_inbox = inbox.address();
+    let by_name = outbox.erased();
+    drop((inbox, control, signal));
+    // The inbox is reached through its address alone now.
+    to_inbox.deliver(token.clone()).unwrap();
+    drop(outbox);
+    // The outbox only through its erased handle: linking it moves what it
+    // held on.
+    assert_eq!(link_refs(&by_name, &sink.erased()), Ok(LinkKind::Normal));
+    assert!(Rc::ptr_eq(&sink.recv().unwrap(), &token));
+    assert_eq!(Rc::strong_count(&token), 3); // two in the inbox, ours
+    assert!(by_name.address::<u32>().is_none(), "wrong message type");
+    let typed = by_name.address::<Rc<()>>();
+    assert!(typed.is_some());
+    drop(by_name);
+    drop(typed);
+    assert_eq!(Rc::strong_count(&token), 3);
+    drop(to_inbox); // the last handle: the block goes, with the two messages
+    assert_eq!(Rc::strong_count(&token), 1);
+}
