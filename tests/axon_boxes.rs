@@ -524,6 +524,27 @@ fn a_default_box_outlives_its_siblings_and_drops_what_it_holds_once() {
     inbox.address().deliver(token.clone()).unwrap();
     let to_inbox = inbox.address();
     let by_name = outbox.erased();
+    // Names and directions come from each box's place in the block.
+    let named: Vec<(String, Dir)> = [
+        inbox.erased(),
+        control.erased(),
+        by_name.clone(),
+        signal.erased(),
+    ]
+    .iter()
+    .map(|b| (b.name().to_string(), b.direction()))
+    .collect();
+    assert_eq!(
+        named,
+        [
+            ("inbox", Dir::In),
+            ("control", Dir::In),
+            ("outbox", Dir::Out),
+            ("signal", Dir::Out)
+        ]
+        .map(|(n, d)| (n.to_string(), d))
+    );
+    assert_eq!(by_name.description(), "data produced");
     drop((inbox, control, signal));
     // The inbox is reached through its address alone now.
     to_inbox.deliver(token.clone()).unwrap();

@@ -108,6 +108,27 @@ pub(super) fn static_spec(name: &'static str, desc: &'static str) -> Rc<Spec> {
     })
 }
 
+/// Names and descriptions of the default boxes, in block order: `inbox`,
+/// `control`, `outbox`, `signal`.
+pub(super) const DEFAULT_NAMES: [(&str, &str); 4] = [
+    ("inbox", "data to process"),
+    ("control", "shutdown signals: producer finished / shutdown"),
+    ("outbox", "data produced"),
+    ("signal", "sent once when this component ends"),
+];
+
+/// The specs of the default boxes: a node in a block of four finds its
+/// own here by its place in the block, so it stores none.
+static DEFAULT_SPECS: [Spec; 4] = {
+    const fn spec(i: usize) -> Spec {
+        Spec {
+            name: Cow::Borrowed(DEFAULT_NAMES[i].0),
+            desc: Cow::Borrowed(DEFAULT_NAMES[i].1),
+        }
+    }
+    [spec(0), spec(1), spec(2), spec(3)]
+};
+
 pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
     Rc::new(Spec {
         name: Cow::Owned(name),
@@ -149,10 +170,11 @@ unsafe fn free_block<B>(b: NonNull<Block>) {
     drop(unsafe { Box::from_raw(b.as_ptr().cast::<B>()) })
 }
 
-/// A block holding one node: a box made on its own.
+/// A block holding one node: a box made on its own, with its name.
 #[repr(C)]
 struct One<T: 'static> {
     block: Block,
+    spec: Rc<Spec>,
     node: Node<T>,
 }
 
@@ -173,7 +195,7 @@ struct Four<I: 'static, O: 'static> {
 /// or `default_four`, the only places nodes are made) and be derived from
 /// the block's allocation, and `off` must be that node's `off`.
 #[inline]
-unsafe fn block_of(node: NonNull<u8>, off: u16) -> NonNull<Block> {
+unsafe fn block_of(node: NonNull<u8>, off: u8) -> NonNull<Block> {
     // SAFETY: the node sits `off` bytes after the start of its block, inside
     // the same allocation, and a block starts with its `Block` header.
     unsafe { NonNull::new_unchecked(node.as_ptr().sub(off as usize)).cast::<Block>() }
@@ -219,7 +241,8 @@ impl<T: 'static> NodeRc<T> {
                 count: Cell::new(1),
                 free: free_block::<One<T>>,
             },
-            node: Node::fields(dir, spec, offset_of!(One<T>, node)),
+            spec,
+            node: Node::fields(dir, ALONE, offset_of!(One<T>, node)),
         }));
         // SAFETY: `one` is a live allocation just made; the node pointer is
         // derived from it, so `block_of` may step back to its start.
@@ -279,18 +302,16 @@ pub(super) const FOUR_BYTES: usize = std::mem::size_of::<Four<u64, u64>>();
 /// `outbox`, `signal`.
 #[allow(clippy::type_complexity)]
 pub(super) fn default_four<I: 'static, O: 'static>(
-    specs: [Rc<Spec>; 4],
 ) -> (NodeRc<I>, NodeRc<Signal>, NodeRc<O>, NodeRc<Signal>) {
-    let [si, sc, so, ss] = specs;
     let four = Box::into_raw(Box::new(Four::<I, O> {
         block: Block {
             count: Cell::new(4),
             free: free_block::<Four<I, O>>,
         },
-        inbox: Node::fields(Dir::In, si, offset_of!(Four<I, O>, inbox)),
-        control: Node::fields(Dir::In, sc, offset_of!(Four<I, O>, control)),
-        outbox: Node::fields(Dir::Out, so, offset_of!(Four<I, O>, outbox)),
-        signal: Node::fields(Dir::Out, ss, offset_of!(Four<I, O>, signal)),
+        inbox: Node::fields(Dir::In, 0, offset_of!(Four<I, O>, inbox)),
+        control: Node::fields(Dir::In, 1, offset_of!(Four<I, O>, control)),
+        outbox: Node::fields(Dir::Out, 2, offset_of!(Four<I, O>, outbox)),
+        signal: Node::fields(Dir::Out, 3, offset_of!(Four<I, O>, signal)),
     }));
     // SAFETY: `four` is a live allocation just made, counted for the four
     // handles returned; each node pointer is derived from it.
@@ -353,7 +374,10 @@ impl Deref for DynRc {
 
 // ---------------------------------------------------------------------------
 
-/// One box. Its payload is 40 bytes; it lives in a block (see above).
+/// `Node::slot` of a node alone in its block.
+const ALONE: u8 = u8::MAX;
+
+/// One box. Its payload is 32 bytes; it lives in a block (see above).
 pub(crate) struct Node<T: 'static> {
     pub(super) ring: UnsafeCell<Ring<T>>,
     /// Most messages this box stores before refusing; `u32::MAX` = no limit.
@@ -362,28 +386,44 @@ pub(crate) struct Node<T: 'static> {
     /// Some box has been linked to this one, so routes may pass through it
     /// (see `close`).
     pub(super) linked_into: Cell<bool>,
+    /// Which default box this is (an index into `DEFAULT_SPECS`), or
+    /// `ALONE`: then its spec is in its block (`One::spec`).
+    slot: u8,
     /// Bytes from the start of this node's block to this node.
-    off: u16,
+    off: u8,
     /// The component whose box this is; a tombstone once it has finished.
     pub(super) owner: UnsafeCell<Option<Rc<Proc>>>,
     /// The direct destination of a link from this box.
     pub(super) next: UnsafeCell<Option<NodeRc<T>>>,
-    pub(super) spec: Rc<Spec>,
 }
 
 impl<T: 'static> Node<T> {
     /// The fields of a node placed `off` bytes into its block (only the
     /// block constructors above call this: a node is never made elsewhere).
-    fn fields(dir: Dir, spec: Rc<Spec>, off: usize) -> Self {
+    fn fields(dir: Dir, slot: u8, off: usize) -> Self {
         Node {
             ring: UnsafeCell::new(Ring::new()),
             limit: Cell::new(u32::MAX),
             dir,
             linked_into: Cell::new(false),
-            off: u16::try_from(off).expect("a block of nodes is small"),
+            slot,
+            off: u8::try_from(off).expect("a block of nodes is small"),
             owner: UnsafeCell::new(None),
             next: UnsafeCell::new(None),
-            spec,
+        }
+    }
+
+    /// This box's name and description.
+    pub(super) fn spec(&self) -> &Spec {
+        match DEFAULT_SPECS.get(self.slot as usize) {
+            Some(s) => s,
+            None => {
+                // SAFETY: a node alone in its block was placed there by
+                // `NodeRc::new`, in a `One<T>` (see `block_of`), live while
+                // `self` is.
+                let one = unsafe { block_of(NonNull::from(self).cast(), self.off) };
+                unsafe { &one.cast::<One<T>>().as_ref().spec }
+            }
         }
     }
 
@@ -641,7 +681,7 @@ impl<T: 'static> Node<T> {
         BoxLabel {
             owner: self.owner().map(|p| p.id).filter(|id| *id != Id::DETACHED),
             component: None,
-            name: self.spec.name.to_string(),
+            name: self.spec().name.to_string(),
             dir: self.dir,
             type_name: std::any::type_name::<T>(),
         }
@@ -664,7 +704,7 @@ pub(crate) trait NodeDyn {
     fn unlink_dyn(&self) -> bool;
     fn link_dyn(&self, dst: &BoxRef) -> Result<LinkKind, LinkError>;
     /// Bytes from the start of the node's block to the node.
-    fn off(&self) -> u16;
+    fn off(&self) -> u8;
     fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id>;
     fn close(&self, tombstone: &Rc<Proc>) -> usize;
     fn set_limit_dyn(&self, limit: Option<usize>);
@@ -675,10 +715,10 @@ pub(crate) trait NodeDyn {
 
 impl<T: 'static> NodeDyn for Node<T> {
     fn name(&self) -> &str {
-        &self.spec.name
+        &self.spec().name
     }
     fn description(&self) -> &str {
-        &self.spec.desc
+        &self.spec().desc
     }
     fn dir(&self) -> Dir {
         self.dir
@@ -713,7 +753,7 @@ impl<T: 'static> NodeDyn for Node<T> {
         })?;
         self.link_to(d)
     }
-    fn off(&self) -> u16 {
+    fn off(&self) -> u8 {
         self.off
     }
     fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id> {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::super::proc::Proc;
 use super::super::signal::Signal;
-use super::node::{default_four, epoch, owned_spec, static_spec, NodeDyn, NodeRc};
+use super::node::{default_four, epoch, owned_spec, static_spec, NodeDyn, NodeRc, DEFAULT_NAMES};
 use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 
 // ---------------------------------------------------------------------------
@@ -82,7 +82,7 @@ impl<T: 'static> Inbox<T> {
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec.name
+        &self.node.spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
@@ -281,7 +281,7 @@ impl<T: 'static> Outbox<T> {
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec.name
+        &self.node.spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
@@ -301,12 +301,7 @@ impl Outbox<Signal> {
 /// `signal`, made in one block (one allocation, one count; see `node.rs`).
 pub(crate) fn default_boxes<I: 'static, O: 'static>(
 ) -> (Inbox<I>, Inbox<Signal>, Outbox<O>, Outbox<Signal>) {
-    let (i, c, o, s) = default_four::<I, O>([
-        static_spec(INBOX.0, INBOX.1),
-        static_spec(CONTROL.0, CONTROL.1),
-        static_spec(OUTBOX.0, OUTBOX.1),
-        static_spec(SIGNAL.0, SIGNAL.1),
-    ]);
+    let (i, c, o, s) = default_four::<I, O>();
     (
         Inbox { node: i },
         Inbox { node: c },
@@ -315,11 +310,10 @@ pub(crate) fn default_boxes<I: 'static, O: 'static>(
     )
 }
 
-/// Names and descriptions of the default boxes.
-const INBOX: (&str, &str) = ("inbox", "data to process");
-const CONTROL: (&str, &str) = ("control", "shutdown signals: producer finished / shutdown");
-const OUTBOX: (&str, &str) = ("outbox", "data produced");
-const SIGNAL: (&str, &str) = ("signal", "sent once when this component ends");
+const INBOX: (&str, &str) = DEFAULT_NAMES[0];
+const CONTROL: (&str, &str) = DEFAULT_NAMES[1];
+const OUTBOX: (&str, &str) = DEFAULT_NAMES[2];
+const SIGNAL: (&str, &str) = DEFAULT_NAMES[3];
 
 /// A cloneable handle that delivers straight to an inbox (following any
 /// pass-through links it has). Used where the target is named in a message,
