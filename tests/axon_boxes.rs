@@ -563,3 +563,24 @@ fn a_default_box_outlives_its_siblings_and_drops_what_it_holds_once() {
     drop(to_inbox); // the last handle: the block goes, with the two messages
     assert_eq!(Rc::strong_count(&token), 1);
 }
+
+/// Each default box is dropped with its own last handle, as if it were
+/// alone: two components' boxes linked both ways (and one linked to
+/// itself) do not keep each other alive once their holders are gone.
+#[test]
+fn default_boxes_linked_both_ways_are_freed_with_their_holders() {
+    use kamaelia::axon::DefaultBoxes;
+    let token = Rc::new(());
+    {
+        let a = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+        let b = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+        link(&a.outbox, &b.inbox).unwrap();
+        link(&b.outbox, &a.inbox).unwrap();
+        link(&a.signal, &a.control).unwrap(); // a loop within one block
+        a.outbox.send(token.clone()).unwrap();
+        b.outbox.send(token.clone()).unwrap();
+        a.signal.send(Signal::Shutdown).unwrap();
+        assert_eq!(Rc::strong_count(&token), 3);
+    }
+    assert_eq!(Rc::strong_count(&token), 1, "a message outlived its boxes");
+}

@@ -1,6 +1,7 @@
 //! The storage of one box, the erased view of it, and the link epoch that
 //! tells an outbox its cached route may be stale.
 
+use std::alloc::Layout;
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -137,43 +138,32 @@ pub(super) fn owned_spec(name: String, desc: String) -> Rc<Spec> {
 }
 
 // ---------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------
-// Blocks: nodes share one allocation and one reference count.
+// Blocks: nodes share one allocation.
 //
-// A box node lives in a block: one allocation that starts with a `Block`
-// header (the count of handles to any node in it, and how to free it) and
-// holds one node (a box made on its own) or the four default boxes of a
-// component (`default_four`): one allocation and one count instead of four
-// `Rc`s of their own, which is 48 bytes of counts and three malloc chunks
-// less for every component (see `benches/core.rs`, `idle`). A node finds its
-// block by the byte offset it stores (`off`). The block, and every node in
-// it, lives while any `NodeRc` or `DynRc` to any of its nodes does, as a
-// group of `Rc`s would.
+// A box node lives in a block: one allocation that holds one node (a box
+// made on its own, `One`) or the four default boxes of a component
+// (`default_four`, `Four`). A block starts with its counts, `u32`s: how many
+// of its nodes are still alive, then, for each node, how many handles
+// (`NodeRc`, `DynRc`) it has. One allocation with 4-byte counts instead of
+// four `Rc`s with 16 bytes each saves 40 bytes and three malloc chunks for
+// every component (see `benches/core.rs`, `idle`).
+//
+// Each node keeps its own count, so a node is dropped (its messages, its
+// owner, its link) when its last handle goes, as an `Rc` would be: one
+// count for the whole block would let a link from one block's outbox into
+// another's inbox keep every box of the other component alive, and two
+// components linked both ways would then keep each other forever. The
+// memory is freed with the last node. A node finds its block by the byte
+// offset it stores (`off`) and its count by its place (`slot`).
 
-/// The header at the start of every block of nodes.
-pub(crate) struct Block {
-    /// Handles (`NodeRc`, `DynRc`) to any node of this block.
-    count: Cell<usize>,
-    /// Drops the block's nodes and frees it: made for the block's type by
-    /// whoever allocated it (`free_block`).
-    free: unsafe fn(NonNull<Block>),
-}
-
-/// Drops and frees a block made as a `Box<B>`.
-///
-/// # Safety
-/// `b` must be the pointer `Box::into_raw` gave for a `Box<B>` (cast), and
-/// no handle to any of its nodes may be left.
-unsafe fn free_block<B>(b: NonNull<Block>) {
-    // SAFETY: by the contract, this is the block's own box, used by nothing.
-    drop(unsafe { Box::from_raw(b.as_ptr().cast::<B>()) })
-}
+/// The counts at the start of a block: `[0]` the nodes still alive, then
+/// one count of handles per node.
+type Counts<const N: usize> = [Cell<u32>; N];
 
 /// A block holding one node: a box made on its own, with its name.
 #[repr(C)]
 struct One<T: 'static> {
-    block: Block,
+    counts: Counts<2>,
     spec: Rc<Spec>,
     node: Node<T>,
 }
@@ -181,71 +171,125 @@ struct One<T: 'static> {
 /// A block holding the four default boxes of a component.
 #[repr(C)]
 struct Four<I: 'static, O: 'static> {
-    block: Block,
+    counts: Counts<5>,
     inbox: Node<I>,
     control: Node<Signal>,
     outbox: Node<O>,
     signal: Node<Signal>,
 }
 
-/// The block a node lives in.
+/// The size of a block of four default boxes (checked by a test in
+/// `boxes/mod.rs`).
+#[cfg(test)]
+pub(super) const FOUR_BYTES: usize = std::mem::size_of::<Four<u64, u64>>();
+
+/// The count of nodes still alive in `node`'s block, and of handles to
+/// `node` itself.
 ///
 /// # Safety
-/// `node` must point to a live node (one placed in its block by `NodeRc::new`
-/// or `default_four`, the only places nodes are made) and be derived from
-/// the block's allocation, and `off` must be that node's `off`.
+/// `node` must point to a node still alive, placed in its block by
+/// `NodeRc::new` or `default_four` (the only places nodes are made), and be
+/// derived from the block's allocation.
 #[inline]
-unsafe fn block_of(node: NonNull<u8>, off: u8) -> NonNull<Block> {
-    // SAFETY: the node sits `off` bytes after the start of its block, inside
-    // the same allocation, and a block starts with its `Block` header.
-    unsafe { NonNull::new_unchecked(node.as_ptr().sub(off as usize)).cast::<Block>() }
+unsafe fn counts_of<T: 'static>(
+    node: NonNull<Node<T>>,
+) -> (NonNull<Cell<u32>>, NonNull<Cell<u32>>) {
+    // SAFETY: the node is alive, so its `off` and `slot` can be read.
+    let (off, slot) = unsafe { ((*node.as_ptr()).off, (*node.as_ptr()).slot) };
+    let i = if slot == ALONE { 0 } else { slot as usize };
+    // SAFETY: the node sits `off` bytes after the start of its block, in
+    // the same allocation, and a block starts with its counts: the live
+    // count, then one per node, in slot order.
+    unsafe {
+        let live = NonNull::new_unchecked(node.as_ptr().cast::<u8>().sub(off as usize))
+            .cast::<Cell<u32>>();
+        (live, live.add(1 + i))
+    }
 }
 
-/// Counts one more handle to a block.
+/// Counts one more handle to a node.
 #[inline]
-fn retain(b: &Block) {
-    let n = b.count.get();
+fn retain<T: 'static>(node: &Node<T>) {
+    // SAFETY: the node is alive (a reference to it was reached through a
+    // handle), placed in its block as `counts_of` requires.
+    let (_, count) = unsafe { counts_of(NonNull::from(node)) };
+    // SAFETY: the block lives while the node does.
+    let c = unsafe { count.as_ref() };
     // As `Rc`: a count that would wrap is a leak gone mad; stop.
-    if n == usize::MAX {
+    if c.get() == u32::MAX {
         std::process::abort();
     }
-    b.count.set(n + 1);
+    c.set(c.get() + 1);
 }
 
-/// Counts one handle fewer; frees the block when it was the last.
+/// Counts one handle fewer to a node; drops the node when that was its
+/// last, and frees the block when that was its last live node.
 ///
 /// # Safety
-/// `b` must be the live block of a handle being dropped, not used after.
-#[inline]
-unsafe fn release(b: NonNull<Block>) {
-    // SAFETY: the block is live: the handle being dropped counted in it.
-    let hdr = unsafe { b.as_ref() };
-    let n = hdr.count.get() - 1;
-    hdr.count.set(n);
-    if n == 0 {
-        let free = hdr.free;
-        // SAFETY: that was the last handle; `free` is the block's own.
-        unsafe { free(b) }
+/// `node` must be the node of a handle being dropped, which is not used
+/// after.
+unsafe fn release<T: 'static>(node: NonNull<Node<T>>) {
+    // SAFETY: the node is alive: the handle being dropped counted on it.
+    let (live, count) = unsafe { counts_of(node) };
+    // SAFETY: the block lives while the node does.
+    let c = unsafe { count.as_ref() };
+    let n = c.get() - 1;
+    c.set(n);
+    if n > 0 {
+        return;
+    }
+    // SAFETY: as above; read before the node is dropped.
+    let alone = unsafe { node.as_ref() }.slot == ALONE;
+    // The last handle: drop what the node holds. That may run user code (a
+    // message's `Drop`) and release other nodes, this block's too; this
+    // node still counts as live meanwhile, so the block stays.
+    // SAFETY: no handle to the node is left, so nothing uses it again; it
+    // is dropped once, here.
+    unsafe { std::ptr::drop_in_place(node.as_ptr()) };
+    // SAFETY: the block is still allocated (this node counted as live).
+    let l = unsafe { live.as_ref() };
+    l.set(l.get() - 1);
+    if l.get() > 0 {
+        return;
+    }
+    let block = live.cast::<u8>();
+    // SAFETY: every node of the block has been dropped and nothing refers
+    // to it. The block was made by `Box::new` of a `One<T>` (for a node
+    // alone, which carries this node's `T`) or of a `Four<_, _>`, whose
+    // layout does not depend on its types (checked in `default_four`);
+    // a `One`'s spec lives outside its node and is dropped here.
+    unsafe {
+        if alone {
+            std::ptr::drop_in_place(&raw mut (*block.as_ptr().cast::<One<T>>()).spec);
+            std::alloc::dealloc(block.as_ptr(), Layout::new::<One<T>>());
+        } else {
+            std::alloc::dealloc(block.as_ptr(), Layout::new::<Four<(), ()>>());
+        }
     }
 }
 
-/// A counted handle to a typed box node (what `Rc<Node<T>>` was): keeps the
-/// node's whole block alive.
+/// `release` for a node known by an erased pointer, as a `DynRc` holds it.
+///
+/// # Safety
+/// As `release`; `node` must point to a `Node<T>`.
+unsafe fn release_erased<T: 'static>(node: NonNull<u8>) {
+    // SAFETY: by the contract.
+    unsafe { release(node.cast::<Node<T>>()) }
+}
+
+/// A counted handle to a typed box node (what `Rc<Node<T>>` was).
 pub(crate) struct NodeRc<T: 'static>(NonNull<Node<T>>);
 
 impl<T: 'static> NodeRc<T> {
     /// A box on its own, in a block of one.
     pub(super) fn new(dir: Dir, spec: Rc<Spec>) -> Self {
         let one = Box::into_raw(Box::new(One {
-            block: Block {
-                count: Cell::new(1),
-                free: free_block::<One<T>>,
-            },
+            counts: [Cell::new(1), Cell::new(1)],
             spec,
             node: Node::fields(dir, ALONE, offset_of!(One<T>, node)),
         }));
-        // SAFETY: `one` is a live allocation just made; the node pointer is
-        // derived from it, so `block_of` may step back to its start.
+        // SAFETY: `one` is a live allocation just made, counted for the
+        // handle returned; the node pointer is derived from it.
         NodeRc(unsafe { NonNull::new_unchecked(&raw mut (*one).node) })
     }
 
@@ -253,12 +297,6 @@ impl<T: 'static> NodeRc<T> {
     #[inline]
     pub(super) fn ptr_eq(a: &Self, b: &Self) -> bool {
         a.0 == b.0
-    }
-
-    fn block(&self) -> NonNull<Block> {
-        // SAFETY: `self.0` is a node placed in its block (see `block_of`),
-        // alive while this handle is.
-        unsafe { block_of(self.0.cast(), self.off) }
     }
 
     /// The erased handle to the same node.
@@ -272,15 +310,15 @@ impl<T: 'static> NodeRc<T> {
 impl<T: 'static> Clone for NodeRc<T> {
     #[inline]
     fn clone(&self) -> Self {
-        self.rc()
+        Node::rc(self)
     }
 }
 
 impl<T: 'static> Drop for NodeRc<T> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the block of this handle, which is not used after.
-        unsafe { release(self.block()) }
+        // SAFETY: the node of this handle, which is not used after.
+        unsafe { release(self.0) }
     }
 }
 
@@ -288,33 +326,33 @@ impl<T: 'static> Deref for NodeRc<T> {
     type Target = Node<T>;
     #[inline]
     fn deref(&self) -> &Node<T> {
-        // SAFETY: the handle keeps the node's block, so the node, alive.
+        // SAFETY: the handle keeps the node alive.
         unsafe { self.0.as_ref() }
     }
 }
-
-/// The size of a block of four default boxes (checked by a test in
-/// `boxes/mod.rs`).
-#[cfg(test)]
-pub(super) const FOUR_BYTES: usize = std::mem::size_of::<Four<u64, u64>>();
 
 /// The four default boxes of a component in one block: `inbox`, `control`,
 /// `outbox`, `signal`.
 #[allow(clippy::type_complexity)]
 pub(super) fn default_four<I: 'static, O: 'static>(
 ) -> (NodeRc<I>, NodeRc<Signal>, NodeRc<O>, NodeRc<Signal>) {
+    // `release` frees a block of four knowing neither type: its layout must
+    // not depend on them (a node's types are only behind pointers).
+    const {
+        assert!(
+            std::mem::size_of::<Four<I, O>>() == std::mem::size_of::<Four<(), ()>>()
+                && std::mem::align_of::<Four<I, O>>() == std::mem::align_of::<Four<(), ()>>()
+        )
+    };
     let four = Box::into_raw(Box::new(Four::<I, O> {
-        block: Block {
-            count: Cell::new(4),
-            free: free_block::<Four<I, O>>,
-        },
+        counts: [4, 1, 1, 1, 1].map(Cell::new),
         inbox: Node::fields(Dir::In, 0, offset_of!(Four<I, O>, inbox)),
         control: Node::fields(Dir::In, 1, offset_of!(Four<I, O>, control)),
         outbox: Node::fields(Dir::Out, 2, offset_of!(Four<I, O>, outbox)),
         signal: Node::fields(Dir::Out, 3, offset_of!(Four<I, O>, signal)),
     }));
-    // SAFETY: `four` is a live allocation just made, counted for the four
-    // handles returned; each node pointer is derived from it.
+    // SAFETY: `four` is a live allocation just made, each node counted for
+    // the handle returned; each node pointer is derived from it.
     unsafe {
         (
             NodeRc(NonNull::new_unchecked(&raw mut (*four).inbox)),
@@ -326,15 +364,10 @@ pub(super) fn default_four<I: 'static, O: 'static>(
 }
 
 /// A counted, type-erased handle to a box node (what `Rc<dyn NodeDyn>`
-/// was): keeps the node's whole block alive.
+/// was).
 pub(crate) struct DynRc(NonNull<dyn NodeDyn>);
 
 impl DynRc {
-    fn block(&self) -> NonNull<Block> {
-        // SAFETY: as in `NodeRc::block`; the offset is the node's own.
-        unsafe { block_of(self.0.cast(), self.off()) }
-    }
-
     /// The typed handle, if the node carries `T`.
     pub(super) fn downcast<T: 'static>(&self) -> Option<NodeRc<T>> {
         self.downcast_ref::<T>().map(Node::rc)
@@ -342,24 +375,26 @@ impl DynRc {
 
     /// The typed node, if it carries `T`.
     pub(super) fn downcast_ref<T: 'static>(&self) -> Option<&Node<T>> {
-        // SAFETY: the message type says the node is a `Node<T>`, and it
-        // lives while `self` does.
+        // SAFETY: `NodeDyn` is implemented for `Node<T>` alone, so the
+        // message type says the node is a `Node<T>`; it lives while `self`
+        // does.
         (self.msg_type() == TypeId::of::<T>()).then(|| unsafe { self.0.cast::<Node<T>>().as_ref() })
     }
 }
 
 impl Clone for DynRc {
     fn clone(&self) -> Self {
-        // SAFETY: the handle keeps the block alive.
-        retain(unsafe { self.block().as_ref() });
+        self.retain();
         DynRc(self.0)
     }
 }
 
 impl Drop for DynRc {
     fn drop(&mut self) {
-        // SAFETY: the block of this handle, which is not used after.
-        unsafe { release(self.block()) }
+        let release = self.release_fn();
+        // SAFETY: the node of this handle, of the type `release` was made
+        // for; the handle is not used after.
+        unsafe { release(self.0.cast()) }
     }
 }
 
@@ -367,7 +402,7 @@ impl Deref for DynRc {
     type Target = dyn NodeDyn;
     #[inline]
     fn deref(&self) -> &(dyn NodeDyn + 'static) {
-        // SAFETY: the handle keeps the node's block, so the node, alive.
+        // SAFETY: the handle keeps the node alive.
         unsafe { self.0.as_ref() }
     }
 }
@@ -418,11 +453,11 @@ impl<T: 'static> Node<T> {
         match DEFAULT_SPECS.get(self.slot as usize) {
             Some(s) => s,
             None => {
-                // SAFETY: a node alone in its block was placed there by
-                // `NodeRc::new`, in a `One<T>` (see `block_of`), live while
-                // `self` is.
-                let one = unsafe { block_of(NonNull::from(self).cast(), self.off) };
-                unsafe { &one.cast::<One<T>>().as_ref().spec }
+                let node = NonNull::from(self).cast::<u8>();
+                // SAFETY: a node alone was placed by `NodeRc::new` in a
+                // `One<T>`, `off` bytes into it, which lives while the node
+                // does; the pointer is derived from the block's allocation.
+                unsafe { &(*node.as_ptr().sub(self.off as usize).cast::<One<T>>()).spec }
             }
         }
     }
@@ -430,11 +465,8 @@ impl<T: 'static> Node<T> {
     /// A new counted handle to this node.
     #[inline]
     pub(super) fn rc(&self) -> NodeRc<T> {
-        let p = NonNull::from(self);
-        // SAFETY: every node lives in a block (see `block_of`), alive while
-        // the reference is: the caller reached the node through a handle.
-        retain(unsafe { block_of(p.cast(), self.off).as_ref() });
-        NodeRc(p)
+        retain(self);
+        NodeRc(NonNull::from(self))
     }
 
     // The fields in `UnsafeCell`s are reached only through the accessors
@@ -703,8 +735,10 @@ pub(crate) trait NodeDyn {
     fn next_dyn(&self) -> Option<BoxRef>;
     fn unlink_dyn(&self) -> bool;
     fn link_dyn(&self, dst: &BoxRef) -> Result<LinkKind, LinkError>;
-    /// Bytes from the start of the node's block to the node.
-    fn off(&self) -> u8;
+    /// Counts one more handle to the node.
+    fn retain(&self);
+    /// How to count one handle fewer (`release` for the node's type).
+    fn release_fn(&self) -> unsafe fn(NonNull<u8>);
     fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id>;
     fn close(&self, tombstone: &Rc<Proc>) -> usize;
     fn set_limit_dyn(&self, limit: Option<usize>);
@@ -753,8 +787,11 @@ impl<T: 'static> NodeDyn for Node<T> {
         })?;
         self.link_to(d)
     }
-    fn off(&self) -> u8 {
-        self.off
+    fn retain(&self) {
+        retain(self)
+    }
+    fn release_fn(&self) -> unsafe fn(NonNull<u8>) {
+        release_erased::<T>
     }
     fn attach(&self, proc: &Rc<Proc>) -> Result<(), Id> {
         if let Some(o) = self.owner() {
