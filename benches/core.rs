@@ -29,7 +29,13 @@
 //!   `bytes_per_component` is the growth of VmRSS over spawning, linking
 //!   and the first round (which puts them all to sleep), divided by `n`;
 //!   `heap_bytes_per_component` is the same growth as counted by the
-//!   allocator (requested bytes, without malloc's rounding). Then nothing
+//!   allocator (requested bytes, without malloc's rounding), and where it
+//!   goes, per component: `boxes_bytes` (its `DefaultBoxes`), `task_bytes`
+//!   (spawning: the boxed component, its proc, its scheduler table entries,
+//!   with the `reserve` of the run queues), `links_bytes` (its two ring
+//!   links) and `round_bytes` (the change over the first round, up to the
+//!   probe's measurement); the probe's own boxes and task are only in the
+//!   total, a few hundredths of a byte per component. Then nothing
 //!   happens until a timer ends the idle period: `idle_cpu_ms_per_s` is the
 //!   process CPU time used over that period (`CLOCK_PROCESS_CPUTIME_ID`, ns
 //!   resolution; it includes the one wake-up at the end) per second,
@@ -615,17 +621,35 @@ fn bench_idle(cfg: &Config) {
     let rss_before = status_bytes("VmRSS:");
     let heap_before = live_bytes();
 
+    // Where the heap goes, counted by the allocator around each stage of
+    // each component's making (a load of a counter: it changes nothing the
+    // RSS figure sees).
+    let (mut boxes, mut task, mut links) = (0usize, 0usize, 0usize);
+    let h = live_bytes();
     s.reserve(n + 1);
+    task += live_bytes() - h;
     let relay = || Relay {
         boxes: DefaultBoxes::new(),
     };
-    let first = s.spawn(relay());
-    let mut prev = first;
-    for _ in 1..n {
-        let id = s.spawn(relay());
-        link_ring_pair(&mut s, prev, id);
-        prev = id;
+    let mut prev = None;
+    let mut first = None;
+    for _ in 0..n {
+        let h0 = live_bytes();
+        let r = relay();
+        let h1 = live_bytes();
+        let id = s.spawn(r);
+        let h2 = live_bytes();
+        match prev {
+            Some(p) => link_ring_pair(&mut s, p, id),
+            None => first = Some(id),
+        }
+        let h3 = live_bytes();
+        boxes += h1 - h0;
+        task += h2 - h1;
+        links += h3 - h2;
+        prev = Some(id);
     }
+    let (first, prev) = (first.expect("n > 0"), prev.expect("n > 0"));
     // Spawned last, so its first step comes after every relay's first step.
     let probe = s.spawn(IdleProbe {
         boxes: DefaultBoxes::new(),
@@ -635,6 +659,7 @@ fn bench_idle(cfg: &Config) {
     });
     link_ring_pair(&mut s, prev, probe);
     link_ring_pair(&mut s, probe, first);
+    let heap_setup = live_bytes();
 
     let ended = s.run();
     assert_eq!(ended, Ended::Stopped);
@@ -643,12 +668,20 @@ fn bench_idle(cfg: &Config) {
     let cpu_per_s = r.cpu_ns as f64 / 1e6 / secs;
     let bytes = r.rss_after.saturating_sub(rss_before) as f64 / n as f64;
     let heap = r.heap_after.saturating_sub(heap_before) as f64 / n as f64;
+    let per = |b: usize| b as f64 / n as f64;
+    let round = (r.heap_after as f64 - heap_setup as f64) / n as f64;
     let waits = s.stats().waits;
     Json::new("idle")
         .int("n", n as u64)
         .int("component_bytes", std::mem::size_of::<Relay>() as u64)
         .num("bytes_per_component", bytes)
         .num("heap_bytes_per_component", heap)
+        .num("boxes_bytes", per(boxes))
+        .num("task_bytes", per(task))
+        .num("links_bytes", per(links))
+        .num("round_bytes", round)
+        .text("heap_goal", "heap_bytes_per_component<=256")
+        .flag("heap_goal_met", heap <= 256.0)
         .num("idle_s", secs)
         .num("idle_cpu_ms_per_s", cpu_per_s)
         .num("idle_cpu_us_total", r.cpu_ns as f64 / 1e3)

@@ -505,3 +505,82 @@ fn back_pressure_ten_thousand_messages_through_a_synchronous_link() {
     assert_eq!(sleeps, (N - 1) as usize);
     assert_eq!(h.scheduler().stats().undelivered, 0);
 }
+
+/// The default boxes share one allocation: each box lives while any
+/// handle to it does, whatever became of the other three, and what they
+/// hold is dropped exactly once, when the last handle goes.
+#[test]
+fn a_default_box_outlives_its_siblings_and_drops_what_it_holds_once() {
+    use kamaelia::axon::DefaultBoxes;
+    let token = Rc::new(());
+    let DefaultBoxes {
+        inbox,
+        control,
+        outbox,
+        signal,
+    } = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+    let sink: Inbox<Rc<()>> = Inbox::new("sink", "test inbox");
+    outbox.send(token.clone()).unwrap(); // held: not linked yet
+    inbox.address().deliver(token.clone()).unwrap();
+    let to_inbox = inbox.address();
+    let by_name = outbox.erased();
+    // Names and directions come from each box's place in the block.
+    let named: Vec<(String, Dir)> = [
+        inbox.erased(),
+        control.erased(),
+        by_name.clone(),
+        signal.erased(),
+    ]
+    .iter()
+    .map(|b| (b.name().to_string(), b.direction()))
+    .collect();
+    assert_eq!(
+        named,
+        [
+            ("inbox", Dir::In),
+            ("control", Dir::In),
+            ("outbox", Dir::Out),
+            ("signal", Dir::Out)
+        ]
+        .map(|(n, d)| (n.to_string(), d))
+    );
+    assert_eq!(by_name.description(), "data produced");
+    drop((inbox, control, signal));
+    // The inbox is reached through its address alone now.
+    to_inbox.deliver(token.clone()).unwrap();
+    drop(outbox);
+    // The outbox only through its erased handle: linking it moves what it
+    // held on.
+    assert_eq!(link_refs(&by_name, &sink.erased()), Ok(LinkKind::Normal));
+    assert!(Rc::ptr_eq(&sink.recv().unwrap(), &token));
+    assert_eq!(Rc::strong_count(&token), 3); // two in the inbox, ours
+    assert!(by_name.address::<u32>().is_none(), "wrong message type");
+    let typed = by_name.address::<Rc<()>>();
+    assert!(typed.is_some());
+    drop(by_name);
+    drop(typed);
+    assert_eq!(Rc::strong_count(&token), 3);
+    drop(to_inbox); // the last handle: the block goes, with the two messages
+    assert_eq!(Rc::strong_count(&token), 1);
+}
+
+/// Each default box is dropped with its own last handle, as if it were
+/// alone: two components' boxes linked both ways (and one linked to
+/// itself) do not keep each other alive once their holders are gone.
+#[test]
+fn default_boxes_linked_both_ways_are_freed_with_their_holders() {
+    use kamaelia::axon::DefaultBoxes;
+    let token = Rc::new(());
+    {
+        let a = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+        let b = DefaultBoxes::<Rc<()>, Rc<()>>::new();
+        link(&a.outbox, &b.inbox).unwrap();
+        link(&b.outbox, &a.inbox).unwrap();
+        link(&a.signal, &a.control).unwrap(); // a loop within one block
+        a.outbox.send(token.clone()).unwrap();
+        b.outbox.send(token.clone()).unwrap();
+        a.signal.send(Signal::Shutdown).unwrap();
+        assert_eq!(Rc::strong_count(&token), 3);
+    }
+    assert_eq!(Rc::strong_count(&token), 1, "a message outlived its boxes");
+}

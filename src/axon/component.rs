@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use super::adaptive::{AdaptiveBoxes, AdaptiveInner};
-use super::boxes::{BoxRef, Inbox, Outbox, Port};
+use super::boxes::{default_boxes, BoxRef, Inbox, Outbox, Port};
 use super::cx::Cx;
 use super::signal::{Signal, Step};
 
@@ -94,13 +94,14 @@ pub struct DefaultBoxes<I: 'static, O: 'static> {
 }
 
 impl<I: 'static, O: 'static> DefaultBoxes<I, O> {
-    /// The four default boxes.
+    /// The four default boxes, made in one allocation.
     pub fn new() -> Self {
+        let (inbox, control, outbox, signal) = default_boxes();
         DefaultBoxes {
-            inbox: Inbox::inbox(),
-            control: Inbox::control(),
-            outbox: Outbox::outbox(),
-            signal: Outbox::signal(),
+            inbox,
+            control,
+            outbox,
+            signal,
         }
     }
 

@@ -4,16 +4,15 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
-use std::rc::Rc;
 
 use super::super::proc::Id;
-use super::node::{Node, NodeDyn};
+use super::node::DynRc;
 use super::{Address, Dir, LinkKind};
 
 /// A type-erased handle to a box: found by name, linked by name (with the
 /// message types checked), listed by introspection.
 #[derive(Clone)]
-pub struct BoxRef(pub(crate) Rc<dyn NodeDyn>);
+pub struct BoxRef(pub(crate) DynRc);
 
 impl BoxRef {
     /// The box's name, unique within its component.
@@ -62,7 +61,7 @@ impl BoxRef {
     }
     /// Removes this box's outgoing link. Returns whether there was one.
     pub fn unlink(&self) -> bool {
-        self.0.clone().unlink_dyn()
+        self.0.unlink_dyn()
     }
     /// Whether two handles name the same box.
     pub fn same(&self, other: &BoxRef) -> bool {
@@ -71,12 +70,7 @@ impl BoxRef {
     /// Downcasts to a typed address for direct delivery (used by services
     /// such as the timer service).
     pub fn address<T: 'static>(&self) -> Option<Address<T>> {
-        self.0
-            .clone()
-            .as_any_rc()
-            .downcast::<Node<T>>()
-            .ok()
-            .map(Address::from_node)
+        self.0.downcast::<T>().map(Address::from_node)
     }
     /// A new, unlinked box carrying the same message type as this one.
     /// Containers use it to give themselves boxes typed like their
@@ -110,7 +104,7 @@ pub fn link_refs(src: &BoxRef, dst: &BoxRef) -> Result<LinkKind, LinkError> {
             dst.label(),
         ));
     }
-    src.0.clone().link_dyn(dst)
+    src.0.link_dyn(dst)
 }
 
 // ---------------------------------------------------------------------------

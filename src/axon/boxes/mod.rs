@@ -53,6 +53,7 @@ use std::fmt;
 
 pub use handle::{link_refs, BoxLabel, BoxRef, LinkError, LinkErrorKind};
 pub(crate) use node::{bump_epoch, epoch, WordHash};
+pub(crate) use typed::default_boxes;
 pub use typed::{link, link_with_limit, unlink, Address, Inbox, Outbox, Port};
 
 /// Which way a box faces.
@@ -106,17 +107,19 @@ mod layout {
     use crate::axon::proc::Proc;
 
     /// The idle-component budget (see `benches/core.rs`) rests on these
-    /// sizes: a box node fits a 96-byte malloc chunk with its `Rc` header,
-    /// an outbox handle caches its route in 24 bytes, and a proc (which
-    /// holds the component pointer, so the scheduler's slot is one 8-byte
-    /// `Rc`) fits an 80-byte chunk.
+    /// sizes: a box node is 32 bytes (its ring one pointer, its name found
+    /// through its block), so the four default boxes with their block
+    /// counts take 152 bytes in one allocation; an outbox handle caches its
+    /// route in 24 bytes, and a proc (which holds the component pointer,
+    /// so the scheduler's slot is one 8-byte `Rc`) fits an 80-byte chunk.
     #[test]
     fn box_sizes_stay_small() {
         assert!(
-            std::mem::size_of::<Node<u64>>() <= 56,
+            std::mem::size_of::<Node<u64>>() <= 32,
             "{}",
             std::mem::size_of::<Node<u64>>()
         );
+        const { assert!(node::FOUR_BYTES <= 152) };
         assert_eq!(std::mem::size_of::<Inbox<u64>>(), 8);
         assert!(std::mem::size_of::<Outbox<u64>>() <= 24);
         assert!(

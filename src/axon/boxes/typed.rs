@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::super::proc::Proc;
 use super::super::signal::Signal;
-use super::node::{epoch, owned_spec, static_spec, Node, NodeDyn};
+use super::node::{default_four, epoch, owned_spec, static_spec, NodeDyn, NodeRc, DEFAULT_NAMES};
 use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 
 // ---------------------------------------------------------------------------
@@ -20,14 +20,14 @@ use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 /// assert_eq!(inbox.recv(), None);
 /// ```
 pub struct Inbox<T: 'static> {
-    node: Rc<Node<T>>,
+    node: NodeRc<T>,
 }
 
 impl<T: 'static> Inbox<T> {
     /// An unbounded inbox.
     pub fn new(name: &'static str, description: &'static str) -> Self {
         Inbox {
-            node: Node::new(Dir::In, static_spec(name, description)),
+            node: NodeRc::new(Dir::In, static_spec(name, description)),
         }
     }
 
@@ -42,14 +42,14 @@ impl<T: 'static> Inbox<T> {
     /// An inbox with a name made at run time (see [`AdaptiveBoxes`](crate::axon::AdaptiveBoxes)).
     pub fn named(name: String, description: String) -> Self {
         Inbox {
-            node: Node::new(Dir::In, owned_spec(name, description)),
+            node: NodeRc::new(Dir::In, owned_spec(name, description)),
         }
     }
 
     /// The default data inbox, `inbox` (named after Kamaelia's box).
     #[allow(clippy::self_named_constructors)]
     pub fn inbox() -> Self {
-        Self::new("inbox", "data to process")
+        Self::new(INBOX.0, INBOX.1)
     }
 
     /// Takes the oldest message, if any.
@@ -82,12 +82,12 @@ impl<T: 'static> Inbox<T> {
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec.name
+        &self.node.spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
     pub fn erased(&self) -> BoxRef {
-        BoxRef(self.node.clone() as Rc<dyn NodeDyn>)
+        BoxRef(self.node.clone().erase())
     }
 
     /// A handle others can deliver to directly (timer and service replies).
@@ -104,7 +104,7 @@ impl<T: 'static> Inbox<T> {
 impl Inbox<Signal> {
     /// The default control inbox, `control`.
     pub fn control() -> Self {
-        Self::new("control", "shutdown signals: producer finished / shutdown")
+        Self::new(CONTROL.0, CONTROL.1)
     }
 }
 
@@ -121,27 +121,27 @@ impl Inbox<Signal> {
 /// assert_eq!(inbox.recv(), Some(2));
 /// ```
 pub struct Outbox<T: 'static> {
-    node: Rc<Node<T>>,
+    node: NodeRc<T>,
     route: UnsafeCell<Route<T>>,
 }
 
-struct Route<T> {
+struct Route<T: 'static> {
     epoch: u32,
-    target: Option<Rc<Node<T>>>,
+    target: Option<NodeRc<T>>,
 }
 
 impl<T: 'static> Outbox<T> {
     /// A new outbox.
     pub fn new(name: &'static str, description: &'static str) -> Self {
-        Self::from_node(Node::new(Dir::Out, static_spec(name, description)))
+        Self::from_node(NodeRc::new(Dir::Out, static_spec(name, description)))
     }
 
     /// An outbox with a name made at run time.
     pub fn named(name: String, description: String) -> Self {
-        Self::from_node(Node::new(Dir::Out, owned_spec(name, description)))
+        Self::from_node(NodeRc::new(Dir::Out, owned_spec(name, description)))
     }
 
-    fn from_node(node: Rc<Node<T>>) -> Self {
+    fn from_node(node: NodeRc<T>) -> Self {
         Outbox {
             node,
             route: UnsafeCell::new(Route {
@@ -154,7 +154,7 @@ impl<T: 'static> Outbox<T> {
     /// The default data outbox, `outbox` (named after Kamaelia's box).
     #[allow(clippy::self_named_constructors)]
     pub fn outbox() -> Self {
-        Self::new("outbox", "data produced")
+        Self::new(OUTBOX.0, OUTBOX.1)
     }
 
     /// Sends a message along this box's link. If the final inbox is full,
@@ -224,14 +224,14 @@ impl<T: 'static> Outbox<T> {
     /// of any box is live (dropping a box may drop messages, and so run
     /// user code).
     #[cold]
-    fn reroute(&self) -> Option<Rc<Node<T>>> {
+    fn reroute(&self) -> Option<NodeRc<T>> {
         // Read before resolving: if user code run by `resolve` (dropping a
         // box it cuts) changes a link, the route stays stale and the next
         // use resolves again.
         let e = epoch();
         let fin = self.node.resolve();
         self.node.move_all(&fin);
-        let target = if Rc::ptr_eq(&fin, &self.node) {
+        let target = if NodeRc::ptr_eq(&fin, &self.node) {
             None
         } else {
             Some(fin)
@@ -281,26 +281,44 @@ impl<T: 'static> Outbox<T> {
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec.name
+        &self.node.spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
     pub fn erased(&self) -> BoxRef {
-        BoxRef(self.node.clone() as Rc<dyn NodeDyn>)
+        BoxRef(self.node.clone().erase())
     }
 }
 
 impl Outbox<Signal> {
     /// The default signal outbox, `signal`.
     pub fn signal() -> Self {
-        Self::new("signal", "sent once when this component ends")
+        Self::new(SIGNAL.0, SIGNAL.1)
     }
 }
+
+/// The four default boxes of a component, `inbox`, `control`, `outbox` and
+/// `signal`, made in one block (one allocation, one count; see `node.rs`).
+pub(crate) fn default_boxes<I: 'static, O: 'static>(
+) -> (Inbox<I>, Inbox<Signal>, Outbox<O>, Outbox<Signal>) {
+    let (i, c, o, s) = default_four::<I, O>();
+    (
+        Inbox { node: i },
+        Inbox { node: c },
+        Outbox::from_node(o),
+        Outbox::from_node(s),
+    )
+}
+
+const INBOX: (&str, &str) = DEFAULT_NAMES[0];
+const CONTROL: (&str, &str) = DEFAULT_NAMES[1];
+const OUTBOX: (&str, &str) = DEFAULT_NAMES[2];
+const SIGNAL: (&str, &str) = DEFAULT_NAMES[3];
 
 /// A cloneable handle that delivers straight to an inbox (following any
 /// pass-through links it has). Used where the target is named in a message,
 /// as in the seed's timer service: `(delay, (component, "control"))`.
-pub struct Address<T: 'static>(Rc<Node<T>>);
+pub struct Address<T: 'static>(NodeRc<T>);
 
 impl<T: 'static> Clone for Address<T> {
     fn clone(&self) -> Self {
@@ -309,7 +327,7 @@ impl<T: 'static> Clone for Address<T> {
 }
 
 impl<T: 'static> Address<T> {
-    pub(super) fn from_node(node: Rc<Node<T>>) -> Self {
+    pub(super) fn from_node(node: NodeRc<T>) -> Self {
         Address(node)
     }
 
@@ -337,7 +355,7 @@ impl<T: 'static> Address<T> {
 }
 
 /// A borrowed typed box, inbox or outbox, as accepted by [`link`].
-pub struct Port<'a, T: 'static>(&'a Rc<Node<T>>);
+pub struct Port<'a, T: 'static>(&'a NodeRc<T>);
 
 impl<'a, T: 'static> From<&'a Inbox<T>> for Port<'a, T> {
     fn from(b: &'a Inbox<T>) -> Self {
@@ -353,7 +371,7 @@ impl<'a, T: 'static> From<&'a Outbox<T>> for Port<'a, T> {
 
 impl<T: 'static> Port<'_, T> {
     pub(crate) fn erased(&self) -> BoxRef {
-        BoxRef(self.0.clone() as Rc<dyn NodeDyn>)
+        BoxRef(self.0.clone().erase())
     }
 }
 
