@@ -90,6 +90,7 @@
 //! ```
 
 mod head;
+mod lines;
 mod parser;
 
 // Clients (issue 11, client parts).
@@ -112,7 +113,9 @@ pub use response::{
     encode_body, encode_end, encode_head, http_date, parse_http_date, reason, simple_response,
     BodyMode, Part, ResponseHead,
 };
-pub use server::{Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig};
+pub use server::{
+    Answer, Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig,
+};
 pub use sse::{EventStream, LongPoll, SseEvent, HEARTBEAT};
 pub use static_files::{
     content_type, parse_range, percent_decode, FileResource, RangeAsk, StaticFiles, FILE_READ,

@@ -77,13 +77,19 @@ use crate::axon::{
 };
 use crate::internet::{Acceptor, ConnInfo, ServerCore};
 
-use super::response::{encode_body, encode_end, encode_head, simple_response, BodyMode};
+use super::response::{
+    encode_body, encode_end, encode_head, encode_head_with, put_date, simple_response, BodyMode,
+};
 use super::{
     Event, Framing, Headers, HttpError, Limits, Mode, Parser, Part, ResponseHead, Version,
 };
 
 /// Makes the resource component that answers one request.
 pub type Factory = Rc<dyn Fn(&Request) -> Box<dyn Component>>;
+
+/// Answers one request at once, from its head alone: a status and header
+/// fields, and the whole body (its length is the Content-Length).
+pub type Answer = Rc<dyn Fn(&Request) -> (ResponseHead, Bytes)>;
 
 /// What a handler factory is told about a request.
 #[derive(Clone, Debug)]
@@ -121,7 +127,52 @@ impl Request {
 struct Route {
     prefix: String,
     methods: Option<Vec<String>>,
-    factory: Factory,
+    handler: Handler,
+}
+
+/// How a route answers.
+enum Handler {
+    /// A resource component per request, streaming its response.
+    Stream(Factory),
+    /// A function of the request, answered inside the connection.
+    Now(Answer),
+    /// The same response every time, answered inside the connection
+    /// without even a [`Request`] being made.
+    Fixed(Box<FixedAnswer>),
+}
+
+/// A fixed response, with its usual encoding (HTTP/1.1, kept alive, not
+/// HEAD) made once.
+struct FixedAnswer {
+    head: ResponseHead,
+    body: Bytes,
+    /// The status line.
+    status_line: Bytes,
+    /// What follows the status line (and `Date`): fields, Content-Length,
+    /// the empty line and the body.
+    rest: Bytes,
+}
+
+impl FixedAnswer {
+    fn new(mut head: ResponseHead, body: Bytes) -> Self {
+        head.length = Some(body.len() as u64);
+        let mut wire = BytesMut::new();
+        let (mut mode, keep) = encode_head(&mut wire, &head, Version::Http11, false, true, None);
+        encode_body(&mut wire, &mut mode, &body);
+        let whole = encode_end(&mut wire, mode);
+        debug_assert!(keep && whole);
+        let wire = wire.freeze();
+        let line_end = wire
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(0, |i| i + 2);
+        FixedAnswer {
+            status_line: wire.slice(..line_end),
+            rest: wire.slice(line_end..),
+            head,
+            body,
+        }
+    }
 }
 
 /// Path prefixes to handler factories. The longest matching prefix wins;
@@ -147,6 +198,46 @@ impl Router {
         self.add(prefix, None, Rc::new(factory))
     }
 
+    /// Requests under `prefix`, any method, are answered with `response`
+    /// (its head and body; HEAD gets the head alone) by the connection
+    /// itself: no component per request. A request body is read and
+    /// dropped.
+    ///
+    /// ```
+    /// use kamaelia::protocol::http::{Fixed, Router};
+    /// let router = Router::new().fixed("/hello", Fixed::text(200, "hello\n"));
+    /// ```
+    pub fn fixed(mut self, prefix: &str, response: Fixed) -> Self {
+        let (head, body) = response.into_parts();
+        self.routes.push(Route {
+            prefix: prefix.to_string(),
+            methods: None,
+            handler: Handler::Fixed(Box::new(FixedAnswer::new(head, body))),
+        });
+        self
+    }
+
+    /// Requests under `prefix` with one of `methods` (any method when
+    /// `None`) are answered by `answer`, called with the request as soon
+    /// as its head is read, inside the connection: no component per
+    /// request. The body it returns is the whole body (its length is the
+    /// Content-Length); a request body is read and dropped. For responses
+    /// that must wait for something, or stream, use a component
+    /// ([`Router::route`]).
+    pub fn respond(
+        mut self,
+        prefix: &str,
+        methods: Option<&[&str]>,
+        answer: impl Fn(&Request) -> (ResponseHead, Bytes) + 'static,
+    ) -> Self {
+        self.routes.push(Route {
+            prefix: prefix.to_string(),
+            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            handler: Handler::Now(Rc::new(answer)),
+        });
+        self
+    }
+
     /// Requests under `prefix` with one of `methods` go to `factory`;
     /// other methods are answered 405 with `Allow`.
     pub fn route_methods(
@@ -164,7 +255,7 @@ impl Router {
         self.routes.push(Route {
             prefix: prefix.to_string(),
             methods,
-            factory,
+            handler: Handler::Stream(factory),
         });
         self
     }
@@ -399,7 +490,7 @@ impl HttpConnection {
 
     /// Takes the resource's response parts; true if any came.
     fn pump_response(&mut self, _cx: &mut Cx) -> bool {
-        let date = self.date();
+        let date = self.config.date;
         let Some(a) = self.active.as_mut() else {
             return false;
         };
@@ -413,8 +504,18 @@ impl HttpConnection {
             progress = true;
             match part {
                 Part::Head(h) if !a.head_sent => {
-                    let (mode, keep) =
-                        encode_head(&mut self.out, &h, a.version, a.is_head, a.keep_alive, date);
+                    let (mode, keep) = encode_head_with(
+                        &mut self.out,
+                        &h,
+                        a.version,
+                        a.is_head,
+                        a.keep_alive,
+                        |out| {
+                            if date {
+                                put_date(out);
+                            }
+                        },
+                    );
                     a.mode = mode;
                     a.keep_alive = keep;
                     a.head_sent = true;
@@ -431,6 +532,7 @@ impl HttpConnection {
                     a.response_done = true;
                     if !a.head_sent {
                         log::warn!("http: a resource ended without a response head");
+                        let date = date.then(SystemTime::now);
                         self.out.put(simple_response(500, &[], true, date));
                         a.keep_alive = false;
                     } else if !encode_end(&mut self.out, a.mode) {
@@ -484,6 +586,12 @@ impl HttpConnection {
         let mut progress = false;
         loop {
             if self.closing {
+                return progress;
+            }
+            if self.active.is_none() && self.out.len() >= OUT_CHUNK {
+                // Answers made here are sent before more requests are
+                // read: a client pipelining without reading holds no more
+                // than this.
                 return progress;
             }
             if let Some(a) = self.active.as_mut() {
@@ -569,15 +677,15 @@ impl HttpConnection {
     }
 
     fn start_request(&mut self, cx: &mut Cx, mut head: super::Head) {
-        let method = head.method.clone();
-        if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&method[..]) {
+        if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&head.method[..]) {
             self.answer(501, &[], true);
             return;
         }
+        // The target is checked visible ASCII by the parser: no copy here.
         let target = String::from_utf8_lossy(&head.target);
         let (path, query) = match origin_form(&target).split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (origin_form(&target).to_string(), None),
+            Some((p, q)) => (p, Some(q)),
+            None => (origin_form(&target), None),
         };
         let keep_alive = head.keep_alive;
         let has_body = head.framing != Framing::None;
@@ -588,30 +696,53 @@ impl HttpConnection {
         // or may not send the body now, so the connection closes rather
         // than guess where the next request starts (RFC 9110 §10.1.1).
         let keep_refused = keep_alive && !expects_continue;
-        let Some(route) = self.router.find(&path) else {
+        let router = self.router.clone();
+        let Some(route) = router.find(path) else {
             self.answer(404, &[], !keep_refused);
             self.skip_body = has_body;
             return;
         };
         if let Some(m) = &route.methods {
-            if !m.iter().any(|m| m.as_bytes() == &method[..]) {
+            if !m.iter().any(|m| m.as_bytes() == &head.method[..]) {
                 let allow = m.join(", ");
                 self.answer(405, &[("Allow", &allow)], !keep_refused);
                 self.skip_body = has_body;
                 return;
             }
         }
+        let is_head = &head.method[..] == b"HEAD";
+        if let Handler::Fixed(f) = &route.handler {
+            self.answer_now(
+                cx,
+                &head,
+                is_head,
+                keep_refused,
+                (&f.head, &f.body),
+                Some(f),
+            );
+            return;
+        }
         let req = Request {
-            method,
+            method: head.method.clone(),
             target: head.target.clone(),
-            path,
-            query,
+            path: path.to_string(),
+            query: query.map(str::to_string),
             version: head.version,
             headers: std::mem::take(&mut head.headers),
             prefix: route.prefix.clone(),
             peer: self.peer,
         };
-        let resource = (route.factory)(&req);
+        let factory = match &route.handler {
+            Handler::Now(answer) => {
+                let (mut rh, body) = answer(&req);
+                rh.length = Some(body.len() as u64);
+                self.answer_now(cx, &head, is_head, keep_refused, (&rh, &body), None);
+                return;
+            }
+            Handler::Stream(factory) => factory,
+            Handler::Fixed(_) => unreachable!("answered above"),
+        };
+        let resource = factory(&req);
         let mut set = BoxSet::default();
         resource.boxes(&mut set);
         let Spare {
@@ -678,6 +809,50 @@ impl HttpConnection {
             exited: false,
             has_inbox,
         });
+    }
+
+    /// Answers the request whose head is `req` at once with `response`
+    /// (its length set); `keep` says whether the connection may stay open.
+    /// A fixed answer's own encoding is used when it fits the request.
+    fn answer_now(
+        &mut self,
+        cx: &mut Cx,
+        req: &super::Head,
+        is_head: bool,
+        keep: bool,
+        response: (&ResponseHead, &Bytes),
+        fixed: Option<&FixedAnswer>,
+    ) {
+        let date = self.config.date;
+        let date_line = |out: &mut BytesMut| {
+            if date {
+                put_date(out);
+            }
+        };
+        let kept = match fixed {
+            Some(f) if req.version == Version::Http11 && keep && !is_head => {
+                self.out.reserve(f.status_line.len() + f.rest.len() + 40);
+                self.out.put_slice(&f.status_line);
+                date_line(&mut self.out);
+                self.out.put_slice(&f.rest);
+                true
+            }
+            _ => {
+                let (rh, body) = response;
+                let (mut mode, kept) =
+                    encode_head_with(&mut self.out, rh, req.version, is_head, keep, date_line);
+                encode_body(&mut self.out, &mut mode, body);
+                // The length is the body's: always whole.
+                encode_end(&mut self.out, mode) && kept
+            }
+        };
+        if !kept {
+            self.closing = true;
+        } else if req.framing != Framing::None {
+            // The request body is read and dropped.
+            self.skip_body = true;
+        }
+        self.idle_since = Some(cx.now());
     }
 
     /// The time-out in force, if any: idle between requests, or the head
@@ -842,6 +1017,23 @@ impl Fixed {
     /// A `text/html` response.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
         Self::new(Self::typed(status, "text/html; charset=utf-8"), body.into())
+    }
+}
+
+impl Fixed {
+    /// Its head (with the length set) and its body, as made (before any
+    /// step).
+    pub fn into_parts(self) -> (ResponseHead, Bytes) {
+        let mut head = ResponseHead::new(500).length(0);
+        let mut body = Bytes::new();
+        for part in self.parts {
+            match part {
+                Part::Head(h) => head = h,
+                Part::Body(b) => body = b,
+                Part::End => {}
+            }
+        }
+        (head, body)
     }
 }
 
