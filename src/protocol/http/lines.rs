@@ -297,12 +297,16 @@ impl Lines {
         Ok(())
     }
 
-    /// The fields of the complete section `all`, sharing its bytes.
-    pub fn headers(&self, all: &Bytes) -> Result<Headers, HttpError> {
+    /// The fields of the complete section `all`, sharing its bytes, in
+    /// `headers` (emptied first; its room is used).
+    pub fn headers(&self, all: &Bytes, mut headers: Headers) -> Result<Headers, HttpError> {
         if self.bad_field {
             return Err(HttpError::BadHeader);
         }
-        let mut headers = Headers::with_capacity(self.fields.len());
+        headers.clear();
+        if headers.capacity() < self.fields.len() {
+            headers = Headers::with_capacity(self.fields.len());
+        }
         for f in &self.fields {
             let (n0, n1) = (f.name.0 as usize, f.name.1 as usize);
             let (v0, v1) = (f.value.0 as usize, f.value.1 as usize);

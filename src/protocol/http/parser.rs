@@ -115,6 +115,8 @@ pub struct Parser {
     buf: BytesMut,
     /// The scan of the head or trailer section in hand.
     lines: Lines,
+    /// Room for the next head's fields, given back with [`Parser::reuse`].
+    spare: Headers,
     /// The chunk-size line so far.
     chunk_line: Vec<u8>,
     /// Body bytes of this message so far.
@@ -155,6 +157,7 @@ impl Parser {
             error: None,
             buf: BytesMut::new(),
             lines: Lines::default(),
+            spare: Headers::new(),
             chunk_line: Vec::new(),
             body_seen: 0,
             framing: Framing::None,
@@ -244,6 +247,17 @@ impl Parser {
     /// True between messages (nothing of the next one read yet).
     pub fn is_idle(&self) -> bool {
         self.state == State::Head && self.buf.is_empty()
+    }
+
+    /// Gives back the fields of a head taken from this parser, once done
+    /// with: the next head's fields go into the same room, so a connection
+    /// that hands them back allocates nothing per message for them. They
+    /// are dropped here (not held).
+    pub fn reuse(&mut self, mut fields: Headers) {
+        fields.clear();
+        if fields.capacity() > self.spare.capacity() {
+            self.spare = fields;
+        }
     }
 
     /// Feeds `data` and takes every event it completes.
@@ -516,7 +530,7 @@ impl Parser {
     }
 
     fn finish_trailers(&mut self, all: Bytes) -> Result<Option<Event>, HttpError> {
-        let fields = self.lines.headers(&all)?;
+        let fields = self.lines.headers(&all, Headers::new())?;
         self.lines.reset();
         self.state = State::End;
         if fields.is_empty() {
@@ -577,7 +591,7 @@ impl Parser {
                 head.reason = slice_in(&all, reason);
             }
         }
-        head.headers = self.lines.headers(&all)?;
+        head.headers = self.lines.headers(&all, std::mem::take(&mut self.spare))?;
         let summary = self.lines.summary;
         self.lines.reset();
         head.framing = self.framing_of(&head, &summary)?;

@@ -720,6 +720,7 @@ impl HttpConnection {
                 (&f.head, &f.body),
                 Some(f),
             );
+            self.parser.reuse(head.headers);
             return;
         }
         let req = Request {
@@ -737,6 +738,7 @@ impl HttpConnection {
                 let (mut rh, body) = answer(&req);
                 rh.length = Some(body.len() as u64);
                 self.answer_now(cx, &head, is_head, keep_refused, (&rh, &body), None);
+                self.parser.reuse(req.headers);
                 return;
             }
             Handler::Stream(factory) => factory,
@@ -799,7 +801,7 @@ impl HttpConnection {
             to_ctl,
             res_out: res_out.expect("checked above"),
             version: head.version,
-            is_head: req.is_head(),
+            is_head,
             keep_alive,
             pending: None,
             request_done: false,
@@ -809,6 +811,7 @@ impl HttpConnection {
             exited: false,
             has_inbox,
         });
+        self.parser.reuse(req.headers);
     }
 
     /// Answers the request whose head is `req` at once with `response`
