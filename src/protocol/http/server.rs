@@ -428,6 +428,10 @@ pub struct HttpConnection {
     input_over: bool,
     eof_told: bool,
     idle_since: Option<Instant>,
+    /// A response was completed: the idle (and head) time starts again,
+    /// at the time this step looks at its deadline (one clock read per
+    /// step, not one per request).
+    idle_restart: bool,
     timer: Option<(Instant, TimerKey)>,
 }
 
@@ -453,6 +457,7 @@ impl HttpConnection {
             input_over: false,
             eof_told: false,
             idle_since: None,
+            idle_restart: false,
             timer: None,
         }
     }
@@ -546,7 +551,7 @@ impl HttpConnection {
     }
 
     /// The response is complete: let the resource go.
-    fn finish_active(&mut self, cx: &mut Cx) {
+    fn finish_active(&mut self) {
         let Some(a) = self.active.take() else { return };
         if !a.exited {
             let _ = a.to_ctl.send(Signal::Shutdown);
@@ -568,7 +573,7 @@ impl HttpConnection {
             // The rest of the request body is read and dropped.
             self.skip_body = true;
         }
-        self.idle_since = Some(cx.now());
+        self.idle_restart = true;
     }
 
     /// Shuts the resource down at once (the connection is going).
@@ -712,14 +717,7 @@ impl HttpConnection {
         }
         let is_head = &head.method[..] == b"HEAD";
         if let Handler::Fixed(f) = &route.handler {
-            self.answer_now(
-                cx,
-                &head,
-                is_head,
-                keep_refused,
-                (&f.head, &f.body),
-                Some(f),
-            );
+            self.answer_now(&head, is_head, keep_refused, (&f.head, &f.body), Some(f));
             self.parser.reuse(head.headers);
             return;
         }
@@ -737,7 +735,7 @@ impl HttpConnection {
             Handler::Now(answer) => {
                 let (mut rh, body) = answer(&req);
                 rh.length = Some(body.len() as u64);
-                self.answer_now(cx, &head, is_head, keep_refused, (&rh, &body), None);
+                self.answer_now(&head, is_head, keep_refused, (&rh, &body), None);
                 self.parser.reuse(req.headers);
                 return;
             }
@@ -819,7 +817,6 @@ impl HttpConnection {
     /// A fixed answer's own encoding is used when it fits the request.
     fn answer_now(
         &mut self,
-        cx: &mut Cx,
         req: &super::Head,
         is_head: bool,
         keep: bool,
@@ -855,7 +852,7 @@ impl HttpConnection {
             // The request body is read and dropped.
             self.skip_body = true;
         }
-        self.idle_since = Some(cx.now());
+        self.idle_restart = true;
     }
 
     /// The time-out in force, if any: idle between requests, or the head
@@ -904,7 +901,7 @@ impl Component for HttpConnection {
             }
             let mut progress = self.pump_response(cx);
             if self.active.as_ref().is_some_and(|a| a.response_done) {
-                self.finish_active(cx);
+                self.finish_active();
                 progress = true;
             }
             progress |= self.pump_requests(cx);
@@ -919,8 +916,14 @@ impl Component for HttpConnection {
                 break;
             }
         }
+        let now = (self.idle_restart || self.active.is_none() && !self.closing).then(|| cx.now());
+        if let Some(now) = now.filter(|_| self.idle_restart) {
+            self.idle_since = Some(now);
+            self.idle_restart = false;
+        }
         if let Some((at, idle)) = self.deadline() {
-            if cx.now() >= at {
+            let now = now.unwrap_or_else(|| cx.now());
+            if now >= at {
                 if !idle {
                     self.answer(408, &[], true);
                 } else {
@@ -933,7 +936,6 @@ impl Component for HttpConnection {
             // one for the deadline then in force. So a busy keep-alive
             // connection, whose deadline moves on with every response, does
             // not cancel and set a timer per request.
-            let now = cx.now();
             let keep = self.timer.is_some_and(|(t, _)| t <= at && t > now);
             if !keep {
                 if let Some((t, k)) = self.timer.take() {
