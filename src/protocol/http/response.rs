@@ -188,12 +188,14 @@ pub(crate) fn encode_head_with(
     out.put_slice(b"\r\n");
     date(out);
     for (n, v) in head.headers.iter() {
-        if n.eq_ignore_ascii_case(b"content-length")
-            || n.eq_ignore_ascii_case(b"transfer-encoding")
-            || n.eq_ignore_ascii_case(b"connection")
-            || !is_clean(n)
-            || !is_clean(v)
-        {
+        // The server's own fields, told apart by length first.
+        let ours = match n.len() {
+            10 => n.eq_ignore_ascii_case(b"connection"),
+            14 => n.eq_ignore_ascii_case(b"content-length"),
+            17 => n.eq_ignore_ascii_case(b"transfer-encoding"),
+            _ => false,
+        };
+        if ours || !is_clean(n) || !is_clean(v) {
             continue;
         }
         out.put_slice(n);
@@ -467,6 +469,37 @@ mod tests {
                 reason(status)
             );
             assert_eq!(String::from_utf8_lossy(&out), want, "status {status}");
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_are_written_as_format_wrote_them() {
+        for n in [1usize, 9, 10, 15, 16, 255, 4096, 65_535, 1 << 20] {
+            let data = vec![b'x'; n];
+            let mut out = BytesMut::new();
+            encode_body(&mut out, &mut BodyMode::Chunked, &data);
+            let want = format!("{n:x}\r\n");
+            assert_eq!(&out[..want.len()], want.as_bytes(), "{n}");
+            assert_eq!(out.len(), want.len() + n + 2);
+        }
+    }
+
+    #[test]
+    fn the_cached_date_line_is_the_date_of_now() {
+        for _ in 0..2 {
+            let before = SystemTime::now();
+            let mut out = BytesMut::new();
+            put_date(&mut out);
+            let after = SystemTime::now();
+            let line = std::str::from_utf8(&out).unwrap();
+            let value = line
+                .strip_prefix("Date: ")
+                .unwrap()
+                .strip_suffix("\r\n")
+                .unwrap();
+            let t = parse_http_date(value.as_bytes()).unwrap();
+            let floor = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+            assert!((floor(before)..=floor(after)).contains(&floor(t)), "{line}");
         }
     }
 

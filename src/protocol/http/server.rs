@@ -1,10 +1,16 @@
 //! HttpServer: HTTP/1.1 on the connected-server chassis. Per connection an
 //! [`HttpConnection`] parses request after request (keep-alive and
 //! pipelining) with the streaming codec, and for each request a
-//! [`Router`] picks a handler factory by path prefix; the factory makes a
-//! *resource* component that streams the response as [`Part`]s. Responses
-//! go out in request order: a pipelined request waits, unread, until the
-//! response before it is complete.
+//! [`Router`] picks a route by path prefix. A streaming route's factory
+//! makes a *resource* component that streams the response as [`Part`]s.
+//! A route whose answer is known at once, a fixed response
+//! ([`Router::fixed`]) or a function of the request head
+//! ([`Router::respond`]), is answered by the connection itself: no
+//! component is spawned and finished per request, and a fixed response's
+//! bytes are made once (a steady stream of requests to one allocates
+//! nothing). Responses go out in request order: a pipelined request waits,
+//! unread, until the response before it is complete; answers made by the
+//! connection wait to be sent before more requests are read.
 //!
 //! ```text
 //! TcpClient ──bytes──▶ HttpConnection ──body bytes, end──▶ resource (one per request)
