@@ -7,7 +7,8 @@
 //! Every party is a process of its own: this bench binary re-run with
 //! `HTTP_BENCH_ROLE` set (see `http_procs/mod.rs`). The server under test
 //! is an `HttpServer` with a `Router` and one route answering a small
-//! `Fixed` text response (13-byte body, no `Date` field); the floor is a
+//! `Fixed` text response (13-byte body, no `Date` field) from the
+//! connection itself (`Router::fixed`); the floor is a
 //! hand-written single-threaded edge-triggered `mio` responder answering
 //! every request head with the same bytes (checked: the rows compare the
 //! two servers' responses).
@@ -23,7 +24,9 @@
 //! * `http_rps_instr`: user-space instructions per request of each server
 //!   under callgrind (the server only), 64 connections, two runs of
 //!   different lengths and the difference over the extra requests (start-up
-//!   and set-up cancel). Skipped without valgrind.
+//!   and set-up cancel); also `stream_instr_per_req`, the same response
+//!   from a `Fixed` resource component spawned per request (`Router::route`,
+//!   the streaming path). Skipped without valgrind.
 //! * `http_idle_mem`: the server's RSS growth (`/proc/PID/status` VmRSS)
 //!   per idle keep-alive connection: N connections each make one request
 //!   and stay open; ours and the floor. Goal: at most 16 KiB each.
@@ -214,13 +217,16 @@ fn bench_rps_instr(cfg: &Config, conns: usize) {
         let b = one(server, n2)?;
         Ok((b as f64 - a as f64) / (conns * (n2 - n1)) as f64)
     };
-    let r = per_req("ours").and_then(|o| Ok((o, per_req("floor")?)));
+    let r = per_req("ours")
+        .and_then(|o| Ok((o, per_req("floor")?)))
+        .and_then(|(o, f)| Ok((o, f, per_req("ours_stream")?)));
     let _ = std::fs::remove_dir_all(&dir);
     match r {
-        Ok((o, f)) => line
+        Ok((o, f, s)) => line
             .num("instr_per_req", o)
             .num("floor_instr_per_req", f)
             .num("instr_ratio_to_floor", o / f)
+            .num("stream_instr_per_req", s)
             .print(),
         Err(e) => line.text("error", &e).flag("goal_met", false).print(),
     }

@@ -2,7 +2,11 @@
 //! `HTTP_BENCH_ROLE` set plays one of them (see [`run_role`]):
 //!
 //! * `ours`: an [`HttpServer`] with one route (`/`, a [`Fixed`] text
-//!   response), no `Date` field (so every response is the same bytes);
+//!   response served by the connection itself: [`Router::fixed`]), no
+//!   `Date` field (so every response is the same bytes);
+//! * `ours_stream`: the same, but the route makes a `Fixed` resource
+//!   component per request ([`Router::route`], the path of streaming
+//!   resources);
 //! * `floor`: a hand-written single-threaded edge-triggered `mio`
 //!   responder that answers every request head (`\r\n\r\n`) with those
 //!   same bytes;
@@ -71,7 +75,8 @@ pub fn run_role() -> bool {
     };
     let addr = || -> SocketAddr { args[0].parse().expect("address") };
     match role.as_str() {
-        "ours" => ours_server(),
+        "ours" => ours_server(false),
+        "ours_stream" => ours_server(true),
         "floor" => floor_server(),
         "load" => client_load(addr(), num(1), num(2)),
         "idle" => client_idle(addr(), num(1)),
@@ -86,11 +91,16 @@ fn say(line: &str) {
     io::stdout().flush().expect("stdout");
 }
 
-/// Our server: `HttpServer`, one route, `Fixed` text; no `Date` (the floor
-/// answers fixed bytes); idle keep-alive connections kept 60 s (the idle
-/// memory row holds them a few seconds).
-fn ours_server() {
-    let router = Router::new().route("/", |_req| Box::new(Fixed::text(200, BODY)) as _);
+/// Our server: `HttpServer`, one route, `Fixed` text (answered by the
+/// connection, or by a component per request when `stream`); no `Date`
+/// (the floor answers fixed bytes); idle keep-alive connections kept 60 s
+/// (the idle memory row holds them a few seconds).
+fn ours_server(stream: bool) {
+    let router = if stream {
+        Router::new().route("/", |_req| Box::new(Fixed::text(200, BODY)) as _)
+    } else {
+        Router::new().fixed("/", Fixed::text(200, BODY))
+    };
     let config = ServerConfig {
         date: false,
         idle_timeout: Duration::from_secs(60),

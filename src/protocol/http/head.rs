@@ -53,6 +53,16 @@ impl Headers {
         Headers(Vec::with_capacity(n))
     }
 
+    /// No fields, keeping the room (for the next head's fields).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The room for fields.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     /// Adds a field at the end.
     pub fn push(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
         self.0.push((name.into(), value.into()));

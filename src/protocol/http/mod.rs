@@ -43,15 +43,22 @@
 //!
 //! [`Limits`] bound the start line, the number of fields and the bytes of
 //! the head, the chunk-size line and the body; crossing one is a typed
-//! error as soon as it is certain. The parser copies only head bytes (at
-//! most [`Limits::max_head_bytes`]) and one chunk-size line (at most
-//! [`Limits::max_chunk_line`]); body bytes are handed on as slices of the
-//! input. Input fed with [`Parser::feed`] is held until the events it makes
+//! error as soon as it is certain. A head (or trailer section) that
+//! arrives whole in one input piece is read where it is: its fields are
+//! slices of that piece. The parser copies only a head that arrives in
+//! several pieces (at most [`Limits::max_head_bytes`]) and one chunk-size
+//! line (at most [`Limits::max_chunk_line`]); body bytes are handed on as
+//! slices of the input. A head's field list given back with
+//! [`Parser::reuse`] holds the next head's fields, so a steady stream of
+//! messages allocates nothing per message. Input fed with [`Parser::feed`] is held until the events it makes
 //! are taken with [`Parser::next_event`], so a component wrapping the parser
 //! can stop taking events when its outbox is full and hold nothing more.
 //!
-//! Header fields are split by [`httparse`]; lines, limits, framing and
-//! bodies are ours.
+//! Each line of a head is read once: checked, split into name and value,
+//! and, for the fields that decide framing and keep-alive (Host,
+//! Content-Length, Transfer-Encoding, Connection), noted on the way; the
+//! field rules are httparse's (the fuzz target `http_head` holds the two
+//! to agreeing).
 //!
 //! # Example
 //!
@@ -90,6 +97,7 @@
 //! ```
 
 mod head;
+mod lines;
 mod parser;
 
 // Clients (issue 11, client parts).
@@ -112,7 +120,9 @@ pub use response::{
     encode_body, encode_end, encode_head, http_date, parse_http_date, reason, simple_response,
     BodyMode, Part, ResponseHead,
 };
-pub use server::{Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig};
+pub use server::{
+    Answer, Factory, Fixed, HttpConnection, HttpServer, Request, Router, ServerConfig,
+};
 pub use sse::{EventStream, LongPoll, SseEvent, HEARTBEAT};
 pub use static_files::{
     content_type, parse_range, percent_decode, FileResource, RangeAsk, StaticFiles, FILE_READ,

@@ -4,7 +4,8 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::head::{list_elements, trim_ows, Framing, Head, Headers, HttpError, Version};
+use super::head::{Framing, Head, Headers, HttpError, Version};
+use super::lines::{is_tchar, Lines, Scan, Summary};
 
 /// Requests (server side) or responses (client side).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,14 +110,13 @@ pub struct Parser {
     eof: bool,
     state: State,
     error: Option<HttpError>,
-    /// Head or trailer bytes so far.
+    /// Head or trailer bytes so far, when the section did not come whole
+    /// in one input piece (one that did is scanned where it is).
     buf: BytesMut,
-    /// Where the line being read starts in `buf`.
-    line_start: usize,
-    /// Where the start line ends in `buf` (0 while it is being read).
-    start_end: usize,
-    /// Field lines completed in `buf`.
-    fields: usize,
+    /// The scan of the head or trailer section in hand.
+    lines: Lines,
+    /// Room for the next head's fields, given back with [`Parser::reuse`].
+    spare: Headers,
     /// The chunk-size line so far.
     chunk_line: Vec<u8>,
     /// Body bytes of this message so far.
@@ -156,9 +156,8 @@ impl Parser {
             state: State::Head,
             error: None,
             buf: BytesMut::new(),
-            line_start: 0,
-            start_end: 0,
-            fields: 0,
+            lines: Lines::default(),
+            spare: Headers::new(),
             chunk_line: Vec::new(),
             body_seen: 0,
             framing: Framing::None,
@@ -250,6 +249,17 @@ impl Parser {
         self.state == State::Head && self.buf.is_empty()
     }
 
+    /// Gives back the fields of a head taken from this parser, once done
+    /// with: the next head's fields go into the same room, so a connection
+    /// that hands them back allocates nothing per message for them. They
+    /// are dropped here (not held).
+    pub fn reuse(&mut self, mut fields: Headers) {
+        fields.clear();
+        if fields.capacity() > self.spare.capacity() {
+            self.spare = fields;
+        }
+    }
+
     /// Feeds `data` and takes every event it completes.
     pub fn push(&mut self, data: Bytes, out: &mut Vec<Event>) -> Result<(), HttpError> {
         self.feed(data);
@@ -294,15 +304,15 @@ impl Parser {
                         }
                         return Err(HttpError::Truncated);
                     };
-                    let done = self.scan_lines(&mut chunk)?;
+                    let section = self.scan_lines(&mut chunk)?;
                     if !chunk.is_empty() {
                         self.input.push_front(chunk);
                     }
-                    if done {
+                    if let Some(all) = section {
                         return if self.state == State::Head {
-                            self.finish_head().map(Some)
+                            self.finish_head(all).map(Some)
                         } else {
-                            self.finish_trailers()
+                            self.finish_trailers(all)
                         };
                     }
                 }
@@ -375,9 +385,7 @@ impl Parser {
                             self.body_seen = self.body_seen.saturating_add(size);
                             if size == 0 {
                                 self.state = State::Trailers;
-                                self.start_end = 0;
-                                self.line_start = 0;
-                                self.fields = 0;
+                                self.lines.reset();
                             } else {
                                 self.state = State::ChunkData(size);
                             }
@@ -450,131 +458,80 @@ impl Parser {
         }
     }
 
-    /// Copies head (or trailer) lines from `chunk` into `buf`, checking
-    /// each line as it completes. True when the empty line ending the
-    /// section was read; `chunk` keeps what follows it.
-    fn scan_lines(&mut self, chunk: &mut Bytes) -> Result<bool, HttpError> {
-        let in_head = self.state == State::Head;
-        if self.buf.capacity() == 0 {
-            // One allocation for a section that arrives whole (the usual
-            // case), rather than growing line by line; never past the limit.
+    /// Reads head (or trailer) lines from `chunk`, checking each as it
+    /// completes; `chunk` keeps what follows. The complete section when
+    /// its empty line was read: the bytes of `chunk` themselves when the
+    /// section started in it (no copy), else the copy gathered in `buf`.
+    fn scan_lines(&mut self, chunk: &mut Bytes) -> Result<Option<Bytes>, HttpError> {
+        let head = self.state == State::Head;
+        let request = self.mode == Mode::Request;
+        if self.buf.is_empty() {
+            loop {
+                match self.lines.scan(chunk, &self.limits, head, request)? {
+                    Scan::Done(n) => return Ok(Some(chunk.split_to(n))),
+                    Scan::Skip(n) => {
+                        chunk.advance(n);
+                        self.lines.reset();
+                    }
+                    Scan::More => break,
+                }
+            }
+            // Unfinished, and checked against the limits: held, and read
+            // on from where the scan stopped when more comes.
             self.buf
-                .reserve(chunk.len().min(self.limits.max_head_bytes).max(64));
+                .reserve(self.limits.max_head_bytes.min(chunk.len().max(256)));
+            self.buf.extend_from_slice(chunk);
+            chunk.clear();
+            return Ok(None);
         }
         loop {
-            let reading_start = in_head && self.start_end == 0;
-            match chunk.iter().position(|&b| b == b'\n') {
-                None => {
-                    // An unfinished line: fail now if it can only end over
-                    // a limit, before holding it.
-                    let total = self.buf.len() + chunk.len();
-                    if reading_start && total - self.line_start >= self.limits.max_start_line {
-                        return Err(HttpError::StartLineTooLong);
+            // A line at a time, so that nothing past the section is copied.
+            let n = match chunk.iter().position(|&b| b == b'\n') {
+                Some(p) => p + 1,
+                None => chunk.len(),
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            let mut total = self.buf.len() + n;
+            if n == chunk.len() && chunk[n - 1] != b'\n' {
+                // Unfinished: compared as the scanner would once held.
+                total += 1;
+            }
+            if total > self.limits.max_head_bytes {
+                // Past every limit; the start line's is the one it crossed
+                // first if that is what is being read.
+                return Err(if head && self.lines.start_end == 0 {
+                    HttpError::StartLineTooLong
+                } else {
+                    HttpError::HeadTooLarge
+                });
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+            chunk.advance(n);
+            let buf = std::mem::take(&mut self.buf);
+            let scan = self.lines.scan(&buf, &self.limits, head, request);
+            self.buf = buf;
+            match scan? {
+                Scan::Done(_) => return Ok(Some(std::mem::take(&mut self.buf).freeze())),
+                Scan::Skip(_) => {
+                    self.buf.clear();
+                    self.lines.reset();
+                    if chunk.is_empty() {
+                        return Ok(None);
                     }
-                    if total >= self.limits.max_head_bytes {
-                        return Err(HttpError::HeadTooLarge);
-                    }
-                    self.buf.extend_from_slice(chunk);
-                    chunk.clear();
-                    return Ok(false);
+                    // The rest of the piece starts a section of its own.
+                    return self.scan_lines(chunk);
                 }
-                Some(p) => {
-                    let total = self.buf.len() + p + 1;
-                    if reading_start && total - self.line_start > self.limits.max_start_line {
-                        return Err(HttpError::StartLineTooLong);
-                    }
-                    if total > self.limits.max_head_bytes {
-                        return Err(HttpError::HeadTooLarge);
-                    }
-                    self.buf.extend_from_slice(&chunk[..=p]);
-                    chunk.advance(p + 1);
-                    let line = &self.buf[self.line_start..];
-                    let n = line.len();
-                    if n < 2 || line[n - 2] != b'\r' {
-                        return Err(HttpError::BareLf);
-                    }
-                    if line[..n - 2].contains(&b'\r') {
-                        return Err(HttpError::BareCr);
-                    }
-                    if reading_start {
-                        if n == 2 && self.mode == Mode::Request {
-                            // Empty lines before a request are ignored
-                            // (RFC 9112 §2.2).
-                            self.buf.clear();
-                            self.line_start = 0;
-                            continue;
-                        }
-                        if n == 2 {
-                            return Err(HttpError::BadStartLine);
-                        }
-                        self.start_end = self.buf.len();
-                        self.line_start = self.buf.len();
-                        continue;
-                    }
-                    if n == 2 {
-                        return Ok(true);
-                    }
-                    if line[0] == b' ' || line[0] == b'\t' {
-                        return Err(if in_head && self.fields == 0 {
-                            HttpError::WhitespaceAfterStartLine
-                        } else {
-                            HttpError::ObsFold
-                        });
-                    }
-                    match line.iter().position(|&b| b == b':') {
-                        None | Some(0) => return Err(HttpError::BadHeader),
-                        Some(c) if line[c - 1] == b' ' || line[c - 1] == b'\t' => {
-                            return Err(HttpError::WhitespaceBeforeColon)
-                        }
-                        Some(_) => {}
-                    }
-                    self.fields += 1;
-                    if self.fields > self.limits.max_headers {
-                        return Err(HttpError::TooManyHeaders);
-                    }
-                    self.line_start = self.buf.len();
-                }
+                Scan::More if chunk.is_empty() => return Ok(None),
+                Scan::More => {}
             }
         }
     }
 
-    /// Splits the field lines of `block` (ending with the empty line).
-    fn parse_fields(all: &Bytes, from: usize, count: usize) -> Result<Headers, HttpError> {
-        let block = &all[from..];
-        // The usual head has a few fields: their slots on the stack.
-        let mut stack = [httparse::EMPTY_HEADER; 16];
-        let mut heap = Vec::new();
-        let slots = if count <= stack.len() {
-            &mut stack[..count]
-        } else {
-            heap.resize(count, httparse::EMPTY_HEADER);
-            &mut heap[..]
-        };
-        match httparse::parse_headers(block, slots) {
-            Ok(httparse::Status::Complete((used, fields))) if used == block.len() => {
-                let mut headers = Headers::with_capacity(fields.len());
-                for f in fields {
-                    headers.push(all.slice_ref(f.name.as_bytes()), slice_in(all, f.value));
-                }
-                Ok(headers)
-            }
-            _ => Err(HttpError::BadHeader),
-        }
-    }
-
-    /// Takes the section read, and readies the line scanner for the next.
-    /// The buffer's capacity is not kept between sections.
-    fn reset_lines(&mut self) -> (Bytes, usize) {
-        let fields = self.fields;
-        self.line_start = 0;
-        self.start_end = 0;
-        self.fields = 0;
-        (std::mem::take(&mut self.buf).freeze(), fields)
-    }
-
-    fn finish_trailers(&mut self) -> Result<Option<Event>, HttpError> {
-        let (all, count) = self.reset_lines();
-        let fields = Self::parse_fields(&all, 0, count)?;
+    fn finish_trailers(&mut self, all: Bytes) -> Result<Option<Event>, HttpError> {
+        let fields = self.lines.headers(&all, Headers::new())?;
+        self.lines.reset();
         self.state = State::End;
         if fields.is_empty() {
             self.step()
@@ -583,9 +540,8 @@ impl Parser {
         }
     }
 
-    fn finish_head(&mut self) -> Result<Event, HttpError> {
-        let start_end = self.start_end;
-        let (all, count) = self.reset_lines();
+    fn finish_head(&mut self, all: Bytes) -> Result<Event, HttpError> {
+        let start_end = self.lines.start_end;
         let line = &all[..start_end - 2];
         let mut head = Head {
             version: Version::Http11,
@@ -632,16 +588,17 @@ impl Parser {
                     return Err(HttpError::BadStartLine);
                 }
                 head.status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
-                head.reason = all.slice_ref(reason);
+                head.reason = slice_in(&all, reason);
             }
         }
-        head.headers = Self::parse_fields(&all, start_end, count)?;
-        head.framing = self.framing_of(&head)?;
+        head.headers = self.lines.headers(&all, std::mem::take(&mut self.spare))?;
+        let summary = self.lines.summary;
+        self.lines.reset();
+        head.framing = self.framing_of(&head, &summary)?;
         head.keep_alive = !head.icy
             && head.framing != Framing::UntilClose
-            && !head.headers.has_token("connection", "close")
-            && (head.version == Version::Http11
-                || head.headers.has_token("connection", "keep-alive"));
+            && !summary.close
+            && (head.version == Version::Http11 || summary.keep_alive);
         self.framing = head.framing;
         self.keep_alive = head.keep_alive;
         self.interim = head.is_interim();
@@ -649,15 +606,13 @@ impl Parser {
         Ok(Event::Head(head))
     }
 
-    /// RFC 9112 §6.3.
-    fn framing_of(&self, head: &Head) -> Result<Framing, HttpError> {
-        let h = &head.headers;
+    /// RFC 9112 §6.3, from what the scan gathered of the fields.
+    fn framing_of(&self, head: &Head, s: &Summary) -> Result<Framing, HttpError> {
         if self.mode == Mode::Request {
-            let hosts = h.get_all("host").count();
-            if hosts > 1 {
+            if s.hosts > 1 {
                 return Err(HttpError::DuplicateHost);
             }
-            if hosts == 0 && head.version == Version::Http11 {
+            if s.hosts == 0 && head.version == Version::Http11 {
                 return Err(HttpError::MissingHost);
             }
         } else {
@@ -670,20 +625,15 @@ impl Parser {
                 return Ok(Framing::None);
             }
         }
-        let length = content_length(h)?;
-        let codings: Vec<&[u8]> = h
-            .get_all("transfer-encoding")
-            .flat_map(|v| list_elements(v))
-            .collect();
+        if let Some(e) = s.length_error {
+            return Err(e);
+        }
+        let length = s.length;
         let request = self.mode == Mode::Request;
-        if request
-            && head.method == "CONNECT"
-            && h.get("transfer-encoding").is_none()
-            && length.is_none()
-        {
+        if request && head.method == "CONNECT" && !s.te && length.is_none() {
             return Ok(Framing::Tunnel);
         }
-        if h.get("transfer-encoding").is_some() {
+        if s.te {
             if length.is_some() {
                 return Err(HttpError::TransferEncodingWithContentLength);
             }
@@ -695,12 +645,9 @@ impl Parser {
                     Ok(Framing::UntilClose)
                 };
             }
-            let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
-            let n_chunked = codings.iter().filter(|c| chunked(c)).count();
-            let last_chunked = codings.last().is_some_and(|c| chunked(c));
-            return if last_chunked && n_chunked == 1 {
+            return if s.last_chunked && s.chunked == 1 {
                 Ok(Framing::Chunked)
-            } else if request || last_chunked || codings.is_empty() {
+            } else if request || s.last_chunked || s.codings == 0 {
                 Err(HttpError::BadTransferEncoding)
             } else {
                 // A response whose last coding is not chunked runs until
@@ -714,28 +661,6 @@ impl Parser {
             None => Framing::UntilClose,
         })
     }
-}
-
-/// The Content-Length, if any: every value (and list element) must be the
-/// same decimal number.
-fn content_length(h: &Headers) -> Result<Option<u64>, HttpError> {
-    let mut found = None;
-    for v in h.get_all("content-length") {
-        for e in v.split(|&b| b == b',').map(trim_ows) {
-            if e.is_empty() || !e.iter().all(u8::is_ascii_digit) {
-                return Err(HttpError::BadContentLength);
-            }
-            let n = e.iter().try_fold(0u64, |n, &d| {
-                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            });
-            let n = n.ok_or(HttpError::BadContentLength)?;
-            if found.is_some_and(|f| f != n) {
-                return Err(HttpError::ConflictingContentLength);
-            }
-            found = Some(n);
-        }
-    }
-    Ok(found)
 }
 
 /// A chunk-size line (CRLF included): `1*HEXDIG *( BWS ";" BWS name [ BWS
@@ -832,11 +757,6 @@ fn parse_version(v: &[u8]) -> Result<Version, HttpError> {
     }
 }
 
-/// A token character (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// `part`, a slice of `all` or empty, as a `Bytes` sharing `all`.
 fn slice_in(all: &Bytes, part: &[u8]) -> Bytes {
     if part.is_empty() {
@@ -899,17 +819,23 @@ mod tests {
 
     #[test]
     fn content_lengths() {
-        let mut h = Headers::new();
-        h.push("Content-Length", "5, 5");
-        h.push("content-length", "5");
-        assert_eq!(content_length(&h), Ok(Some(5)));
-        h.push("content-length", "6");
-        assert_eq!(content_length(&h), Err(HttpError::ConflictingContentLength));
-        let mut h = Headers::new();
-        h.push("Content-Length", "+5");
-        assert_eq!(content_length(&h), Err(HttpError::BadContentLength));
-        let mut h = Headers::new();
-        h.push("Content-Length", "18446744073709551616");
-        assert_eq!(content_length(&h), Err(HttpError::BadContentLength));
+        let of = |values: &[&str]| {
+            let mut s = Summary::default();
+            for v in values {
+                s.content_length(v.as_bytes());
+            }
+            s.length_error.map_or(Ok(s.length), Err)
+        };
+        assert_eq!(of(&["5, 5", "5"]), Ok(Some(5)));
+        assert_eq!(
+            of(&["5, 5", "5", "6"]),
+            Err(HttpError::ConflictingContentLength)
+        );
+        assert_eq!(of(&["+5"]), Err(HttpError::BadContentLength));
+        assert_eq!(
+            of(&["18446744073709551616"]),
+            Err(HttpError::BadContentLength)
+        );
+        assert_eq!(of(&["5", "x", "6"]), Err(HttpError::BadContentLength));
     }
 }

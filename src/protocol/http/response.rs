@@ -139,6 +139,24 @@ pub fn encode_head(
     keep_alive: bool,
     date: Option<SystemTime>,
 ) -> (BodyMode, bool) {
+    encode_head_with(out, head, version, is_head_request, keep_alive, |out| {
+        if let Some(d) = date {
+            out.put_slice(b"Date: ");
+            out.put_slice(http_date(d).as_bytes());
+            out.put_slice(b"\r\n");
+        }
+    })
+}
+
+/// [`encode_head`] with the `Date` line (if any) written by `date`.
+pub(crate) fn encode_head_with(
+    out: &mut BytesMut,
+    head: &ResponseHead,
+    version: Version,
+    is_head_request: bool,
+    keep_alive: bool,
+    date: impl FnOnce(&mut BytesMut),
+) -> (BodyMode, bool) {
     let status = head.status;
     let no_body = (100..200).contains(&status) || status == 204 || status == 304;
     let mode = if no_body || is_head_request {
@@ -168,18 +186,16 @@ pub fn encode_head(
     out.put_u8(b' ');
     out.put_slice(reason(status).as_bytes());
     out.put_slice(b"\r\n");
-    if let Some(d) = date {
-        out.put_slice(b"Date: ");
-        out.put_slice(http_date(d).as_bytes());
-        out.put_slice(b"\r\n");
-    }
+    date(out);
     for (n, v) in head.headers.iter() {
-        if n.eq_ignore_ascii_case(b"content-length")
-            || n.eq_ignore_ascii_case(b"transfer-encoding")
-            || n.eq_ignore_ascii_case(b"connection")
-            || !is_clean(n)
-            || !is_clean(v)
-        {
+        // The server's own fields, told apart by length first.
+        let ours = match n.len() {
+            10 => n.eq_ignore_ascii_case(b"connection"),
+            14 => n.eq_ignore_ascii_case(b"content-length"),
+            17 => n.eq_ignore_ascii_case(b"transfer-encoding"),
+            _ => false,
+        };
+        if ours || !is_clean(n) || !is_clean(v) {
             continue;
         }
         out.put_slice(n);
@@ -225,6 +241,52 @@ fn put_decimal(out: &mut BytesMut, mut n: u64) {
     out.put_slice(&digits[i..]);
 }
 
+/// Writes `n` in lower-case hexadecimal, as `{:x}` would (no allocation).
+fn put_hex(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
+/// Length of an IMF-fixdate with a four-digit year.
+const DATE_LEN: usize = 29;
+
+thread_local! {
+    /// The `Date` value of the current second: made once a second, not
+    /// per response.
+    static DATE: std::cell::Cell<(u64, [u8; DATE_LEN])> =
+        const { std::cell::Cell::new((u64::MAX, [0; DATE_LEN])) };
+}
+
+/// Writes a `Date` line for now, from a value made at most once a second.
+pub(crate) fn put_date(out: &mut BytesMut) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    out.put_slice(b"Date: ");
+    let (at, cached) = DATE.get();
+    if at == secs {
+        out.put_slice(&cached);
+    } else {
+        let text = http_date(now);
+        out.put_slice(text.as_bytes());
+        if let Ok(value) = <[u8; DATE_LEN]>::try_from(text.as_bytes()) {
+            DATE.set((secs, value));
+        }
+    }
+    out.put_slice(b"\r\n");
+}
+
 /// No CR, LF or NUL (a field that could split the head is dropped).
 fn is_clean(s: &[u8]) -> bool {
     !s.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
@@ -243,7 +305,8 @@ pub fn encode_body(out: &mut BytesMut, mode: &mut BodyMode, data: &[u8]) -> usiz
         }
         BodyMode::Chunked => {
             if !data.is_empty() {
-                out.put_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                put_hex(out, data.len() as u64);
+                out.put_slice(b"\r\n");
                 out.put_slice(data);
                 out.put_slice(b"\r\n");
             }
@@ -406,6 +469,37 @@ mod tests {
                 reason(status)
             );
             assert_eq!(String::from_utf8_lossy(&out), want, "status {status}");
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_are_written_as_format_wrote_them() {
+        for n in [1usize, 9, 10, 15, 16, 255, 4096, 65_535, 1 << 20] {
+            let data = vec![b'x'; n];
+            let mut out = BytesMut::new();
+            encode_body(&mut out, &mut BodyMode::Chunked, &data);
+            let want = format!("{n:x}\r\n");
+            assert_eq!(&out[..want.len()], want.as_bytes(), "{n}");
+            assert_eq!(out.len(), want.len() + n + 2);
+        }
+    }
+
+    #[test]
+    fn the_cached_date_line_is_the_date_of_now() {
+        for _ in 0..2 {
+            let before = SystemTime::now();
+            let mut out = BytesMut::new();
+            put_date(&mut out);
+            let after = SystemTime::now();
+            let line = std::str::from_utf8(&out).unwrap();
+            let value = line
+                .strip_prefix("Date: ")
+                .unwrap()
+                .strip_suffix("\r\n")
+                .unwrap();
+            let t = parse_http_date(value.as_bytes()).unwrap();
+            let floor = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+            assert!((floor(before)..=floor(after)).contains(&floor(t)), "{line}");
         }
     }
 

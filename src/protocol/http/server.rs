@@ -1,10 +1,16 @@
 //! HttpServer: HTTP/1.1 on the connected-server chassis. Per connection an
 //! [`HttpConnection`] parses request after request (keep-alive and
 //! pipelining) with the streaming codec, and for each request a
-//! [`Router`] picks a handler factory by path prefix; the factory makes a
-//! *resource* component that streams the response as [`Part`]s. Responses
-//! go out in request order: a pipelined request waits, unread, until the
-//! response before it is complete.
+//! [`Router`] picks a route by path prefix. A streaming route's factory
+//! makes a *resource* component that streams the response as [`Part`]s.
+//! A route whose answer is known at once, a fixed response
+//! ([`Router::fixed`]) or a function of the request head
+//! ([`Router::respond`]), is answered by the connection itself: no
+//! component is spawned and finished per request, and a fixed response's
+//! bytes are made once (a steady stream of requests to one allocates
+//! nothing). Responses go out in request order: a pipelined request waits,
+//! unread, until the response before it is complete; answers made by the
+//! connection wait to be sent before more requests are read.
 //!
 //! ```text
 //! TcpClient ──bytes──▶ HttpConnection ──body bytes, end──▶ resource (one per request)
@@ -77,13 +83,19 @@ use crate::axon::{
 };
 use crate::internet::{Acceptor, ConnInfo, ServerCore};
 
-use super::response::{encode_body, encode_end, encode_head, simple_response, BodyMode};
+use super::response::{
+    encode_body, encode_end, encode_head, encode_head_with, put_date, simple_response, BodyMode,
+};
 use super::{
     Event, Framing, Headers, HttpError, Limits, Mode, Parser, Part, ResponseHead, Version,
 };
 
 /// Makes the resource component that answers one request.
 pub type Factory = Rc<dyn Fn(&Request) -> Box<dyn Component>>;
+
+/// Answers one request at once, from its head alone: a status and header
+/// fields, and the whole body (its length is the Content-Length).
+pub type Answer = Rc<dyn Fn(&Request) -> (ResponseHead, Bytes)>;
 
 /// What a handler factory is told about a request.
 #[derive(Clone, Debug)]
@@ -121,7 +133,52 @@ impl Request {
 struct Route {
     prefix: String,
     methods: Option<Vec<String>>,
-    factory: Factory,
+    handler: Handler,
+}
+
+/// How a route answers.
+enum Handler {
+    /// A resource component per request, streaming its response.
+    Stream(Factory),
+    /// A function of the request, answered inside the connection.
+    Now(Answer),
+    /// The same response every time, answered inside the connection
+    /// without even a [`Request`] being made.
+    Fixed(Box<FixedAnswer>),
+}
+
+/// A fixed response, with its usual encoding (HTTP/1.1, kept alive, not
+/// HEAD) made once.
+struct FixedAnswer {
+    head: ResponseHead,
+    body: Bytes,
+    /// The status line.
+    status_line: Bytes,
+    /// What follows the status line (and `Date`): fields, Content-Length,
+    /// the empty line and the body.
+    rest: Bytes,
+}
+
+impl FixedAnswer {
+    fn new(mut head: ResponseHead, body: Bytes) -> Self {
+        head.length = Some(body.len() as u64);
+        let mut wire = BytesMut::new();
+        let (mut mode, keep) = encode_head(&mut wire, &head, Version::Http11, false, true, None);
+        encode_body(&mut wire, &mut mode, &body);
+        let whole = encode_end(&mut wire, mode);
+        debug_assert!(keep && whole);
+        let wire = wire.freeze();
+        let line_end = wire
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(0, |i| i + 2);
+        FixedAnswer {
+            status_line: wire.slice(..line_end),
+            rest: wire.slice(line_end..),
+            head,
+            body,
+        }
+    }
 }
 
 /// Path prefixes to handler factories. The longest matching prefix wins;
@@ -147,6 +204,46 @@ impl Router {
         self.add(prefix, None, Rc::new(factory))
     }
 
+    /// Requests under `prefix`, any method, are answered with `response`
+    /// (its head and body; HEAD gets the head alone) by the connection
+    /// itself: no component per request. A request body is read and
+    /// dropped.
+    ///
+    /// ```
+    /// use kamaelia::protocol::http::{Fixed, Router};
+    /// let router = Router::new().fixed("/hello", Fixed::text(200, "hello\n"));
+    /// ```
+    pub fn fixed(mut self, prefix: &str, response: Fixed) -> Self {
+        let (head, body) = response.into_parts();
+        self.routes.push(Route {
+            prefix: prefix.to_string(),
+            methods: None,
+            handler: Handler::Fixed(Box::new(FixedAnswer::new(head, body))),
+        });
+        self
+    }
+
+    /// Requests under `prefix` with one of `methods` (any method when
+    /// `None`) are answered by `answer`, called with the request as soon
+    /// as its head is read, inside the connection: no component per
+    /// request. The body it returns is the whole body (its length is the
+    /// Content-Length); a request body is read and dropped. For responses
+    /// that must wait for something, or stream, use a component
+    /// ([`Router::route`]).
+    pub fn respond(
+        mut self,
+        prefix: &str,
+        methods: Option<&[&str]>,
+        answer: impl Fn(&Request) -> (ResponseHead, Bytes) + 'static,
+    ) -> Self {
+        self.routes.push(Route {
+            prefix: prefix.to_string(),
+            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            handler: Handler::Now(Rc::new(answer)),
+        });
+        self
+    }
+
     /// Requests under `prefix` with one of `methods` go to `factory`;
     /// other methods are answered 405 with `Allow`.
     pub fn route_methods(
@@ -164,7 +261,7 @@ impl Router {
         self.routes.push(Route {
             prefix: prefix.to_string(),
             methods,
-            factory,
+            handler: Handler::Stream(factory),
         });
         self
     }
@@ -337,6 +434,10 @@ pub struct HttpConnection {
     input_over: bool,
     eof_told: bool,
     idle_since: Option<Instant>,
+    /// A response was completed: the idle (and head) time starts again,
+    /// at the time this step looks at its deadline (one clock read per
+    /// step, not one per request).
+    idle_restart: bool,
     timer: Option<(Instant, TimerKey)>,
 }
 
@@ -362,6 +463,7 @@ impl HttpConnection {
             input_over: false,
             eof_told: false,
             idle_since: None,
+            idle_restart: false,
             timer: None,
         }
     }
@@ -399,7 +501,7 @@ impl HttpConnection {
 
     /// Takes the resource's response parts; true if any came.
     fn pump_response(&mut self, _cx: &mut Cx) -> bool {
-        let date = self.date();
+        let date = self.config.date;
         let Some(a) = self.active.as_mut() else {
             return false;
         };
@@ -413,8 +515,18 @@ impl HttpConnection {
             progress = true;
             match part {
                 Part::Head(h) if !a.head_sent => {
-                    let (mode, keep) =
-                        encode_head(&mut self.out, &h, a.version, a.is_head, a.keep_alive, date);
+                    let (mode, keep) = encode_head_with(
+                        &mut self.out,
+                        &h,
+                        a.version,
+                        a.is_head,
+                        a.keep_alive,
+                        |out| {
+                            if date {
+                                put_date(out);
+                            }
+                        },
+                    );
                     a.mode = mode;
                     a.keep_alive = keep;
                     a.head_sent = true;
@@ -431,6 +543,7 @@ impl HttpConnection {
                     a.response_done = true;
                     if !a.head_sent {
                         log::warn!("http: a resource ended without a response head");
+                        let date = date.then(SystemTime::now);
                         self.out.put(simple_response(500, &[], true, date));
                         a.keep_alive = false;
                     } else if !encode_end(&mut self.out, a.mode) {
@@ -444,7 +557,7 @@ impl HttpConnection {
     }
 
     /// The response is complete: let the resource go.
-    fn finish_active(&mut self, cx: &mut Cx) {
+    fn finish_active(&mut self) {
         let Some(a) = self.active.take() else { return };
         if !a.exited {
             let _ = a.to_ctl.send(Signal::Shutdown);
@@ -466,7 +579,7 @@ impl HttpConnection {
             // The rest of the request body is read and dropped.
             self.skip_body = true;
         }
-        self.idle_since = Some(cx.now());
+        self.idle_restart = true;
     }
 
     /// Shuts the resource down at once (the connection is going).
@@ -484,6 +597,12 @@ impl HttpConnection {
         let mut progress = false;
         loop {
             if self.closing {
+                return progress;
+            }
+            if self.active.is_none() && self.out.len() >= OUT_CHUNK {
+                // Answers made here are sent before more requests are
+                // read: a client pipelining without reading holds no more
+                // than this.
                 return progress;
             }
             if let Some(a) = self.active.as_mut() {
@@ -569,15 +688,15 @@ impl HttpConnection {
     }
 
     fn start_request(&mut self, cx: &mut Cx, mut head: super::Head) {
-        let method = head.method.clone();
-        if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&method[..]) {
+        if head.framing == Framing::Tunnel || !KNOWN_METHODS.contains(&&head.method[..]) {
             self.answer(501, &[], true);
             return;
         }
+        // The target is checked visible ASCII by the parser: no copy here.
         let target = String::from_utf8_lossy(&head.target);
         let (path, query) = match origin_form(&target).split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (origin_form(&target).to_string(), None),
+            Some((p, q)) => (p, Some(q)),
+            None => (origin_form(&target), None),
         };
         let keep_alive = head.keep_alive;
         let has_body = head.framing != Framing::None;
@@ -588,30 +707,48 @@ impl HttpConnection {
         // or may not send the body now, so the connection closes rather
         // than guess where the next request starts (RFC 9110 §10.1.1).
         let keep_refused = keep_alive && !expects_continue;
-        let Some(route) = self.router.find(&path) else {
+        let router = self.router.clone();
+        let Some(route) = router.find(path) else {
             self.answer(404, &[], !keep_refused);
             self.skip_body = has_body;
             return;
         };
         if let Some(m) = &route.methods {
-            if !m.iter().any(|m| m.as_bytes() == &method[..]) {
+            if !m.iter().any(|m| m.as_bytes() == &head.method[..]) {
                 let allow = m.join(", ");
                 self.answer(405, &[("Allow", &allow)], !keep_refused);
                 self.skip_body = has_body;
                 return;
             }
         }
+        let is_head = &head.method[..] == b"HEAD";
+        if let Handler::Fixed(f) = &route.handler {
+            self.answer_now(&head, is_head, keep_refused, (&f.head, &f.body), Some(f));
+            self.parser.reuse(head.headers);
+            return;
+        }
         let req = Request {
-            method,
+            method: head.method.clone(),
             target: head.target.clone(),
-            path,
-            query,
+            path: path.to_string(),
+            query: query.map(str::to_string),
             version: head.version,
             headers: std::mem::take(&mut head.headers),
             prefix: route.prefix.clone(),
             peer: self.peer,
         };
-        let resource = (route.factory)(&req);
+        let factory = match &route.handler {
+            Handler::Now(answer) => {
+                let (mut rh, body) = answer(&req);
+                rh.length = Some(body.len() as u64);
+                self.answer_now(&head, is_head, keep_refused, (&rh, &body), None);
+                self.parser.reuse(req.headers);
+                return;
+            }
+            Handler::Stream(factory) => factory,
+            Handler::Fixed(_) => unreachable!("answered above"),
+        };
+        let resource = factory(&req);
         let mut set = BoxSet::default();
         resource.boxes(&mut set);
         let Spare {
@@ -668,7 +805,7 @@ impl HttpConnection {
             to_ctl,
             res_out: res_out.expect("checked above"),
             version: head.version,
-            is_head: req.is_head(),
+            is_head,
             keep_alive,
             pending: None,
             request_done: false,
@@ -678,6 +815,50 @@ impl HttpConnection {
             exited: false,
             has_inbox,
         });
+        self.parser.reuse(req.headers);
+    }
+
+    /// Answers the request whose head is `req` at once with `response`
+    /// (its length set); `keep` says whether the connection may stay open.
+    /// A fixed answer's own encoding is used when it fits the request.
+    fn answer_now(
+        &mut self,
+        req: &super::Head,
+        is_head: bool,
+        keep: bool,
+        response: (&ResponseHead, &Bytes),
+        fixed: Option<&FixedAnswer>,
+    ) {
+        let date = self.config.date;
+        let date_line = |out: &mut BytesMut| {
+            if date {
+                put_date(out);
+            }
+        };
+        let kept = match fixed {
+            Some(f) if req.version == Version::Http11 && keep && !is_head => {
+                self.out.reserve(f.status_line.len() + f.rest.len() + 40);
+                self.out.put_slice(&f.status_line);
+                date_line(&mut self.out);
+                self.out.put_slice(&f.rest);
+                true
+            }
+            _ => {
+                let (rh, body) = response;
+                let (mut mode, kept) =
+                    encode_head_with(&mut self.out, rh, req.version, is_head, keep, date_line);
+                encode_body(&mut self.out, &mut mode, body);
+                // The length is the body's: always whole.
+                encode_end(&mut self.out, mode) && kept
+            }
+        };
+        if !kept {
+            self.closing = true;
+        } else if req.framing != Framing::None {
+            // The request body is read and dropped.
+            self.skip_body = true;
+        }
+        self.idle_restart = true;
     }
 
     /// The time-out in force, if any: idle between requests, or the head
@@ -726,7 +907,7 @@ impl Component for HttpConnection {
             }
             let mut progress = self.pump_response(cx);
             if self.active.as_ref().is_some_and(|a| a.response_done) {
-                self.finish_active(cx);
+                self.finish_active();
                 progress = true;
             }
             progress |= self.pump_requests(cx);
@@ -741,8 +922,14 @@ impl Component for HttpConnection {
                 break;
             }
         }
+        let now = (self.idle_restart || self.active.is_none() && !self.closing).then(|| cx.now());
+        if let Some(now) = now.filter(|_| self.idle_restart) {
+            self.idle_since = Some(now);
+            self.idle_restart = false;
+        }
         if let Some((at, idle)) = self.deadline() {
-            if cx.now() >= at {
+            let now = now.unwrap_or_else(|| cx.now());
+            if now >= at {
                 if !idle {
                     self.answer(408, &[], true);
                 } else {
@@ -755,7 +942,6 @@ impl Component for HttpConnection {
             // one for the deadline then in force. So a busy keep-alive
             // connection, whose deadline moves on with every response, does
             // not cancel and set a timer per request.
-            let now = cx.now();
             let keep = self.timer.is_some_and(|(t, _)| t <= at && t > now);
             if !keep {
                 if let Some((t, k)) = self.timer.take() {
@@ -842,6 +1028,23 @@ impl Fixed {
     /// A `text/html` response.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
         Self::new(Self::typed(status, "text/html; charset=utf-8"), body.into())
+    }
+}
+
+impl Fixed {
+    /// Its head (with the length set) and its body, as made (before any
+    /// step).
+    pub fn into_parts(self) -> (ResponseHead, Bytes) {
+        let mut head = ResponseHead::new(500).length(0);
+        let mut body = Bytes::new();
+        for part in self.parts {
+            match part {
+                Part::Head(h) => head = h,
+                Part::Body(b) => body = b,
+                Part::End => {}
+            }
+        }
+        (head, body)
     }
 }
 
