@@ -9,13 +9,20 @@
 //! * [`Message`]: a parsed line (tags, prefix, command, parameters) and
 //!   its encoding, which refuses line breaks inside parameters.
 //! * [`Ctcp`]: ACTION, VERSION, PING inside PRIVMSG and NOTICE text.
+//! * [`IrcClient`]: the session component (`talk` in, `heard` out).
 
+mod client;
+mod config;
 mod ctcp;
 mod lines;
 mod message;
+mod outgoing;
 
+pub use client::IrcClient;
+pub use config::{irc_eq, Heard, IrcConfig, IrcError, IrcState, StateHandle};
 pub use ctcp::{Ctcp, CtcpKind};
 pub use lines::{LineError, LineEvent, LineReader, MAX_LINE, MAX_TAGS};
 pub use message::{
     escape_tag_value, unescape_tag_value, Command, EncodeError, Message, ParseError, Prefix, Tag,
 };
+pub use outgoing::{split_text, FloodControl, Talk};
