@@ -606,3 +606,20 @@ fn a_full_heard_box_holds_reading_back_and_nothing_is_lost() {
     assert_eq!(texts, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
     let _ = Message::new("X", &[]);
 }
+
+#[test]
+fn a_quit_asked_before_the_welcome_goes_after_registration_and_what_was_queued() {
+    let mut r = rig(config("bob"));
+    r.talk.send(Talk::Join("#c".into())).unwrap();
+    r.talk.send(Talk::Quit(None)).unwrap();
+    r.talk.send(Talk::Join("#late".into())).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.sent(), ["NICK bob", "USER bob 0 * :Real Name"]);
+    assert!(r.net_control.is_empty());
+    r.say(":srv 001 bob :hi\r\n");
+    assert_eq!(r.sent(), ["JOIN #c", "QUIT Kamaelia"]);
+    assert_eq!(r.net_control.drain(), [Signal::ProducerFinished]);
+    r.net_signal.send(Signal::ProducerFinished).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(r.signal.drain(), [Signal::ProducerFinished]);
+}

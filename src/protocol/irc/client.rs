@@ -70,8 +70,6 @@ enum Phase {
     Start,
     Registering,
     Registered,
-    /// QUIT is in the queue; nothing more is taken from `talk`.
-    QuitQueued,
     /// QUIT has gone; waiting for the server to close.
     Quitting,
 }
@@ -97,6 +95,8 @@ pub struct IrcClient {
     config: IrcConfig,
     state: StateHandle,
     phase: Phase,
+    /// QUIT is in the queue: nothing more is taken from `talk`.
+    quit_queued: bool,
     reader: LineReader,
     /// Encoded lines waiting for the flood control.
     queue: VecDeque<Bytes>,
@@ -139,6 +139,7 @@ impl IrcClient {
             config,
             state: std::rc::Rc::new(std::cell::RefCell::new(state)),
             phase: Phase::Start,
+            quit_queued: false,
             reader: LineReader::new(),
             queue: VecDeque::new(),
             bucket: Bucket::default(),
@@ -393,32 +394,19 @@ impl IrcClient {
     }
 
     /// Takes commands from `talk` while not quitting.
-    fn take_talk(&mut self, cx: &mut Cx) {
-        while matches!(self.phase, Phase::Registering | Phase::Registered) {
+    fn take_talk(&mut self) {
+        while !self.quit_queued && self.phase != Phase::Quitting {
             let Some(t) = self.talk.recv() else { break };
-            if let Talk::Quit(_) = t {
-                self.start_quit(cx, t);
-            } else {
-                self.enqueue(t);
-            }
+            self.enqueue_talk(t);
         }
     }
 
-    /// Queues QUIT behind what waits (before registration: sends it now,
-    /// as nothing queued would be accepted anyway).
-    fn start_quit(&mut self, cx: &mut Cx, t: Talk) {
-        if self.phase == Phase::Registering {
-            self.queue.clear();
-            if self.enqueue(t) {
-                let q = self.queue.pop_front().expect("just queued");
-                self.bucket.force(&self.config.flood, cx.now());
-                self.put_out(q);
-                self.quit_sent(cx);
-            }
-            return;
-        }
-        if self.enqueue(t) {
-            self.phase = Phase::QuitQueued;
+    /// Queues a command; QUIT goes behind what waits (before the welcome
+    /// too: it goes once registration is over, after what was queued).
+    fn enqueue_talk(&mut self, t: Talk) {
+        let quit = matches!(t, Talk::Quit(_));
+        if self.enqueue(t) && quit {
+            self.quit_queued = true;
         }
     }
 
@@ -436,7 +424,7 @@ impl IrcClient {
                 return;
             }
         }
-        if !matches!(self.phase, Phase::Registered | Phase::QuitQueued) {
+        if self.phase != Phase::Registered {
             return;
         }
         self.bucket_wait = None;
@@ -447,7 +435,7 @@ impl IrcClient {
             }
             let l = self.queue.pop_front().expect("not empty");
             self.put_out(l);
-            if self.queue.is_empty() && self.phase == Phase::QuitQueued {
+            if self.queue.is_empty() && self.quit_queued {
                 self.quit_sent(cx);
             }
         }
@@ -523,8 +511,8 @@ impl Component for IrcClient {
             if sig.is_shutdown() {
                 return self.end(cx, Signal::Shutdown, Signal::Shutdown);
             }
-            if matches!(self.phase, Phase::Registering | Phase::Registered) {
-                self.start_quit(cx, Talk::Quit(None));
+            if !self.quit_queued && self.phase != Phase::Quitting {
+                self.enqueue_talk(Talk::Quit(None));
             }
         }
         let read = match self.read_lines(cx) {
@@ -537,7 +525,7 @@ impl Component for IrcClient {
                 return self.net_ended(cx, sig);
             }
         }
-        self.take_talk(cx);
+        self.take_talk();
         if let Some(end) = self.check_timers(cx) {
             return end;
         }

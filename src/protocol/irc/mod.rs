@@ -10,6 +10,8 @@
 //!   its encoding, which refuses line breaks inside parameters.
 //! * [`Ctcp`]: ACTION, VERSION, PING inside PRIVMSG and NOTICE text.
 //! * [`IrcClient`]: the session component (`talk` in, `heard` out).
+//! * [`SimpleIrcClient`]: the client on a TCP connection, as a Graphline;
+//!   [`informat`] and [`outformat`] for a console.
 
 mod client;
 mod config;
@@ -17,6 +19,7 @@ mod ctcp;
 mod lines;
 mod message;
 mod outgoing;
+mod prefab;
 
 pub use client::IrcClient;
 pub use config::{irc_eq, Heard, IrcConfig, IrcError, IrcState, StateHandle};
@@ -26,3 +29,4 @@ pub use message::{
     escape_tag_value, unescape_tag_value, Command, EncodeError, Message, ParseError, Prefix, Tag,
 };
 pub use outgoing::{split_text, FloodControl, Talk};
+pub use prefab::{informat, outformat, SimpleIrcClient};
