@@ -507,13 +507,12 @@ impl Component for IrcClient {
         if self.phase == Phase::Start {
             self.register(cx);
         }
+        let mut finish = false;
         while let Some(sig) = self.control.recv() {
             if sig.is_shutdown() {
                 return self.end(cx, Signal::Shutdown, Signal::Shutdown);
             }
-            if !self.quit_queued && self.phase != Phase::Quitting {
-                self.enqueue_talk(Talk::Quit(None));
-            }
+            finish = true;
         }
         let read = match self.read_lines(cx) {
             Ok(r) => r,
@@ -526,6 +525,10 @@ impl Component for IrcClient {
             }
         }
         self.take_talk();
+        if finish && !self.quit_queued && self.phase != Phase::Quitting {
+            // Producer finished: what came on `talk` before it goes first.
+            self.enqueue_talk(Talk::Quit(None));
+        }
         if let Some(end) = self.check_timers(cx) {
             return end;
         }
