@@ -623,3 +623,34 @@ fn a_quit_asked_before_the_welcome_goes_after_registration_and_what_was_queued()
     r.h.run_until_idle();
     assert_eq!(r.signal.drain(), [Signal::ProducerFinished]);
 }
+
+#[test]
+fn a_full_connection_inbox_holds_lines_back_in_order_and_nothing_is_lost() {
+    let mut h = Harness::new();
+    let id = h.spawn(IrcClient::new(config("bob")));
+    let server: Feeder<Bytes> = h.feeder(id, "inbox").unwrap();
+    let talk: Feeder<Talk> = h.feeder(id, "talk").unwrap();
+    let wire: Collector<Bytes> = h.bounded_collector(id, "outbox", 1).unwrap();
+    let _heard: Collector<Heard> = h.collector(id, "heard").unwrap();
+    h.run_until_idle();
+    let mut got = Vec::new();
+    got.extend(wire.drain());
+    for i in 0..10 {
+        talk.send(Talk::Privmsg("#c".into(), format!("m{i}")))
+            .unwrap();
+    }
+    server
+        .send(Bytes::from_static(b":srv 001 bob :hi\r\nPING :p\r\n"))
+        .unwrap();
+    for _ in 0..40 {
+        h.run_until_idle();
+        assert!(wire.len() <= 1);
+        got.extend(wire.drain());
+    }
+    let text = String::from_utf8(got.concat()).unwrap();
+    let mut want = String::from("NICK bob\r\nUSER bob 0 * :Real Name\r\nPONG p\r\n");
+    for i in 0..10 {
+        want.push_str(&format!("PRIVMSG #c m{i}\r\n"));
+    }
+    assert_eq!(text, want);
+}

@@ -428,7 +428,9 @@ impl IrcClient {
             return;
         }
         self.bucket_wait = None;
-        while !self.queue.is_empty() {
+        // Lines wait in the queue (not in `held_out`) while the connection
+        // is full, so the bucket is not spent on lines that cannot go.
+        while !self.queue.is_empty() && self.held_out.is_empty() {
             if let Err(at) = self.bucket.take(&self.config.flood, cx.now()) {
                 self.bucket_wait = Some(at);
                 break;
@@ -502,6 +504,22 @@ impl IrcClient {
     }
 }
 
+impl IrcClient {
+    /// Sets the one timer for the nearest deadline. A timer already armed
+    /// for sooner is kept (its wake finds nothing due and arms again), so
+    /// the ping deadline moving on with every line heard costs nothing.
+    fn arm(&mut self, cx: &mut Cx) {
+        let next = self.next_deadline();
+        let keep = match (self.alarm.deadline(), next) {
+            (Some(armed), Some(n)) => armed > cx.now() && armed <= n,
+            _ => false,
+        };
+        if !keep {
+            self.alarm.set_to(cx, next);
+        }
+    }
+}
+
 impl Component for IrcClient {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if self.phase == Phase::Start {
@@ -533,8 +551,7 @@ impl Component for IrcClient {
             return end;
         }
         self.flush_queue(cx);
-        let next = self.next_deadline();
-        self.alarm.set_to(cx, next);
+        self.arm(cx);
         if read == Read::More {
             return Step::Yield;
         }
