@@ -654,3 +654,50 @@ fn a_full_connection_inbox_holds_lines_back_in_order_and_nothing_is_lost() {
     }
     assert_eq!(text, want);
 }
+
+#[test]
+fn a_flood_of_ctcp_requests_does_not_grow_the_send_queue() {
+    let mut c = config("bob");
+    c.flood = FloodControl {
+        burst: 1,
+        interval: Duration::from_secs(2),
+    };
+    let mut r = rig(c);
+    r.h.run_for(Duration::from_secs(10));
+    r.registered("bob");
+    let flood = ":al!a@h PRIVMSG #c :\u{1}VERSION\u{1}\r\n".repeat(500);
+    r.say(&flood);
+    assert_eq!(r.heard.len(), 500, "every request heard");
+    assert_eq!(
+        r.state.borrow().queued,
+        kamaelia::protocol::irc::CTCP_QUEUE_LIMIT
+    );
+    // Paced out, one every 2 s, and no more.
+    r.h.run_for(Duration::from_secs(60));
+    let sent = r.sent();
+    assert_eq!(
+        sent.len(),
+        kamaelia::protocol::irc::CTCP_QUEUE_LIMIT + 1,
+        "{sent:?}"
+    );
+    assert!(sent
+        .iter()
+        .all(|l| l.starts_with("NOTICE al :\u{1}VERSION")));
+}
+
+#[test]
+fn after_a_nick_change_long_texts_leave_room_for_the_new_prefix() {
+    let mut r = rig(config("bob"));
+    r.registered("bob");
+    r.say(":bob!bob@h.x JOIN #c\r\n:bob!bob@h.x NICK :bob_the_longer\r\n");
+    r.sent();
+    r.tell(Talk::Privmsg("#c".into(), "y".repeat(2000)));
+    let lines = r.sent();
+    let relay = 1 + "bob_the_longer!bob@h.x".len() + 1;
+    for l in &lines {
+        assert!(relay + l.len() + 2 <= MAX_LINE, "{}", l.len());
+    }
+    // As full as fits (one byte is kept for the ':' a text with a space
+    // needs; this one has none).
+    assert_eq!(relay + lines[0].len() + 2, MAX_LINE - 1);
+}

@@ -53,6 +53,8 @@ use super::outgoing::{encode_talk, relay_prefix_len, Bucket, Talk};
 
 /// Lines handled per step before others get a turn.
 const LINES_PER_STEP: usize = 256;
+/// CTCP requests are not answered while this many lines wait to be sent.
+pub const CTCP_QUEUE_LIMIT: usize = 8;
 
 /// How far a step's reading got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +277,8 @@ impl IrcClient {
             self.forget_channel(&c);
         } else if cmd.is("NICK") && from_me {
             if let Some(n) = m.param(0) {
+                // Our prefix as relayed changes length with the nick.
+                self.prefix_len = self.prefix_len.map(|l| l - me.len() + n.len());
                 self.state.borrow_mut().nick = n.to_string();
             }
         } else if cmd.is("PRIVMSG") {
@@ -290,7 +294,7 @@ impl IrcClient {
     fn on_numeric(&mut self, cx: &mut Cx, n: u16, m: &Message) -> Result<(), IrcError> {
         let text = || m.trailing().unwrap_or("").to_string();
         match n {
-            1 => {
+            1 if self.phase == Phase::Registering => {
                 {
                     let mut st = self.state.borrow_mut();
                     st.registered = true;
@@ -332,8 +336,12 @@ impl IrcClient {
         Ok(())
     }
 
-    /// Answers CTCP VERSION and PING requests sent to us.
+    /// Answers CTCP VERSION and PING requests sent to us (unless the
+    /// queue is already long: a flood of requests must not grow it).
     fn answer_ctcp(&mut self, m: &Message) {
+        if self.queue.len() >= CTCP_QUEUE_LIMIT {
+            return;
+        }
         let (Some(c), Some(from)) = (m.ctcp(), m.prefix.as_ref()) else {
             return;
         };

@@ -21,7 +21,7 @@ mod message;
 mod outgoing;
 mod prefab;
 
-pub use client::IrcClient;
+pub use client::{IrcClient, CTCP_QUEUE_LIMIT};
 pub use config::{irc_eq, Heard, IrcConfig, IrcError, IrcState, StateHandle};
 pub use ctcp::{Ctcp, CtcpKind};
 pub use lines::{LineError, LineEvent, LineReader, MAX_LINE, MAX_TAGS};
