@@ -18,8 +18,9 @@
 //! on Python 3 at all.
 
 use std::io::{BufRead, Write};
+use std::time::Duration;
 
-use kamaelia::axon::{line_reader, link_refs, Ended, Inbox, Scheduler, Signal};
+use kamaelia::axon::{line_reader, link_refs, Ended, Inbox, Outbox, Scheduler, Signal};
 use kamaelia::internet::TcpClient;
 use kamaelia::pipeline;
 use kamaelia::protocol::irc::{informat, outformat, Heard, IrcClient, IrcConfig, SimpleIrcClient};
@@ -35,8 +36,9 @@ pub struct Outcome {
 }
 
 /// Connects to `host:port` as `nick`, joins `channel`, and runs until the
-/// input ends (then quits) or the server goes; what is heard is written to
-/// `out`, a line each.
+/// input ends (then quits) or the server goes (then the reader is told to
+/// stop: its thread, blocked on the console, is left behind); what is
+/// heard is written to `out`, a line each.
 pub fn run<R: BufRead + Send + 'static>(
     host: &str,
     port: u16,
@@ -68,9 +70,22 @@ pub fn run<R: BufRead + Send + 'static>(
     .expect("the boxes fit");
     let signals: Inbox<Signal> = Inbox::control();
     link_refs(&p.find("signal").expect("a signal box"), &signals.erased()).expect("Signal");
+    let stop: Outbox<Signal> = Outbox::new("stop", "ends the console reader");
+    link_refs(&stop.erased(), &p.find("control").expect("a control box")).expect("Signal");
     let mut sched = Scheduler::new();
     sched.spawn(p);
-    let ended = sched.run();
+    let mut stopped = false;
+    let ended = loop {
+        if let Some(ended) = sched.run_for(Duration::from_millis(100)) {
+            break ended;
+        }
+        // The screen's end (the client is gone): the reader may still wait
+        // for a line that will never be used.
+        if !stopped && !signals.is_empty() {
+            stopped = true;
+            let _ = stop.send(Signal::Shutdown);
+        }
+    };
     Outcome {
         ended,
         signals: std::iter::from_fn(|| signals.recv()).collect(),
@@ -96,11 +111,15 @@ fn main() {
         std::io::BufReader::new(std::io::stdin()),
         std::io::stdout(),
     );
+    // Exit at once: the console reader's thread may still be blocked.
     match o.signals.first() {
         Some(Signal::Failed(f)) => {
             eprintln!("irc_client: {f}");
             std::process::exit(1);
         }
-        _ => eprintln!("irc_client: bye"),
+        _ => {
+            eprintln!("irc_client: bye");
+            std::process::exit(0);
+        }
     }
 }
