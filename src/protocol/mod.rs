@@ -2,5 +2,6 @@
 
 pub mod framing;
 pub mod http;
+pub mod irc;
 pub mod srm;
 pub mod torrent;
