@@ -94,3 +94,4 @@ pub struct ScrapeEntry {
     /// Leechers.
     pub incomplete: u32,
 }
+pub mod swarm;
