@@ -95,3 +95,4 @@ pub struct ScrapeEntry {
     pub incomplete: u32,
 }
 pub mod swarm;
+pub mod udp_wire;
