@@ -95,4 +95,5 @@ pub struct ScrapeEntry {
     pub incomplete: u32,
 }
 pub mod swarm;
+pub mod udp_client;
 pub mod udp_wire;
