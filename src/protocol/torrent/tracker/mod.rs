@@ -96,4 +96,5 @@ pub struct ScrapeEntry {
 }
 pub mod swarm;
 pub mod udp_client;
+pub mod udp_server;
 pub mod udp_wire;
