@@ -20,6 +20,7 @@ const TRACKER: &str = "192.0.2.1:6969";
 
 struct Rig {
     h: Harness,
+    id: kamaelia::axon::Id,
     ask: Feeder<UdpTrackerRequest>,
     net_in: Feeder<Datagram>,
     control: Feeder<Signal>,
@@ -52,6 +53,7 @@ fn rig(config: UdpClientConfig) -> Rig {
         signal: h.collector(id, "signal").unwrap(),
         socket: h.collector(id, "socket_control").unwrap(),
         stats,
+        id,
         h,
     }
 }
@@ -410,4 +412,34 @@ fn shutdown_stops_at_once() {
     assert_eq!(r.signal.recv(), Some(Signal::Shutdown));
     r.h.advance(Duration::from_secs(100));
     r.nothing_sent();
+}
+
+#[test]
+fn a_request_arriving_while_one_is_in_flight_waits_and_the_client_sleeps() {
+    let mut r = rig(seeded());
+    let id = r.id;
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    r.connect(1);
+    let tid = r.announce_tid(1);
+    r.ask
+        .send(UdpTrackerRequest::Scrape(vec![[9; 20]]))
+        .unwrap();
+    // A bounded number of steps (a client that spun on the waiting
+    // request would never sleep, and run_until_idle would not return).
+    for _ in 0..3 {
+        let _ = r.h.step();
+    }
+    assert!(r.h.is_sleeping(id), "it slept instead of spinning");
+    r.nothing_sent();
+    r.reply(announce_reply(tid, &[]));
+    assert_eq!(r.replies.drain().len(), 1);
+    // The scrape goes next, on the same connection id.
+    let d = r.sent();
+    assert!(matches!(
+        udp_wire::parse_request(&d),
+        Ok(Request::Scrape {
+            connection_id: 1,
+            ..
+        })
+    ));
 }

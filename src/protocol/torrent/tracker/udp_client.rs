@@ -392,9 +392,6 @@ impl UdpTrackerClient {
 
     /// Starts the next request, if any; `Some(step)` if the client ends.
     fn start_next(&mut self, cx: &mut Cx) -> Option<Step> {
-        while let Some(r) = self.request.recv() {
-            self.waiting.push_back(r);
-        }
         let next = self.waiting.pop_front()?;
         if let UdpTrackerRequest::Scrape(h) = &next {
             if h.is_empty() || h.len() > MAX_SCRAPE_HASHES {
@@ -440,6 +437,11 @@ impl Component for UdpTrackerClient {
             }
             self.finishing.get_or_insert(sig);
         }
+        // Taken off the inbox at once, even while busy: a component that
+        // pauses with input waiting would be run again straight away.
+        while let Some(r) = self.request.recv() {
+            self.waiting.push_back(r);
+        }
         let mut read = 0;
         while read < BATCH {
             let Some((from, data)) = self.from_net.recv() else {
@@ -465,7 +467,7 @@ impl Component for UdpTrackerClient {
                 return end;
             }
         }
-        if self.phase == Phase::Idle && self.waiting.is_empty() && self.request.is_empty() {
+        if self.phase == Phase::Idle && self.waiting.is_empty() {
             if let Some(sig) = self.finishing.take() {
                 let _ = self.socket_control.send(sig.clone());
                 let _ = self.signal.send(sig);
