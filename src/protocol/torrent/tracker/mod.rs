@@ -94,3 +94,7 @@ pub struct ScrapeEntry {
     /// Leechers.
     pub incomplete: u32,
 }
+pub mod swarm;
+pub mod udp_client;
+pub mod udp_server;
+pub mod udp_wire;
