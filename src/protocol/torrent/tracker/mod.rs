@@ -94,3 +94,7 @@ pub struct ScrapeEntry {
     /// Leechers.
     pub incomplete: u32,
 }
+
+// The HTTP tracker (bt-http).
+pub mod http_reply;
+pub mod http_wire;
