@@ -98,3 +98,4 @@ pub struct ScrapeEntry {
 // The HTTP tracker (bt-http).
 pub mod http_reply;
 pub mod http_wire;
+pub mod swarm;

@@ -1,0 +1,372 @@
+//! The tracker server's state: which peers are in which torrent's swarm.
+//!
+//! `Swarms` is plain data with no I/O; the HTTP and UDP tracker servers
+//! share one (as `Rc<RefCell<Swarms>>`) and pass it the scheduler's clock,
+//! so virtual time works in tests.
+//!
+//! What it does, as a real tracker (opentracker) does:
+//! * A peer is keyed by its address (IP and port), not by its peer id, so a
+//!   request can only touch the entry of the address it came from: nobody
+//!   can remove or move someone else's entry by sending their peer id.
+//! * The IP is the request's source address; the `ip` the client claims is
+//!   used only when the source is loopback (a tracker and its peers on one
+//!   machine, as in tests). IPv4-mapped IPv6 sources count as IPv4.
+//! * `Stopped` removes the peer and gets an empty peer list; `Completed`
+//!   counts a download once per peer entry; `left = 0` makes a seeder.
+//! * The reply's peers exclude the announcer and, when the announcer is a
+//!   seeder (`left = 0`), exclude other seeders too: a seeder has nothing to
+//!   get from them. This is opentracker's choice as well.
+//! * Fair choice: each torrent keeps a rotating start index; a reply takes
+//!   peers from there on (wrapping) and moves the index past what it
+//!   looked at, so successive announces see different parts of a big swarm.
+//!   Deterministic, so tests can assert on it.
+//! * Memory is bounded: at most `max_torrents` torrents, at most
+//!   `max_peers_per_ip` entries per IP per torrent, and peers not heard
+//!   from for `peer_ttl` are dropped by `expire`, which also drops torrents
+//!   left empty (their `downloaded` count goes with them).
+//!
+//! Example:
+//! ```
+//! use kamaelia::protocol::torrent::tracker::swarm::{SwarmConfig, Swarms};
+//! use kamaelia::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest};
+//! use std::time::Instant;
+//! let mut swarms = Swarms::new(SwarmConfig::default());
+//! let req = AnnounceRequest {
+//!     info_hash: [1; 20], peer_id: [2; 20], port: 6881, uploaded: 0, downloaded: 0,
+//!     left: 100, event: AnnounceEvent::Started, numwant: None, key: None, ip: None,
+//!     compact: true, tracker_id: None,
+//! };
+//! let reply = swarms.announce(&req, "192.0.2.1".parse().unwrap(), Instant::now()).unwrap();
+//! assert_eq!(reply.incomplete, Some(1));
+//! assert!(reply.peers.is_empty());
+//! ```
+
+use super::{AnnounceEvent, AnnounceReply, AnnounceRequest, InfoHash, Peer, PeerId, ScrapeEntry};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// How the swarms behave and how big they may grow.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    /// Seconds between regular announces, told to clients. Default 1800.
+    pub interval: u32,
+    /// Seconds a client must wait at least. Default 900.
+    pub min_interval: u32,
+    /// A peer not heard from for this long is dropped. Default 2 * interval + 60 s.
+    pub peer_ttl: Duration,
+    /// Peers in a reply when the request does not say. Default 50.
+    pub default_numwant: u32,
+    /// Peers in a reply at most. Default 200.
+    pub max_numwant: u32,
+    /// `None`: any torrent; otherwise only these.
+    pub whitelist: Option<HashSet<InfoHash>>,
+    /// Entries from one IP in one torrent at most. Default 16.
+    pub max_peers_per_ip: u32,
+    /// Torrents tracked at most (a bound on memory). Default 1,000,000.
+    pub max_torrents: usize,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> SwarmConfig {
+        SwarmConfig {
+            interval: 1800,
+            min_interval: 900,
+            peer_ttl: Duration::from_secs(2 * 1800 + 60),
+            default_numwant: 50,
+            max_numwant: 200,
+            whitelist: None,
+            max_peers_per_ip: 16,
+            max_torrents: 1_000_000,
+        }
+    }
+}
+
+/// Why an announce was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A whitelist is set and the torrent is not on it.
+    NotWhitelisted,
+    /// The IP already has `max_peers_per_ip` entries in this torrent.
+    TooManyPeersFromIp,
+    /// The tracker holds `max_torrents` torrents already.
+    TooManyTorrents,
+    /// The request makes no sense (the text says why).
+    BadRequest(&'static str),
+}
+
+impl Refusal {
+    /// The text for an HTTP `failure reason` or a BEP 15 error reply.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::NotWhitelisted => "torrent not tracked here",
+            Refusal::TooManyPeersFromIp => "too many peers from this address",
+            Refusal::TooManyTorrents => "tracker full",
+            Refusal::BadRequest(why) => why,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// One peer of one torrent.
+#[derive(Clone, Debug)]
+struct Entry {
+    addr: SocketAddr,
+    id: PeerId,
+    last_seen: Instant,
+    seeder: bool,
+    /// Its `Completed` was counted already.
+    counted: bool,
+}
+
+/// One torrent's swarm. `peers` is dense (removal by swap) so a reply can
+/// walk it from any index; `index` finds an address's slot.
+#[derive(Debug, Default)]
+struct Torrent {
+    peers: Vec<Entry>,
+    index: HashMap<SocketAddr, usize>,
+    per_ip: HashMap<IpAddr, u32>,
+    seeders: u32,
+    downloaded: u32,
+    /// Where the next reply starts looking.
+    cursor: usize,
+}
+
+impl Torrent {
+    fn remove(&mut self, slot: usize) {
+        let gone = self.peers.swap_remove(slot);
+        self.index.remove(&gone.addr);
+        if let Some(moved) = self.peers.get(slot) {
+            self.index.insert(moved.addr, slot);
+        }
+        if let Some(count) = self.per_ip.get_mut(&gone.addr.ip()) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_ip.remove(&gone.addr.ip());
+            }
+        }
+        if gone.seeder {
+            self.seeders -= 1;
+        }
+    }
+
+    fn leechers(&self) -> u32 {
+        self.peers.len() as u32 - self.seeders
+    }
+
+    /// Up to `want` peers other than `me`, leaving out seeders if
+    /// `no_seeders`, starting at the cursor.
+    fn pick(&mut self, me: Option<usize>, no_seeders: bool, want: usize) -> Vec<Peer> {
+        let n = self.peers.len();
+        let candidates = if no_seeders {
+            self.leechers() as usize
+        } else {
+            n
+        };
+        let me_counted = me.map_or(0, |m| usize::from(!(no_seeders && self.peers[m].seeder)));
+        let eligible = candidates - me_counted;
+        let want = want.min(eligible);
+        let mut out = Vec::with_capacity(want);
+        if want == 0 {
+            return out;
+        }
+        let start = self.cursor % n;
+        let mut looked = 0;
+        while out.len() < want && looked < n {
+            let slot = (start + looked) % n;
+            looked += 1;
+            let entry = &self.peers[slot];
+            if Some(slot) == me || (no_seeders && entry.seeder) {
+                continue;
+            }
+            out.push(Peer {
+                addr: entry.addr,
+                id: Some(entry.id),
+            });
+        }
+        self.cursor = (start + looked) % n;
+        out
+    }
+}
+
+/// All the torrents a tracker knows.
+#[derive(Debug)]
+pub struct Swarms {
+    config: SwarmConfig,
+    torrents: HashMap<InfoHash, Torrent>,
+    peers: usize,
+}
+
+impl Swarms {
+    /// No torrents yet.
+    pub fn new(config: SwarmConfig) -> Swarms {
+        Swarms {
+            config,
+            torrents: HashMap::new(),
+            peers: 0,
+        }
+    }
+
+    /// How it was made.
+    pub fn config(&self) -> &SwarmConfig {
+        &self.config
+    }
+
+    /// Takes one announce from `source` at `now`; the reply's peers
+    /// exclude the announcer, at most numwant, chosen fairly.
+    pub fn announce(
+        &mut self,
+        req: &AnnounceRequest,
+        source: IpAddr,
+        now: Instant,
+    ) -> Result<AnnounceReply, Refusal> {
+        if let Some(list) = &self.config.whitelist {
+            if !list.contains(&req.info_hash) {
+                return Err(Refusal::NotWhitelisted);
+            }
+        }
+        let source = source.to_canonical();
+        let ip = match req.ip {
+            Some(claimed) if source.is_loopback() => claimed.to_canonical(),
+            _ => source,
+        };
+        let addr = SocketAddr::new(ip, req.port);
+        let mut reply = AnnounceReply {
+            interval: self.config.interval,
+            min_interval: Some(self.config.min_interval),
+            complete: Some(0),
+            incomplete: Some(0),
+            ..AnnounceReply::default()
+        };
+
+        if req.event == AnnounceEvent::Stopped {
+            if let Some(torrent) = self.torrents.get_mut(&req.info_hash) {
+                if let Some(&slot) = torrent.index.get(&addr) {
+                    torrent.remove(slot);
+                    self.peers -= 1;
+                }
+                reply.complete = Some(torrent.seeders);
+                reply.incomplete = Some(torrent.leechers());
+                if torrent.peers.is_empty() {
+                    self.torrents.remove(&req.info_hash);
+                }
+            }
+            return Ok(reply);
+        }
+        if req.port == 0 {
+            return Err(Refusal::BadRequest("port 0"));
+        }
+
+        let full = self.torrents.len() >= self.config.max_torrents;
+        let torrent = match self.torrents.get_mut(&req.info_hash) {
+            Some(torrent) => torrent,
+            None if full => return Err(Refusal::TooManyTorrents),
+            None => self.torrents.entry(req.info_hash).or_default(),
+        };
+        let seeder = req.left == 0;
+        let slot = match torrent.index.get(&addr) {
+            Some(&slot) => {
+                let entry = &mut torrent.peers[slot];
+                entry.last_seen = now;
+                entry.id = req.peer_id;
+                if entry.seeder != seeder {
+                    entry.seeder = seeder;
+                    if seeder {
+                        torrent.seeders += 1;
+                    } else {
+                        torrent.seeders -= 1;
+                    }
+                }
+                slot
+            }
+            None => {
+                let from_ip = torrent.per_ip.get(&ip).copied().unwrap_or(0);
+                if from_ip >= self.config.max_peers_per_ip {
+                    if torrent.peers.is_empty() {
+                        self.torrents.remove(&req.info_hash);
+                    }
+                    return Err(Refusal::TooManyPeersFromIp);
+                }
+                torrent.per_ip.insert(ip, from_ip + 1);
+                let slot = torrent.peers.len();
+                torrent.peers.push(Entry {
+                    addr,
+                    id: req.peer_id,
+                    last_seen: now,
+                    seeder,
+                    counted: false,
+                });
+                torrent.index.insert(addr, slot);
+                torrent.seeders += u32::from(seeder);
+                self.peers += 1;
+                slot
+            }
+        };
+        if req.event == AnnounceEvent::Completed && !torrent.peers[slot].counted {
+            torrent.peers[slot].counted = true;
+            torrent.downloaded = torrent.downloaded.saturating_add(1);
+        }
+        let want = req
+            .numwant
+            .unwrap_or(self.config.default_numwant)
+            .min(self.config.max_numwant) as usize;
+        reply.peers = torrent.pick(Some(slot), seeder, want);
+        reply.complete = Some(torrent.seeders);
+        reply.incomplete = Some(torrent.leechers());
+        Ok(reply)
+    }
+
+    /// What is known of one torrent; zeros for an unknown one.
+    pub fn scrape(&self, info_hash: &InfoHash) -> ScrapeEntry {
+        match self.torrents.get(info_hash) {
+            Some(torrent) => ScrapeEntry {
+                info_hash: *info_hash,
+                complete: torrent.seeders,
+                downloaded: torrent.downloaded,
+                incomplete: torrent.leechers(),
+            },
+            None => ScrapeEntry {
+                info_hash: *info_hash,
+                ..ScrapeEntry::default()
+            },
+        }
+    }
+
+    /// Drops the peers not heard from for `peer_ttl` before `now`, and the
+    /// torrents left empty; returns how many peers went.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let ttl = self.config.peer_ttl;
+        let mut dropped = 0;
+        self.torrents.retain(|_, torrent| {
+            let mut slot = 0;
+            while slot < torrent.peers.len() {
+                if now.saturating_duration_since(torrent.peers[slot].last_seen) >= ttl {
+                    torrent.remove(slot);
+                    dropped += 1;
+                } else {
+                    slot += 1;
+                }
+            }
+            !torrent.peers.is_empty()
+        });
+        self.peers -= dropped;
+        dropped
+    }
+
+    /// Torrents tracked now.
+    pub fn torrents(&self) -> usize {
+        self.torrents.len()
+    }
+
+    /// Peers tracked now, over all torrents.
+    pub fn peers(&self) -> usize {
+        self.peers
+    }
+}
