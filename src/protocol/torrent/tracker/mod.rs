@@ -97,5 +97,7 @@ pub struct ScrapeEntry {
 
 // The HTTP tracker (bt-http).
 pub mod http_reply;
+pub mod http_server;
 pub mod http_wire;
+pub mod server;
 pub mod swarm;
