@@ -30,6 +30,7 @@
 //! ```
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use super::http_server::tracker_router;
 use super::swarm::{SwarmConfig, Swarms};
+use super::InfoHash;
 use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
 use crate::chassis::Graphline;
 use crate::internet::Acceptor;
@@ -73,6 +75,37 @@ impl Default for TrackerConfig {
             },
         }
     }
+}
+
+/// Reads a whitelist: one info-hash a line in hex (40 digits, either
+/// case), as opentracker's `-w` file; blank lines and lines starting with
+/// `#` are skipped. A bad line is an error naming its number.
+pub fn parse_whitelist(text: &str) -> Result<HashSet<InfoHash>, String> {
+    let mut set = HashSet::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        let bytes = line.as_bytes();
+        let mut hash = [0u8; 20];
+        let ok = bytes.len() == 40
+            && hash.iter_mut().enumerate().all(|(i, h)| {
+                match (hex(bytes[2 * i]), hex(bytes[2 * i + 1])) {
+                    (Some(a), Some(b)) => {
+                        *h = a << 4 | b;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        if !ok {
+            return Err(format!("line {}: not a 40-digit hex info-hash", n + 1));
+        }
+        set.insert(hash);
+    }
+    Ok(set)
 }
 
 /// The tracker graph; see the module documentation.
