@@ -96,8 +96,10 @@ pub struct ScrapeEntry {
 }
 
 // The HTTP tracker (bt-http).
+pub mod http_client;
 pub mod http_reply;
 pub mod http_server;
 pub mod http_wire;
 pub mod server;
 pub mod swarm;
+pub mod tiers;
