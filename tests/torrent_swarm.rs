@@ -318,3 +318,26 @@ fn a_peer_turning_leecher_again_moves_between_counts() {
         .unwrap();
     assert_eq!((r.complete, r.incomplete), (Some(0), Some(1)));
 }
+
+#[test]
+fn announce_into_reuses_the_reply_and_matches_announce() {
+    let now = Instant::now();
+    let mut s = Swarms::new(SwarmConfig::default());
+    for port in 1..=5u16 {
+        s.announce(&req(port, 5, AnnounceEvent::Started), ip(1), now)
+            .unwrap();
+    }
+    let mut reply = kamaelia::protocol::torrent::tracker::AnnounceReply::default();
+    s.announce_into(&req(9, 5, AnnounceEvent::Started), ip(2), now, &mut reply)
+        .unwrap();
+    assert_eq!(reply.peers.len(), 5);
+    let buffer = reply.peers.as_ptr();
+    s.announce_into(&req(9, 0, AnnounceEvent::Completed), ip(2), now, &mut reply)
+        .unwrap();
+    assert_eq!(reply.peers.as_ptr(), buffer, "the peer list was reused");
+    assert_eq!(reply.peers.len(), 5);
+    assert_eq!((reply.complete, reply.incomplete), (Some(1), Some(5)));
+    s.announce_into(&req(9, 0, AnnounceEvent::Stopped), ip(2), now, &mut reply)
+        .unwrap();
+    assert!(reply.peers.is_empty());
+}

@@ -103,3 +103,6 @@ pub mod http_wire;
 pub mod server;
 pub mod swarm;
 pub mod tiers;
+pub mod udp_client;
+pub mod udp_server;
+pub mod udp_wire;

@@ -163,7 +163,7 @@ impl Torrent {
 
     /// Up to `want` peers other than `me`, leaving out seeders if
     /// `no_seeders`, starting at the cursor.
-    fn pick(&mut self, me: Option<usize>, no_seeders: bool, want: usize) -> Vec<Peer> {
+    fn pick(&mut self, me: Option<usize>, no_seeders: bool, want: usize, out: &mut Vec<Peer>) {
         let n = self.peers.len();
         let candidates = if no_seeders {
             self.leechers() as usize
@@ -173,10 +173,11 @@ impl Torrent {
         let me_counted = me.map_or(0, |m| usize::from(!(no_seeders && self.peers[m].seeder)));
         let eligible = candidates - me_counted;
         let want = want.min(eligible);
-        let mut out = Vec::with_capacity(want);
+        out.clear();
         if want == 0 {
-            return out;
+            return;
         }
+        out.reserve(want);
         let start = self.cursor % n;
         let mut looked = 0;
         while out.len() < want && looked < n {
@@ -192,7 +193,6 @@ impl Torrent {
             });
         }
         self.cursor = (start + looked) % n;
-        out
     }
 }
 
@@ -227,6 +227,22 @@ impl Swarms {
         source: IpAddr,
         now: Instant,
     ) -> Result<AnnounceReply, Refusal> {
+        let mut reply = AnnounceReply::default();
+        self.announce_into(req, source, now, &mut reply)?;
+        Ok(reply)
+    }
+
+    /// [`announce`](Self::announce) into a reply the caller keeps: its
+    /// peer list's allocation is reused, so a server that answers with
+    /// one reply value allocates nothing per announce in the steady state.
+    /// On a refusal the reply's contents are unspecified.
+    pub fn announce_into(
+        &mut self,
+        req: &AnnounceRequest,
+        source: IpAddr,
+        now: Instant,
+        reply: &mut AnnounceReply,
+    ) -> Result<(), Refusal> {
         if let Some(list) = &self.config.whitelist {
             if !list.contains(&req.info_hash) {
                 return Err(Refusal::NotWhitelisted);
@@ -238,13 +254,13 @@ impl Swarms {
             _ => source,
         };
         let addr = SocketAddr::new(ip, req.port);
-        let mut reply = AnnounceReply {
-            interval: self.config.interval,
-            min_interval: Some(self.config.min_interval),
-            complete: Some(0),
-            incomplete: Some(0),
-            ..AnnounceReply::default()
-        };
+        reply.interval = self.config.interval;
+        reply.min_interval = Some(self.config.min_interval);
+        reply.complete = Some(0);
+        reply.incomplete = Some(0);
+        reply.peers.clear();
+        reply.tracker_id = None;
+        reply.warning = None;
 
         if req.event == AnnounceEvent::Stopped {
             if let Some(torrent) = self.torrents.get_mut(&req.info_hash) {
@@ -258,7 +274,7 @@ impl Swarms {
                     self.torrents.remove(&req.info_hash);
                 }
             }
-            return Ok(reply);
+            return Ok(());
         }
         if req.port == 0 {
             return Err(Refusal::BadRequest("port 0"));
@@ -317,10 +333,10 @@ impl Swarms {
             .numwant
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant) as usize;
-        reply.peers = torrent.pick(Some(slot), seeder, want);
+        torrent.pick(Some(slot), seeder, want, &mut reply.peers);
         reply.complete = Some(torrent.seeders);
         reply.incomplete = Some(torrent.leechers());
-        Ok(reply)
+        Ok(())
     }
 
     /// What is known of one torrent; zeros for an unknown one.
