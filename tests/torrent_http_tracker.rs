@@ -244,3 +244,91 @@ fn peers_expire_on_the_timer_and_shutdown_ends_everything() {
     assert_eq!(t.h.scheduler().live(), 0, "no child left running");
     assert!(t.acceptor.is_closed());
 }
+
+/// UDP and HTTP on one graph, real sockets on 127.0.0.1: a peer that
+/// announced over UDP is in the HTTP announce's reply (one Swarms).
+#[test]
+fn udp_and_http_share_one_swarm() {
+    use kamaelia::axon::Scheduler;
+    use kamaelia::protocol::torrent::tracker::udp_wire::{
+        encode_announce_request, encode_connect_request, parse_response, Response,
+    };
+    use std::io::{Read, Write};
+    let config = TrackerConfig {
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        udp: Some("127.0.0.1:0".parse().unwrap()),
+        ..TrackerConfig::default()
+    };
+    let server = TrackerServer::bind(config).unwrap();
+    let (http, udp) = (server.http_addr().unwrap(), server.udp_addr().unwrap());
+    let swarms = server.swarms();
+    let mut s = Scheduler::new();
+    let id = s.spawn(server);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_nonblocking(true).unwrap();
+    // Sends `msg`, runs the scheduler until the reply comes (at most 5 s).
+    let exchange = |msg: &[u8], s: &mut Scheduler| -> Vec<u8> {
+        sock.send_to(msg, udp).unwrap();
+        let mut buf = [0u8; 2048];
+        for _ in 0..500 {
+            s.run_for(Duration::from_millis(10));
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                return buf[..n].to_vec();
+            }
+        }
+        panic!("no UDP reply");
+    };
+    let mut out = Vec::new();
+    encode_connect_request(&mut out, 7);
+    let reply = exchange(&out, &mut s);
+    let Ok(Response::Connect {
+        tid: 7,
+        connection_id,
+    }) = parse_response(&reply, false)
+    else {
+        panic!("{reply:?}")
+    };
+    out.clear();
+    let mut r = req("10.0.0.1", 5555, 0);
+    r.ip = None;
+    encode_announce_request(&mut out, connection_id, 8, &r);
+    let reply = exchange(&out, &mut s);
+    assert!(matches!(
+        parse_response(&reply, false),
+        Ok(Response::Announce { tid: 8, .. })
+    ));
+    assert_eq!(swarms.borrow().peers(), 1);
+
+    // Now over HTTP (a blocking client on a thread; the scheduler here).
+    let request = announce(&AnnounceRequest {
+        ip: None,
+        ..req("10.0.0.2", 6666, 10)
+    })
+    .replace("Host: t\r\n", "Host: t\r\nConnection: close\r\n");
+    let client = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(http).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        got
+    });
+    for _ in 0..500 {
+        if client.is_finished() {
+            break;
+        }
+        s.run_for(Duration::from_millis(10));
+    }
+    let got = client.join().unwrap();
+    let reply = parse_announce_reply(&reply_body(&got)).unwrap();
+    let peers: Vec<String> = reply.peers.iter().map(|p| p.addr.to_string()).collect();
+    assert_eq!(peers, ["127.0.0.1:5555"]);
+    assert_eq!(swarms.borrow().peers(), 2);
+    // Shutdown ends the whole graph, sockets included.
+    let ctl: kamaelia::axon::Outbox<Signal> = kamaelia::axon::Outbox::new("o", "test");
+    let target = s.find_box(id, "control").unwrap();
+    kamaelia::axon::link_refs(&ctl.erased(), &target).unwrap();
+    ctl.send(Signal::Shutdown).unwrap();
+    s.run_for(Duration::from_millis(200));
+    assert_eq!(s.live(), 0);
+}

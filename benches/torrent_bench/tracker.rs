@@ -31,8 +31,8 @@
 //!   lengths and the difference over the extra announces. Skipped without
 //!   valgrind.
 //!
-//! The UDP rows belong with the UDP tracker server, which is not in this
-//! graph yet.
+//! UDP rows (announces per second of the UDP tracker in the same graph)
+//! are not written yet.
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, Read, Write};

@@ -1,5 +1,5 @@
 //! `kamaelia tracker [--http ADDR] [--udp ADDR] [--whitelist FILE]`: a
-//! BitTorrent tracker (HTTP `/announce` and `/scrape`; UDP when built in)
+//! BitTorrent tracker (HTTP `/announce` and `/scrape`, UDP BEP 15 with `--udp`)
 //! on one scheduler, sharing one swarm state.
 //!
 //! ```text

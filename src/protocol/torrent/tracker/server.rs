@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! Graphline ─┬─ "http":   HttpServer ── TrackerResource per request ──┐
-//!            ├─ "udp":    a UDP tracker server (optional) ────────────┼── Rc<RefCell<Swarms>>
+//!            ├─ "udp":    UdpTrackerServer ◀─▶ "udp_socket" (optional) ┼── Rc<RefCell<Swarms>>
 //!            └─ "expiry": SwarmExpiry (every `expire_every`) ─────────┘
 //! ```
 //!
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use super::http_server::tracker_router;
 use super::swarm::{SwarmConfig, Swarms};
+use super::udp_server::{UdpServerConfig, UdpTrackerServer};
 use super::InfoHash;
 use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
 use crate::chassis::Graphline;
@@ -131,12 +132,13 @@ impl TrackerServer {
             http_addr = http.local_addr();
             children.push(("http", Box::new(http)));
         }
-        let udp_addr = None;
-        if config.udp.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the UDP tracker server is not built in yet",
-            ));
+        let mut udp_addr = None;
+        if let Some(addr) = config.udp {
+            let (udp, socket) =
+                UdpTrackerServer::bind(addr, swarms.clone(), UdpServerConfig::default())?;
+            udp_addr = Some(socket.local_addr());
+            children.push(("udp", Box::new(udp)));
+            children.push(("udp_socket", Box::new(socket)));
         }
         Self::assemble(children, swarms, &config, http_addr, udp_addr)
     }
