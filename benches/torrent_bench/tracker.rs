@@ -418,6 +418,12 @@ pub fn run() {
     procs::raise_fd_limit();
     let dir = std::env::temp_dir().join(format!("kamaelia-tracker-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
+    // opentracker, started as root, switches to an unprivileged user: its
+    // callgrind output file must be writable by anyone.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+    }
     if want("tracker_http") {
         bench_http_announces(&dir);
     }
