@@ -94,7 +94,15 @@ pub struct ScrapeEntry {
     /// Leechers.
     pub incomplete: u32,
 }
+
+// The HTTP tracker (bt-http).
+pub mod http_client;
+pub mod http_reply;
+pub mod http_server;
+pub mod http_wire;
+pub mod server;
 pub mod swarm;
+pub mod tiers;
 pub mod udp_client;
 pub mod udp_server;
 pub mod udp_wire;

@@ -1,0 +1,24 @@
+//! Benchmarks of the BitTorrent parts (issue 12). Run with `cargo bench
+//! --bench torrent`; `BENCH_QUICK=1` makes a run of a few seconds;
+//! `BENCH_ROWS=a,b` runs only those rows. Every measurement is one JSON
+//! line on stdout. Each part's rows live in `torrent_bench/<part>.rs`:
+//!
+//! * `tracker`: HTTP tracker announces per second, ours against
+//!   opentracker in the same run (`tracker_http`), and instructions per
+//!   announce under callgrind (`tracker_http_instr`).
+
+mod common;
+// Only the process helpers are used here, not its re-exports.
+#[allow(unused_imports)]
+#[path = "http_procs/mod.rs"]
+mod http_procs;
+#[path = "torrent_bench/tracker.rs"]
+mod tracker;
+
+fn main() {
+    // A re-run of this binary playing one of the bench's processes.
+    if tracker::run_role() {
+        return;
+    }
+    tracker::run();
+}
