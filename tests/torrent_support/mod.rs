@@ -39,6 +39,25 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// Writes a `len`-byte file quickly: a 64 KiB block of [`content`]
+    /// over and over (for tests of size, not of piece contents).
+    pub fn big_file(&self, rel: &str, len: usize) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let block = content(1 << 16, 77);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len());
+            f.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+        f.flush().unwrap();
+        p
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
