@@ -145,3 +145,8 @@ pub fn info_int(torrent: &[u8], key: &[u8]) -> Option<i64> {
         .unwrap();
     info.get(key).and_then(|v| v.as_int())
 }
+
+/// Lower-case hex, written here rather than taken from the crate.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
