@@ -7,10 +7,12 @@
 //! on. The read buffer holds whole pieces, so the pieces of one buffer are
 //! independent: with `threads > 1` they are split into that many runs,
 //! hashed at once on scoped threads, and their digests joined in order.
+//! Reading runs on a thread of its own, a buffer or two ahead.
 
 use std::fs::File;
 use std::io::{self, Read};
 
+use crossbeam_channel::{bounded, Receiver, Sender};
 use sha1::{Digest, Sha1};
 
 use super::walk::Layout;
@@ -18,6 +20,8 @@ use super::MakeError;
 
 /// Bytes read per buffer (rounded to whole pieces; at least one piece).
 const READ_BUFFER: usize = 8 << 20;
+/// Buffers filled ahead of the hashing.
+const READ_AHEAD: usize = 2;
 
 /// SHA-1 of pieces fed as a stream of slices of any size.
 pub struct PieceHasher {
@@ -117,6 +121,10 @@ fn hash_run(data: &[u8], piece_length: usize, out: &mut [u8]) {
 
 /// Reads every file of `layout` in order and hashes it in pieces.
 ///
+/// A reader thread fills piece-aligned buffers (crossing file boundaries)
+/// while this thread hashes the one before, so reading and hashing
+/// overlap; [`READ_AHEAD`] buffers go round between the two.
+///
 /// `progress(hashed)` is called after each buffer with the bytes hashed so
 /// far; returning false stops the work with [`MakeError::Cancelled`]. A
 /// file that is shorter than when it was walked is
@@ -130,46 +138,82 @@ pub fn hash_files(
 ) -> Result<Vec<u8>, MakeError> {
     let pl = usize::try_from(piece_length).map_err(|_| MakeError::BadPieceLength(piece_length))?;
     let mut hasher = PieceHasher::new(pl, threads);
-    let buf_len = (READ_BUFFER / pl).max(1) * pl;
-    let buf_len = buf_len.min(
-        usize::try_from(layout.total_length)
-            .unwrap_or(usize::MAX)
-            .max(1),
-    );
-    let mut buf = vec![0u8; buf_len];
+    let total = usize::try_from(layout.total_length).unwrap_or(usize::MAX);
+    let buf_len = ((READ_BUFFER / pl).max(1) * pl).min(total.max(1));
+    std::thread::scope(|s| {
+        let (full_tx, full_rx) = bounded::<Result<(Vec<u8>, usize), MakeError>>(READ_AHEAD);
+        let (free_tx, free_rx) = bounded::<Vec<u8>>(READ_AHEAD + 1);
+        for _ in 0..READ_AHEAD.min(total.div_ceil(buf_len)).max(1) {
+            let _ = free_tx.send(vec![0u8; buf_len]);
+        }
+        s.spawn(move || read_all(layout, &full_tx, &free_rx));
+        // On any return the channels drop, and the reader stops.
+        let mut hashed = 0u64;
+        for got in full_rx {
+            let (buf, n) = got?;
+            hasher.update(&buf[..n]);
+            hashed += n as u64;
+            let _ = free_tx.send(buf);
+            if !progress(hashed) {
+                return Err(MakeError::Cancelled);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(hasher.finish())
+}
+
+/// The reader thread: fills buffers from `free` with the files' bytes and
+/// sends them on `full` (every buffer full but the last); ends when done,
+/// on an error (sent), or when the hashing side has gone.
+fn read_all(
+    layout: &Layout,
+    full: &Sender<Result<(Vec<u8>, usize), MakeError>>,
+    free: &Receiver<Vec<u8>>,
+) {
+    let Ok(mut buf) = free.recv() else { return };
     let mut filled = 0;
-    let mut hashed = 0u64;
     for f in &layout.files {
-        let file = File::open(&f.disk_path).map_err(|e| MakeError::unreadable(&f.disk_path, e))?;
-        let mut file = file.take(f.length);
+        let mut file = match File::open(&f.disk_path) {
+            Ok(file) => file.take(f.length),
+            Err(e) => {
+                let _ = full.send(Err(MakeError::unreadable(&f.disk_path, e)));
+                return;
+            }
+        };
         let mut got = 0u64;
         loop {
-            let n = read_some(&mut file, &mut buf[filled..])
-                .map_err(|e| MakeError::unreadable(&f.disk_path, e))?;
+            let n = match read_some(&mut file, &mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = full.send(Err(MakeError::unreadable(&f.disk_path, e)));
+                    return;
+                }
+            };
             if n == 0 {
                 break;
             }
             got += n as u64;
             filled += n;
             if filled == buf.len() {
-                hasher.update(&buf);
-                hashed += filled as u64;
-                filled = 0;
-                if !progress(hashed) {
-                    return Err(MakeError::Cancelled);
+                if full.send(Ok((buf, filled))).is_err() {
+                    return;
                 }
+                buf = match free.recv() {
+                    Ok(b) => b,
+                    Err(_) => return,
+                };
+                filled = 0;
             }
         }
         if got < f.length {
-            return Err(MakeError::Changed(f.disk_path.clone()));
+            let _ = full.send(Err(MakeError::Changed(f.disk_path.clone())));
+            return;
         }
     }
-    hasher.update(&buf[..filled]);
-    hashed += filled as u64;
-    if filled > 0 && !progress(hashed) {
-        return Err(MakeError::Cancelled);
+    if filled > 0 {
+        let _ = full.send(Ok((buf, filled)));
     }
-    Ok(hasher.finish())
 }
 
 fn read_some(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

@@ -78,7 +78,7 @@ pub fn scan(target: &Path) -> Result<Layout, MakeError> {
         return Err(MakeError::EmptyFolder(target.to_path_buf()));
     }
     // mktorrent: strcmp on the '/'-joined relative path.
-    files.sort_by_cached_key(|(joined, _)| joined.clone());
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     let files: Vec<FileEntry> = files.into_iter().map(|(_, f)| f).collect();
     let total_length = files.iter().map(|f| f.length).sum();
     Ok(Layout {
