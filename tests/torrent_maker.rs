@@ -431,3 +431,31 @@ fn component_holds_a_result_refused_by_a_full_consumer() {
     assert_eq!(lengths, vec![100, 101, 102]);
     assert_eq!(sig.drain(), vec![Signal::ProducerFinished]);
 }
+
+#[test]
+fn component_keeps_no_progress_when_nobody_listens() {
+    let d = TempDir::new("comp-unlinked");
+    let big = d.big_file("big.bin", 24 << 20);
+    let mut h = Harness::new();
+    let id = h.spawn(TorrentMaker::new().progress_step(1 << 20));
+    let reqs = h.feeder::<MakeTorrent>(id, "inbox").unwrap();
+    let out = h.collector::<MadeTorrent>(id, "outbox").unwrap();
+    reqs.send(reproducible(&big)).unwrap();
+    let mut made = Vec::new();
+    run_until(&mut h, |_| {
+        made.extend(out.drain());
+        !made.is_empty()
+    });
+    assert_eq!(made[0].total_length, 24 << 20);
+    let progress = h.scheduler().find_box(id, "progress").unwrap();
+    assert_eq!(progress.len(), 0, "progress piled up in an unlinked outbox");
+    // Linked, the same request does report (so the check above means something).
+    let p = h.collector::<Progress>(id, "progress").unwrap();
+    reqs.send(reproducible(&big)).unwrap();
+    made.clear();
+    run_until(&mut h, |_| {
+        made.extend(out.drain());
+        !made.is_empty()
+    });
+    assert_eq!(p.drain().len(), 3);
+}

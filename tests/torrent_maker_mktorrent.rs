@@ -216,3 +216,30 @@ fn a_folder_with_one_file_is_still_a_folder() {
     let theirs = same(&ours(root.path()), &[], &scratch);
     assert_eq!(info_int(&theirs, b"length"), None);
 }
+
+#[cfg(unix)]
+#[test]
+fn names_in_utf8_and_not_and_a_given_name() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    if !have("mktorrent", "names_in_utf8_and_not_and_a_given_name") {
+        return;
+    }
+    let root = TempDir::new("mk-names");
+    let scratch = TempDir::new("mk-names-out");
+    root.file("café/naïve résumé.txt", P + 3, 1);
+    root.file("with space/x", 2, 2);
+    root.file("Ünïcode", 3, 3);
+    let latin1 = root.path().join(OsStr::from_bytes(b"caf\xe9-latin1"));
+    std::fs::write(&latin1, b"not utf-8 in the name").unwrap();
+    same(
+        &ours(root.path()).piece_length(P as u64),
+        &["-l", "15"],
+        &scratch,
+    );
+    same(
+        &ours(root.path()).name("Given Name"),
+        &["-n", "Given Name"],
+        &scratch,
+    );
+}

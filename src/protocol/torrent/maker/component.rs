@@ -19,7 +19,9 @@
 //! been hashed, and one at the end, so at most about a hundred a request;
 //! none for inputs smaller than `progress_step` (default 16 MiB). When the
 //! consumer of `progress` falls behind, only the newest message is kept,
-//! and a request's result makes its held progress stale (it is dropped).
+//! and a request's result makes its held progress stale (it is dropped);
+//! while `progress` is not linked, progress messages are dropped rather
+//! than kept in the outbox.
 //!
 //! A result refused by a full destination is kept and the component sleeps
 //! until the consumer takes it; meanwhile the worker carries on with the
@@ -257,6 +259,8 @@ impl Component for TorrentMaker {
                 }
             };
             match ev {
+                // Nobody listening: an unlinked outbox would keep them all.
+                MakerEvent::Progress(_) if !self.progress.is_linked() => {}
                 MakerEvent::Progress(p) => {
                     if let Err(Full(p)) = self.progress.send(p) {
                         // Keep only the newest.
