@@ -1,13 +1,20 @@
-//! Benchmarks of the BitTorrent parts (issue 12). Run with `cargo bench
-//! --bench torrent`; `BENCH_QUICK=1` makes a run of a few seconds;
-//! `BENCH_ROWS=a,b` runs only those rows. Every measurement is one JSON
-//! line on stdout. Each part's rows live in `torrent_bench/<part>.rs`:
+//! Benchmarks of the BitTorrent parts (issue 12). Run with
+//! `cargo bench --bench torrent`; `BENCH_QUICK=1` makes a run of a few
+//! seconds; `BENCH_ROWS=a,b` runs only those rows. Every measurement is one
+//! JSON line on stdout. Each part's rows live in a file of their own under
+//! `benches/torrent_bench/`:
 //!
-//! * `tracker`: HTTP tracker announces per second, ours against
+//! * `hash.rs` (`sha1_pieces`, `maker_file`): SHA-1 piece hashing MB/s and
+//!   the whole torrent maker on a file against `mktorrent`;
+//! * `bencode.rs`: bencode decode MB/s of a generated metainfo, against
+//!   bendy in the same run;
+//! * `tracker.rs`: HTTP tracker announces per second, ours against
 //!   opentracker in the same run (`tracker_http`), and instructions per
 //!   announce under callgrind (`tracker_http_instr`).
 
 mod common;
+#[path = "torrent_bench/hash.rs"]
+mod hash;
 // Only the process helpers are used here, not its re-exports.
 #[allow(unused_imports)]
 #[path = "http_procs/mod.rs"]
@@ -20,5 +27,6 @@ fn main() {
     if tracker::run_role() {
         return;
     }
+    hash::run();
     tracker::run();
 }

@@ -8,6 +8,7 @@
 //! | `serve DIR`     | HttpServer → Router "/" → RequestLog(StaticFiles)            |
 //! | `fetch URL`     | SingleShotHttpClient (https: its ureq child) → ProgressTap → SimpleFileWriter / StdoutWriter |
 //! | `rip URL -o F`  | IcecastClient → IcecastDemux → IcecastStreamWriter, titles printed |
+//! | `make PATH -o F`| TorrentMaker (hashing on its thread) → Report → WholeFileWriter, info-hash printed |
 //! | `tracker`       | TrackerServer: HttpServer /announce, /scrape (+ UDP) → Swarms ← SwarmExpiry |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
@@ -24,6 +25,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod fetch;
 mod log;
+mod make;
 mod rip;
 mod serve;
 mod tracker;
@@ -54,6 +56,9 @@ enum Command {
     /// Record an Icecast/SHOUTcast stream's audio to a file, printing the
     /// title when it changes.
     Rip(rip::Args),
+    /// Make a .torrent of a file or folder (as mktorrent does), printing
+    /// its info-hash.
+    Make(make::Args),
     /// Run a BitTorrent tracker (HTTP and UDP) until interrupted.
     Tracker(tracker::Args),
 }
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(a)) => serve::run(a),
         Some(Command::Fetch(a)) => fetch::run(a),
         Some(Command::Rip(a)) => rip::run(a),
+        Some(Command::Make(a)) => make::run(a),
         Some(Command::Tracker(a)) => tracker::run(a),
     };
     match result {

@@ -2,4 +2,5 @@
 //! torrent maker and trackers.
 
 pub mod bencode;
+pub mod maker;
 pub mod tracker;

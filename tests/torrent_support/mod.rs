@@ -1,0 +1,152 @@
+//! Helpers shared by the torrent maker tests: temporary folders, file
+//! contents that differ at every offset, and running `mktorrent`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kamaelia::protocol::torrent::bencode;
+use sha1::{Digest, Sha1};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh temporary folder, removed with all it holds on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let p =
+            std::env::temp_dir().join(format!("kamaelia-torrent-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `len` bytes of [`content`] (seeded with `seed`) at `rel`,
+    /// creating folders on the way; returns the file's path.
+    pub fn file(&self, rel: &str, len: usize, seed: u32) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content(len, seed)).unwrap();
+        p
+    }
+}
+
+impl TempDir {
+    /// Writes a `len`-byte file quickly: a 64 KiB block of [`content`]
+    /// over and over (for tests of size, not of piece contents).
+    pub fn big_file(&self, rel: &str, len: usize) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let block = content(1 << 16, 77);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len());
+            f.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+        f.flush().unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `len` bytes from a xorshift stream seeded by `seed`: no two pieces of
+/// any test file are alike, so a piece cut in the wrong place shows.
+pub fn content(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 7) as u8
+        })
+        .collect()
+}
+
+/// Whether `program` is on the PATH; if not, prints why the test is
+/// skipped and returns false, or fails when KAMAELIA_REQUIRE_INTEROP=1.
+pub fn have(program: &str, test: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    let msg =
+        format!("{test}: skipped: {program} not installed (Debian: apt-get install -y {program})");
+    if std::env::var_os("KAMAELIA_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
+        panic!("{msg}");
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    false
+}
+
+/// Runs `mktorrent ARGS -o OUT TARGET` (replacing OUT) and returns the
+/// file it wrote.
+pub fn mktorrent(args: &[&str], target: &Path, out: &Path) -> Vec<u8> {
+    // mktorrent will not overwrite a file.
+    let _ = std::fs::remove_file(out);
+    let o = Command::new("mktorrent")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .arg(target)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mktorrent runs");
+    assert!(
+        o.status.success(),
+        "mktorrent {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(out).unwrap()
+}
+
+/// The info-hash of a `.torrent` file: SHA-1 of its info dictionary's
+/// bytes as found in the file.
+pub fn info_hash_of(torrent: &[u8]) -> [u8; 20] {
+    let v = bencode::decode(torrent).expect("a bencoded file");
+    let info = v
+        .as_dict()
+        .unwrap()
+        .get(b"info")
+        .unwrap()
+        .as_dict()
+        .unwrap();
+    Sha1::digest(info.raw()).into()
+}
+
+/// An integer field of the info dictionary.
+pub fn info_int(torrent: &[u8], key: &[u8]) -> Option<i64> {
+    let v = bencode::decode(torrent).unwrap();
+    let info = v
+        .as_dict()
+        .unwrap()
+        .get(b"info")
+        .unwrap()
+        .as_dict()
+        .unwrap();
+    info.get(key).and_then(|v| v.as_int())
+}
+
+/// Lower-case hex, written here rather than taken from the crate.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
