@@ -2,4 +2,6 @@
 //! torrent maker and trackers.
 
 pub mod bencode;
+pub mod magnet;
+pub mod metainfo;
 pub mod tracker;
