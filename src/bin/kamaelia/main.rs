@@ -8,6 +8,7 @@
 //! | `serve DIR`     | HttpServer → Router "/" → RequestLog(StaticFiles)            |
 //! | `fetch URL`     | SingleShotHttpClient (https: its ureq child) → ProgressTap → SimpleFileWriter / StdoutWriter |
 //! | `rip URL -o F`  | IcecastClient → IcecastDemux → IcecastStreamWriter, titles printed |
+//! | `show F.torrent`| none: the file read by `Metainfo::from_bytes` and described  |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
 //! `kamaelia: <reason>` on stderr; 2 for a usage error (clap's).
@@ -25,6 +26,7 @@ mod fetch;
 mod log;
 mod rip;
 mod serve;
+mod show;
 
 /// Kamaelia in Rust: systems built from small components with typed
 /// inboxes and outboxes, run by a single-threaded scheduler.
@@ -52,6 +54,9 @@ enum Command {
     /// Record an Icecast/SHOUTcast stream's audio to a file, printing the
     /// title when it changes.
     Rip(rip::Args),
+    /// Describe a .torrent file: name, files, sizes, pieces, trackers,
+    /// web seeds, info-hash and magnet link.
+    Show(show::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(a)) => serve::run(a),
         Some(Command::Fetch(a)) => fetch::run(a),
         Some(Command::Rip(a)) => rip::run(a),
+        Some(Command::Show(a)) => show::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
