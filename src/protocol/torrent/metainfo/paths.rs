@@ -16,6 +16,7 @@
 //! collisions: hybrid torrents name every pad of one size the same
 //! (`.pad/16384`), and no client writes them.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// Why one component is refused, if it is.
@@ -42,32 +43,39 @@ pub(super) fn component_problem(c: &str) -> Option<&'static str> {
 /// The first collision among `paths` (each a file's whole path, components
 /// joined with `/`), skipping those `skip` says to: `(first, second,
 /// case_only)` as indices into `paths`.
+///
+/// One lower-cased copy of each path; the maps hold slices of those copies
+/// (a path and each folder it passes through), nothing allocated per folder.
 pub(super) fn first_collision(
     paths: &[String],
     skip: impl Fn(usize) -> bool,
 ) -> Option<(usize, usize, bool)> {
-    let mut files: HashMap<String, usize> = HashMap::with_capacity(paths.len());
-    // Every folder that some file's path passes through, with that file.
-    let mut folders: HashMap<String, usize> = HashMap::new();
-    for (i, p) in paths.iter().enumerate() {
+    let folded: Vec<String> = paths.iter().map(|p| p.to_lowercase()).collect();
+    // A file's path, or a folder some file's path passes through: whose.
+    let mut seen: HashMap<&str, (usize, bool)> = HashMap::with_capacity(paths.len() * 2);
+    for (i, p) in folded.iter().enumerate() {
         if skip(i) {
             continue;
         }
-        let folded = p.to_lowercase();
-        if let Some(&j) = files.get(&folded) {
-            return Some((j, i, paths[j] != *p));
+        match seen.get(p.as_str()) {
+            Some(&(j, true)) => return Some((j, i, paths[j] != paths[i])),
+            Some(&(j, false)) => return Some((j, i, false)),
+            None => {}
         }
-        if let Some(&j) = folders.get(&folded) {
-            return Some((j, i, false));
-        }
-        for (at, _) in folded.match_indices('/') {
-            let folder = &folded[..at];
-            if let Some(&j) = files.get(folder) {
-                return Some((j, i, false));
+        for (at, _) in p.match_indices('/') {
+            match seen.entry(&p[..at]) {
+                Entry::Occupied(e) => {
+                    let (j, is_file) = *e.get();
+                    if is_file {
+                        return Some((j, i, false));
+                    }
+                }
+                Entry::Vacant(e) => {
+                    e.insert((i, false));
+                }
             }
-            folders.entry(folder.to_string()).or_insert(i);
         }
-        files.insert(folded, i);
+        seen.insert(p, (i, true));
     }
     None
 }
