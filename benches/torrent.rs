@@ -6,12 +6,15 @@
 //!
 //! * `hash.rs` (`sha1_pieces`, `maker_file`): SHA-1 piece hashing MB/s and
 //!   the whole torrent maker on a file against `mktorrent`;
-//! * `bencode.rs`: bencode decode MB/s of a generated metainfo, against
-//!   bendy in the same run;
+//! * `bencode.rs` (`bencode_decode_lenient`, `bencode_decode_strict`,
+//!   `metainfo_from_bytes`, `bendy_value`, `bendy_tokens`): decoding a
+//!   10 MB metainfo, ours against `bendy` in the same run;
 //! * `tracker.rs`: HTTP tracker announces per second, ours against
 //!   opentracker in the same run (`tracker_http`), and instructions per
 //!   announce under callgrind (`tracker_http_instr`).
 
+#[path = "torrent_bench/bencode.rs"]
+mod bencode;
 mod common;
 #[path = "torrent_bench/hash.rs"]
 mod hash;
@@ -28,5 +31,6 @@ fn main() {
         return;
     }
     hash::run();
+    bencode::run();
     tracker::run();
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub mod http;
 pub mod icy;
+pub mod torrent;
 pub mod udp_tracker;
 
 use bytes::Bytes;

@@ -10,6 +10,7 @@
 //! | `rip URL -o F`  | IcecastClient → IcecastDemux → IcecastStreamWriter, titles printed |
 //! | `make PATH -o F`| TorrentMaker (hashing on its thread) → Report → WholeFileWriter, info-hash printed |
 //! | `tracker`       | TrackerServer: HttpServer /announce, /scrape (+ UDP) → Swarms ← SwarmExpiry |
+//! | `show F.torrent`| none: the file read by `Metainfo::from_bytes` and described  |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
 //! `kamaelia: <reason>` on stderr; 2 for a usage error (clap's).
@@ -28,6 +29,7 @@ mod log;
 mod make;
 mod rip;
 mod serve;
+mod show;
 mod tracker;
 
 /// Kamaelia in Rust: systems built from small components with typed
@@ -61,6 +63,9 @@ enum Command {
     Make(make::Args),
     /// Run a BitTorrent tracker (HTTP and UDP) until interrupted.
     Tracker(tracker::Args),
+    /// Describe a .torrent file: name, files, sizes, pieces, trackers,
+    /// web seeds, info-hash and magnet link.
+    Show(show::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::Rip(a)) => rip::run(a),
         Some(Command::Make(a)) => make::run(a),
         Some(Command::Tracker(a)) => tracker::run(a),
+        Some(Command::Show(a)) => show::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,5 +2,7 @@
 //! torrent maker and trackers.
 
 pub mod bencode;
+pub mod magnet;
 pub mod maker;
+pub mod metainfo;
 pub mod tracker;
