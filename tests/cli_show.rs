@@ -13,8 +13,8 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod torrent_files;
-use torrent_files::{content, have, mktorrent, python_info_hash, TempDir};
+mod torrent_support;
+use torrent_support::{content, have, mktorrent, python_info_hash, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kamaelia");
 const DEADLINE: Duration = Duration::from_secs(20);

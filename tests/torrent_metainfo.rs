@@ -8,8 +8,8 @@ use kamaelia::protocol::torrent::bencode::{ErrorKind, Owned};
 use kamaelia::protocol::torrent::metainfo::{hex, Metainfo, MetainfoBuilder, MetainfoError};
 use sha1::{Digest, Sha1};
 
-mod torrent_files;
-use torrent_files::{content, have, mktorrent, python_info_hash, TempDir};
+mod torrent_support;
+use torrent_support::{content, have, mktorrent, python_info_hash, TempDir};
 
 const TRACKER: &str = "http://127.0.0.1:6969/announce";
 
@@ -71,7 +71,7 @@ fn mktorrent_folder_with_tiers_and_web_seeds() {
         ("sub.txt", 16_385),
     ];
     for (i, (name, len)) in files.iter().enumerate() {
-        std::fs::write(root.join(name), content(*len, i as u64 + 10)).unwrap();
+        std::fs::write(root.join(name), content(*len, i as u32 + 10)).unwrap();
     }
     let out = dir.path().join("multi.torrent");
     let bytes = mktorrent(

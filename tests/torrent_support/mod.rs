@@ -1,5 +1,8 @@
-//! Helpers shared by the torrent maker tests: temporary folders, file
-//! contents that differ at every offset, and running `mktorrent`.
+//! Helpers shared by the torrent tests (maker, metainfo, `kamaelia make`
+//! and `show`): temporary folders, file contents that differ at every
+//! offset, running `mktorrent`, and the info-hash computed outside Rust
+//! (python3's hashlib over the span of the info dictionary that a
+//! separate, tiny bencode scanner finds).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -149,4 +152,50 @@ pub fn info_int(torrent: &[u8], key: &[u8]) -> Option<i64> {
 /// Lower-case hex, written here rather than taken from the crate.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A bencode scanner of its own (not the crate's) finds the top-level
+/// `info` value's bytes; hashlib hashes them.
+const INFO_HASH_PY: &str = r#"
+import sys, hashlib
+b = open(sys.argv[1], 'rb').read()
+def skip(i):
+    c = b[i:i+1]
+    if c == b'i':
+        return b.index(b'e', i) + 1
+    if c in (b'l', b'd'):
+        i += 1
+        while b[i:i+1] != b'e':
+            i = skip(i)
+        return i + 1
+    colon = b.index(b':', i)
+    return colon + 1 + int(b[i:colon])
+assert b[0:1] == b'd'
+i = 1
+while b[i:i+1] != b'e':
+    colon = b.index(b':', i)
+    end = colon + 1 + int(b[i:colon])
+    key = b[colon+1:end]
+    j = skip(end)
+    if key == b'info':
+        print(hashlib.sha1(b[end:j]).hexdigest())
+        break
+    i = j
+"#;
+
+/// The info-hash of the file at `path`, in hex, computed by python3.
+pub fn python_info_hash(path: &Path) -> String {
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(INFO_HASH_PY)
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
