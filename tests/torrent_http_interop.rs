@@ -19,11 +19,12 @@
 //! failure (CI installs the Debian packages `opentracker curl aria2
 //! mktorrent`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod interop_support;
+use interop_support::{eventually, free_port, wait_listening, Proc, TempDir};
 
 use kamaelia::axon::{link, Inbox, Scheduler};
 use kamaelia::protocol::http::client::ClientConfig;
@@ -35,85 +36,9 @@ use kamaelia::protocol::torrent::tracker::http_wire::{
 };
 use kamaelia::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, ScrapeEntry};
 
+/// The programs, or why the test is skipped.
 fn tools(test: &str, need: &[&str]) -> bool {
-    let missing: Vec<&str> = need
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "{test}: skipped: {} not installed (Debian: apt-get install -y opentracker curl \
-         aria2 mktorrent)",
-        missing.join(", ")
-    );
-    if std::env::var_os("KAMAELIA_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
-        panic!("{msg}");
-    }
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-/// A process killed (by its pid) and reaped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("kamaelia-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits (at most 10 s) until something listens on `port`.
-fn wait_listening(port: u16) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < end, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Polls `check` every 100 ms for at most 10 s.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    interop_support::tools(test, need, "opentracker curl aria2 mktorrent")
 }
 
 /// `kamaelia tracker --http 127.0.0.1:0`, and the port it bound.

@@ -22,12 +22,14 @@
 //! Debian packages `opentracker aria2 mktorrent` are installed).
 
 use std::cell::RefCell;
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+mod interop_support;
+use interop_support::{free_port, Proc, TempDir};
 
 use kamaelia::axon::{link, Inbox, Outbox, Scheduler, Signal};
 use kamaelia::protocol::torrent::tracker::swarm::{SwarmConfig, Swarms};
@@ -39,72 +41,9 @@ use kamaelia::protocol::torrent::tracker::{
     AnnounceEvent, AnnounceReply, AnnounceRequest, InfoHash, ScrapeEntry,
 };
 
-/// The tools, or why the test is skipped.
-fn tools(test: &str, needed: &[&str]) -> bool {
-    let missing: Vec<&str> = needed
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "{test}: skipped: {} not installed (Debian: apt-get install -y opentracker aria2 \
-         mktorrent; stop the opentracker service the package may start)",
-        missing.join(", ")
-    );
-    if std::env::var_os("KAMAELIA_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
-        panic!("{msg}");
-    }
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-/// A process killed (by its pid) and reaped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("kamaelia-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1 (opentracker binds both).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both TCP and UDP");
+/// The programs, or why the test is skipped.
+fn tools(test: &str, need: &[&str]) -> bool {
+    interop_support::tools(test, need, "opentracker aria2 mktorrent")
 }
 
 fn hex(bytes: &[u8]) -> String {
