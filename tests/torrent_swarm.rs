@@ -341,3 +341,61 @@ fn announce_into_reuses_the_reply_and_matches_announce() {
         .unwrap();
     assert!(reply.peers.is_empty());
 }
+
+#[test]
+fn ipv6_addresses_count_by_their_64_for_the_per_ip_limit() {
+    let now = Instant::now();
+    let mut s = Swarms::new(SwarmConfig {
+        max_peers_per_ip: 2,
+        ..SwarmConfig::default()
+    });
+    let host = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+    s.announce(&req(1, 5, AnnounceEvent::Started), host(1), now)
+        .unwrap();
+    s.announce(&req(1, 5, AnnounceEvent::Started), host(2), now)
+        .unwrap();
+    assert_eq!(
+        s.announce(&req(1, 5, AnnounceEvent::Started), host(3), now),
+        Err(Refusal::TooManyPeersFromIp),
+        "a third address of the same /64 is the same host"
+    );
+    let other_64 = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 3]);
+    assert!(s
+        .announce(&req(1, 5, AnnounceEvent::Started), other_64, now)
+        .is_ok());
+    assert_eq!(s.peers(), 3);
+}
+
+#[test]
+fn the_peer_limits_bound_a_swarm_and_the_tracker() {
+    let now = Instant::now();
+    let mut s = Swarms::new(SwarmConfig {
+        max_peers_per_torrent: 3,
+        max_peers: 4,
+        ..SwarmConfig::default()
+    });
+    for n in 1..=3 {
+        s.announce(&req(1, 5, AnnounceEvent::Started), ip(n), now)
+            .unwrap();
+    }
+    assert_eq!(
+        s.announce(&req(1, 5, AnnounceEvent::Started), ip(4), now),
+        Err(Refusal::TooManyPeers)
+    );
+    assert!(
+        s.announce(&req(1, 5, AnnounceEvent::None), ip(3), now)
+            .is_ok(),
+        "a peer already in may re-announce"
+    );
+    let mut other = req(1, 5, AnnounceEvent::Started);
+    other.info_hash = [0xCD; 20];
+    s.announce(&other, ip(9), now).unwrap();
+    other.port = 2;
+    assert_eq!(
+        s.announce(&other, ip(9), now),
+        Err(Refusal::TooManyPeers),
+        "4 peers in all"
+    );
+    assert_eq!((s.peers(), s.torrents()), (4, 2));
+    assert_eq!(Refusal::TooManyPeers.reason(), "swarm full");
+}

@@ -20,8 +20,10 @@
 //!   peers from there on (wrapping) and moves the index past what it
 //!   looked at, so successive announces see different parts of a big swarm.
 //!   Deterministic, so tests can assert on it.
-//! * Memory is bounded: at most `max_torrents` torrents, at most
-//!   `max_peers_per_ip` entries per IP per torrent, and peers not heard
+//! * Memory is bounded: at most `max_torrents` torrents, `max_peers`
+//!   peers in all and `max_peers_per_torrent` in one swarm, at most
+//!   `max_peers_per_ip` entries per IP per torrent (an IPv6 address counts
+//!   by its /64, which one host may own whole), and peers not heard
 //!   from for `peer_ttl` are dropped by `expire`, which also drops torrents
 //!   left empty (their `downloaded` count goes with them).
 //!
@@ -65,6 +67,10 @@ pub struct SwarmConfig {
     pub max_peers_per_ip: u32,
     /// Torrents tracked at most (a bound on memory). Default 1,000,000.
     pub max_torrents: usize,
+    /// Peers in all torrents together at most. Default 4,000,000.
+    pub max_peers: usize,
+    /// Peers in one torrent at most. Default 200,000.
+    pub max_peers_per_torrent: usize,
 }
 
 impl Default for SwarmConfig {
@@ -78,6 +84,8 @@ impl Default for SwarmConfig {
             whitelist: None,
             max_peers_per_ip: 16,
             max_torrents: 1_000_000,
+            max_peers: 4_000_000,
+            max_peers_per_torrent: 200_000,
         }
     }
 }
@@ -91,6 +99,9 @@ pub enum Refusal {
     TooManyPeersFromIp,
     /// The tracker holds `max_torrents` torrents already.
     TooManyTorrents,
+    /// The tracker holds `max_peers` peers, or this torrent
+    /// `max_peers_per_torrent`, already.
+    TooManyPeers,
     /// The request makes no sense (the text says why).
     BadRequest(&'static str),
 }
@@ -102,6 +113,7 @@ impl Refusal {
             Refusal::NotWhitelisted => "torrent not tracked here",
             Refusal::TooManyPeersFromIp => "too many peers from this address",
             Refusal::TooManyTorrents => "tracker full",
+            Refusal::TooManyPeers => "swarm full",
             Refusal::BadRequest(why) => why,
         }
     }
@@ -146,10 +158,11 @@ impl Torrent {
         if let Some(moved) = self.peers.get(slot) {
             self.index.insert(moved.addr, slot);
         }
-        if let Some(count) = self.per_ip.get_mut(&gone.addr.ip()) {
+        let key = limit_key(gone.addr.ip());
+        if let Some(count) = self.per_ip.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                self.per_ip.remove(&gone.addr.ip());
+                self.per_ip.remove(&key);
             }
         }
         if gone.seeder {
@@ -303,14 +316,24 @@ impl Swarms {
                 slot
             }
             None => {
-                let from_ip = torrent.per_ip.get(&ip).copied().unwrap_or(0);
-                if from_ip >= self.config.max_peers_per_ip {
+                let key = limit_key(ip);
+                let from_ip = torrent.per_ip.get(&key).copied().unwrap_or(0);
+                let refusal = if self.peers >= self.config.max_peers
+                    || torrent.peers.len() >= self.config.max_peers_per_torrent
+                {
+                    Some(Refusal::TooManyPeers)
+                } else if from_ip >= self.config.max_peers_per_ip {
+                    Some(Refusal::TooManyPeersFromIp)
+                } else {
+                    None
+                };
+                if let Some(refusal) = refusal {
                     if torrent.peers.is_empty() {
                         self.torrents.remove(&req.info_hash);
                     }
-                    return Err(Refusal::TooManyPeersFromIp);
+                    return Err(refusal);
                 }
-                torrent.per_ip.insert(ip, from_ip + 1);
+                torrent.per_ip.insert(key, from_ip + 1);
                 let slot = torrent.peers.len();
                 torrent.peers.push(Entry {
                     addr,
@@ -384,5 +407,17 @@ impl Swarms {
     /// Peers tracked now, over all torrents.
     pub fn peers(&self) -> usize {
         self.peers
+    }
+}
+
+/// What the per-IP limit counts by: an IPv4 address, or an IPv6 address's
+/// /64 (the block one host is given, so its addresses are one "IP").
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
     }
 }
