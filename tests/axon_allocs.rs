@@ -2,43 +2,14 @@
 //! a counting global allocator (this test binary's own): a refused send and
 //! the wake that follows, and arming and cancelling a timer.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use kamaelia::axon::{link, BoxSet, Component, Cx, Inbox, Outbox, Scheduler, Step};
 
-struct Counting;
-
-thread_local! {
-    // Const-initialised with no destructor, so reading it never allocates.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: forwards the caller's contract to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+mod alloc_counter;
+use alloc_counter::allocs;
 
 /// Sends 0, 1, 2, ... into a 1-message inbox until refused, then pauses.
 struct Producer {

@@ -9,40 +9,12 @@ use kamaelia::protocol::torrent::tracker::swarm::{SwarmConfig, Swarms};
 use kamaelia::protocol::torrent::tracker::udp_server::{UdpServerConfig, UdpTrackerServer};
 use kamaelia::protocol::torrent::tracker::udp_wire::{self, Response};
 use kamaelia::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: forwards the caller's contract to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+mod alloc_counter;
+use alloc_counter::allocs;
 
 #[test]
 fn re_announces_and_scrapes_allocate_nothing_in_the_steady_state() {
