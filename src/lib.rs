@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod axon;
 pub mod chassis;
 pub mod file;

@@ -5,4 +5,5 @@ pub mod bencode;
 pub mod magnet;
 pub mod maker;
 pub mod metainfo;
+pub mod pieces;
 pub mod tracker;
