@@ -11,7 +11,9 @@
 //!   10 MB metainfo, ours against `bendy` in the same run;
 //! * `tracker.rs`: HTTP tracker announces per second, ours against
 //!   opentracker in the same run (`tracker_http`), and instructions per
-//!   announce under callgrind (`tracker_http_instr`).
+//!   announce under callgrind (`tracker_http_instr`); the same over UDP
+//!   (`tracker_udp`, `tracker_udp_instr`, load client in
+//!   `tracker_udp.rs`).
 
 #[path = "torrent_bench/bencode.rs"]
 mod bencode;
@@ -24,6 +26,8 @@ mod hash;
 mod http_procs;
 #[path = "torrent_bench/tracker.rs"]
 mod tracker;
+#[path = "torrent_bench/tracker_udp.rs"]
+mod tracker_udp;
 
 fn main() {
     // A re-run of this binary playing one of the bench's processes.

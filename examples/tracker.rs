@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!   TrackerServer (a Graphline)
-//!     "http":   HttpServer on ADDR ── per request: TrackerResource ──┐
+//!     "http":   HttpServer on ADDR, /announce and /scrape inline ───┐
 //!     "expiry": SwarmExpiry, every 60 s ─────────────────────────────┴── Rc<RefCell<Swarms>>
 //! ```
 //!

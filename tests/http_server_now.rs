@@ -29,14 +29,18 @@ fn router(calls: Rc<Cell<usize>>) -> Router {
             Box::new(Fixed::text(200, "hello\n")) as _
         })
         .fixed("/empty", Fixed::new(ResponseHead::new(204), Bytes::new()))
-        .respond("/echo-path", Some(&["GET", "HEAD"]), move |r: &Request| {
-            calls.set(calls.get() + 1);
-            let text = format!("{} {} {:?}\n", r.path, r.rest(), r.query);
-            (
-                ResponseHead::new(200).header("X-Seen", r.prefix.clone()),
-                Bytes::from(text),
-            )
-        })
+        .respond(
+            "/echo-path",
+            Some(&["GET", "HEAD"]),
+            move |r: &Request, _now| {
+                calls.set(calls.get() + 1);
+                let text = format!("{} {} {:?}\n", r.path, r.rest(), r.query);
+                (
+                    ResponseHead::new(200).header("X-Seen", r.prefix.clone()),
+                    Bytes::from(text),
+                )
+            },
+        )
 }
 
 fn serve_with(cfg: ServerConfig, conn: ScriptedConn) -> (Harness, Rc<RefCell<ConnLog>>, usize) {

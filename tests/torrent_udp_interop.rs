@@ -29,7 +29,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 mod interop_support;
-use interop_support::{free_port, Proc, TempDir};
+use interop_support::{free_port, wait_listening, Proc, TempDir};
 
 use kamaelia::axon::{link, Inbox, Outbox, Scheduler, Signal};
 use kamaelia::protocol::torrent::tracker::swarm::{SwarmConfig, Swarms};
@@ -98,8 +98,10 @@ fn our_udp_client_against_opentracker() {
             .unwrap(),
     );
 
-    // Short time-outs: opentracker may still be starting when the first
-    // connect goes; the retransmissions cover that.
+    // It opens its TCP and UDP sockets together: once TCP answers, UDP is
+    // bound too (a connect sent before that would wait a time-out).
+    wait_listening(port);
+    // Short time-outs: a datagram lost on a loaded machine is sent again.
     let config = UdpClientConfig {
         base_timeout: Duration::from_millis(250),
         max_doublings: 4,

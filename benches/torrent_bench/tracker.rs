@@ -31,8 +31,10 @@
 //!   lengths and the difference over the extra announces. Skipped without
 //!   valgrind.
 //!
-//! UDP rows (announces per second of the UDP tracker in the same graph)
-//! are not written yet.
+//! * `tracker_udp_announces`, `tracker_udp_instr`: the same over UDP
+//!   (BEP 15): our `TrackerServer` with only its UDP tracker
+//!   (`tracker_ours_udp`) against opentracker's UDP port, driven by
+//!   `tracker_udp_load` (see `tracker_udp.rs`).
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, Read, Write};
@@ -50,12 +52,12 @@ use kamaelia::protocol::torrent::tracker::InfoHash;
 use crate::common::{median, procs, quick, want, Json};
 use crate::http_procs::{ClientProc, ServerProc, ROLE};
 
-const TORRENTS: usize = 64;
-const PEERS: usize = 16_384;
-const THREADS: usize = 2;
-const OUTSTANDING: usize = 32;
+pub(crate) const TORRENTS: usize = 64;
+pub(crate) const PEERS: usize = 16_384;
+pub(crate) const THREADS: usize = 2;
+pub(crate) const OUTSTANDING: usize = 32;
 
-fn torrent(i: usize) -> InfoHash {
+pub(crate) fn torrent(i: usize) -> InfoHash {
     let mut h = [0u8; 20];
     for (j, b) in h.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(31).wrapping_add(j as u8 * 7) ^ 0x5a;
@@ -75,7 +77,13 @@ pub fn run_role() -> bool {
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     match role.as_str() {
-        "tracker_ours" => ours(),
+        "tracker_ours" => ours(false),
+        "tracker_ours_udp" => ours(true),
+        "tracker_udp_load" => {
+            let addr: SocketAddr = args[0].parse().expect("address");
+            let n: usize = args[1].parse().expect("count");
+            crate::tracker_udp::udp_load(addr, n);
+        }
         "tracker_http_load" => {
             let addr: SocketAddr = args[0].parse().expect("address");
             let n: usize = args[1].parse().expect("count");
@@ -86,24 +94,30 @@ pub fn run_role() -> bool {
     true
 }
 
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     println!("{line}");
     io::stdout().flush().expect("stdout");
 }
 
-fn ours() {
+/// Our tracker, HTTP only or (`udp`) UDP only, on a free port of
+/// 127.0.0.1.
+fn ours(udp: bool) {
     procs::raise_fd_limit();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut config = TrackerConfig {
-        http: Some("127.0.0.1:0".parse().unwrap()),
+        http: (!udp).then_some(any),
+        udp: udp.then_some(any),
         ..TrackerConfig::default()
     };
     config.swarm.whitelist = Some(whitelist());
     config.swarm.max_peers_per_ip = u32::MAX;
     let server = TrackerServer::bind(config).expect("bind the tracker");
-    say(&format!(
-        "listening on {}",
-        server.http_addr().expect("bound")
-    ));
+    let addr = if udp {
+        server.udp_addr()
+    } else {
+        server.http_addr()
+    };
+    say(&format!("listening on {}", addr.expect("bound")));
     let mut s = Scheduler::new();
     s.spawn(server);
     s.run();
@@ -219,7 +233,7 @@ fn http_load(addr: SocketAddr, n: usize) {
 
 /// Whether `opentracker` is installed (it has no `--version`: run
 /// without a listening port, it would start serving).
-fn have_opentracker() -> bool {
+pub(crate) fn have_opentracker() -> bool {
     Command::new("sh")
         .args(["-c", "command -v opentracker"])
         .stdout(Stdio::null())
@@ -251,6 +265,11 @@ fn start_opentracker(dir: &std::path::Path, wrap: &[String]) -> Result<ServerPro
     let mut argv: Vec<String> = wrap.to_vec();
     argv.extend(["opentracker", "-i", "127.0.0.1", "-p", &p, "-P", &p, "-w"].map(String::from));
     argv.push(list.display().to_string());
+    if !wrap.is_empty() {
+        // Its default chroot (its working folder) would hide the
+        // callgrind output path; "/" keeps every path as it is.
+        argv.extend(["-d", "/"].map(String::from));
+    }
     let child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -270,19 +289,55 @@ fn start_opentracker(dir: &std::path::Path, wrap: &[String]) -> Result<ServerPro
     Ok(srv)
 }
 
-fn start(server: &str, dir: &std::path::Path, wrap: &[String]) -> Result<ServerProc, String> {
-    match server {
-        "ours" => ServerProc::start("tracker_ours", wrap),
+/// HTTP or UDP: which tracker and which load client.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Http,
+    Udp,
+}
+
+impl Proto {
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Udp => "udp",
+        }
+    }
+
+    fn load_role(self) -> &'static str {
+        match self {
+            Proto::Http => "tracker_http_load",
+            Proto::Udp => "tracker_udp_load",
+        }
+    }
+}
+
+/// Starts `server` for `proto`. opentracker serves HTTP and UDP on one
+/// port number, so its address is the same for both.
+fn start(
+    server: &str,
+    proto: Proto,
+    dir: &std::path::Path,
+    wrap: &[String],
+) -> Result<ServerProc, String> {
+    match (server, proto) {
+        ("ours", Proto::Http) => ServerProc::start("tracker_ours", wrap),
+        ("ours", Proto::Udp) => ServerProc::start("tracker_ours_udp", wrap),
         _ => start_opentracker(dir, wrap),
     }
 }
 
 /// Announces per second and server CPU ns per announce of one fresh
 /// `server`.
-fn one_round(server: &str, dir: &std::path::Path, n: usize) -> Result<(f64, f64), String> {
-    let srv = start(server, dir, &[])?;
+fn one_round(
+    server: &str,
+    proto: Proto,
+    dir: &std::path::Path,
+    n: usize,
+) -> Result<(f64, f64), String> {
+    let srv = start(server, proto, dir, &[])?;
     let mut client = ClientProc::start(
-        "tracker_http_load",
+        proto.load_role(),
         &[srv.addr.to_string(), n.to_string()],
         true,
     )?;
@@ -292,13 +347,23 @@ fn one_round(server: &str, dir: &std::path::Path, n: usize) -> Result<(f64, f64)
     Ok((n as f64 / (ns / 1e9), (cpu1 - cpu0) as f64 / n as f64))
 }
 
-fn bench_http_announces(dir: &std::path::Path) {
-    let (rounds, n) = if quick() { (2, 3_000) } else { (5, 40_000) };
-    let line = Json::new("tracker_http_announces")
-        .text(
-            "setup",
-            "load client process, 2 threads x 32 outstanding, a connection per announce, 64 torrents",
-        )
+fn bench_announces(dir: &std::path::Path, proto: Proto) {
+    let (rounds, n) = match (quick(), proto) {
+        (true, Proto::Http) => (2, 3_000),
+        (false, Proto::Http) => (5, 40_000),
+        (true, Proto::Udp) => (2, 20_000),
+        (false, Proto::Udp) => (5, 200_000),
+    };
+    let setup = match proto {
+        Proto::Http => {
+            "load client process, 2 threads x 32 outstanding, a connection per announce, 64 torrents"
+        }
+        Proto::Udp => {
+            "load client process, 2 threads x 32 outstanding datagrams, one connection id per thread, 64 torrents"
+        }
+    };
+    let line = Json::new(&format!("tracker_{}_announces", proto.name()))
+        .text("setup", setup)
         .int("announces_per_round", n as u64)
         .int("rounds", rounds as u64);
     let ot = have_opentracker();
@@ -315,7 +380,7 @@ fn bench_http_announces(dir: &std::path::Path) {
             if server == "opentracker" && !ot {
                 continue;
             }
-            match one_round(server, dir, n) {
+            match one_round(server, proto, dir, n) {
                 Ok((rate, cpu)) if server == "ours" => {
                     ours.push(rate);
                     ours_cpu.push(cpu);
@@ -365,9 +430,14 @@ fn bench_http_announces(dir: &std::path::Path) {
         .print();
 }
 
-fn bench_http_instr(dir: &std::path::Path) {
-    let (n1, n2) = if quick() { (300, 600) } else { (2_000, 6_000) };
-    let line = Json::new("tracker_http_instr")
+fn bench_instr(dir: &std::path::Path, proto: Proto) {
+    let (n1, n2) = match (quick(), proto) {
+        (true, Proto::Http) => (300, 600),
+        (false, Proto::Http) => (2_000, 6_000),
+        (true, Proto::Udp) => (1_000, 2_000),
+        (false, Proto::Udp) => (10_000, 30_000),
+    };
+    let line = Json::new(&format!("tracker_{}_instr", proto.name()))
         .text(
             "setup",
             "callgrind on the server process only; separate load client process",
@@ -384,9 +454,16 @@ fn bench_http_instr(dir: &std::path::Path) {
             "--tool=callgrind".into(),
             format!("--callgrind-out-file={}", file.display()),
         ];
-        let srv = start(server, dir, &wrap)?;
+        // opentracker drops root for `nobody`, and callgrind writes its
+        // file at the end: made beforehand, writable by anyone.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&file, b"").map_err(|e| e.to_string())?;
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666));
+        }
+        let srv = start(server, proto, dir, &wrap)?;
         let mut client = ClientProc::start(
-            "tracker_http_load",
+            proto.load_role(),
             &[srv.addr.to_string(), n.to_string()],
             true,
         )?;
@@ -424,11 +501,13 @@ pub fn run() {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
     }
-    if want("tracker_http") {
-        bench_http_announces(&dir);
-    }
-    if want("tracker_http_instr") {
-        bench_http_instr(&dir);
+    for proto in [Proto::Http, Proto::Udp] {
+        if want(&format!("tracker_{}", proto.name())) {
+            bench_announces(&dir, proto);
+        }
+        if want(&format!("tracker_{}_instr", proto.name())) {
+            bench_instr(&dir, proto);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use kamaelia::protocol::torrent::bencode::decode_strict;
-use kamaelia::protocol::torrent::tracker::http_server::{answer, Endpoint};
+use kamaelia::protocol::torrent::tracker::http_server::{answer, Endpoint, Scratch};
 use kamaelia::protocol::torrent::tracker::http_wire::{
     announce_query, parse_announce_query, parse_scrape_query, MAX_SCRAPE_HASHES,
 };
@@ -37,14 +37,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut swarms = Swarms::new(config);
     let now = Instant::now();
-    let mut out = Vec::new();
+    let mut scratch = Scratch::default();
     for (i, ep) in [Endpoint::Announce, Endpoint::Announce, Endpoint::Scrape]
         .into_iter()
         .enumerate()
     {
-        out.clear();
         let ip = [std::net::IpAddr::from([10, 0, 0, i as u8]), "::1".parse().unwrap()][i % 2];
-        answer(&mut swarms, ep, query, ip, now, &mut out, &mut hashes);
-        decode_strict(&out).expect("every answer is canonical bencode");
+        answer(&mut swarms, ep, query, ip, now, &mut scratch);
+        decode_strict(&scratch.body).expect("every answer is canonical bencode");
     }
 });

@@ -155,6 +155,15 @@ pub struct TcpTransport {
     connecting: bool,
     /// A read would block and the poll has reported no readiness since.
     drained: bool,
+    /// The poll has reported that the peer closed its side (or an error):
+    /// from then on only a read that finds the end, or fails, tells that
+    /// the socket is drained.
+    peer_closed: bool,
+    /// The addresses, when known without asking the kernel (an accepted
+    /// connection: its peer from `accept`, its local address from a
+    /// listener bound to one IP).
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
 }
 
 impl TcpTransport {
@@ -166,6 +175,22 @@ impl TcpTransport {
             token: None,
             connecting,
             drained: false,
+            peer_closed: false,
+            peer: None,
+            local: None,
+        }
+    }
+
+    /// An accepted connection whose addresses are already known.
+    pub fn accepted(
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Self {
+        TcpTransport {
+            peer: Some(peer),
+            local,
+            ..TcpTransport::new(stream, false)
         }
     }
 }
@@ -180,10 +205,34 @@ impl TcpTransport {
             if e.kind() == io::ErrorKind::WouldBlock {
                 self.drained = true;
                 if let Some(token) = self.token {
-                    let _ = cx.readiness(token);
+                    self.take_readiness(cx, token);
                 }
             }
         }
+    }
+
+    /// After a read of `n` bytes into room for `max`: a short read of a
+    /// stream socket took everything queued, so the socket is drained as
+    /// if the next read had said it would block, and that read (a system
+    /// call per request of a request-response protocol) is saved. Unless
+    /// the readiness recorded so far says the peer closed or failed: then
+    /// the next read must run to see the end.
+    fn note_short_read(&mut self, cx: &mut Cx, n: usize, max: usize) {
+        if n == 0 || n >= max {
+            return;
+        }
+        let Some(token) = self.token else {
+            return;
+        };
+        self.take_readiness(cx, token);
+        self.drained = !self.peer_closed;
+    }
+
+    /// The readiness recorded since the last call, noting a peer's close.
+    fn take_readiness(&mut self, cx: &mut Cx, token: Token) -> crate::axon::Readiness {
+        let r = cx.readiness(token);
+        self.peer_closed |= r.closed || r.read_closed;
+        r
     }
 }
 
@@ -238,7 +287,7 @@ impl Transport for TcpTransport {
         // Readiness recorded since the read that would block: with
         // edge-triggered readiness, new data (or the peer's close, or an
         // error) after that read is reported by the next poll.
-        let r = cx.readiness(token);
+        let r = self.take_readiness(cx, token);
         if r.readable || r.closed {
             self.drained = false;
         }
@@ -267,6 +316,7 @@ impl Transport for TcpTransport {
             if n == 0 {
                 return Ok(None);
             }
+            self.note_short_read(cx, n, max);
             // SAFETY: `recv` initialised the first `n` bytes of the room,
             // and `room` is empty (every read splits off what it got).
             unsafe { room.set_len(n) };
@@ -279,11 +329,11 @@ impl Transport for TcpTransport {
     }
 
     fn peer(&self) -> Option<SocketAddr> {
-        self.stream.peer_addr().ok()
+        self.peer.or_else(|| self.stream.peer_addr().ok())
     }
 
     fn local(&self) -> Option<SocketAddr> {
-        self.stream.local_addr().ok()
+        self.local.or_else(|| self.stream.local_addr().ok())
     }
 }
 
@@ -338,7 +388,12 @@ impl Acceptor for TcpAcceptor {
             return Ok(None);
         };
         match l.accept() {
-            Ok((stream, _peer)) => Ok(Some(Box::new(TcpTransport::new(stream, false)))),
+            Ok((stream, peer)) => {
+                // A listener on one IP gives every connection that local
+                // address: no `getsockname` per connection.
+                let local = (!self.local.ip().is_unspecified()).then_some(self.local);
+                Ok(Some(Box::new(TcpTransport::accepted(stream, peer, local))))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }

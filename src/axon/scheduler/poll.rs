@@ -21,6 +21,9 @@ pub struct Readiness {
     pub writable: bool,
     /// An error or hang-up was reported.
     pub closed: bool,
+    /// The peer closed its sending side (also counted as `readable`): a
+    /// read will find the end once what came before it is read.
+    pub read_closed: bool,
 }
 
 pub(super) struct IoReg {
@@ -46,6 +49,7 @@ impl Inner {
                 reg.ready.readable |= ev.is_readable() || ev.is_read_closed();
                 reg.ready.writable |= ev.is_writable() || ev.is_write_closed();
                 reg.ready.closed |= ev.is_error() || (ev.is_read_closed() && ev.is_write_closed());
+                reg.ready.read_closed |= ev.is_read_closed();
                 let owner = reg.owner;
                 self.wake(owner);
             }

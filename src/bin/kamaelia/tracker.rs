@@ -3,7 +3,7 @@
 //! on one scheduler, sharing one swarm state.
 //!
 //! ```text
-//! TrackerServer (Graphline): "http" HttpServer ─ TrackerResource per request ─┐
+//! TrackerServer (Graphline): "http" HttpServer (/announce, /scrape inline) ───┐
 //!                            "expiry" SwarmExpiry (every 60 s) ───────────────┴─ Swarms
 //! ```
 //!

@@ -93,9 +93,10 @@ use super::{
 /// Makes the resource component that answers one request.
 pub type Factory = Rc<dyn Fn(&Request) -> Box<dyn Component>>;
 
-/// Answers one request at once, from its head alone: a status and header
-/// fields, and the whole body (its length is the Content-Length).
-pub type Answer = Rc<dyn Fn(&Request) -> (ResponseHead, Bytes)>;
+/// Answers one request at once, from its head alone and the scheduler's
+/// clock (virtual in tests): a status and header fields, and the whole
+/// body (its length is the Content-Length).
+pub type Answer = Rc<dyn Fn(&Request, Instant) -> (ResponseHead, Bytes)>;
 
 /// What a handler factory is told about a request.
 #[derive(Clone, Debug)]
@@ -224,8 +225,9 @@ impl Router {
     }
 
     /// Requests under `prefix` with one of `methods` (any method when
-    /// `None`) are answered by `answer`, called with the request as soon
-    /// as its head is read, inside the connection: no component per
+    /// `None`) are answered by `answer`, called with the request and the
+    /// scheduler's clock ([`Cx::now`]: virtual time in a test) as soon as
+    /// its head is read, inside the connection: no component per
     /// request. The body it returns is the whole body (its length is the
     /// Content-Length); a request body is read and dropped. For responses
     /// that must wait for something, or stream, use a component
@@ -234,7 +236,7 @@ impl Router {
         mut self,
         prefix: &str,
         methods: Option<&[&str]>,
-        answer: impl Fn(&Request) -> (ResponseHead, Bytes) + 'static,
+        answer: impl Fn(&Request, Instant) -> (ResponseHead, Bytes) + 'static,
     ) -> Self {
         self.routes.push(Route {
             prefix: prefix.to_string(),
@@ -739,7 +741,7 @@ impl HttpConnection {
         };
         let factory = match &route.handler {
             Handler::Now(answer) => {
-                let (mut rh, body) = answer(&req);
+                let (mut rh, body) = answer(&req, cx.now());
                 rh.length = Some(body.len() as u64);
                 self.answer_now(&head, is_head, keep_refused, (&rh, &body), None);
                 self.parser.reuse(req.headers);

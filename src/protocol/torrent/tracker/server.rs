@@ -5,7 +5,7 @@
 //! on the scheduler's timer (virtual time in tests).
 //!
 //! ```text
-//! Graphline ─┬─ "http":   HttpServer ── TrackerResource per request ──┐
+//! Graphline ─┬─ "http":   HttpServer (answers /announce, /scrape inline) ┐
 //!            ├─ "udp":    UdpTrackerServer ◀─▶ "udp_socket" (optional) ┼── Rc<RefCell<Swarms>>
 //!            └─ "expiry": SwarmExpiry (every `expire_every`) ─────────┘
 //! ```
