@@ -521,3 +521,74 @@ fn piece_buffer_takes_blocks_in_any_order_and_refuses_duplicates() {
     let joined: Vec<u8> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
     assert!(joined == data[..65_536]);
 }
+
+mod properties {
+    use super::*;
+    use kamaelia::protocol::torrent::storage::FileMap;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// The spans of any range are exactly the files' bytes in it, byte
+        /// for byte, worked out here the slow way: each byte's file found by
+        /// walking the list.
+        #[test]
+        fn spans_match_a_byte_by_byte_walk(
+            lens in proptest::collection::vec(0u64..40, 1..8),
+            pads in proptest::collection::vec(any::<bool>(), 8),
+            start in 0u64..300,
+            len in 0u64..300,
+        ) {
+            let files: Vec<FileEntry> = lens.iter().enumerate().map(|(i, &l)| FileEntry {
+                path: vec!["t".into(), format!("f{i}")],
+                length: l,
+                offset: 0,
+                padding: pads[i],
+            }).collect();
+            let map = FileMap::new(&files);
+            let total: u64 = lens.iter().sum();
+            let mut expected: Vec<(usize, u64)> = Vec::new();
+            for byte in start..(start + len).min(total) {
+                let mut at = 0;
+                for (i, &l) in lens.iter().enumerate() {
+                    if byte < at + l {
+                        expected.push((i, byte - at));
+                        break;
+                    }
+                    at += l;
+                }
+            }
+            let mut got: Vec<(usize, u64)> = Vec::new();
+            for s in map.spans(start, len) {
+                prop_assert!(s.len > 0);
+                prop_assert_eq!(s.padding, pads[s.file]);
+                got.extend((0..s.len).map(|k| (s.file, s.file_offset + k)));
+            }
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(map.contains(start, len), start + len <= total);
+        }
+
+        /// Whatever blocks a peer sends, piece buffers never panic and never
+        /// hold more than their pieces in flight.
+        #[test]
+        fn piece_buffers_stay_bounded(
+            total in 1u64..200_000,
+            ops in proptest::collection::vec((0u32..16, 0u32..70_000, 0usize..20_000, any::<bool>()), 0..60),
+        ) {
+            let layout = Layout::new(total, 32_768).unwrap();
+            let mut bufs = PieceBuffers::new(layout, 3);
+            for (piece, offset, len, start) in ops {
+                if start {
+                    let _ = bufs.start(piece);
+                }
+                if let Ok(Added::Complete(blocks)) = bufs.add(piece, offset, Bytes::from(vec![0; len])) {
+                    let sum: usize = blocks.iter().map(Bytes::len).sum();
+                    prop_assert_eq!(sum as u32, layout.piece_len(piece));
+                }
+                prop_assert!(bufs.in_flight() <= 3);
+                prop_assert!(bufs.bytes_held() <= 3 * 32_768);
+            }
+        }
+    }
+}
