@@ -232,8 +232,15 @@ fn malformed_requests_get_io_errors_and_the_worker_goes_on() {
         len: 16_384,
     };
     r.requests.send(DiskRequest::Read(outside)).unwrap();
+    // A length a peer made up: refused before any buffer is sized for it.
+    let huge = BlockRef {
+        piece: 0,
+        offset: 0,
+        len: u32::MAX,
+    };
+    r.requests.send(DiskRequest::Read(huge)).unwrap();
     r.requests.send(piece(&t, 1)).unwrap();
-    let got = r.events(4);
+    let got = r.events(5);
     assert!(
         matches!(
             &got[0],
@@ -259,7 +266,11 @@ fn malformed_requests_get_io_errors_and_the_worker_goes_on() {
         &got[2],
         DiskEvent::IoError { op: DiskOp::ReadBlock(b), error: StorageError::BadBlock(_) } if *b == outside
     ));
-    assert!(matches!(got[3], DiskEvent::Verified(1)));
+    assert!(matches!(
+        &got[3],
+        DiskEvent::IoError { op: DiskOp::ReadBlock(b), error: StorageError::BadBlock(_) } if *b == huge
+    ));
+    assert!(matches!(got[4], DiskEvent::Verified(1)));
 }
 
 #[test]
@@ -486,4 +497,43 @@ fn hashing_throughput_quick_check() {
         "DiskWorker verify+write through the scheduler: {:.0} MB/s ({mb:.1} MB)",
         mb / secs
     );
+}
+
+/// Blocks for uploads are cut from one buffer, and its memory is used
+/// again once they are dropped: the 17th read, after the first 16 are
+/// gone, lands where the first did.
+#[test]
+fn block_reads_reuse_one_buffer() {
+    let t = torrent(FILES, PIECE);
+    let dir = TempDir::new("worker-read-reuse");
+    let mut r = rig(worker(&t, &dir).inbox_limit(32));
+    r.requests.send(piece(&t, 0)).unwrap();
+    assert!(matches!(r.events(1)[0], DiskEvent::Verified(0)));
+    let block = t.layout.block(0, 0).unwrap();
+    let read = |r: &mut Rig, n: usize| -> Vec<Bytes> {
+        for _ in 0..n {
+            r.requests.send(DiskRequest::Read(block)).unwrap();
+        }
+        r.events(n)
+            .into_iter()
+            .map(|e| match e {
+                DiskEvent::Block { data, .. } => data,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let held = read(&mut r, 16);
+    let first = held[0].as_ptr() as usize;
+    for (i, b) in held.iter().enumerate() {
+        assert_eq!(
+            b.as_ptr() as usize,
+            first + i * 16_384,
+            "block {i} follows on"
+        );
+        assert_eq!(&b[..], t.bytes(&block));
+    }
+    drop(held);
+    let again = read(&mut r, 1);
+    assert_eq!(again[0].as_ptr() as usize, first, "memory reclaimed");
+    assert_eq!(&again[0][..], t.bytes(&block));
 }

@@ -21,9 +21,10 @@
 //! consumer that stops reading stops the thread once the queue is full. So
 //! at most `inbox_limit + queue_len + 1` pieces wait here at any time.
 //!
-//! Blocks read for uploads are cut from one reused buffer (`BytesMut`
-//! reclaimed once earlier blocks are dropped), so serving does not
-//! allocate per block in the steady state.
+//! Blocks read for uploads are cut one after another from a 256 KiB
+//! `BytesMut`, whose memory is reclaimed once the blocks cut from it are
+//! dropped: serving allocates nothing per block in the steady state (and,
+//! while uploads still hold earlier blocks, once per several blocks).
 //!
 //! The `Threaded` component underneath is the project's way onto another
 //! thread; this is one of the two uses the torrent client makes of it
@@ -294,10 +295,15 @@ impl Work {
     }
 
     fn read(&mut self, t: &Boxes, block: BlockRef) -> Result<(), Stop> {
+        // Checked before any memory is set aside for it: a request's
+        // length comes from a peer.
+        if !self.storage.layout().contains(&block) {
+            let (op, error) = (DiskOp::ReadBlock(block), StorageError::BadBlock(block));
+            return Self::send(t, DiskEvent::IoError { op, error });
+        }
         let len = block.len as usize;
         // Reclaims the buffer's memory once the blocks cut from it are
-        // dropped; a new allocation (of READ_BUFFER bytes, the original
-        // capacity) only while uploads still hold them.
+        // dropped; allocates afresh only while uploads still hold them.
         self.read_buf.reserve(len);
         self.read_buf.resize(len, 0);
         let ev = match self.storage.read_block_into(&block, &mut self.read_buf) {
