@@ -10,6 +10,10 @@
 //! and writes to them are skipped (the piece hash has already vouched that
 //! those bytes are zeros).
 //!
+//! A write is done when the kernel has it (no `fsync` per piece): after a
+//! crash, the re-check on the next start finds what really reached the
+//! disk.
+//!
 //! Blocking I/O: use it from the [`DiskWorker`](super::DiskWorker) thread,
 //! never from a component's step.
 

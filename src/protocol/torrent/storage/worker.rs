@@ -11,7 +11,7 @@
 //! | box     | carries       | meaning                                            |
 //! |---------|---------------|----------------------------------------------------|
 //! | inbox   | `DiskRequest` | `Piece` (hash, write if good), `Read` (a block to upload), `Recheck` (resume) |
-//! | control | `Signal`      | shutdown: stop after the request at hand (a re-check stops between pieces); producer finished: answer every request sent before it, then stop |
+//! | control | `Signal`      | shutdown: the component ends at once (so a hung disk cannot keep the scheduler from exiting); its thread finishes the request at hand, or the piece at hand of a re-check, and exits. Producer finished: answer every request sent before it, then stop |
 //! | outbox  | `DiskEvent`   | one answer per request, in request order: `Verified`/`Failed`/`IoError` for a piece, `Block`/`IoError` for a read, `RecheckProgress`... then `Rechecked(bitfield)` for a re-check |
 //! | signal  | `Signal`      | the control signal passed on, after the last answer |
 //!
@@ -203,7 +203,9 @@ impl DiskWorker {
             hashes: self.hashes,
             read_buf: BytesMut::with_capacity(READ_BUFFER),
         };
-        let t = Threaded::new("DiskWorker", move |t| work.run(&t)).queue_len(self.queue_len);
+        let t = Threaded::new("DiskWorker", move |t| work.run(&t))
+            .queue_len(self.queue_len)
+            .detach_on_shutdown(true);
         t.inbox.set_limit(Some(self.inbox_limit));
         t
     }
