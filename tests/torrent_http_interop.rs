@@ -29,10 +29,10 @@ use interop_support::{eventually, free_port, wait_listening, Proc, TempDir};
 use kamaelia::axon::{link, Inbox, Scheduler};
 use kamaelia::protocol::http::client::ClientConfig;
 use kamaelia::protocol::torrent::tracker::http_client::{
-    HttpTrackerClient, HttpTrackerReply, HttpTrackerResult,
+    HttpTrackerClient, HttpTrackerReply, HttpTrackerResult, TrackerError,
 };
 use kamaelia::protocol::torrent::tracker::http_wire::{
-    parse_announce_reply, parse_scrape_reply, percent_encode,
+    parse_announce_reply, parse_scrape_reply, percent_encode, WireError,
 };
 use kamaelia::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, ScrapeEntry};
 
@@ -148,10 +148,21 @@ fn our_client_against_opentracker() {
     wait_listening(port);
     let url = format!("http://127.0.0.1:{port}/announce");
 
-    let first = run_client(HttpTrackerClient::announce(
-        &url,
-        &request(hash, 1, 7001, 0),
-    ));
+    // opentracker reads its whitelist on a thread of its own after it
+    // starts listening: until then every torrent is refused (and a refused
+    // announce adds no peer). Asked again for at most 10 s.
+    let end = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let r = run_client(HttpTrackerClient::announce(
+            &url,
+            &request(hash, 1, 7001, 0),
+        ));
+        let refused = matches!(&r, Err(TrackerError::Reply(WireError::Failure(_))));
+        if !refused || Instant::now() > end {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let Ok(HttpTrackerReply::Announce(first)) = first else {
         panic!("{first:?}")
     };
