@@ -318,6 +318,24 @@ fn an_error_reply_fails_the_client_with_its_text() {
     r.nothing_sent();
 }
 
+/// opentracker answers an announce for a torrent not on its whitelist with
+/// the bare 8-byte header (action 1, the transaction id): a refusal at
+/// once, not a malformed reply retried until the time-outs run out.
+#[test]
+fn a_bare_announce_header_is_a_refusal() {
+    let mut r = rig(seeded());
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    r.connect(9);
+    let tid = r.announce_tid(9);
+    let mut bare = vec![0, 0, 0, 1];
+    bare.extend_from_slice(&tid.to_be_bytes());
+    r.reply(bare);
+    let text = String::from_utf8_lossy(udp_wire::BARE_ANNOUNCE_REFUSAL).into_owned();
+    assert_eq!(r.failure(), UdpTrackerError::Tracker(text));
+    assert_eq!(r.stats.get().malformed, 0);
+    r.nothing_sent();
+}
+
 #[test]
 fn a_scrape_maps_entries_to_hashes_in_order() {
     let mut r = rig(seeded());

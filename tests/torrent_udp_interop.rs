@@ -74,6 +74,46 @@ fn announce(info_hash: InfoHash, id: u8, port: u16, left: u64) -> AnnounceReques
     }
 }
 
+/// Waits (at most 10 s) until opentracker's UDP tracker takes announces
+/// for `hash`: a throwaway peer announces `stopped` (which adds no peer)
+/// until the reply is a whole announce reply rather than the bare header
+/// opentracker sends for a torrent not (yet) on its whitelist.
+fn wait_whitelisted(port: u16, hash: InfoHash) {
+    use kamaelia::protocol::torrent::tracker::udp_wire::{
+        encode_announce_request, encode_connect_request, parse_response, Response,
+    };
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut probe = announce(hash, b'Z', 1, 0);
+    probe.event = AnnounceEvent::Stopped;
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 1024];
+    while Instant::now() < end {
+        let mut d = Vec::new();
+        encode_connect_request(&mut d, 1);
+        s.send(&d).unwrap();
+        let Ok(n) = s.recv(&mut buf) else { continue };
+        let Ok(Response::Connect { connection_id, .. }) = parse_response(&buf[..n], false) else {
+            continue;
+        };
+        d.clear();
+        encode_announce_request(&mut d, connection_id, 2, &probe);
+        s.send(&d).unwrap();
+        if let Ok(n) = s.recv(&mut buf) {
+            if matches!(
+                parse_response(&buf[..n], false),
+                Ok(Response::Announce { .. })
+            ) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("opentracker never took announces for the whitelisted torrent");
+}
+
 #[test]
 fn our_udp_client_against_opentracker() {
     if !tools("our_udp_client_against_opentracker", &["opentracker"]) {
@@ -99,8 +139,10 @@ fn our_udp_client_against_opentracker() {
     );
 
     // It opens its TCP and UDP sockets together: once TCP answers, UDP is
-    // bound too (a connect sent before that would wait a time-out).
+    // bound too. It reads its whitelist on a thread of its own after that,
+    // and refuses every torrent until then.
     wait_listening(port);
+    wait_whitelisted(port, info_hash);
     // Short time-outs: a datagram lost on a loaded machine is sent again.
     let config = UdpClientConfig {
         base_timeout: Duration::from_millis(250),

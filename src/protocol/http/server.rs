@@ -694,8 +694,12 @@ impl HttpConnection {
             self.answer(501, &[], true);
             return;
         }
-        // The target is checked visible ASCII by the parser: no copy here.
-        let target = String::from_utf8_lossy(&head.target);
+        // The target is checked visible ASCII by the parser: no copy here,
+        // and `from_utf8`'s ASCII fast path rather than a lossy scan.
+        let target = match std::str::from_utf8(&head.target) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&head.target),
+        };
         let (path, query) = match origin_form(&target).split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (origin_form(&target), None),

@@ -357,6 +357,10 @@ impl<'a> ScrapeList<'a> {
     }
 }
 
+/// The message of the refusal an announce reply with no body stands for.
+pub const BARE_ANNOUNCE_REFUSAL: &[u8] =
+    b"announce refused: a reply without interval or peers (opentracker's answer for a torrent not on its whitelist)";
+
 /// Reads a response datagram. `v6`: the announce went over IPv6, so its
 /// peers are 18-byte entries.
 pub fn parse_response(buf: &[u8], v6: bool) -> Result<Response<'_>, WireError> {
@@ -371,6 +375,13 @@ pub fn parse_response(buf: &[u8], v6: bool) -> Result<Response<'_>, WireError> {
                 connection_id: u64_at(buf, 8),
             })
         }
+        // opentracker answers an announce for a torrent not on its
+        // whitelist with the bare 8-byte header: a refusal, read as one
+        // rather than as a malformed reply to be retried until time-out.
+        ACTION_ANNOUNCE if buf.len() == 8 => Ok(Response::Error {
+            tid,
+            message: BARE_ANNOUNCE_REFUSAL,
+        }),
         ACTION_ANNOUNCE => {
             need(buf, ANNOUNCE_REPLY_LEN)?;
             let bytes = &buf[ANNOUNCE_REPLY_LEN..];
