@@ -6,4 +6,5 @@ pub mod magnet;
 pub mod maker;
 pub mod metainfo;
 pub mod pieces;
+pub mod swarm;
 pub mod tracker;
