@@ -53,22 +53,26 @@ impl Active {
         }
     }
 
-    /// Adds `peer` as a requester of block `b` (free or requested).
-    /// Returns whether the block was free.
+    /// Asks `peer` for block `b` if it is free. Returns whether it was.
     pub(crate) fn request(&mut self, b: u32, peer: PeerKey) -> bool {
-        match &mut self.blocks[b as usize] {
-            s @ Slot::Free => {
-                *s = Slot::Requested { peer, extra: 0 };
-                self.free -= 1;
-                true
-            }
-            Slot::Requested { extra, .. } => {
-                *extra += 1;
-                self.dups.push((b, peer));
-                false
-            }
-            Slot::Received(_) => false,
+        if self.blocks[b as usize] != Slot::Free {
+            return false;
         }
+        self.blocks[b as usize] = Slot::Requested { peer, extra: 0 };
+        self.free -= 1;
+        true
+    }
+
+    /// Endgame: asks `peer` too for block `b`, already requested from
+    /// others (the caller checked `peer` is not one of them). Returns
+    /// whether it was added.
+    pub(crate) fn request_again(&mut self, b: u32, peer: PeerKey) -> bool {
+        let Slot::Requested { extra, .. } = &mut self.blocks[b as usize] else {
+            return false;
+        };
+        *extra += 1;
+        self.dups.push((b, peer));
+        true
     }
 
     /// Drops `peer`'s request for block `b`. Returns whether the block is

@@ -11,7 +11,10 @@
 mod availability;
 mod blocks;
 pub mod choker;
+mod endgame;
+mod inspect;
 pub mod picker;
+mod picker_types;
 pub mod rate;
 
 pub use choker::{ChokeChange, Choker, ChokerConfig, Decision, PeerView, Role};

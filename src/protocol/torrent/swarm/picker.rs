@@ -54,121 +54,32 @@ use std::collections::HashMap;
 
 use super::availability::Availability;
 use super::blocks::{Active, Slot};
+pub use super::picker_types::{Accepted, BlockStatus, Deadline, PickMode, PickerError, Rejected};
 use super::PeerKey;
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef, Layout, BLOCK_SIZE};
 
 /// `slot_of` of a piece that is not being downloaded.
-const IDLE: u32 = u32::MAX;
-
-/// How new pieces are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PickMode {
-    /// Rarest first, ties broken at random (the swarm's health).
-    #[default]
-    RarestFirst,
-    /// Lowest index first (a file played while it downloads).
-    Sequential,
-}
-
-/// Pieces to fetch before all others, in order: `[cursor, cursor + window)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Deadline {
-    /// The first piece the player needs.
-    pub cursor: u32,
-    /// How many pieces from there are urgent.
-    pub window: u32,
-}
-
-/// Why an availability report or a piece outcome was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PickerError {
-    /// A piece index past the torrent's end.
-    PieceOutOfRange(u32),
-    /// A bitfield of the wrong size for the torrent.
-    BitfieldLength {
-        /// Pieces the torrent has.
-        expected: u32,
-        /// Pieces the bitfield covers.
-        got: u32,
-    },
-    /// A second bitfield, have-all or have-none from one peer (BEP 3 and 6
-    /// allow one, first): counting it again would inflate availability.
-    AlreadyAnnounced(PeerKey),
-    /// `on_piece_failed` for a piece whose blocks are not all received.
-    NotComplete(u32),
-}
-
-impl std::fmt::Display for PickerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PickerError::PieceOutOfRange(p) => write!(f, "piece {p} out of range"),
-            PickerError::BitfieldLength { expected, got } => {
-                write!(f, "bitfield of {got} pieces, expected {expected}")
-            }
-            PickerError::AlreadyAnnounced(k) => write!(f, "peer {} announced twice", k.0),
-            PickerError::NotComplete(p) => write!(f, "piece {p} is not complete"),
-        }
-    }
-}
-
-impl std::error::Error for PickerError {}
-
-/// A block that arrived and was stored in the picker's books.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    /// Every block of the piece is in: hash it, then call
-    /// [`Picker::on_piece_verified`] or [`Picker::on_piece_failed`].
-    pub piece_complete: bool,
-    /// Whether this peer had been asked for it (a block we no longer
-    /// wanted from it, say after a choke, is still taken if missing; the
-    /// peer component decides how many such it tolerates).
-    pub solicited: bool,
-}
-
-/// A block that arrived and is not wanted: drop its data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejected {
-    /// Not a block of this torrent (offset not a multiple of 16 KiB,
-    /// wrong length, piece out of range).
-    NotABlock,
-    /// Its piece is already verified.
-    AlreadyHave,
-    /// Another peer's copy came first (endgame, or a cancel that crossed).
-    Duplicate,
-}
-
-/// Where one block stands (for tests and status).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BlockStatus {
-    /// Its piece is verified.
-    Have,
-    /// Not requested.
-    Free,
-    /// Requested from these peers (more than one only in endgame).
-    Requested(Vec<PeerKey>),
-    /// Received from this peer, piece not yet verified.
-    Received(PeerKey),
-}
+pub(super) const IDLE: u32 = u32::MAX;
 
 /// The piece picker; see the module documentation.
 #[derive(Clone, Debug)]
 pub struct Picker {
-    layout: Layout,
-    have: Bitfield,
-    avail: Availability,
+    pub(super) layout: Layout,
+    pub(super) have: Bitfield,
+    pub(super) avail: Availability,
     /// Pieces with a block requested or received, in the order started.
-    active: Vec<Active>,
+    pub(super) active: Vec<Active>,
     /// Per piece: its index in `active`, or `IDLE`.
-    slot_of: Vec<u32>,
+    pub(super) slot_of: Vec<u32>,
     /// Blocks neither requested nor received, in pieces we lack.
-    free_blocks: u64,
+    pub(super) free_blocks: u64,
     mode: PickMode,
     deadline: Option<Deadline>,
     /// No candidate has a lower index (sequential mode's starting point).
     seq_cursor: u32,
     /// Peers that announced what they have: whether counted as a seed.
     peers: HashMap<PeerKey, bool>,
-    endgame_requesters: u32,
+    pub(super) endgame_requesters: u32,
     /// Block vectors of finished pieces, reused.
     spare: Vec<Vec<Slot>>,
 }
@@ -205,10 +116,10 @@ impl Picker {
         self.deadline = deadline;
     }
 
-    /// At most this many peers asked for one block in endgame (at least 1;
-    /// default 4).
+    /// At most this many peers asked for one block in endgame (1 to 1,024;
+    /// default 4; 1 turns endgame off).
     pub fn set_endgame_requesters(&mut self, n: u32) {
-        self.endgame_requesters = n.max(1);
+        self.endgame_requesters = n.clamp(1, 1024);
     }
 
     /// The layout.
@@ -452,32 +363,6 @@ impl Picker {
         }
     }
 
-    fn pick_endgame(
-        &mut self,
-        peer: PeerKey,
-        has: &Bitfield,
-        left: &mut usize,
-        out: &mut Vec<BlockRef>,
-    ) {
-        for level in 1..self.endgame_requesters {
-            for a in self.active.iter_mut() {
-                if !has.get(a.piece) {
-                    continue;
-                }
-                for b in 0..a.blocks.len() as u32 {
-                    if *left == 0 {
-                        return;
-                    }
-                    if a.requesters(b) == level && !a.requested_by(b, peer) {
-                        a.request(b, peer);
-                        out.push(block_ref(&self.layout, a.piece, b));
-                        *left -= 1;
-                    }
-                }
-            }
-        }
-    }
-
     /// A block's data arrived from `from`. Peers that were also asked for
     /// it (endgame) are pushed onto `cancels`: send them `cancel`.
     pub fn on_block_received(
@@ -564,62 +449,8 @@ impl Picker {
         Ok(senders)
     }
 
-    /// Where one block stands (`None`: not a block of this torrent).
-    pub fn block_status(&self, block: &BlockRef) -> Option<BlockStatus> {
-        let b = self.block_index(block)?;
-        if self.have.get(block.piece) {
-            return Some(BlockStatus::Have);
-        }
-        let i = self.slot_of[block.piece as usize];
-        if i == IDLE {
-            return Some(BlockStatus::Free);
-        }
-        let a = &self.active[i as usize];
-        Some(match a.blocks[b as usize] {
-            Slot::Free => BlockStatus::Free,
-            Slot::Received(p) => BlockStatus::Received(p),
-            Slot::Requested { peer, .. } => {
-                let mut peers = vec![peer];
-                peers.extend(a.dups.iter().filter(|d| d.0 == b).map(|d| d.1));
-                BlockStatus::Requested(peers)
-            }
-        })
-    }
-
-    /// Checks every internal invariant (for tests; O(pieces + blocks)).
-    pub fn audit(&self) -> Result<(), String> {
-        self.avail.audit()?;
-        let mut free = 0u64;
-        for p in 0..self.layout.piece_count() {
-            let slot = self.slot_of[p as usize];
-            let candidate = self.avail.is_candidate(p);
-            let states = [self.have.get(p), slot != IDLE, candidate];
-            if states.iter().filter(|s| **s).count() != 1 {
-                return Err(format!("piece {p}: had/active/candidate = {states:?}"));
-            }
-            if candidate {
-                free += u64::from(self.layout.blocks_in_piece(p));
-            }
-            if slot != IDLE {
-                let a = self.active.get(slot as usize).ok_or("slot past active")?;
-                if a.piece != p || a.blocks.len() as u32 != self.layout.blocks_in_piece(p) {
-                    return Err(format!("piece {p}: slot {slot} holds piece {}", a.piece));
-                }
-                a.audit()?;
-                if a.is_idle() {
-                    return Err(format!("piece {p}: active with nothing requested"));
-                }
-                free += u64::from(a.free);
-            }
-        }
-        if free != self.free_blocks {
-            return Err(format!("free blocks {} counted {free}", self.free_blocks));
-        }
-        Ok(())
-    }
-
     /// The index of `block` in its piece, if it is exactly one of ours.
-    fn block_index(&self, block: &BlockRef) -> Option<u32> {
+    pub(super) fn block_index(&self, block: &BlockRef) -> Option<u32> {
         if block.offset % BLOCK_SIZE != 0 {
             return None;
         }
@@ -684,7 +515,9 @@ impl Picker {
         for later in &self.active[i..] {
             self.slot_of[later.piece as usize] -= 1;
         }
-        self.spare.push(a.blocks);
+        if self.spare.len() < 64 {
+            self.spare.push(a.blocks);
+        }
     }
 
     fn announce(&mut self, peer: PeerKey) -> Result<(), PickerError> {
@@ -715,7 +548,7 @@ impl Picker {
     }
 }
 
-fn block_ref(layout: &Layout, piece: u32, b: u32) -> BlockRef {
+pub(super) fn block_ref(layout: &Layout, piece: u32, b: u32) -> BlockRef {
     layout
         .block(piece, b)
         .expect("block index inside its piece")
