@@ -436,6 +436,14 @@ fn unsolicited_and_bad_blocks_and_bad_reports_are_refused_or_flagged() {
     assert!(!picker.is_interesting(&bits(2, &[1])));
     assert!(!picker.is_interesting(&Bitfield::new(7)));
     picker.audit().unwrap();
+
+    // An empty torrent: complete from the start, nothing to pick.
+    let mut empty = Picker::new(Layout::new(0, 16_384).unwrap(), 1);
+    assert!(empty.is_complete() && !empty.in_endgame());
+    empty.on_bitfield(A, &Bitfield::new(0)).unwrap();
+    assert!(empty.pick(A, &Bitfield::new(0), 4).is_empty());
+    assert_eq!(empty.on_have(A, 0), Err(PickerError::PieceOutOfRange(0)));
+    empty.audit().unwrap();
 }
 
 #[test]

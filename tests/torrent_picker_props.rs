@@ -1,16 +1,19 @@
 //! The picker under random event sequences (joins, haves, picks,
 //! blocks arriving from the asked peer or another, cancels, chokes,
-//! departures, verified and failed pieces), checked after every event
-//! against a plain model: every block is in exactly one state, a received
-//! block is never requested again, a verified piece is never picked, no
-//! block goes to two peers outside endgame, a pick that comes back short
-//! left nothing the peer could have had, and the availability counts
-//! match the peers present. The seed is fixed, so every run is the same.
+//! departures, verified and failed pieces, mode and deadline changes),
+//! checked after every event against a plain model: every block is in
+//! exactly one state, a received block is never requested again, a
+//! verified piece is never picked, no block goes to two peers outside
+//! endgame nor to more than the endgame cap, a pick that comes back short
+//! left nothing the peer could have had, and the availability counts match
+//! the peers present. The seed is fixed, so every run is the same.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout, BLOCK_SIZE};
-use kamaelia::protocol::torrent::swarm::{Accepted, BlockStatus, PeerKey, Picker, Rejected};
+use kamaelia::protocol::torrent::swarm::{
+    Accepted, BlockStatus, Deadline, PeerKey, PickMode, Picker, Rejected,
+};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
@@ -103,7 +106,7 @@ fn check(picker: &Picker, m: &Model) -> Result<(), TestCaseError> {
 fn step(picker: &mut Picker, m: &mut Model, op: u8, k: usize, x: u16) -> Result<(), TestCaseError> {
     let key = PeerKey(k as u32);
     let n = m.layout.piece_count();
-    match op % 8 {
+    match op % 10 {
         0 if !m.peers[k].connected => {
             m.peers[k].connected = true;
             if x % 5 == 0 {
@@ -213,7 +216,7 @@ fn step(picker: &mut Picker, m: &mut Model, op: u8, k: usize, x: u16) -> Result<
             }
         }
         5 | 6 => {
-            let gone = op % 8 == 6 && m.peers[k].connected;
+            let gone = op % 10 == 6 && m.peers[k].connected;
             let returned = if gone {
                 let has = m.has(k);
                 m.peers[k] = PeerModel::default();
@@ -267,6 +270,15 @@ fn step(picker: &mut Picker, m: &mut Model, op: u8, k: usize, x: u16) -> Result<
                 m.received.retain(|b, _| b.piece != piece);
             }
         }
+        8 => picker.set_mode(if x % 2 == 0 {
+            PickMode::RarestFirst
+        } else {
+            PickMode::Sequential
+        }),
+        9 => picker.set_deadline((x % 3 != 0).then(|| Deadline {
+            cursor: u32::from(x >> 2) % (n + 1),
+            window: u32::from(x >> 8) % 4,
+        })),
         _ => {}
     }
     Ok(())
@@ -284,7 +296,7 @@ fn torrent() -> impl Strategy<Value = Layout> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 400,
+        cases: 1000,
         rng_seed: RngSeed::Fixed(0x5eed_0013),
         ..ProptestConfig::default()
     })]
