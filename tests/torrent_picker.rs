@@ -396,6 +396,16 @@ fn unsolicited_and_bad_blocks_and_bad_reports_are_refused_or_flagged() {
     );
     picker.on_bitfield(A, &bits(2, &[1])).unwrap();
     assert_eq!(picker.on_have_all(A), Err(PickerError::AlreadyAnnounced(A)));
+    picker.on_have_none(C).unwrap();
+    assert_eq!(
+        picker.on_have_none(C),
+        Err(PickerError::AlreadyAnnounced(C))
+    );
+    assert_eq!(
+        picker.on_bitfield(C, &Bitfield::new(2)),
+        Err(PickerError::AlreadyAnnounced(C))
+    );
+    assert_eq!((picker.availability(0), picker.availability(1)), (0, 1));
     assert_eq!(picker.on_have(A, 2), Err(PickerError::PieceOutOfRange(2)));
     assert_eq!(
         picker.on_piece_verified(9),

@@ -30,7 +30,10 @@
 //! from the rarest piece anybody has, and stops at the first `max_blocks`
 //! blocks the peer can give. For a peer that has the rare pieces (a seed)
 //! that is O(partial pieces + max_blocks) on a 10,000-piece torrent; a
-//! peer with few pieces costs a walk past the rarer pieces it lacks.
+//! peer with few pieces costs a walk past the rarer pieces it lacks. A
+//! deadline window adds O(window). Measured (tests/torrent_picker.rs, 40
+//! peers with random halves of 10,000 pieces of 4 blocks): the 40,000
+//! blocks picked, received and verified in 1.6 ms in a release build.
 //!
 //! **Memory.** O(pieces) (a count, an index and two bits a piece) plus
 //! block state only for the pieces being downloaded (O(blocks in flight)).

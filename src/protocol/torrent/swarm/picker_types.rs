@@ -60,7 +60,8 @@ impl std::error::Error for PickerError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted {
     /// Every block of the piece is in: hash it, then call
-    /// [`Picker::on_piece_verified`] or [`Picker::on_piece_failed`].
+    /// [`Picker::on_piece_verified`](super::Picker::on_piece_verified) or
+    /// [`Picker::on_piece_failed`](super::Picker::on_piece_failed).
     pub piece_complete: bool,
     /// Whether this peer had been asked for it (a block we no longer
     /// wanted from it, say after a choke, is still taken if missing; the
