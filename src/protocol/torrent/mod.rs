@@ -1,5 +1,6 @@
-//! BitTorrent: bencode, and (as they land) metainfo, magnet links, the
-//! torrent maker and trackers.
+//! BitTorrent: bencode, metainfo, magnet links, the torrent maker,
+//! trackers (client and server, HTTP and UDP), and the parts of the client
+//! (pieces and blocks, storage, piece picking and choking).
 
 pub mod bencode;
 pub mod magnet;
@@ -7,4 +8,5 @@ pub mod maker;
 pub mod metainfo;
 pub mod pieces;
 pub mod storage;
+pub mod swarm;
 pub mod tracker;
