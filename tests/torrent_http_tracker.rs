@@ -91,8 +91,8 @@ impl Tracker {
         let core = snap
             .components
             .iter()
-            .find(|c| c.name.contains("ServerCore"));
-        let core = core.expect("the HTTP server core runs").id;
+            .find(|c| c.name.contains("HttpTrackerServer"));
+        let core = core.expect("the HTTP tracker runs").id;
         self.h.scheduler().wake(core);
         self.h.run_until_idle();
         let written = log.borrow().written.clone();

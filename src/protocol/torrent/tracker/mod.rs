@@ -97,6 +97,7 @@ pub struct ScrapeEntry {
 
 // The HTTP tracker (bt-http).
 pub mod http_client;
+pub mod http_direct;
 pub mod http_reply;
 pub mod http_server;
 pub mod http_wire;

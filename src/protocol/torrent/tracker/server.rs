@@ -1,11 +1,11 @@
 //! TrackerServer: a whole BitTorrent tracker as one component graph. The
-//! HTTP tracker (an [`HttpServer`] with `/announce` and `/scrape`) and the
+//! HTTP tracker (an [`HttpTrackerServer`]: `/announce` and `/scrape`) and the
 //! UDP tracker (when one is given) share one [`Swarms`], and a
 //! [`SwarmExpiry`] drops peers not heard from for the swarm's `peer_ttl`
 //! on the scheduler's timer (virtual time in tests).
 //!
 //! ```text
-//! Graphline ─┬─ "http":   HttpServer (answers /announce, /scrape inline) ┐
+//! Graphline ─┬─ "http":   HttpTrackerServer (its connections in one table) ┐
 //!            ├─ "udp":    UdpTrackerServer ◀─▶ "udp_socket" (optional) ┼── Rc<RefCell<Swarms>>
 //!            └─ "expiry": SwarmExpiry (every `expire_every`) ─────────┘
 //! ```
@@ -36,14 +36,13 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::http_server::tracker_router;
+use super::http_direct::{DirectConfig, HttpTrackerServer};
 use super::swarm::{SwarmConfig, Swarms};
 use super::udp_server::{UdpServerConfig, UdpTrackerServer};
 use super::InfoHash;
 use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
 use crate::chassis::Graphline;
-use crate::internet::Acceptor;
-use crate::protocol::http::{HttpServer, ServerConfig};
+use crate::internet::{Acceptor, TcpAcceptor, DEFAULT_BACKLOG};
 
 /// What a [`TrackerServer`] listens on and how its swarms behave.
 #[derive(Clone, Debug)]
@@ -56,8 +55,8 @@ pub struct TrackerConfig {
     pub swarm: SwarmConfig,
     /// How often expired peers are dropped (default 60 s).
     pub expire_every: Duration,
-    /// The HTTP server's limits and time-outs.
-    pub http_config: ServerConfig,
+    /// The HTTP tracker's connection limit and time-out.
+    pub http_config: DirectConfig,
 }
 
 impl Default for TrackerConfig {
@@ -67,13 +66,7 @@ impl Default for TrackerConfig {
             udp: None,
             swarm: SwarmConfig::default(),
             expire_every: Duration::from_secs(60),
-            // Trackers answer small requests: a short head time-out keeps
-            // a slow client from holding a connection.
-            http_config: ServerConfig {
-                head_timeout: Duration::from_secs(5),
-                date: false,
-                ..ServerConfig::default()
-            },
+            http_config: DirectConfig::default(),
         }
     }
 }
@@ -124,12 +117,10 @@ impl TrackerServer {
         let mut children: Vec<(&str, Box<dyn Component>)> = Vec::new();
         let mut http_addr = None;
         if let Some(addr) = config.http {
-            let http = HttpServer::bind(
-                addr,
-                tracker_router(swarms.clone()),
-                config.http_config.clone(),
-            )?;
-            http_addr = http.local_addr();
+            let acceptor = TcpAcceptor::bind(addr, DEFAULT_BACKLOG)?;
+            http_addr = acceptor.local_addr();
+            let http =
+                HttpTrackerServer::new(Box::new(acceptor), swarms.clone(), config.http_config);
             children.push(("http", Box::new(http)));
         }
         let mut udp_addr = None;
@@ -147,11 +138,7 @@ impl TrackerServer {
     /// scripted one); `config.http` and `config.udp` are not used.
     pub fn with_http_acceptor(acceptor: Box<dyn Acceptor>, config: TrackerConfig) -> Self {
         let swarms = Rc::new(RefCell::new(Swarms::new(config.swarm.clone())));
-        let http = HttpServer::with_acceptor(
-            acceptor,
-            tracker_router(swarms.clone()),
-            config.http_config.clone(),
-        );
+        let http = HttpTrackerServer::new(acceptor, swarms.clone(), config.http_config);
         Self::assemble(vec![("http", Box::new(http))], swarms, &config, None, None)
             .expect("a graph of fixed children builds")
     }

@@ -1,0 +1,423 @@
+//! HttpTrackerServer: the HTTP tracker as one component that owns its
+//! listener and every connection, as a dedicated tracker does. A
+//! connection is a slot in the component's table, not a pair of
+//! components: a tracker's exchange is one short request and one small
+//! answer (most clients open a connection per announce), and spawning,
+//! linking and ending two components per announce cost five times the
+//! instructions of the answer itself. Requests are read with the
+//! project's HTTP [`Parser`]; the answer is the same
+//! [`answer`](super::http_server::answer) that the [`Router`] form of the
+//! tracker ([`add_routes`](super::http_server::add_routes), for a program
+//! that serves other things beside its tracker) gives.
+//!
+//! Served: `GET` and `HEAD` of `/announce` and `/scrape` (`200`, a
+//! bencoded body: the reply or a `failure reason`), keep-alive and
+//! pipelining in order; `404` for other paths, `405` for other methods,
+//! `413` for a request with a body, the parser's status (`400`, `414`,
+//! `431`, ...) for a malformed head, each then closing the connection.
+//! Bounded: at most `max_connections` open (others are closed at once and
+//! counted), a head limit of the parser's, a deadline per connection
+//! (`timeout` from its accept or its last answer, on the scheduler's
+//! clock: virtual in tests), at most 64 accepts per step.
+//!
+//! Each wake looks at every open connection's readiness (one flag test
+//! each): cheap for the few dozen connections a tracker has open at a
+//! time, and bounded by `max_connections`.
+//!
+//! | box     | carries  | meaning                                           |
+//! |---------|----------|---------------------------------------------------|
+//! | control | `Signal` | shutdown or producer finished: closes everything, ends |
+//! | signal  | `Signal` | the signal received, once, when it ends           |
+//!
+//! ```no_run
+//! use std::{cell::RefCell, rc::Rc};
+//! use kamaelia::axon::Scheduler;
+//! use kamaelia::internet::TcpAcceptor;
+//! use kamaelia::protocol::torrent::tracker::http_direct::{DirectConfig, HttpTrackerServer};
+//! use kamaelia::protocol::torrent::tracker::swarm::{SwarmConfig, Swarms};
+//! let swarms = Rc::new(RefCell::new(Swarms::new(SwarmConfig::default())));
+//! let acceptor = TcpAcceptor::bind("127.0.0.1:6969".parse().unwrap(), 1024).unwrap();
+//! let mut s = Scheduler::new();
+//! s.spawn(HttpTrackerServer::new(Box::new(acceptor), swarms, DirectConfig::default()));
+//! s.run();
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::http_server::{answer, Endpoint, Scratch};
+use super::swarm::Swarms;
+use crate::axon::{BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
+use crate::internet::{Acceptor, Transport};
+use crate::protocol::http::{encode_head, Event, Framing, Head, Parser, ResponseHead, Version};
+
+/// Accepts taken in one step before the connections are served.
+const ACCEPTS_PER_STEP: usize = 64;
+/// Bytes read from a connection at a time.
+const READ_SIZE: usize = 4096;
+
+/// Limits of an [`HttpTrackerServer`].
+#[derive(Clone, Copy, Debug)]
+pub struct DirectConfig {
+    /// Connections open at once; more are closed as they come.
+    pub max_connections: usize,
+    /// From a connection's accept, or its last answer, to its next whole
+    /// request head; then it is closed.
+    pub timeout: Duration,
+}
+
+impl Default for DirectConfig {
+    fn default() -> Self {
+        DirectConfig {
+            max_connections: 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What an [`HttpTrackerServer`] has done, shared with its owner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirectStats {
+    /// Connections taken.
+    pub accepted: u64,
+    /// Connections closed at once: `max_connections` were open.
+    pub refused: u64,
+    /// Requests answered `200`.
+    pub answered: u64,
+    /// Requests answered with an error status.
+    pub errors: u64,
+    /// Connections closed at their deadline.
+    pub timed_out: u64,
+}
+
+/// One open connection.
+struct Conn {
+    t: Box<dyn Transport>,
+    parser: Parser,
+    /// Answer bytes the socket has not taken yet.
+    pending: Bytes,
+    /// Close once `pending` is sent.
+    close_after: bool,
+    deadline: Instant,
+}
+
+/// The HTTP tracker; see the module documentation.
+pub struct HttpTrackerServer {
+    /// Shutdown or producer finished.
+    pub control: Inbox<Signal>,
+    /// Sent once, when it ends.
+    pub signal: Outbox<Signal>,
+    acceptor: Box<dyn Acceptor>,
+    swarms: Rc<RefCell<Swarms>>,
+    config: DirectConfig,
+    stats: Rc<Cell<DirectStats>>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    open: usize,
+    registered: bool,
+    timer: Option<(Instant, TimerKey)>,
+    scratch: Scratch,
+    events: Vec<Event>,
+    out: BytesMut,
+    head: ResponseHead,
+}
+
+impl HttpTrackerServer {
+    /// A tracker taking connections from `acceptor` over `swarms`.
+    pub fn new(
+        acceptor: Box<dyn Acceptor>,
+        swarms: Rc<RefCell<Swarms>>,
+        config: DirectConfig,
+    ) -> Self {
+        let mut head = ResponseHead::new(200);
+        head.headers.push(
+            Bytes::from_static(b"Content-Type"),
+            Bytes::from_static(b"text/plain"),
+        );
+        HttpTrackerServer {
+            control: Inbox::control(),
+            signal: Outbox::signal(),
+            acceptor,
+            swarms,
+            config,
+            stats: Rc::default(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            registered: false,
+            timer: None,
+            scratch: Scratch::default(),
+            events: Vec::new(),
+            out: BytesMut::with_capacity(1024),
+            head,
+        }
+    }
+
+    /// The counters, shared (they keep counting while it runs).
+    pub fn stats(&self) -> Rc<Cell<DirectStats>> {
+        self.stats.clone()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut DirectStats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
+    }
+
+    /// Takes new connections; true if the cap per step was reached.
+    fn accept(&mut self, cx: &mut Cx) -> bool {
+        for _ in 0..ACCEPTS_PER_STEP {
+            let mut t = match self.acceptor.accept(cx) {
+                Ok(Some(t)) => t,
+                Ok(None) => return false,
+                Err(e) => {
+                    log::warn!("tracker accept failed: {e}");
+                    return false;
+                }
+            };
+            if self.open >= self.config.max_connections {
+                self.count(|s| s.refused += 1);
+                continue; // dropped: closed
+            }
+            if let Err(e) = t.register(cx) {
+                log::warn!("tracker connection not registered: {e}");
+                continue;
+            }
+            self.count(|s| s.accepted += 1);
+            let conn = Conn {
+                t,
+                parser: Parser::request(),
+                pending: Bytes::new(),
+                close_after: false,
+                deadline: cx.now() + self.config.timeout,
+            };
+            self.open += 1;
+            match self.free.pop() {
+                Some(i) => self.conns[i] = Some(conn),
+                None => self.conns.push(Some(conn)),
+            }
+        }
+        true
+    }
+
+    /// Serves one connection; false when it is to be closed.
+    fn serve(&mut self, cx: &mut Cx, c: &mut Conn) -> bool {
+        loop {
+            // What the socket did not take goes first: answers leave in
+            // request order, and nothing more is read meanwhile.
+            while !c.pending.is_empty() {
+                match c.t.write(cx, &c.pending) {
+                    Ok(0) => return false,
+                    Ok(n) => c.pending.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(_) => return false,
+                }
+            }
+            if c.close_after {
+                return false;
+            }
+            if cx.now() >= c.deadline {
+                self.count(|s| s.timed_out += 1);
+                return false;
+            }
+            // Requests already read (pipelined) before more bytes.
+            self.events.clear();
+            match c.parser.drain(&mut self.events) {
+                Ok(()) => {}
+                Err(e) => {
+                    self.error(cx, c, e.status());
+                    continue;
+                }
+            }
+            if self.events.is_empty() {
+                if !c.t.read_ready(cx) {
+                    return true;
+                }
+                match c.t.read_chunk(cx, READ_SIZE) {
+                    Ok(Some(bytes)) => {
+                        if let Err(e) = c.parser.push(bytes, &mut self.events) {
+                            self.error(cx, c, e.status());
+                            continue;
+                        }
+                    }
+                    // The peer closed: what it sent before is answered
+                    // (above, on the way here); nothing more will come.
+                    Ok(None) => return false,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(_) => return false,
+                }
+            }
+            // Every request read is answered now, in order (at most what
+            // one read of READ_SIZE bytes held); a request after one that
+            // closes the connection is dropped unanswered.
+            let mut events = std::mem::take(&mut self.events);
+            for ev in events.drain(..) {
+                if let Event::Head(head) = ev {
+                    if !c.close_after {
+                        self.request(cx, c, &head);
+                    }
+                    c.parser.reuse(head.headers);
+                }
+            }
+            self.events = events;
+        }
+    }
+
+    /// Answers one request head.
+    fn request(&mut self, cx: &mut Cx, c: &mut Conn, head: &Head) {
+        let is_head = &head.method[..] == b"HEAD";
+        if !is_head && &head.method[..] != b"GET" {
+            return self.error(cx, c, 405);
+        }
+        if head.framing != Framing::None {
+            // Announces and scrapes carry no body; refused before it is
+            // read, so the connection cannot go on.
+            return self.error(cx, c, 413);
+        }
+        let target = std::str::from_utf8(&head.target).unwrap_or("");
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let endpoint = match path {
+            "/announce" => Endpoint::Announce,
+            "/scrape" => Endpoint::Scrape,
+            _ => return self.error(cx, c, 404),
+        };
+        match c.t.peer() {
+            Some(peer) => answer(
+                &mut self.swarms.borrow_mut(),
+                endpoint,
+                query,
+                peer.ip(),
+                cx.now(),
+                &mut self.scratch,
+            ),
+            None => {
+                self.scratch.body.clear();
+                super::http_wire::encode_failure(&mut self.scratch.body, "no source address");
+            }
+        }
+        self.head.status = 200;
+        self.head.length = Some(self.scratch.body.len() as u64);
+        let keep = head.keep_alive;
+        let (_, keep) = encode_head(&mut self.out, &self.head, head.version, is_head, keep, None);
+        if !is_head {
+            self.out.extend_from_slice(&self.scratch.body);
+        }
+        self.count(|s| s.answered += 1);
+        c.deadline = cx.now() + self.config.timeout;
+        self.send(cx, c, !keep);
+    }
+
+    /// Answers `status` with no body and closes after it.
+    fn error(&mut self, cx: &mut Cx, c: &mut Conn, status: u16) {
+        let mut head = ResponseHead::new(status).length(0);
+        if status == 405 {
+            head.headers.push(
+                Bytes::from_static(b"Allow"),
+                Bytes::from_static(b"GET, HEAD"),
+            );
+        }
+        encode_head(&mut self.out, &head, Version::Http11, false, false, None);
+        self.count(|s| s.errors += 1);
+        self.send(cx, c, true);
+    }
+
+    /// Queues what `out` holds behind anything still pending.
+    fn send(&mut self, _cx: &mut Cx, c: &mut Conn, close: bool) {
+        let bytes = self.out.split().freeze();
+        c.pending = if c.pending.is_empty() {
+            bytes
+        } else {
+            let mut joined = BytesMut::with_capacity(c.pending.len() + bytes.len());
+            joined.extend_from_slice(&c.pending);
+            joined.extend_from_slice(&bytes);
+            joined.freeze()
+        };
+        c.close_after |= close;
+    }
+
+    fn close(&mut self, cx: &mut Cx, i: usize) {
+        if let Some(mut c) = self.conns[i].take() {
+            c.t.deregister(cx);
+            self.free.push(i);
+            self.open -= 1;
+        }
+    }
+
+    /// One timer, at the earliest deadline of the open connections.
+    fn arm_timer(&mut self, cx: &mut Cx, earliest: Option<Instant>) {
+        match (earliest, self.timer) {
+            (None, Some((_, key))) => {
+                cx.cancel_timer(key);
+                self.timer = None;
+            }
+            (Some(at), Some((set, _))) if set <= at && set > cx.now() => {}
+            (Some(at), old) => {
+                if let Some((_, key)) = old {
+                    cx.cancel_timer(key);
+                }
+                self.timer = Some((at, cx.wake_at(at)));
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn end(&mut self, cx: &mut Cx, sig: Signal) -> Step {
+        for i in 0..self.conns.len() {
+            self.close(cx, i);
+        }
+        self.acceptor.close(cx);
+        if let Some((_, key)) = self.timer.take() {
+            cx.cancel_timer(key);
+        }
+        let _ = self.signal.send(sig);
+        Step::Done
+    }
+}
+
+impl Component for HttpTrackerServer {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if let Some(sig) = self.control.recv() {
+            return self.end(cx, sig);
+        }
+        if !self.registered {
+            if let Err(e) = self.acceptor.register(cx) {
+                log::error!("tracker listener not registered: {e}");
+                return self.end(
+                    cx,
+                    Signal::Failed(crate::axon::Failure(std::sync::Arc::new(e))),
+                );
+            }
+            self.registered = true;
+        }
+        let more = self.accept(cx);
+        let now = cx.now();
+        let mut earliest: Option<Instant> = None;
+        for i in 0..self.conns.len() {
+            let Some(mut c) = self.conns[i].take() else {
+                continue;
+            };
+            let keep = self.serve(cx, &mut c);
+            self.conns[i] = Some(c);
+            if keep {
+                let d = self.conns[i].as_ref().map_or(now, |c| c.deadline);
+                earliest = Some(earliest.map_or(d, |e| e.min(d)));
+            } else {
+                self.close(cx, i);
+            }
+        }
+        self.arm_timer(cx, earliest);
+        if more {
+            Step::Yield
+        } else {
+            Step::Pause
+        }
+    }
+
+    fn boxes(&self, set: &mut BoxSet) {
+        crate::boxes!(set; self.control, self.signal);
+    }
+}
