@@ -6,3 +6,4 @@
 //! file.
 
 pub mod pcm;
+pub mod out;
