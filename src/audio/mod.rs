@@ -7,3 +7,4 @@
 
 pub mod pcm;
 pub mod out;
+pub mod paced;
