@@ -8,3 +8,7 @@
 pub mod pcm;
 pub mod out;
 pub mod paced;
+pub mod wav;
+pub mod wav_writer;
+pub mod raw_reader;
+pub mod mixer;
