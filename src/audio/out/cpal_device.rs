@@ -41,7 +41,7 @@ impl CpalDevice {
 }
 
 fn no_device_cfg(e: SupportedStreamConfigsError) -> AudioOutError {
-    AudioOutError::NoDevice(e.to_string())
+    AudioOutError::NoDevice(format!("the default output device cannot be opened: {e}"))
 }
 
 fn build_error(e: BuildStreamError) -> AudioOutError {
