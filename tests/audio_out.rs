@@ -57,7 +57,13 @@ fn plays_every_sample_in_order_then_waits_out_the_latency() {
     r.ctl.send(Signal::ProducerFinished).unwrap();
     r.h.run_until_idle();
     assert!(fake.is_open());
-    assert_eq!(fake.format(), Some(StreamFormat { rate: 1000, channels: 1 }));
+    assert_eq!(
+        fake.format(),
+        Some(StreamFormat {
+            rate: 1000,
+            channels: 1
+        })
+    );
     // The ring (200 ms = 200 samples) took what fit; the rest waits.
     assert_eq!(fake.buffered(), 200);
     let mut played = fake.pull(150).unwrap();
@@ -132,7 +138,10 @@ fn underruns_count_only_while_the_stream_plays() {
     r.data.send(mono(1000, vec![7; 30])).unwrap();
     r.h.run_until_idle();
     // 30 of 100: not primed yet, so a short pull is the start, not an underrun.
-    assert_eq!(fake.pull(50).unwrap()[..31], [vec![7; 30], vec![0]].concat()[..]);
+    assert_eq!(
+        fake.pull(50).unwrap()[..31],
+        [vec![7; 30], vec![0]].concat()[..]
+    );
     assert_eq!(stats.counts().underruns, 0);
     r.data.send(mono(1000, vec![5; 60])).unwrap();
     r.h.run_until_idle();
@@ -171,7 +180,13 @@ fn a_rate_the_device_lacks_is_resampled_linearly() {
         .unwrap();
     r.ctl.send(Signal::ProducerFinished).unwrap();
     r.h.run_until_idle();
-    assert_eq!(fake.format(), Some(StreamFormat { rate: 16_000, channels: 2 }));
+    assert_eq!(
+        fake.format(),
+        Some(StreamFormat {
+            rate: 16_000,
+            channels: 2
+        })
+    );
     let got = fake.pull(7).unwrap();
     assert_eq!(
         got,
@@ -198,7 +213,13 @@ fn a_new_format_closes_the_stream_and_opens_another() {
     r.h.advance(Duration::from_millis(10));
     r.h.run_until_idle();
     assert_eq!(fake.opened_closed(), (2, 1));
-    assert_eq!(fake.format(), Some(StreamFormat { rate: 16000, channels: 2 }));
+    assert_eq!(
+        fake.format(),
+        Some(StreamFormat {
+            rate: 16000,
+            channels: 2
+        })
+    );
     assert_eq!(fake.pull(1).unwrap(), vec![4, 5]);
     r.h.run_until_idle();
     r.h.advance(Duration::from_millis(10));
@@ -294,7 +315,9 @@ fn a_device_thread_drives_a_real_time_scheduler() {
         .buffer(Duration::from_millis(20))
         .inbox_limit(1);
     let stats = out.stats();
-    let src = PacedSource::noise(8000, 2, 8000, 7).unpaced().chunk_frames(64);
+    let src = PacedSource::noise(8000, 2, 8000, 7)
+        .unpaced()
+        .chunk_frames(64);
     let expected: Vec<i16> = {
         let mut h = Harness::new();
         let id = h.spawn(PacedSource::noise(8000, 2, 8000, 7).unpaced());
@@ -329,4 +352,67 @@ fn a_device_thread_drives_a_real_time_scheduler() {
     let played = nonzero(&fake.played());
     assert!(played == nonzero(&expected), "the samples differ");
     assert_eq!(stats.counts().played_frames, 8000);
+}
+
+/// This process's CPU time so far (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // /proc counts in USER_HZ, 100 a second on Linux.
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+/// The bench row "CPU per second of playback through AudioOut": 5 s of
+/// 44.1 kHz stereo from an unpaced source (as a decoder would be) through
+/// AudioOut to a fake device pulled at real time by a thread (10 ms
+/// callbacks of 441 frames). Prints the figure; run with
+/// `cargo test --release --test audio_out -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn cpu_per_second_of_playback() {
+    const SECONDS: u64 = 5;
+    let (out, fake) = AudioOut::fake();
+    let stats = out.stats();
+    let src = PacedSource::sine(44100, 2, 440.0, 10000, 44100 * SECONDS)
+        .unpaced()
+        .chunk_frames(1024);
+    link(&src.outbox, &out.inbox).unwrap();
+    link(&src.signal, &out.control).unwrap();
+    let device = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut tick = 0u32;
+        let mut buf_frames = 0u64;
+        while fake.opened_closed() != (1, 1) && start.elapsed() < Duration::from_secs(30) {
+            if let Some(b) = fake.pull(441) {
+                buf_frames += b.len() as u64 / 2;
+            }
+            tick += 1;
+            let next = start + Duration::from_millis(10) * tick;
+            std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
+        }
+        buf_frames
+    });
+    let cpu0 = cpu_time();
+    let t0 = std::time::Instant::now();
+    let mut s = Scheduler::new();
+    s.spawn(src);
+    s.spawn(out);
+    s.run();
+    let _ = device.join().unwrap();
+    let (cpu, wall) = (cpu_time() - cpu0, t0.elapsed());
+    let per_s = cpu.as_secs_f64() * 1000.0 / SECONDS as f64;
+    println!(
+        "AudioOut, fake device at real time: {SECONDS} s of 44.1 kHz stereo in {:.2} s; \
+         {per_s:.1} ms CPU per second of playback ({:.2}% of a core, source + AudioOut + device thread); {:?}",
+        wall.as_secs_f64(),
+        per_s / 10.0,
+        stats.counts()
+    );
+    assert_eq!(stats.counts().played_frames, 44100 * SECONDS);
 }

@@ -71,13 +71,34 @@ fn read_s16(path: &Path) -> Vec<i16> {
         .collect()
 }
 
+/// This process's CPU time so far (user + system), from /proc (USER_HZ
+/// is 100 on Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let Some(close) = stat.rfind(')') else {
+        return Duration::ZERO;
+    };
+    let ticks: u64 = stat[close + 1..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 struct Played {
     signals: Vec<Signal>,
+    /// CPU time of the whole process during the run (scheduler, device
+    /// threads, ALSA plugin).
+    cpu: Duration,
     counts: AudioOutCounts,
     /// How long the device took to pull the stream, estimated from the
     /// time it took from 10% to 90% of it (the start, when the device's
     /// own buffers fill, and the end are left out).
     playing: Option<Duration>,
+    /// From the start of the run to the device's first pull of data.
+    first_pull: Option<Duration>,
     wall: Duration,
 }
 
@@ -98,9 +119,14 @@ fn play(samples: Vec<i16>, rate: u32, channels: u16, limit: Duration) -> Played 
     let watch = {
         let (stats, done) = (stats.clone(), done.clone());
         std::thread::spawn(move || {
+            let begun = Instant::now();
+            let mut first_pull = None;
             let (mut first, mut last) = (None, None);
             while !done.load(Ordering::SeqCst) && last.is_none() {
                 let played = stats.counts().played_frames;
+                if played > 0 && first_pull.is_none() {
+                    first_pull = Some(begun.elapsed());
+                }
                 if played * 10 >= total && first.is_none() {
                     first = Some(Instant::now());
                 }
@@ -109,21 +135,27 @@ fn play(samples: Vec<i16>, rate: u32, channels: u16, limit: Duration) -> Played 
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-            first.zip(last).map(|(a, b)| (b - a).mul_f64(1.0 / 0.8))
+            let playing = first.zip(last).map(|(a, b)| (b - a).mul_f64(1.0 / 0.8));
+            (playing, first_pull)
         })
     };
     let mut s = Scheduler::new();
     s.spawn(src);
     s.spawn(out);
     let start = Instant::now();
+    let cpu0 = cpu_time();
     let ended = s.run_for(limit);
+    let cpu = cpu_time() - cpu0;
     let wall = start.elapsed();
     done.store(true, Ordering::SeqCst);
     assert!(ended.is_some(), "not finished within {limit:?}");
+    let (playing, first_pull) = watch.join().unwrap();
     Played {
         signals: std::iter::from_fn(|| sig.recv()).collect(),
+        cpu,
         counts: stats.counts(),
-        playing: watch.join().unwrap(),
+        playing,
+        first_pull,
         wall,
     }
 }
@@ -154,7 +186,11 @@ fn the_alsa_file_plugin_records_exactly_what_was_played() {
     // The null slave pulls far faster than real time, so the stream
     // underruns: silence before, between and after, and between the
     // silences every sample we sent, in order.
-    assert!(written.len() >= sent.len(), "only {} samples written", written.len());
+    assert!(
+        written.len() >= sent.len(),
+        "only {} samples written",
+        written.len()
+    );
     assert!(
         without_silence(&written) == without_silence(&sent),
         "the samples written differ from those played"
@@ -179,7 +215,12 @@ fn an_alsa_configuration_without_devices_is_a_typed_error() {
 }
 
 fn pulse_plugin() -> Option<PathBuf> {
-    let dirs = ["/usr/lib/x86_64-linux-gnu/alsa-lib", "/usr/lib/aarch64-linux-gnu/alsa-lib", "/usr/lib/alsa-lib", "/usr/lib64/alsa-lib"];
+    let dirs = [
+        "/usr/lib/x86_64-linux-gnu/alsa-lib",
+        "/usr/lib/aarch64-linux-gnu/alsa-lib",
+        "/usr/lib/alsa-lib",
+        "/usr/lib64/alsa-lib",
+    ];
     dirs.iter()
         .map(|d| Path::new(d).join("libasound_module_pcm_pulse.so"))
         .find(|p| p.exists())
@@ -189,11 +230,18 @@ fn pulse_plugin() -> Option<PathBuf> {
 fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
     let _one = ALSA.lock().unwrap_or_else(|e| e.into_inner());
     const TEST: &str = "pulseaudio null sink";
-    if !tools(TEST, &["pulseaudio", "parec"], "pulseaudio pulseaudio-utils libasound2-plugins") {
+    if !tools(
+        TEST,
+        &["pulseaudio", "parec"],
+        "pulseaudio pulseaudio-utils libasound2-plugins",
+    ) {
         return;
     }
     if pulse_plugin().is_none() {
-        return skip(TEST, "ALSA's pulse plugin is not installed (Debian: libasound2-plugins)");
+        return skip(
+            TEST,
+            "ALSA's pulse plugin is not installed (Debian: libasound2-plugins)",
+        );
     }
     let dir = TempDir::new("pulse");
     let sock = dir.path().join("sock");
@@ -202,9 +250,17 @@ fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
     // and runtime folders in the temporary folder.
     let pa = Proc(
         Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+            ])
             .arg("-L")
-            .arg(format!("module-native-protocol-unix socket={} auth-anonymous=1", sock.display()))
+            .arg(format!(
+                "module-native-protocol-unix socket={} auth-anonymous=1",
+                sock.display()
+            ))
             .args(["-L", "module-null-sink rate=44100 channels=2"])
             .env("HOME", dir.path())
             .env("XDG_RUNTIME_DIR", dir.path())
@@ -218,7 +274,13 @@ fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
     let rec = dir.path().join("rec.raw");
     let parec = Proc(
         Command::new("parec")
-            .args(["-d", "null.monitor", "--format=s16le", "--rate=44100", "--channels=2"])
+            .args([
+                "-d",
+                "null.monitor",
+                "--format=s16le",
+                "--rate=44100",
+                "--channels=2",
+            ])
             .env("PULSE_SERVER", &server)
             .env("HOME", dir.path())
             .stdout(std::fs::File::create(&rec).unwrap())
@@ -227,7 +289,9 @@ fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
             .unwrap(),
     );
     // Recording (the monitor of an idle sink gives silence) before playing.
-    eventually("parec recording", || std::fs::metadata(&rec).is_ok_and(|m| m.len() > 0));
+    eventually("parec recording", || {
+        std::fs::metadata(&rec).is_ok_and(|m| m.len() > 0)
+    });
     alsa_config(
         dir.path(),
         &format!("pcm.!default {{\n type pulse\n server \"{server}\"\n}}\n"),
@@ -239,12 +303,19 @@ fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
         return skip(TEST, &format!("ALSA's pulse device unusable here: {f}"));
     }
     assert_eq!(p.signals, vec![Signal::ProducerFinished]);
-    let playing = p.playing.expect("the watcher saw the stream play").as_secs_f64();
+    let playing = p
+        .playing
+        .expect("the watcher saw the stream play")
+        .as_secs_f64();
     eprintln!(
         "pulseaudio null sink: {SECONDS} s of audio played in {playing:.3} s ({:.2}x real time, from 10% to 90%); \
-         {:.3} s from start to end, device open and latency wait included; {:?}",
+         {:.3} s from start to end, device open and latency wait included \
+         (first pull after {:?}); \
+         {:.1} ms CPU per second of audio (whole process); {:?}",
         playing / SECONDS,
         p.wall.as_secs_f64(),
+        p.first_pull,
+        p.cpu.as_secs_f64() * 1000.0 / SECONDS,
         p.counts
     );
     assert!(
@@ -254,9 +325,16 @@ fn a_pulseaudio_null_sink_plays_in_real_time_and_gets_the_tail() {
     // The whole stream, its tail included, reached the sink: the monitor
     // recorded every sample, in order, after some silence.
     let want = without_silence(&sent);
-    eventually("the whole stream recorded", || without_silence(&read_s16(&rec)).len() >= want.len());
+    eventually("the whole stream recorded", || {
+        without_silence(&read_s16(&rec)).len() >= want.len()
+    });
     let got = without_silence(&read_s16(&rec));
-    assert!(got == want, "recorded {} non-silent samples, not the {} sent", got.len(), want.len());
+    assert!(
+        got == want,
+        "recorded {} non-silent samples, not the {} sent",
+        got.len(),
+        want.len()
+    );
     drop(parec);
     drop(pa);
 }

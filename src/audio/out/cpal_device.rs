@@ -62,7 +62,9 @@ impl AudioDevice for CpalDevice {
             .map_err(no_device_cfg)?
             .collect();
         if configs.is_empty() {
-            return Err(AudioOutError::NoDevice("the device offers no output".into()));
+            return Err(AudioOutError::NoDevice(
+                "the device offers no output".into(),
+            ));
         }
         let with_channels: Vec<_> = configs
             .iter()
@@ -81,7 +83,10 @@ impl AudioDevice for CpalDevice {
             // The rate each range comes closest to `want` at.
             usable
                 .iter()
-                .map(|c| want.rate.clamp(c.min_sample_rate().0, c.max_sample_rate().0))
+                .map(|c| {
+                    want.rate
+                        .clamp(c.min_sample_rate().0, c.max_sample_rate().0)
+                })
                 .min_by_key(|r| r.abs_diff(want.rate))
         };
         let (format, rate) = match (pick(SampleFormat::I16), pick(SampleFormat::F32)) {

@@ -52,7 +52,10 @@ impl fmt::Display for AudioOutError {
                 write!(f, "the audio device cannot play {channels} channel(s)")
             }
             AudioOutError::UnsupportedSampleFormat(what) => {
-                write!(f, "the audio device takes no 16-bit or float samples ({what})")
+                write!(
+                    f,
+                    "the audio device takes no 16-bit or float samples ({what})"
+                )
             }
             AudioOutError::BadChunk {
                 rate,

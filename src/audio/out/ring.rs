@@ -16,7 +16,7 @@
 //! producer asks for the whole capacity, and so is woken when the device
 //! has taken the last sample.
 
-use std::sync::atomic::{AtomicBool, AtomicI16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +96,9 @@ impl AudioOutStats {
 }
 
 /// The waker the consumer calls when the producer's wanted room is free.
+/// `AudioOut`'s is the scheduler's `Remote::wake`: a send on an unbounded
+/// channel and a `mio::Waker` write, once per sleep of the producer (not
+/// per callback).
 pub type RoomWaker = Box<dyn Fn() + Send + Sync>;
 
 /// A bounded single-producer single-consumer ring of interleaved samples;
@@ -209,6 +212,10 @@ impl SampleRing {
     pub fn want_room(&self, room: usize) -> bool {
         let room = room.clamp(1, self.capacity());
         self.wanted.store(room, Ordering::SeqCst);
+        // Store `wanted`, then load `read`; the consumer stores `read`,
+        // then loads `wanted`: with a full fence on both sides, one of
+        // them sees the other's store, so the wake is never lost.
+        fence(Ordering::SeqCst);
         if self.free() >= room {
             self.wanted.store(0, Ordering::SeqCst);
             return true;
@@ -257,15 +264,15 @@ impl SampleRing {
     fn account(&self, got: usize, asked: usize) {
         let ch = self.channels as u64;
         let c = &self.stats.0;
-        c.played_frames.fetch_add(got as u64 / ch, Ordering::Relaxed);
-        if got < asked
-            && self.primed.load(Ordering::Acquire)
-            && !self.ended.load(Ordering::Acquire)
+        c.played_frames
+            .fetch_add(got as u64 / ch, Ordering::Relaxed);
+        if got < asked && self.primed.load(Ordering::Acquire) && !self.ended.load(Ordering::Acquire)
         {
             c.underruns.fetch_add(1, Ordering::Relaxed);
             c.underrun_frames
                 .fetch_add((asked - got) as u64 / ch, Ordering::Relaxed);
         }
+        fence(Ordering::SeqCst); // see `want_room`
         let want = self.wanted.load(Ordering::SeqCst);
         if want > 0
             && self.free() >= want
@@ -276,5 +283,69 @@ impl SampleRing {
         {
             (self.waker)();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(cap: usize, ch: u16) -> (SampleRing, Arc<AtomicU64>) {
+        let wakes = Arc::new(AtomicU64::new(0));
+        let w = wakes.clone();
+        let waker: RoomWaker = Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        });
+        (
+            SampleRing::new(cap, ch, waker, AudioOutStats::default()),
+            wakes,
+        )
+    }
+
+    #[test]
+    fn takes_whole_frames_and_wraps_around() {
+        let (r, _) = ring(5, 2); // rounded up to 6 samples
+        assert_eq!(r.capacity(), 6);
+        assert_eq!(r.push(&[1, 2, 3, 4, 5]), 4);
+        let mut out = [9; 2];
+        assert_eq!(r.pull(&mut out), 2);
+        assert_eq!(out, [1, 2]);
+        assert_eq!(r.push(&[5, 6, 7, 8, 9, 10]), 4);
+        let mut out = [9; 8];
+        assert_eq!(r.pull(&mut out), 6);
+        assert_eq!(out, [3, 4, 5, 6, 7, 8, 0, 0]);
+    }
+
+    #[test]
+    fn wakes_once_when_the_wanted_room_frees() {
+        let (r, wakes) = ring(8, 1);
+        r.push(&[1; 8]);
+        assert!(!r.want_room(4));
+        let mut out = [0; 2];
+        r.pull(&mut out);
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "only 2 of 4 free");
+        r.pull(&mut out);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        r.pull(&mut out);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "one wake per request");
+        // Room already there: no request, no wake.
+        assert!(r.want_room(2));
+        r.pull(&mut out);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn float_pulls_convert_and_count_like_integer_ones() {
+        let (r, _) = ring(4, 1);
+        r.push(&[i16::MIN, 0, 16384]);
+        r.set_primed();
+        let mut out = [1.0f32; 4];
+        assert_eq!(r.pull_f32(&mut out), 3);
+        assert_eq!(out, [-1.0, 0.0, 0.5, 0.0]);
+        let c = r.stats().counts();
+        assert_eq!((c.played_frames, c.underruns, c.underrun_frames), (3, 1, 1));
+        assert_eq!(crate::audio::out::f32_to_i16(0.5), 16384);
+        assert_eq!(crate::audio::out::f32_to_i16(2.0), i16::MAX);
+        assert_eq!(crate::audio::out::f32_to_i16(-2.0), i16::MIN);
     }
 }
