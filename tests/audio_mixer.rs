@@ -75,7 +75,9 @@ fn the_clip_counter_counts_clipped_samples() {
     let m = RawAudioMixer::new().block_frames(2);
     let stats = m.stats();
     let mut r = rig(m, None);
-    r.input.send((1, st(vec![30000, 30000, 1, -30000]))).unwrap();
+    r.input
+        .send((1, st(vec![30000, 30000, 1, -30000])))
+        .unwrap();
     r.input.send((2, st(vec![30000, 1, 1, -30000]))).unwrap();
     r.h.run_until_idle();
     assert_eq!(all(&r.out), vec![32767, 30001, 2, -32768]);
@@ -129,10 +131,24 @@ fn a_chunk_of_another_format_is_dropped_and_counted() {
     let mut r = rig(m, None);
     r.input.send((1, st(vec![5, 5]))).unwrap();
     r.input
-        .send((2, AudioChunk { rate: 44100, channels: 2, samples: vec![9, 9] }))
+        .send((
+            2,
+            AudioChunk {
+                rate: 44100,
+                channels: 2,
+                samples: vec![9, 9],
+            },
+        ))
         .unwrap();
     r.input
-        .send((3, AudioChunk { rate: 8000, channels: 0, samples: vec![9] }))
+        .send((
+            3,
+            AudioChunk {
+                rate: 8000,
+                channels: 0,
+                samples: vec![9],
+            },
+        ))
         .unwrap();
     r.h.run_until_idle();
     assert_eq!(all(&r.out), vec![5, 5]);
@@ -164,4 +180,26 @@ fn shutdown_stops_at_once() {
     r.h.run_until_idle();
     assert!(r.out.is_empty());
     assert_eq!(r.sig.drain(), vec![Signal::Shutdown]);
+}
+
+#[test]
+fn a_stalled_source_holds_the_mix_back_only_so_far() {
+    let mut r = rig(RawAudioMixer::new().block_frames(1).max_lag_blocks(3), None);
+    r.input.send((1, st(vec![1; 2]))).unwrap();
+    r.input.send((2, st(vec![10; 2]))).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(all(&r.out), vec![11, 11]);
+    // Source 2 stalls; source 1 gets 2, then 3 blocks ahead.
+    r.input.send((1, st(vec![2; 4]))).unwrap();
+    r.h.run_until_idle();
+    assert!(r.out.is_empty(), "two blocks ahead: still waiting");
+    r.input.send((1, st(vec![3; 2]))).unwrap();
+    r.h.run_until_idle();
+    // Three ahead: the mix goes on without source 2 until source 1 is
+    // back under the limit.
+    assert_eq!(all(&r.out), vec![2, 2]);
+    // Source 2 comes back: its samples join the mix from here on.
+    r.input.send((2, st(vec![20; 4]))).unwrap();
+    r.h.run_until_idle();
+    assert_eq!(all(&r.out), vec![22, 22, 23, 23]);
 }

@@ -19,8 +19,14 @@
 //! All sources must share the first chunk's rate and channels (the mixer
 //! does not resample); a chunk of another format is dropped and counted
 //! ([`MixerStats::mismatched`]). Once every source has finished and played
-//! out, a new format may start. A stalled source stalls the mix: that is
-//! what keeps the streams aligned.
+//! out, a new format may start.
+//!
+//! A source that falls behind holds the mix back (that keeps the streams
+//! aligned), but only so far: once some source has `max_lag_blocks`
+//! blocks buffered (default 8), a block goes out anyway, the late sources
+//! adding what they have (their later samples then play late). So memory
+//! stays bounded by about `max_lag_blocks` blocks per source plus one
+//! step's input, and a dead source cannot stop the others.
 //!
 //! A full destination holds the block back and pauses the mixer, without
 //! taking input, until the consumer takes one.
@@ -103,6 +109,7 @@ pub struct RawAudioMixer {
     /// The forwarded control signal.
     pub signal: Outbox<Signal>,
     block_frames: usize,
+    max_lag_blocks: usize,
     /// In order of first appearance, so the mix is deterministic.
     sources: Vec<Source>,
     format: Option<(u32, u16)>,
@@ -127,6 +134,7 @@ impl RawAudioMixer {
             outbox: Outbox::new("outbox", "the mixed audio"),
             signal: Outbox::signal(),
             block_frames: 1024,
+            max_lag_blocks: 8,
             sources: Vec::new(),
             format: None,
             acc: Vec::new(),
@@ -139,6 +147,13 @@ impl RawAudioMixer {
     /// Frames per output block (at least 1).
     pub fn block_frames(mut self, n: usize) -> Self {
         self.block_frames = n.max(1);
+        self
+    }
+
+    /// How many blocks a source may have buffered while waiting for a
+    /// late one before the mix goes on without it (at least 1).
+    pub fn max_lag_blocks(mut self, n: usize) -> Self {
+        self.max_lag_blocks = n.max(1);
         self
     }
 
@@ -156,7 +171,10 @@ impl RawAudioMixer {
             return;
         }
         if chunk.channels == 0 || chunk.rate == 0 || self.format.is_some_and(|f| f != fmt) {
-            self.stats.0.mismatched.set(self.stats.0.mismatched.get() + 1);
+            self.stats
+                .0
+                .mismatched
+                .set(self.stats.0.mismatched.get() + 1);
             return;
         }
         self.format = Some(fmt);
@@ -176,11 +194,17 @@ impl RawAudioMixer {
     }
 
     /// The next block, if every live source has enough for one (or all
-    /// have finished and something is left).
+    /// have finished and something is left, or one is `max_lag_blocks`
+    /// ahead).
     fn next_block(&mut self) -> Option<AudioChunk> {
         let (rate, channels) = self.format?;
         let block = self.block_frames * usize::from(channels);
-        let ready = self.sources.iter().all(|s| s.ended || s.samples.len() >= block);
+        let lag = block * self.max_lag_blocks;
+        let ready = self
+            .sources
+            .iter()
+            .all(|s| s.ended || s.samples.len() >= block)
+            || self.sources.iter().any(|s| s.samples.len() >= lag);
         let n = if ready {
             self.sources
                 .iter()
@@ -212,7 +236,10 @@ impl RawAudioMixer {
                 c
             })
             .collect();
-        self.stats.0.clipped.set(self.stats.0.clipped.get() + clipped);
+        self.stats
+            .0
+            .clipped
+            .set(self.stats.0.clipped.get() + clipped);
         self.drop_finished();
         Some(AudioChunk {
             rate,
