@@ -137,19 +137,20 @@ fn underruns_count_only_while_the_stream_plays() {
     let mut r = rig(out);
     r.data.send(mono(1000, vec![7; 30])).unwrap();
     r.h.run_until_idle();
-    // 30 of 100: not primed yet, so a short pull is the start, not an underrun.
-    assert_eq!(
-        fake.pull(50).unwrap()[..31],
-        [vec![7; 30], vec![0]].concat()[..]
-    );
+    // 30 of 100: not primed, so the device plays silence and takes nothing
+    // (the start of a stream, not an underrun).
+    assert_eq!(fake.pull(50).unwrap(), vec![0; 50]);
+    assert_eq!(fake.buffered(), 30);
     assert_eq!(stats.counts().underruns, 0);
     r.data.send(mono(1000, vec![5; 60])).unwrap();
     r.h.run_until_idle();
-    // 60 >= half the ring: primed. A pull of 80 finds 60: one underrun of 20.
-    let got = fake.pull(80).unwrap();
-    assert_eq!(&got[..60], &[5; 60][..]);
+    // 90 >= half the ring: primed, playing.
+    assert_eq!(fake.pull(80).unwrap(), [vec![7; 30], vec![5; 50]].concat());
+    assert_eq!(stats.counts().underruns, 0);
+    // A pull of 20 finds 10: one underrun of 10 frames.
+    assert_eq!(fake.pull(20).unwrap(), [vec![5; 10], vec![0; 10]].concat());
     let c = stats.counts();
-    assert_eq!((c.underruns, c.underrun_frames), (1, 20));
+    assert_eq!((c.underruns, c.underrun_frames), (1, 10));
     fake.pull(10).unwrap();
     assert_eq!(stats.counts().underruns, 2);
     // After the end of the stream, silence is no underrun.
@@ -415,4 +416,42 @@ fn cpu_per_second_of_playback() {
         stats.counts()
     );
     assert_eq!(stats.counts().played_frames, 44100 * SECONDS);
+}
+
+/// A source paced at the stream's rate and a device pulling at the same
+/// rate, both on virtual time: after the ring primes, no underrun; every
+/// sample comes out once, in order, after the priming silence; the stream
+/// closes the device's latency after the last sample.
+#[test]
+fn a_paced_source_and_a_device_at_the_same_rate_never_underrun() {
+    let (dev, fake) = FakeDevice::new();
+    let out = AudioOut::new(dev.with_latency(Duration::from_millis(10)));
+    let stats = out.stats();
+    let mut h = Harness::new();
+    // 1 s at 1 kHz mono: chunks of 20 frames every 20 ms.
+    let src = PacedSource::new(1000, 1, 1000, |n, _| n as i16 + 1).chunk_frames(20);
+    link(&src.outbox, &out.inbox).unwrap();
+    link(&src.signal, &out.control).unwrap();
+    h.spawn(src);
+    let oid = h.spawn(out);
+    let mut played = Vec::new();
+    let mut ticks = 0;
+    while h.is_alive(oid) && ticks < 500 {
+        h.run_until_idle();
+        if let Some(b) = fake.pull(10) {
+            played.extend(b);
+        }
+        h.run_until_idle();
+        h.advance(Duration::from_millis(10));
+        ticks += 1;
+    }
+    assert!(!h.is_alive(oid), "not finished after {ticks} ticks");
+    let start = played.iter().position(|&s| s != 0).unwrap();
+    let expected: Vec<i16> = (1..=1000).collect();
+    assert_eq!(&played[start..start + 1000], &expected[..]);
+    assert!(played[start + 1000..].iter().all(|&s| s == 0));
+    // The ring primes at half its 200 ms: about 100 ms of lead.
+    assert!((80..=120).contains(&start), "{start} frames of lead");
+    let c = stats.counts();
+    assert_eq!((c.underruns, c.played_frames), (0, 1000), "{c:?}");
 }

@@ -35,6 +35,13 @@
 //! overruns (times the ring was full and input waited), frames played,
 //! device errors, streams opened, latency.
 //!
+//! # The start
+//!
+//! The device plays silence until the ring is half full (or the stream
+//! has ended, for a stream shorter than that), so playback starts with a
+//! cushion of `buffer / 2` instead of underrunning on the first chunks;
+//! underruns are counted only from then on.
+//!
 //! # The tail
 //!
 //! At the end of a stream the last samples are still in the device's own

@@ -190,7 +190,8 @@ impl SampleRing {
         n
     }
 
-    /// From now on a short pull is an underrun.
+    /// The device may start taking samples; from now on a short pull is an
+    /// underrun.
     pub fn set_primed(&self) {
         self.primed.store(true, Ordering::Release);
     }
@@ -225,11 +226,16 @@ impl SampleRing {
 
     // ---- consumer side ----
 
-    /// Fills `out` with waiting samples and the rest with silence; counts
-    /// an underrun if the stream was playing and came up short; wakes the
+    /// Fills `out` with waiting samples and the rest with silence (only
+    /// silence until the ring is primed); counts an underrun if the
+    /// stream was playing and came up short; wakes the
     /// producer if it waits for the room this pull made. Returns the
     /// samples of stream data taken. Never allocates or blocks.
     pub fn pull(&self, out: &mut [i16]) -> usize {
+        if !self.started() {
+            out.fill(0);
+            return 0;
+        }
         let r = self.read.load(Ordering::Relaxed);
         let w = self.written.load(Ordering::Acquire);
         let ch = usize::from(self.channels);
@@ -246,6 +252,10 @@ impl SampleRing {
 
     /// Like [`SampleRing::pull`] for devices that take `f32` samples.
     pub fn pull_f32(&self, out: &mut [f32]) -> usize {
+        if !self.started() {
+            out.fill(0.0);
+            return 0;
+        }
         let r = self.read.load(Ordering::Relaxed);
         let w = self.written.load(Ordering::Acquire);
         let ch = usize::from(self.channels);
@@ -259,6 +269,14 @@ impl SampleRing {
         self.read.store(r.wrapping_add(n), Ordering::Release);
         self.account(n, out.len());
         n
+    }
+
+    /// Whether the device may take samples: once the producer has primed
+    /// the ring (or ended the stream before it could). Until then the
+    /// device plays silence, so playback starts with a full cushion
+    /// instead of underrunning on the first chunks.
+    fn started(&self) -> bool {
+        self.primed.load(Ordering::Acquire) || self.ended.load(Ordering::Acquire)
     }
 
     fn account(&self, got: usize, asked: usize) {
@@ -305,6 +323,7 @@ mod tests {
     #[test]
     fn takes_whole_frames_and_wraps_around() {
         let (r, _) = ring(5, 2); // rounded up to 6 samples
+        r.set_primed();
         assert_eq!(r.capacity(), 6);
         assert_eq!(r.push(&[1, 2, 3, 4, 5]), 4);
         let mut out = [9; 2];
@@ -319,6 +338,7 @@ mod tests {
     #[test]
     fn wakes_once_when_the_wanted_room_frees() {
         let (r, wakes) = ring(8, 1);
+        r.set_primed();
         r.push(&[1; 8]);
         assert!(!r.want_room(4));
         let mut out = [0; 2];
@@ -332,6 +352,20 @@ mod tests {
         assert!(r.want_room(2));
         r.pull(&mut out);
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn nothing_is_taken_before_the_ring_is_primed_or_ended() {
+        let (r, _) = ring(8, 1);
+        r.push(&[3; 2]);
+        let mut out = [9; 4];
+        assert_eq!(r.pull(&mut out), 0);
+        assert_eq!((out, r.len()), ([0; 4], 2));
+        assert_eq!(r.stats().counts().underruns, 0);
+        r.set_ended(); // a stream shorter than the priming level
+        assert_eq!(r.pull(&mut out), 2);
+        assert_eq!(out, [3, 3, 0, 0]);
+        assert_eq!(r.stats().counts().underruns, 0);
     }
 
     #[test]
