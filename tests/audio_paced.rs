@@ -60,7 +60,14 @@ fn the_generators_give_their_samples() {
     let out = h.collector::<AudioChunk>(id, "outbox").unwrap();
     h.run_until_idle();
     let all: Vec<AudioChunk> = out.drain();
-    assert_eq!(all, vec![AudioChunk { rate: 8000, channels: 2, samples: vec![1, 2, 3, 4] }]);
+    assert_eq!(
+        all,
+        vec![AudioChunk {
+            rate: 8000,
+            channels: 2,
+            samples: vec![1, 2, 3, 4]
+        }]
+    );
 
     let id = h.spawn(PacedSource::sine(8000, 1, 2000.0, 1000, 4).unpaced());
     let out = h.collector::<AudioChunk>(id, "outbox").unwrap();
@@ -75,13 +82,21 @@ fn the_generators_give_their_samples() {
     let mut distinct = s.clone();
     distinct.sort();
     distinct.dedup();
-    assert!(distinct.len() > 980, "noise repeats: {} distinct", distinct.len());
+    assert!(
+        distinct.len() > 980,
+        "noise repeats: {} distinct",
+        distinct.len()
+    );
 }
 
 #[test]
 fn a_full_consumer_holds_the_chunk_and_pauses_the_source() {
     let mut h = Harness::new();
-    let id = h.spawn(PacedSource::new(1000, 1, 100, |n, _| n as i16).chunk_frames(10).unpaced());
+    let id = h.spawn(
+        PacedSource::new(1000, 1, 100, |n, _| n as i16)
+            .chunk_frames(10)
+            .unpaced(),
+    );
     let out = h.bounded_collector::<AudioChunk>(id, "outbox", 3).unwrap();
     h.run_until_idle();
     assert_eq!(out.len(), 3);

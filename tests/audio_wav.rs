@@ -62,7 +62,11 @@ fn failure<E: std::error::Error + Clone + 'static>(sigs: &[Signal]) -> E {
 
 fn soxi(flag: &str, path: &Path) -> String {
     let o = Command::new("soxi").arg(flag).arg(path).output().unwrap();
-    assert!(o.status.success(), "soxi failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "soxi failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
@@ -102,7 +106,10 @@ fn the_file_written_equals_sox_s_byte_for_byte() {
         let ours = dir.path().join(format!("ours-{rate}-{ch}.wav"));
         let r = rate.to_string();
         let c = ch.to_string();
-        sox_make(&theirs, &["-r", &r, "-c", &c, "-b", "16", "-e", "signed-integer"]);
+        sox_make(
+            &theirs,
+            &["-r", &r, "-c", &c, "-b", "16", "-e", "signed-integer"],
+        );
         let samples = sox_samples(&theirs);
         assert!(!samples.is_empty());
         // In uneven chunks, to cross chunk boundaries.
@@ -111,8 +118,14 @@ fn the_file_written_equals_sox_s_byte_for_byte() {
             .chunks(frame * 37)
             .map(|s| chunk(rate, ch, s.to_vec()))
             .collect();
-        assert_eq!(write(&ours, chunks, Signal::ProducerFinished), vec![Signal::ProducerFinished]);
-        let (a, b) = (std::fs::read(&theirs).unwrap(), std::fs::read(&ours).unwrap());
+        assert_eq!(
+            write(&ours, chunks, Signal::ProducerFinished),
+            vec![Signal::ProducerFinished]
+        );
+        let (a, b) = (
+            std::fs::read(&theirs).unwrap(),
+            std::fs::read(&ours).unwrap(),
+        );
         assert_eq!(&a[..44], &b[..44], "header at {rate} Hz x{ch}");
         assert!(a == b, "the data differ at {rate} Hz x{ch}");
         // And our header function on its own.
@@ -127,8 +140,13 @@ fn soxi_and_sox_read_our_file() {
     }
     let dir = TempDir::new("wav-soxi");
     let path = dir.path().join("ours.wav");
-    let samples: Vec<i16> = (0..4800).map(|i| ((i * 7919) % 65536 - 32768) as i16).collect();
-    let chunks = samples.chunks(1000).map(|s| chunk(48000, 2, s.to_vec())).collect();
+    let samples: Vec<i16> = (0..4800)
+        .map(|i| ((i * 7919) % 65536 - 32768) as i16)
+        .collect();
+    let chunks = samples
+        .chunks(1000)
+        .map(|s| chunk(48000, 2, s.to_vec()))
+        .collect();
     write(&path, chunks, Signal::ProducerFinished);
     assert_eq!(soxi("-r", &path), "48000");
     assert_eq!(soxi("-c", &path), "2");
@@ -147,11 +165,18 @@ fn the_reader_gives_sox_s_samples_from_an_extensible_file() {
     // sox writes 4 channels as WAVE_FORMAT_EXTENSIBLE with a fact chunk.
     sox_make(&path, &["-r", "8000", "-c", "4", "-b", "16"]);
     let head = std::fs::read(&path).unwrap();
-    assert_eq!(&head[20..22], &[0xfe, 0xff], "not extensible: the test lost its point");
+    assert_eq!(
+        &head[20..22],
+        &[0xfe, 0xff],
+        "not extensible: the test lost its point"
+    );
     let (chunks, sigs) = read(PcmFileReader::wav(&path).chunk_frames(100));
     assert_eq!(sigs, vec![Signal::ProducerFinished]);
     assert!(chunks.iter().all(|c| c.rate == 8000 && c.channels == 4));
-    assert_eq!(chunks.iter().map(|c| c.frames()).collect::<Vec<_>>(), vec![100, 100, 100, 100]);
+    assert_eq!(
+        chunks.iter().map(|c| c.frames()).collect::<Vec<_>>(),
+        vec![100, 100, 100, 100]
+    );
     let got: Vec<i16> = chunks.into_iter().flat_map(|c| c.samples).collect();
     assert_eq!(got, sox_samples(&path));
 }
@@ -189,7 +214,10 @@ fn the_header_is_patched_on_shutdown_and_after_a_format_change() {
 fn an_empty_stream_is_a_valid_empty_file() {
     let dir = TempDir::new("wav-empty");
     let path = dir.path().join("empty.wav");
-    assert_eq!(write(&path, vec![], Signal::ProducerFinished), vec![Signal::ProducerFinished]);
+    assert_eq!(
+        write(&path, vec![], Signal::ProducerFinished),
+        vec![Signal::ProducerFinished]
+    );
     assert_eq!(std::fs::read(&path).unwrap(), wav_header(44100, 2, 0));
     let (chunks, sigs) = read(PcmFileReader::wav(&path));
     assert!(chunks.is_empty());
@@ -271,7 +299,13 @@ fn bad_files_are_typed_errors() {
                 bits: 32,
             },
         ),
-        (wav_header(8000, 0, 0).to_vec(), WavError::BadFormat { rate: 8000, channels: 0 }),
+        (
+            wav_header(8000, 0, 0).to_vec(),
+            WavError::BadFormat {
+                rate: 8000,
+                channels: 0,
+            },
+        ),
         (
             // data before fmt
             [&b"RIFF\0\0\0\0WAVEdata\0\0\0\0"[..]].concat(),
@@ -287,7 +321,10 @@ fn bad_files_are_typed_errors() {
     let (_, sigs) = read(PcmFileReader::wav(dir.path().join("missing.wav")));
     match sigs.as_slice() {
         [Signal::Failed(f)] => {
-            assert_eq!(f.downcast_ref::<FileError>().unwrap().kind(), std::io::ErrorKind::NotFound)
+            assert_eq!(
+                f.downcast_ref::<FileError>().unwrap().kind(),
+                std::io::ErrorKind::NotFound
+            )
         }
         other => panic!("{other:?}"),
     }

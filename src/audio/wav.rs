@@ -140,7 +140,9 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 pub fn parse_wav_header(bytes: &[u8]) -> Result<Option<WavInfo>, WavError> {
     if bytes.len() < 12 {
         let n = bytes.len().min(4);
-        if bytes[..n] != b"RIFF"[..n] || (bytes.len() > 8 && bytes[8..] != b"WAVE"[..bytes.len() - 8]) {
+        if bytes[..n] != b"RIFF"[..n]
+            || (bytes.len() > 8 && bytes[8..] != b"WAVE"[..bytes.len() - 8])
+        {
             return Err(WavError::NotWave);
         }
         return Ok(None);

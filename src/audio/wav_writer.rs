@@ -218,7 +218,9 @@ impl Component for WavWriter {
             self.finishing.get_or_insert(sig);
         }
         for _ in 0..BATCH {
-            let Some(chunk) = self.inbox.recv() else { break };
+            let Some(chunk) = self.inbox.recv() else {
+                break;
+            };
             if let Err(f) = self.write_chunk(&chunk) {
                 return self.fail(f);
             }
