@@ -4,3 +4,11 @@
 //! a TCP stream, reliable multicast or an Icecast mount go through
 //! the Ogg page parser and the Vorbis decoder to a sound device or a WAV
 //! file.
+
+pub mod pcm;
+pub mod out;
+pub mod paced;
+pub mod wav;
+pub mod wav_writer;
+pub mod raw_reader;
+pub mod mixer;
