@@ -4,3 +4,9 @@
 //! a TCP stream, reliable multicast or an Icecast mount go through
 //! the Ogg page parser and the Vorbis decoder to a sound device or a WAV
 //! file.
+
+pub mod ogg;
+pub mod pcm;
+pub mod vorbis;
+
+pub use pcm::AudioChunk;
