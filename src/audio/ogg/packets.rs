@@ -36,7 +36,7 @@ pub struct Packet {
     /// The page's granule position, on the last packet that ends on a page
     /// (the others have `None`, as in libogg).
     pub granule: Option<u64>,
-    /// The first packet of a logical stream (on its BOS page).
+    /// The first packet of a logical stream (begun on its BOS page).
     pub bos: bool,
     /// The last packet of a logical stream (the last to end on its EOS page).
     pub eos: bool,
@@ -73,6 +73,8 @@ struct StreamState {
     discarding: bool,
     /// The next packet handed out gets `after_gap`.
     gap: bool,
+    /// The next packet handed out is the stream's first (`bos`).
+    first: bool,
     /// Last use, for choosing whom to forget.
     last_used: u64,
 }
@@ -86,6 +88,7 @@ impl StreamState {
             in_packet: false,
             discarding: false,
             gap: false,
+            first: false,
             last_used: now,
         }
     }
@@ -155,6 +158,7 @@ impl Demux {
             if page.is_bos() {
                 // The same serial starting again: a new stream.
                 self.streams[i] = StreamState::new(serial, page.sequence(), self.clock);
+                self.streams[i].first = true;
             }
             self.streams[i].last_used = self.clock;
             return i;
@@ -170,6 +174,7 @@ impl Demux {
         // Joining a stream after its start: the first thing heard of it
         // may be the middle of a packet, which the next packet reports.
         st.gap = !page.is_bos();
+        st.first = page.is_bos();
         self.streams.push(st);
         self.streams.len() - 1
     }
@@ -207,7 +212,6 @@ impl Demux {
         let mut last_kept = false;
         let mut start = 0usize;
         let mut end = 0usize;
-        let mut first_on_page = true;
         for &lace in page.segments() {
             end += lace as usize;
             if lace == 255 {
@@ -239,12 +243,11 @@ impl Demux {
                     serial: st.serial,
                     data,
                     granule: None,
-                    bos: page.is_bos() && first_on_page,
+                    bos: std::mem::take(&mut st.first),
                     eos: false,
                     after_gap: std::mem::take(&mut st.gap),
                 });
             }
-            first_on_page = false;
             st.in_packet = false;
             start = end;
         }
