@@ -67,16 +67,47 @@ pub fn sample_to_f32(s: i16) -> f32 {
 }
 
 /// One float sample as 16 bits, as libvorbisfile's `ov_read` does it:
-/// scaled by 32768, rounded to the nearest, clipped.
-#[inline]
+/// scaled by 32768, rounded to the nearest, clipped. Branch-free and
+/// without a libm call (the decoder converts every sample through here):
+/// clamped first, then rounded by adding and taking away 1.5 * 2^23, which
+/// leaves the float holding an integer (ties to even, as `lrintf`).
+#[inline(always)]
 pub fn f32_to_sample(f: f32) -> i16 {
-    let v = (f * 32768.0).round();
-    if v >= 32767.0 {
-        32767
-    } else if v <= -32768.0 {
-        -32768
-    } else {
-        v as i16
+    const MAGIC: f32 = 12_582_912.0;
+    // `max`/`min` also turn NaN into a bound's side; NaN becomes 0 below.
+    let v = (f * 32768.0).clamp(-32768.0, 32767.0);
+    let r = (v + MAGIC) - MAGIC;
+    r as i16
+}
+
+/// Converts planar float channels (`planar[c][i]`, frames `range`) to
+/// interleaved 16-bit samples, appended to `out`.
+pub fn interleave_f32(planar: &[Vec<f32>], range: std::ops::Range<usize>, out: &mut Vec<i16>) {
+    let channels = planar.len();
+    let frames = range.len();
+    let start = out.len();
+    out.resize(start + frames * channels, 0);
+    let dst = &mut out[start..];
+    match planar {
+        [mono] => {
+            for (d, &s) in dst.iter_mut().zip(&mono[range]) {
+                *d = f32_to_sample(s);
+            }
+        }
+        [l, r] => {
+            let (l, r) = (&l[range.clone()], &r[range]);
+            for ((d, &a), &b) in dst.chunks_exact_mut(2).zip(l).zip(r) {
+                d[0] = f32_to_sample(a);
+                d[1] = f32_to_sample(b);
+            }
+        }
+        _ => {
+            for (c, ch) in planar.iter().enumerate() {
+                for (d, &s) in dst.chunks_exact_mut(channels).zip(&ch[range.clone()]) {
+                    d[c] = f32_to_sample(s);
+                }
+            }
+        }
     }
 }
 
@@ -92,6 +123,20 @@ mod tests {
         assert_eq!(f32_to_sample(0.5 / 32768.0 * 0.9), 0);
         assert_eq!(f32_to_sample(1.0 / 32768.0), 1);
         assert_eq!(f32_to_sample(f32::NAN), 0);
+        assert_eq!(f32_to_sample(-1.0), -32768);
+        assert_eq!(f32_to_sample(2.5 / 32768.0), 2);
+        assert_eq!(f32_to_sample(-3.7 / 32768.0), -4);
+        let mut out = vec![9];
+        interleave_f32(
+            &[vec![0.0, 0.5, 1.0], vec![0.0, -0.5, -1.0]],
+            1..3,
+            &mut out,
+        );
+        assert_eq!(out, [9, 16384, -16384, 32767, -32768]);
+        let mut out = Vec::new();
+        let three = [vec![0.0; 2], vec![1.0 / 32768.0; 2], vec![2.0 / 32768.0; 2]];
+        interleave_f32(&three, 0..2, &mut out);
+        assert_eq!(out, [0, 1, 2, 0, 1, 2]);
         let c = AudioChunk::new(48_000, 2, vec![0; 96]);
         assert_eq!(c.frames(), 48);
         assert_eq!(c.duration(), std::time::Duration::from_millis(1));

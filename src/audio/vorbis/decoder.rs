@@ -21,7 +21,7 @@
 
 use super::comments::{read_comments, CommentError, VorbisComments};
 use crate::audio::ogg::Packet;
-use crate::audio::pcm::{f32_to_sample, AudioChunk};
+use crate::audio::pcm::{interleave_f32, AudioChunk};
 use lewton::audio::{read_audio_packet_generic, AudioReadError, PreviousWindowRight};
 use lewton::header::{
     read_header_ident, read_header_setup, HeaderReadError, IdentHeader, SetupHeader,
@@ -301,16 +301,8 @@ impl VorbisDecoder {
         self.stats.trimmed_frames += n - frames as u64;
         let channels = planar.len();
         let mut samples = Vec::with_capacity(frames * channels);
-        let (s, e) = (skip as usize, skip as usize + frames);
-        if channels == 1 {
-            samples.extend(planar[0][s..e].iter().map(|&f| f32_to_sample(f)));
-        } else {
-            for i in s..e {
-                for ch in &planar {
-                    samples.push(f32_to_sample(ch[i]));
-                }
-            }
-        }
+        let s = skip as usize;
+        interleave_f32(&planar, s..s + frames, &mut samples);
         self.stats.frames += frames as u64;
         if frames == 0 {
             return Ok(Decoded::Nothing);
