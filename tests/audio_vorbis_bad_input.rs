@@ -276,3 +276,69 @@ fn not_vorbis_and_out_of_order() {
     let got = decode_core(&join(&[q0, q1]), 1000);
     assert_eq!(got.errors, [VorbisError::UnexpectedPacket { wanted: 3 }]);
 }
+
+/// A 60-byte setup header claiming a codebook of 2^23 entries of 2^16
+/// dimensions: lewton 0.10 would try to allocate 2 TB for it and abort the
+/// process. The decoder refuses it first, with a typed error.
+#[test]
+fn a_hostile_setup_header_is_refused_not_allocated() {
+    use kamaelia::audio::ogg::{FLAG_BOS, FLAG_EOS};
+    fn pack(fields: &[(u64, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (pos, bit) in fields
+            .iter()
+            .flat_map(|&(v, n)| (0..n).map(move |i| (v >> i) & 1 == 1))
+            .enumerate()
+        {
+            if pos % 8 == 0 {
+                out.push(0);
+            }
+            if bit {
+                *out.last_mut().unwrap() |= 1 << (pos % 8);
+            }
+        }
+        out
+    }
+    let mut ident = b"\x01vorbis".to_vec();
+    ident.extend_from_slice(&0u32.to_le_bytes());
+    ident.push(2);
+    ident.extend_from_slice(&44_100u32.to_le_bytes());
+    ident.extend_from_slice(&[0; 12]);
+    ident.extend_from_slice(&[0xb8, 1]);
+    let mut comment = b"\x03vorbis".to_vec();
+    comment.extend_from_slice(&[0; 8]);
+    comment.push(1);
+    let giant = [
+        (0, 8),
+        (0x56_4342, 24),
+        (0xffff, 16),
+        (1 << 23, 24),
+        (1, 1),
+        (0, 5),
+        (1 << 23, 24),
+        (2, 4),
+        (0, 64),
+        (7, 4),
+        (0, 1),
+        (0, 64),
+    ];
+    let setup = [b"\x05vorbis".as_slice(), &pack(&giant)].concat();
+    let p0 = Page::build(FLAG_BOS, 0, 1, 0, &[ident.len() as u8], &ident);
+    let p1 = Page::build(
+        0,
+        0,
+        1,
+        1,
+        &[comment.len() as u8, setup.len() as u8],
+        &[comment, setup].concat(),
+    );
+    let p2 = Page::build(FLAG_EOS, 1000, 1, 2, &[3], &[0, 0, 0]);
+    let got = decode_core(&join(&[p0, p1, p2]), 1000);
+    assert!(
+        matches!(got.errors[..], [VorbisError::Setup(_)]),
+        "{:?}",
+        got.errors
+    );
+    assert_eq!(got.vorbis.bad_headers, 1);
+    assert!(got.chunks.is_empty());
+}

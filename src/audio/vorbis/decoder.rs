@@ -20,6 +20,7 @@
 //! until a new identification header), a bad audio packet is skipped.
 
 use super::comments::{read_comments, CommentError, VorbisComments};
+use super::setup_check::codebooks_fit;
 use crate::audio::ogg::Packet;
 use crate::audio::pcm::{interleave_f32, AudioChunk};
 use lewton::audio::{read_audio_packet_generic, AudioReadError, PreviousWindowRight};
@@ -216,6 +217,12 @@ impl VorbisDecoder {
                 if p.data.first().is_none_or(|b| b & 1 == 0) {
                     self.stats.bad_headers += 1;
                     return Err(VorbisError::UnexpectedPacket { wanted: 5 });
+                }
+                if !codebooks_fit(&p.data) {
+                    // lewton would size its tables from these counts
+                    // before finding the data missing (see setup_check).
+                    self.stats.bad_headers += 1;
+                    return Err(VorbisError::Setup(HeaderReadError::HeaderBadFormat));
                 }
                 let blocksizes = (ident.blocksize_0, ident.blocksize_1);
                 match read_header_setup(&p.data, ident.audio_channels, blocksizes) {

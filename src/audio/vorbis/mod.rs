@@ -9,6 +9,7 @@
 pub mod comments;
 pub mod component;
 pub mod decoder;
+mod setup_check;
 
 pub use comments::VorbisComments;
 pub use component::{VorbisDecode, VorbisDecodeStats};
