@@ -42,6 +42,11 @@ impl Page {
 
     /// Builds a page (with its CRC) from its parts; `segments` is the
     /// lacing table and must describe `body`. For tests and encoders.
+    ///
+    /// # Panics
+    ///
+    /// If there are more than 255 segments or they do not add up to
+    /// `body`'s length (a caller's mistake, not bad input).
     pub fn build(
         flags: u8,
         granule: u64,
