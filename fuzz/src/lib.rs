@@ -11,6 +11,7 @@
 use std::ops::Range;
 use std::time::Duration;
 
+pub mod audio;
 pub mod http;
 pub mod icy;
 pub mod torrent;
