@@ -7,3 +7,4 @@ pub mod maker;
 pub mod metainfo;
 pub mod pieces;
 pub mod tracker;
+pub mod wire;
