@@ -85,7 +85,8 @@ fn extension_handshake_round_trips_with_every_field() {
 fn extension_handshake_skips_unknown_keys_and_reads_unsorted_ones() {
     // Unsorted, with keys of other extensions and an `m` entry that is
     // not UTF-8.
-    let payload = b"d1:v3:abc1:md6:ut_pexi1e11:ut_metadatai2e2:\xff\xfei9ee4:ipv616:0123456789abcdef\
+    let payload =
+        b"d1:v3:abc1:md6:ut_pexi1e11:ut_metadatai2e2:\xff\xfei9ee4:ipv616:0123456789abcdef\
                     12:complete_agoi-1e13:metadata_sizei100e11:upload_onlyi1e5:extrald1:xi1eeee";
     let hs = ExtHandshake::parse(payload).unwrap();
     assert_eq!(hs.id_of(UT_METADATA), Some(2));
@@ -103,9 +104,15 @@ fn extension_handshake_wrong_kinds_and_garbage_are_typed_errors() {
     let cases: &[(&[u8], Result<ExtHandshake, ExtError>)] = &[
         (b"d1:mi1ee", wrong("m", "a dictionary")),
         (b"d1:md11:ut_metadata1:xee", wrong("m", "integers")),
-        (b"d1:md11:ut_metadatai256eee", Err(ExtError::OutOfRange("m"))),
+        (
+            b"d1:md11:ut_metadatai256eee",
+            Err(ExtError::OutOfRange("m")),
+        ),
         (b"d1:md11:ut_metadatai-1eee", Err(ExtError::OutOfRange("m"))),
-        (b"d13:metadata_size3:abce", wrong("metadata_size", "an integer")),
+        (
+            b"d13:metadata_size3:abce",
+            wrong("metadata_size", "an integer"),
+        ),
         (
             b"d13:metadata_sizei-5ee",
             Err(ExtError::OutOfRange("metadata_size")),
@@ -127,7 +134,13 @@ fn extension_handshake_wrong_kinds_and_garbage_are_typed_errors() {
         );
     }
     // Garbage bencode, in an extended message that decoded fine.
-    for garbage in [&b"d1:m"[..], b"\x00\x01\x02", b"", b"d1:mdee trailing", b"i99999999999999999999e"] {
+    for garbage in [
+        &b"d1:m"[..],
+        b"\x00\x01\x02",
+        b"",
+        b"d1:mdee trailing",
+        b"i99999999999999999999e",
+    ] {
         let msg = Message::Extended {
             id: 0,
             payload: Bytes::copy_from_slice(garbage),
@@ -218,7 +231,10 @@ fn malformed_metadata_messages_are_typed_errors() {
         Err(MetadataError::BadField("piece"))
     );
     assert_eq!(parse(b"i1e"), Err(MetadataError::NotADictionary));
-    assert!(matches!(parse(b"d8:msg_ty"), Err(MetadataError::Bencode(_))));
+    assert!(matches!(
+        parse(b"d8:msg_ty"),
+        Err(MetadataError::Bencode(_))
+    ));
     // An unknown msg_type is ignored (BEP 9).
     assert_eq!(parse(b"d8:msg_typei7e5:piecei0ee"), Ok(None));
     // More than a piece of data.

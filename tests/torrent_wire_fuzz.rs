@@ -74,13 +74,19 @@ fn the_committed_corpus_passes_and_reaches_every_part() {
     }
     assert!(meta.completed >= 4, "{meta:?}");
     assert!(meta.mismatches >= 2, "{meta:?}");
-    assert!(meta.ext_handshakes >= 1 && meta.metadata_msgs >= 1, "{meta:?}");
+    assert!(
+        meta.ext_handshakes >= 1 && meta.metadata_msgs >= 1,
+        "{meta:?}"
+    );
 }
 
 #[test]
 fn mutated_seeds_and_noise_pass() {
     for (target, check) in [
-        ("peer_wire", checks::peer_wire as fn(&[u8]) -> checks::WireSummary),
+        (
+            "peer_wire",
+            checks::peer_wire as fn(&[u8]) -> checks::WireSummary,
+        ),
         ("ut_metadata", checks::ut_metadata),
     ] {
         let seeds = corpus(target);
@@ -94,6 +100,9 @@ fn mutated_seeds_and_noise_pass() {
             };
             add(&mut total, &check(&data));
         }
-        assert!(total.messages + total.completed > 100, "{target}: {total:?}");
+        assert!(
+            total.messages + total.completed > 100,
+            "{target}: {total:?}"
+        );
     }
 }

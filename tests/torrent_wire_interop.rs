@@ -133,7 +133,12 @@ struct Seen {
 
 /// Serves `info` (metadata only, no pieces) on `stream` until `stop` says
 /// so, the peer closes, or [`LIMIT`].
-fn serve(mut stream: TcpStream, info: &Bytes, hash: [u8; 20], mut stop: impl FnMut() -> bool) -> Seen {
+fn serve(
+    mut stream: TcpStream,
+    info: &Bytes,
+    hash: [u8; 20],
+    mut stop: impl FnMut() -> bool,
+) -> Seen {
     stream
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
@@ -383,7 +388,9 @@ fn we_fetch_metadata_from_a_libtorrent_seed() {
             };
             if id == EXT_HANDSHAKE_ID {
                 let theirs = ExtHandshake::parse(&payload).unwrap();
-                let ut = theirs.id_of(UT_METADATA).expect("libtorrent serves metadata");
+                let ut = theirs
+                    .id_of(UT_METADATA)
+                    .expect("libtorrent serves metadata");
                 let size = theirs.metadata_size.expect("a seed says the size");
                 let mut a = MetadataAssembler::new(hash, size).unwrap();
                 while let Some(p) = a.next_request() {
@@ -400,7 +407,9 @@ fn we_fetch_metadata_from_a_libtorrent_seed() {
                     panic!("a seed sends data")
                 };
                 let a = assembler.as_mut().expect("after the handshake");
-                if let MetadataProgress::Complete(bytes) = a.accept(piece, total_size, &data).unwrap() {
+                if let MetadataProgress::Complete(bytes) =
+                    a.accept(piece, total_size, &data).unwrap()
+                {
                     info = Some(bytes);
                 }
             }
@@ -520,7 +529,8 @@ fn aria2c_fetches_metadata_from_us() {
     };
     assert!(status.success(), "aria2c: {status}");
     let saved = dir.path().join(format!("{}.torrent", hex(&hash)));
-    let m = Metainfo::from_bytes(&std::fs::read(&saved).expect("aria2c saved the .torrent")).unwrap();
+    let m =
+        Metainfo::from_bytes(&std::fs::read(&saved).expect("aria2c saved the .torrent")).unwrap();
     assert_eq!(m.info_hash(), hash);
     assert_eq!(m.raw_info(), &info[..]);
 }

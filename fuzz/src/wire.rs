@@ -132,7 +132,12 @@ pub fn peer_wire(data: &[u8]) -> WireSummary {
     };
     let limits = limits_for(seed);
     let handshake = seed & 0x80 != 0;
-    let whole = run(stream, &[stream.len()][..usize::from(!stream.is_empty())], limits, handshake);
+    let whole = run(
+        stream,
+        &[stream.len()][..usize::from(!stream.is_empty())],
+        limits,
+        handshake,
+    );
     let cut = run(stream, &cuts(seed, stream.len()), limits, handshake);
     assert_eq!(whole, cut, "cutting the stream changed the result");
     let (hs, msgs, result) = whole;
@@ -152,13 +157,18 @@ pub fn peer_wire(data: &[u8]) -> WireSummary {
             Message::Piece { data, .. } => assert!(data.len() <= limits.max_block as usize),
             Message::Bitfield(b) => {
                 if let Some(n) = limits.piece_count {
-                    assert!(kamaelia::protocol::torrent::pieces::Bitfield::from_bytes(b, n).is_ok());
+                    assert!(
+                        kamaelia::protocol::torrent::pieces::Bitfield::from_bytes(b, n).is_ok()
+                    );
                 }
             }
             _ => {}
         }
     }
-    assert!(stream.starts_with(&again), "messages re-encode to the input");
+    assert!(
+        stream.starts_with(&again),
+        "messages re-encode to the input"
+    );
     match &result {
         Ok(()) => assert_eq!(again.len(), stream.len(), "clean end at a boundary"),
         Err(WireError::Truncated { buffered }) => {

@@ -168,7 +168,7 @@ impl MetadataAssembler {
 /// dictionary): the piece, sliced from `info` without a copy, or a reject
 /// past its end (or for an info dictionary too large to serve).
 pub fn serve_metadata(info: &Bytes, piece: u32) -> MetadataMsg {
-    let start = piece as usize * METADATA_PIECE_SIZE;
+    let start = (piece as usize).saturating_mul(METADATA_PIECE_SIZE);
     if info.len() > MAX_METADATA_SIZE as usize || start >= info.len() {
         return MetadataMsg::Reject { piece };
     }

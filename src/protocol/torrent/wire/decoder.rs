@@ -164,8 +164,12 @@ impl Decoder {
         self.buf.len()
     }
 
-    /// Appends bytes that arrived.
+    /// Appends bytes that arrived (dropped once the decoder has failed:
+    /// nothing more will be decoded, so nothing more is kept).
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
         self.make_room(bytes.len());
         self.buf.extend_from_slice(bytes);
     }
@@ -173,6 +177,9 @@ impl Decoder {
     /// Reads once from `r` (at most `max` bytes) straight into the buffer;
     /// `Ok(0)` is the end of the stream.
     pub fn read_from(&mut self, r: &mut impl io::Read, max: usize) -> io::Result<usize> {
+        if self.failed.is_some() {
+            self.buf.clear();
+        }
         self.make_room(max);
         let room = (self.buf.capacity() - self.buf.len()).min(max);
         let start = self.buf.len();

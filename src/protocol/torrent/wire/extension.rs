@@ -87,7 +87,8 @@ impl ExtHandshake {
     /// Appends the whole message (length prefix, id 20, extension id 0).
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), WireError> {
         let payload = self.to_bytes();
-        let len = u32::try_from(payload.len() + 2).map_err(|_| WireError::TooLong(payload.len()))?;
+        let len =
+            u32::try_from(payload.len() + 2).map_err(|_| WireError::TooLong(payload.len()))?;
         out.reserve(4 + len as usize);
         out.put_u32(len);
         out.put_u8(MessageId::Extended as u8);
@@ -127,11 +128,15 @@ impl ExtHandshake {
         };
         hs.yourip = match d.get(b"yourip") {
             None => None,
-            Some(Value::Bytes(b)) => Some(match b.len() {
-                4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(*b).expect("4 bytes"))),
-                16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(*b).expect("16 bytes"))),
-                _ => return Err(ExtError::OutOfRange("yourip")),
-            }),
+            Some(Value::Bytes(b)) => {
+                if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                    Some(IpAddr::V4(Ipv4Addr::from(v4)))
+                } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
+                    Some(IpAddr::V6(Ipv6Addr::from(v6)))
+                } else {
+                    return Err(ExtError::OutOfRange("yourip"));
+                }
+            }
             Some(_) => return Err(wrong("yourip", "a string")),
         };
         Ok(hs)
