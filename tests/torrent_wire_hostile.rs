@@ -307,4 +307,14 @@ fn errors_are_final() {
     d.push(&[0, 0, 0, 1, 2]);
     assert_eq!(d.next(), Err(WireError::UnknownMessage(99)));
     assert_eq!(d.finish(), Err(WireError::UnknownMessage(99)));
+    // A peer that goes on sending after the error costs no memory.
+    let held = d.buffered();
+    for _ in 0..100 {
+        d.push(&[0; 1000]);
+    }
+    assert_eq!(d.buffered(), held);
+    let mut r: &[u8] = &[7; 5000];
+    assert_eq!(d.read_from(&mut r, 4096).unwrap(), 4096);
+    assert_eq!(d.buffered(), 4096, "what was held is dropped first");
+    assert_eq!(d.take_handshake(), Err(WireError::UnknownMessage(99)));
 }
