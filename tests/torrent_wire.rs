@@ -192,6 +192,17 @@ fn handshake_bytes_bits_and_every_split() {
         assert_eq!(d.next().unwrap(), Some(Message::Interested));
         assert_eq!(d.finish(), Ok(()));
     }
+    // The info-hash before the peer id: at 48 bytes, not 47.
+    let mut d = Decoder::new(Limits::default());
+    d.push(&stream[..47]);
+    assert_eq!(d.peek_info_hash(), Ok(None));
+    d.push(&stream[47..48]);
+    assert_eq!(d.peek_info_hash(), Ok(Some([0xaa; 20])));
+    assert_eq!(d.take_handshake(), Ok(None), "the peer id still to come");
+    assert_eq!(
+        Handshake::peek_info_hash(b"GET / HTTP/1.1"),
+        Err(WireError::BadProtocolLength(b'G'))
+    );
     // A plain BEP 3 handshake: no bits.
     let mut plain = want;
     plain[20..28].fill(0);

@@ -83,7 +83,16 @@ fn run(stream: &[u8], pieces: &[usize], limits: Limits, handshake: bool) -> Run 
         at += n;
         let r = (|| -> Result<(), WireError> {
             if handshake && hs.is_none() {
-                hs = d.take_handshake()?;
+                let peeked = d.peek_info_hash();
+                let taken = d.take_handshake();
+                match (&peeked, &taken) {
+                    (Ok(Some(p)), Ok(Some(h))) => assert_eq!(p, &h.info_hash),
+                    (Ok(Some(_)), Ok(None)) => assert!(d.buffered() < HANDSHAKE_LEN),
+                    (Ok(None), t) => assert!(matches!(t, Ok(None)) && d.buffered() < 48),
+                    (Err(p), Err(t)) => assert_eq!(p, t),
+                    (p, t) => panic!("peek {p:?} and take {t:?} disagree"),
+                }
+                hs = taken?;
                 if hs.is_none() {
                     return Ok(());
                 }

@@ -19,6 +19,7 @@ use super::handshake::{Handshake, HANDSHAKE_LEN};
 use super::message::{Message, MessageId};
 use super::WireError;
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef, BLOCK_SIZE};
+use crate::protocol::torrent::tracker::InfoHash;
 
 /// The read buffer's size: room for a few 16 KiB blocks per read.
 pub const DEFAULT_READ_CHUNK: usize = 64 * 1024;
@@ -222,6 +223,15 @@ impl Decoder {
             }
             self.spare.push(old);
         }
+    }
+
+    /// The info-hash of the peer's handshake once its first 48 bytes are
+    /// in, before the rest (see [`Handshake::peek_info_hash`]).
+    pub fn peek_info_hash(&self) -> Result<Option<InfoHash>, WireError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        Handshake::peek_info_hash(&self.buf)
     }
 
     /// Reads the peer's handshake from the front of the stream (call this

@@ -70,6 +70,20 @@ impl Handshake {
         out.put_slice(&self.to_bytes());
     }
 
+    /// The info-hash, once the first 48 bytes are in (and right so far):
+    /// a listener serving several torrents can pick one, or turn the peer
+    /// away, before the peer id comes (BEP 3 allows an initiator to wait
+    /// for our reply before sending it).
+    pub fn peek_info_hash(buf: &[u8]) -> Result<Option<InfoHash>, WireError> {
+        Self::parse_prefix(buf.get(..HANDSHAKE_LEN).unwrap_or(buf))?;
+        let Some(hash) = buf.get(28..48) else {
+            return Ok(None);
+        };
+        let mut h = [0; 20];
+        h.copy_from_slice(hash);
+        Ok(Some(h))
+    }
+
     /// Reads a handshake from the front of `buf`: `Ok(None)` while fewer
     /// than 68 bytes have come, but a wrong protocol string is an error as
     /// soon as its first wrong byte is there (a port scanner or an HTTP
