@@ -294,7 +294,16 @@ fn block_stream(n: u32) -> Vec<u8> {
 /// blocks alive; returns the allocations made after the first `warm`
 /// blocks, and the blocks seen.
 fn allocs_decoding(stream: &[u8], read: usize, keep: usize, warm: usize) -> (u64, usize) {
-    let mut d = Decoder::new(Limits::default());
+    allocs_with(Decoder::new(Limits::default()), stream, read, keep, warm)
+}
+
+fn allocs_with(
+    mut d: Decoder,
+    stream: &[u8],
+    read: usize,
+    keep: usize,
+    warm: usize,
+) -> (u64, usize) {
     let mut held: std::collections::VecDeque<Bytes> = std::collections::VecDeque::with_capacity(64);
     let mut seen = 0;
     let mut before = None;
@@ -331,6 +340,18 @@ fn decoding_blocks_allocates_nothing_in_the_steady_state() {
     // set-aside buffers are taken back as their blocks go.
     assert_eq!(allocs_decoding(&stream, 4096, 3, 40), (0, 400));
     assert_eq!(allocs_decoding(&stream, 65_536, 3, 40), (0, 400));
+    assert_eq!(allocs_decoding(&stream, 4096, 12, 40), (0, 400));
+    // A whole 256 KiB piece kept until it is hashed: more than the default
+    // set-aside buffers hold, so buffers are made (a fresh one every few
+    // blocks) ...
+    let (made, _) = allocs_decoding(&stream, 4096, 16, 100);
+    assert!(made >= 50, "{made}");
+    // ... unless the decoder keeps enough aside: 256 KiB / 64 KiB + 2.
+    let d = Decoder::new(Limits::default()).spare_buffers(6);
+    assert_eq!(allocs_with(d, &stream, 4096, 16, 100), (0, 400));
+    // None kept aside: a held block costs a buffer.
+    let d = Decoder::new(Limits::default()).spare_buffers(0);
+    assert!(allocs_with(d, &stream, 4096, 3, 100).0 >= 50);
 }
 
 #[test]

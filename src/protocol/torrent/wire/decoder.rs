@@ -8,7 +8,8 @@
 //! full, it is taken back whole if every block cut from it has been
 //! dropped, or a set-aside one whose blocks are all gone is used, so a
 //! peer connection in steady state allocates nothing per block even when
-//! the caller keeps blocks a while (say until their piece is hashed).
+//! the caller keeps blocks a while ([`Decoder::spare_buffers`] says how
+//! long: by default a dozen blocks).
 
 use std::io;
 
@@ -24,8 +25,9 @@ use crate::protocol::torrent::tracker::InfoHash;
 /// The read buffer's size: room for a few 16 KiB blocks per read.
 pub const DEFAULT_READ_CHUNK: usize = 64 * 1024;
 
-/// Read buffers kept aside while blocks cut from them are still held.
-const SPARE_BUFFERS: usize = 4;
+/// Read buffers kept aside by default while blocks cut from them are
+/// still held.
+pub const DEFAULT_SPARE_BUFFERS: usize = 4;
 
 /// What one connection's messages may be. See the [module
 /// documentation](super) for why these defaults.
@@ -125,6 +127,7 @@ pub struct Decoder {
     limits: Limits,
     chunk: usize,
     spare: Vec<BytesMut>,
+    spares: usize,
     /// `buf` is a buffer made here, not the empty one it starts as.
     made: bool,
     failed: Option<WireError>,
@@ -138,6 +141,7 @@ impl Decoder {
             limits,
             chunk: DEFAULT_READ_CHUNK,
             spare: Vec::new(),
+            spares: DEFAULT_SPARE_BUFFERS,
             made: false,
             failed: None,
         }
@@ -146,6 +150,18 @@ impl Decoder {
     /// The read buffer's size (at least one largest message).
     pub fn read_chunk(mut self, bytes: usize) -> Decoder {
         self.chunk = bytes;
+        self
+    }
+
+    /// How many read buffers to keep aside while the caller holds blocks
+    /// cut from them (default [`DEFAULT_SPARE_BUFFERS`]). Reading allocates
+    /// nothing while the blocks held fit in these and the current buffer,
+    /// less one buffer's worth: with the defaults, up to 12 blocks of
+    /// 16 KiB. A caller that keeps a whole piece until it is hashed wants
+    /// `piece_length / read_chunk + 2`. Each kept buffer is memory the
+    /// connection holds even when idle.
+    pub fn spare_buffers(mut self, n: usize) -> Decoder {
+        self.spares = n;
         self
     }
 
@@ -209,7 +225,7 @@ impl Decoder {
             .iter_mut()
             .position(|b| b.try_reclaim(size) && b.is_empty());
         let mut next = match free {
-            Some(i) => self.spare.swap_remove(i),
+            Some(i) => self.spare.remove(i),
             None => BytesMut::with_capacity(size),
         };
         next.extend_from_slice(&self.buf);
@@ -217,11 +233,13 @@ impl Decoder {
         old.clear();
         // The first buffer replaced is the empty one a decoder starts with.
         if std::mem::replace(&mut self.made, true) {
-            if self.spare.len() == SPARE_BUFFERS {
-                // The oldest is let go: freed when its last block is.
-                self.spare.remove(0);
+            if self.spares > 0 {
+                if self.spare.len() >= self.spares {
+                    // The oldest is let go: freed when its last block is.
+                    self.spare.remove(0);
+                }
+                self.spare.push(old);
             }
-            self.spare.push(old);
         }
     }
 
