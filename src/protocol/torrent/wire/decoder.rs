@@ -232,14 +232,13 @@ impl Decoder {
         let mut old = std::mem::replace(&mut self.buf, next);
         old.clear();
         // The first buffer replaced is the empty one a decoder starts with.
-        if std::mem::replace(&mut self.made, true) {
-            if self.spares > 0 {
-                if self.spare.len() >= self.spares {
-                    // The oldest is let go: freed when its last block is.
-                    self.spare.remove(0);
-                }
-                self.spare.push(old);
+        let was_made = std::mem::replace(&mut self.made, true);
+        if was_made && self.spares > 0 {
+            if self.spare.len() >= self.spares {
+                // The oldest is let go: freed when its last block is.
+                self.spare.remove(0);
             }
+            self.spare.push(old);
         }
     }
 
