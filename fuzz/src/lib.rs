@@ -16,6 +16,7 @@ pub mod http;
 pub mod icy;
 pub mod torrent;
 pub mod udp_tracker;
+pub mod wire;
 
 use bytes::Bytes;
 use kamaelia::axon::Signal;

@@ -10,3 +10,4 @@ pub mod pieces;
 pub mod storage;
 pub mod swarm;
 pub mod tracker;
+pub mod wire;

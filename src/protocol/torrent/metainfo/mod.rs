@@ -48,6 +48,7 @@
 
 mod build;
 mod error;
+mod from_info;
 mod parse;
 mod paths;
 
