@@ -593,3 +593,84 @@ fn a_request_arriving_while_one_is_in_flight_waits_and_the_client_sleeps() {
         })
     ));
 }
+
+/// Sends its requests as fast as the client takes them; keeps one refused
+/// and tries it again when woken.
+struct Producer {
+    out: kamaelia::axon::Outbox<UdpTrackerRequest>,
+    left: std::collections::VecDeque<UdpTrackerRequest>,
+    refusals: std::rc::Rc<std::cell::Cell<u32>>,
+    sent: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl kamaelia::axon::Component for Producer {
+    fn step(&mut self, _cx: &mut kamaelia::axon::Cx<'_>) -> kamaelia::axon::Step {
+        while let Some(r) = self.left.pop_front() {
+            if let Err(back) = self.out.send(r) {
+                self.left.push_front(back.0);
+                self.refusals.set(self.refusals.get() + 1);
+                return kamaelia::axon::Step::Pause;
+            }
+            self.sent.set(self.sent.get() + 1);
+        }
+        kamaelia::axon::Step::Done
+    }
+    fn boxes(&self, set: &mut kamaelia::axon::BoxSet) {
+        set.add(&self.out);
+    }
+}
+
+#[test]
+fn a_refused_producer_is_woken_to_send_again_when_room_appears() {
+    let mut h = Harness::new();
+    let client = UdpTrackerClient::new(
+        tracker(),
+        UdpClientConfig {
+            max_waiting: 1,
+            ..seeded()
+        },
+    );
+    let refusals = std::rc::Rc::new(std::cell::Cell::new(0));
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0));
+    let producer = Producer {
+        out: kamaelia::axon::Outbox::new("out", "requests"),
+        left: (0..5)
+            .map(|_| UdpTrackerRequest::Announce(announce()))
+            .collect(),
+        refusals: refusals.clone(),
+        sent: sent.clone(),
+    };
+    kamaelia::axon::link(&producer.out, &client.request).unwrap();
+    let id = h.spawn(client);
+    let net_in = h.feeder::<Datagram>(id, "from_net").unwrap();
+    let net_out = h.collector::<Bytes>(id, "to_net").unwrap();
+    let replies = h.collector::<AnnounceReply>(id, "outbox").unwrap();
+    let pid = h.spawn(producer);
+    h.run_until_idle();
+    // One in flight (connecting), one waiting: the third was refused, and
+    // the producer sleeps until room appears.
+    assert_eq!(sent.get(), 2);
+    assert!(refusals.get() >= 1);
+    assert!(h.is_alive(pid) && h.is_sleeping(pid));
+    let mut answered = 0;
+    while answered < 5 {
+        let datagrams = net_out.drain();
+        assert_eq!(datagrams.len(), 1, "one request at a time");
+        let mut out = Vec::new();
+        match udp_wire::parse_request(&datagrams[0]) {
+            Ok(Request::Connect { tid }) => udp_wire::encode_connect_response(&mut out, tid, 1),
+            Ok(Request::Announce { tid, .. }) => {
+                // Never more than one in flight and one waiting.
+                assert_eq!(sent.get(), (answered + 2).min(5));
+                answered += 1;
+                out = announce_reply(tid, &[]);
+            }
+            other => panic!("{other:?}"),
+        }
+        net_in.send((tracker(), Bytes::from(out))).unwrap();
+        h.run_until_idle();
+    }
+    assert_eq!(replies.drain().len(), 5, "all five answered, none lost");
+    assert!(!h.is_alive(pid), "the producer sent them all");
+    assert_eq!(sent.get(), 5);
+}
