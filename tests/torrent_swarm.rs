@@ -520,3 +520,71 @@ fn a_sweep_in_slices_survives_announces_and_stops_between_slices() {
         assert_eq!(s.scrape(&torrent(t)).incomplete, 0, "torrent {t}");
     }
 }
+
+/// Torrents `1..=n` of 10 peers each (port 1..=10 from one address each):
+/// the odd ports seeders heard at `t0 + 50 s`, the even leechers at `t0`.
+fn small_swarms(t0: Instant, n: u8) -> Swarms {
+    let mut s = Swarms::new(SwarmConfig {
+        peer_ttl: Duration::from_secs(100),
+        ..SwarmConfig::default()
+    });
+    for t in 1..=n {
+        for port in 1..=10u16 {
+            let fresh = port % 2 == 1;
+            let mut r = req(port, u64::from(!fresh), AnnounceEvent::Started);
+            r.info_hash = [t; 20];
+            let at = t0 + Duration::from_secs(if fresh { 50 } else { 0 });
+            s.announce(&r, ip(t), at).unwrap();
+        }
+    }
+    s
+}
+
+fn stop_torrent(s: &mut Swarms, t: u8, now: Instant) {
+    for port in 1..=10u16 {
+        let mut r = req(port, 0, AnnounceEvent::Stopped);
+        r.info_hash = [t; 20];
+        s.announce(&r, ip(t), now).unwrap();
+    }
+}
+
+fn sweep_rest(s: &mut Swarms, now: Instant, budget: usize) {
+    for _ in 0..100 {
+        if s.expire_some(now, budget).done {
+            return;
+        }
+    }
+    panic!("the sweep never ends");
+}
+
+#[test]
+fn a_sweep_survives_whole_torrents_leaving_between_slices() {
+    let t0 = Instant::now();
+    let now = t0 + Duration::from_secs(100);
+    let fresh_only = |s: &Swarms, left: &[u8]| {
+        assert_eq!(s.torrents(), left.len());
+        assert_eq!(s.peers(), 5 * left.len());
+        for &t in left {
+            let e = s.scrape(&[t; 20]);
+            assert_eq!((e.complete, e.incomplete), (5, 0), "torrent {t}");
+        }
+    };
+
+    // The torrent being swept leaves (it is the last slot), then the one
+    // in the first slot does, moving the one being swept into its slot.
+    let mut s = small_swarms(t0, 3);
+    assert!(!s.expire_some(now, 3).done); // inside torrent 3
+    stop_torrent(&mut s, 3, now);
+    assert!(!s.expire_some(now, 3).done); // inside torrent 2
+    stop_torrent(&mut s, 1, now);
+    sweep_rest(&mut s, now, 3);
+    fresh_only(&s, &[2]);
+
+    // The torrent being swept leaves and the last (swept already) takes
+    // its slot: the cursor inside it is not applied to the newcomer.
+    let mut s = small_swarms(t0, 3);
+    assert!(!s.expire_some(now, 14).done); // torrent 3 done, 3 of torrent 2
+    stop_torrent(&mut s, 2, now);
+    sweep_rest(&mut s, now, 3);
+    fresh_only(&s, &[1, 3]);
+}
