@@ -620,3 +620,46 @@ fn a_torrent_no_tracker_answered_leaves_without_a_stopped_announce() {
     assert_eq!(l.net.borrow().log.len(), 1);
     assert!(l.out.is_empty());
 }
+
+#[test]
+fn a_shutdown_in_the_same_step_as_the_first_answer_still_says_stopped() {
+    let net = Rc::new(RefCell::new(Net {
+        script: HashMap::from([(
+            "10.0.0.1".parse().unwrap(),
+            VecDeque::from([ok(1000, None), ok(1000, None)]),
+        )]),
+        log: Vec::new(),
+    }));
+    let tiers = Tiers::new(
+        &[urls(&["http://10.0.0.1/announce"])],
+        0,
+        TierConfig::default(),
+    );
+    let a = TrackerAnnouncer::new(tiers, request()).with_connector(net_connector(net.clone()));
+    let mut h = Harness::new();
+    let id = h.spawn(a);
+    let out = h.collector::<AnnounceOutcome>(id, "outbox").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    // Step until the started announce's client has answered and ended,
+    // before the announcer has taken its answer: then shut down.
+    let mut steps = 0;
+    while !(h.scheduler().live() == 1 && net.borrow().log.len() == 1) {
+        assert!(h.step().is_some(), "idle before the answer");
+        steps += 1;
+        assert!(steps < 1000);
+    }
+    assert!(out.is_empty(), "the answer is not taken yet");
+    ctl.send(Signal::Shutdown).unwrap();
+    h.run_until_idle();
+    assert_eq!(net.borrow().log.len(), 2);
+    let stopped = String::from_utf8_lossy(&net.borrow().log[1].1.borrow().written).into_owned();
+    assert!(stopped.contains("&event=stopped"), "{stopped}");
+    let outcomes = out.drain();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, AnnounceOutcome::Announced { .. })));
+    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    assert_eq!(h.scheduler().live(), 0);
+}

@@ -422,6 +422,14 @@ impl TrackerAnnouncer {
 impl Component for TrackerAnnouncer {
     fn step(&mut self, cx: &mut Cx) -> Step {
         let now = cx.now();
+        // A result is taken first, even with a shutdown waiting: it may be
+        // the first answer, which decides whether there is a swarm to
+        // leave; and a child that has answered is not sent a shutdown,
+        // which its finished inbox would refuse and `to_child` keep for
+        // the next child (the `stopped` announce) to get at once.
+        if let Some(result) = self.results.recv() {
+            self.finish(now, result);
+        }
         while self.control.recv().is_some() {
             if self.stage == Stage::Announcing {
                 self.stage = Stage::Abandoning;
@@ -432,11 +440,6 @@ impl Component for TrackerAnnouncer {
         }
         while self.child_signals.recv().is_some() {}
         while cx.next_exit().is_some() {}
-        // A result that came before a shutdown is still taken: it may be
-        // the first answer, which decides whether there is a swarm to leave.
-        if let Some(result) = self.results.recv() {
-            self.finish(now, result);
-        }
         match self.stage {
             Stage::Announcing => {}
             Stage::Abandoning => {
