@@ -1532,3 +1532,31 @@ fn nothing_is_held_after_an_error_or_a_close() {
     p.feed(Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n"));
     assert_eq!(p.buffered(), 0);
 }
+
+/// A 4 KiB field line and one with a bad byte at its end, split at every
+/// boundary and a byte at a time: the scanner carries its search on across
+/// pieces (each byte looked at once; see the count in lines.rs's tests),
+/// and what it finds is the same whatever the pieces.
+#[test]
+fn a_4_kib_field_line_in_any_pieces_reads_the_same() {
+    let value = "v".repeat(4096);
+    let stream = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Long: {value}\r\nY: 1\r\n\r\n");
+    assert_eq!(
+        req(stream.as_bytes()),
+        ok(vec![
+            rq(
+                "GET",
+                "/",
+                Http11,
+                &[H, ("X-Long", &value), ("Y", "1")],
+                Framing::None,
+                true
+            ),
+            Event::End
+        ])
+    );
+    let bad = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Long: {value}\x01\r\n\r\n");
+    assert_eq!(req(bad.as_bytes()), err(vec![], HttpError::BadHeader));
+    let bare_cr = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Long: {value}\rz\r\n\r\n");
+    assert_eq!(req(bare_cr.as_bytes()), err(vec![], HttpError::BareCr));
+}

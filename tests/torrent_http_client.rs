@@ -309,6 +309,8 @@ fn tiers_shuffle_once_with_the_seed_back_off_and_move_answers_to_the_front() {
 enum Act {
     Refuse,
     Reply(Vec<u8>),
+    /// Connects, reads the request, never answers.
+    Silent,
 }
 
 struct Net {
@@ -324,6 +326,11 @@ fn net_connector(net: Rc<RefCell<Net>>) -> Connector {
         match act {
             Some(Act::Reply(bytes)) => {
                 let conn = ScriptedConn::new().reply(&bytes).eof();
+                n.log.push((addr.ip(), conn.log()));
+                Ok(Box::new(conn) as Box<dyn Transport>)
+            }
+            Some(Act::Silent) => {
+                let conn = ScriptedConn::new();
                 n.log.push((addr.ip(), conn.log()));
                 Ok(Box::new(conn) as Box<dyn Transport>)
             }
@@ -466,6 +473,193 @@ fn a_new_event_is_announced_at_once_and_shutdown_ends_the_announcer() {
     assert!(last.contains("&left=0&compact=1&event=completed"), "{last}");
     ctl.send(Signal::Shutdown).unwrap();
     h.run_for(Duration::from_secs(1));
+    assert_eq!(sig.drain(), [Signal::Shutdown]);
+    assert_eq!(h.scheduler().live(), 0);
+}
+
+/// An announcer for one tracker (10.0.0.1) doing `acts`, started and run
+/// until its first announce is over.
+struct Leaving {
+    h: Harness,
+    id: kamaelia::axon::Id,
+    net: Rc<RefCell<Net>>,
+    out: kamaelia::testing::Collector<AnnounceOutcome>,
+    sig: kamaelia::testing::Collector<Signal>,
+    ctl: kamaelia::testing::Feeder<Signal>,
+}
+
+fn leaving(acts: Vec<Act>, stop_timeout: Duration) -> Leaving {
+    let net = Rc::new(RefCell::new(Net {
+        script: HashMap::from([("10.0.0.1".parse().unwrap(), VecDeque::from(acts))]),
+        log: Vec::new(),
+    }));
+    let tiers = Tiers::new(
+        &[urls(&["http://10.0.0.1/announce"])],
+        0,
+        TierConfig::default(),
+    );
+    let a = TrackerAnnouncer::new(tiers, request())
+        .with_connector(net_connector(net.clone()))
+        .stop_timeout(stop_timeout);
+    let mut h = Harness::new();
+    let id = h.spawn(a);
+    let out = h.collector::<AnnounceOutcome>(id, "outbox").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    h.run_until_idle();
+    Leaving {
+        h,
+        id,
+        net,
+        out,
+        sig,
+        ctl,
+    }
+}
+
+impl Leaving {
+    /// What the client wrote on connection `n`.
+    fn written(&self, n: usize) -> String {
+        String::from_utf8_lossy(&self.net.borrow().log[n].1.borrow().written).into_owned()
+    }
+}
+
+#[test]
+fn leaving_announces_stopped_once_to_the_tracker_that_answered_then_ends() {
+    for end in [Signal::Shutdown, Signal::ProducerFinished] {
+        let mut l = leaving(
+            vec![ok(1000, Some("T1")), ok(1000, None)],
+            Duration::from_secs(5),
+        );
+        assert!(matches!(
+            &l.out.drain()[..],
+            [AnnounceOutcome::Announced { .. }]
+        ));
+        assert!(l.written(0).contains("&event=started"));
+        l.h.run_for(Duration::from_secs(10));
+        l.ctl.send(end.clone()).unwrap();
+        // No virtual time passes: the tracker answers at once.
+        l.h.run_until_idle();
+        assert_eq!(l.net.borrow().log.len(), 2, "one stopped announce");
+        let stopped = l.written(1);
+        assert!(stopped.starts_with("GET /announce?"), "{stopped}");
+        assert!(stopped.contains("&event=stopped"), "{stopped}");
+        assert!(stopped.contains("&numwant=0"), "{stopped}");
+        assert!(stopped.contains("&trackerid=T1 "), "{stopped}");
+        assert!(matches!(
+            &l.out.drain()[..],
+            [AnnounceOutcome::Announced { url, .. }] if url == "http://10.0.0.1/announce"
+        ));
+        assert_eq!(l.sig.drain(), [Signal::Shutdown], "after {end:?}");
+        assert!(!l.h.is_alive(l.id));
+        assert_eq!(l.h.scheduler().live(), 0);
+    }
+}
+
+#[test]
+fn an_unanswered_stopped_announce_is_given_up_after_the_stop_timeout() {
+    let mut l = leaving(
+        vec![ok(1000, None), Act::Silent, ok(1000, None)],
+        Duration::from_secs(2),
+    );
+    assert_eq!(l.out.drain().len(), 1);
+    l.ctl.send(Signal::Shutdown).unwrap();
+    l.h.run_until_idle();
+    assert_eq!(l.net.borrow().log.len(), 2);
+    assert!(l.written(1).contains("&event=stopped"));
+    l.h.run_for(Duration::from_secs(2) - Duration::from_millis(1));
+    assert!(l.sig.is_empty(), "still waiting for the tracker");
+    assert!(l.h.is_alive(l.id));
+    l.h.run_for(Duration::from_millis(1));
+    let outcomes = l.out.drain();
+    assert!(
+        matches!(
+            &outcomes[..],
+            [AnnounceOutcome::Failed {
+                error: TrackerError::Http(ErrorKind::TimedOut(_)),
+                ..
+            }]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(l.sig.drain(), [Signal::Shutdown]);
+    assert_eq!(l.h.scheduler().live(), 0, "the attempt was shut down too");
+    // One try: the tracker's next script is never asked for.
+    l.h.run_for(Duration::from_secs(60));
+    assert_eq!(l.net.borrow().log.len(), 2);
+}
+
+#[test]
+fn a_failed_stopped_announce_is_not_retried_and_the_announcer_ends() {
+    // The tracker answered `started`, then refuses: one try, then the end.
+    let mut l = leaving(vec![ok(1000, None)], Duration::from_secs(5));
+    assert_eq!(l.out.drain().len(), 1);
+    l.ctl.send(Signal::Shutdown).unwrap();
+    l.h.run_until_idle();
+    assert!(matches!(
+        &l.out.drain()[..],
+        [AnnounceOutcome::Failed {
+            error: TrackerError::Http(ErrorKind::Refused),
+            ..
+        }]
+    ));
+    assert_eq!(l.sig.drain(), [Signal::Shutdown]);
+    assert_eq!(l.h.scheduler().live(), 0);
+}
+
+#[test]
+fn a_torrent_no_tracker_answered_leaves_without_a_stopped_announce() {
+    // The started announce is in flight (no answer) when shutdown comes:
+    // it is abandoned, and no tracker heard of the torrent, so no stopped.
+    let mut l = leaving(vec![Act::Silent, ok(1000, None)], Duration::from_secs(5));
+    assert!(l.out.is_empty());
+    l.ctl.send(Signal::Shutdown).unwrap();
+    l.h.run_until_idle();
+    assert_eq!(l.sig.drain(), [Signal::Shutdown]);
+    assert_eq!(l.h.scheduler().live(), 0);
+    assert_eq!(l.net.borrow().log.len(), 1);
+    assert!(l.out.is_empty());
+}
+
+#[test]
+fn a_shutdown_in_the_same_step_as_the_first_answer_still_says_stopped() {
+    let net = Rc::new(RefCell::new(Net {
+        script: HashMap::from([(
+            "10.0.0.1".parse().unwrap(),
+            VecDeque::from([ok(1000, None), ok(1000, None)]),
+        )]),
+        log: Vec::new(),
+    }));
+    let tiers = Tiers::new(
+        &[urls(&["http://10.0.0.1/announce"])],
+        0,
+        TierConfig::default(),
+    );
+    let a = TrackerAnnouncer::new(tiers, request()).with_connector(net_connector(net.clone()));
+    let mut h = Harness::new();
+    let id = h.spawn(a);
+    let out = h.collector::<AnnounceOutcome>(id, "outbox").unwrap();
+    let sig = h.collector::<Signal>(id, "signal").unwrap();
+    let ctl = h.feeder::<Signal>(id, "control").unwrap();
+    // Step until the started announce's client has answered and ended,
+    // before the announcer has taken its answer: then shut down.
+    let mut steps = 0;
+    while !(h.scheduler().live() == 1 && net.borrow().log.len() == 1) {
+        assert!(h.step().is_some(), "idle before the answer");
+        steps += 1;
+        assert!(steps < 1000);
+    }
+    assert!(out.is_empty(), "the answer is not taken yet");
+    ctl.send(Signal::Shutdown).unwrap();
+    h.run_until_idle();
+    assert_eq!(net.borrow().log.len(), 2);
+    let stopped = String::from_utf8_lossy(&net.borrow().log[1].1.borrow().written).into_owned();
+    assert!(stopped.contains("&event=stopped"), "{stopped}");
+    let outcomes = out.drain();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, AnnounceOutcome::Announced { .. })));
     assert_eq!(sig.drain(), [Signal::Shutdown]);
     assert_eq!(h.scheduler().live(), 0);
 }

@@ -332,3 +332,60 @@ fn udp_and_http_share_one_swarm() {
     s.run_for(Duration::from_millis(200));
     assert_eq!(s.live(), 0);
 }
+
+/// SwarmExpiry on 100,000 peers: the sweep is done in slices of at most
+/// the budget, one a step (counted in peers and torrents looked at, not
+/// timed), yielding between them, and leaves exactly the fresh peers.
+#[test]
+fn swarm_expiry_sweeps_100000_peers_in_bounded_steps() {
+    use kamaelia::protocol::torrent::tracker::server::SwarmExpiry;
+    use kamaelia::protocol::torrent::tracker::swarm::SwarmConfig;
+    use std::net::IpAddr;
+    let mut h = Harness::new();
+    let t0 = h.now();
+    let mut swarms = Swarms::new(SwarmConfig {
+        peer_ttl: Duration::from_secs(100),
+        ..SwarmConfig::default()
+    });
+    // 100 torrents of 1,000: the even peers heard at t0, the odd at 50 s.
+    for n in 0..100_000u32 {
+        let mut r = req("10.0.0.1", 6881, u64::from(n % 2 == 0));
+        r.info_hash = [(n / 1000) as u8 + 1; 20];
+        r.numwant = Some(0);
+        let at = t0 + Duration::from_secs(50 * u64::from(n % 2));
+        let from = IpAddr::from((0x0a00_0000 | n).to_be_bytes());
+        swarms.announce(&r, from, at).unwrap();
+    }
+    let swarms = Rc::new(RefCell::new(swarms));
+    let budget = 1000;
+    let id = h.spawn(SwarmExpiry::new(swarms.clone(), Duration::from_secs(100)).slice(budget));
+    let (mut steps, mut most) = (0, 0);
+    loop {
+        loop {
+            let before = swarms.borrow().expire_examined();
+            if h.step().is_none() {
+                break;
+            }
+            let work = swarms.borrow().expire_examined() - before;
+            most = most.max(work);
+            steps += 1;
+            assert!(steps < 10_000, "runaway");
+        }
+        match h.scheduler().next_deadline() {
+            Some(t) if t <= t0 + Duration::from_secs(100) => h.advance(t - h.now()),
+            _ => break,
+        }
+    }
+    assert!(h.is_alive(id));
+    assert!(most <= budget as u64, "a step looked at {most}");
+    // 100,000 peers and 100 torrents in slices of 1,000: 101 slices, and
+    // every one looked at once.
+    assert_eq!(swarms.borrow().expire_examined(), 100_100);
+    assert!(steps >= 101, "{steps} steps");
+    let s = swarms.borrow();
+    assert_eq!((s.peers(), s.torrents()), (50_000, 100));
+    for t in 0..100u8 {
+        let e = s.scrape(&[t + 1; 20]);
+        assert_eq!((e.complete, e.incomplete), (500, 0), "torrent {t}");
+    }
+}

@@ -399,3 +399,192 @@ fn the_peer_limits_bound_a_swarm_and_the_tracker() {
     assert_eq!((s.peers(), s.torrents()), (4, 2));
     assert_eq!(Refusal::TooManyPeers.reason(), "swarm full");
 }
+
+/// 100 torrents of 1,000 peers each, every peer from its own address.
+/// Torrents 0..10 heard from only at `t0` (all expire); in the others the
+/// even peers (leechers) were heard at `t0`, the odd ones (seeders) at
+/// `t0 + 50 s`. With a TTL of 100 s, at `t0 + 100 s` exactly 55,000 peers
+/// have expired.
+const TORRENTS: usize = 100;
+const PER_TORRENT: usize = 1000;
+const EXPIRED: usize = 10 * PER_TORRENT + 90 * PER_TORRENT / 2;
+
+fn torrent(t: usize) -> InfoHash {
+    let mut h = [0; 20];
+    h[0] = t as u8 + 1;
+    h
+}
+
+fn big_swarms(t0: Instant) -> Swarms {
+    let mut s = Swarms::new(SwarmConfig {
+        peer_ttl: Duration::from_secs(100),
+        ..SwarmConfig::default()
+    });
+    for t in 0..TORRENTS {
+        for p in 0..PER_TORRENT {
+            let old = t < 10 || p % 2 == 0;
+            let mut r = req(6881, if old { 5 } else { 0 }, AnnounceEvent::Started);
+            r.info_hash = torrent(t);
+            r.numwant = Some(0);
+            let n = (t * PER_TORRENT + p) as u32;
+            let from = IpAddr::from((0x0a00_0000 | n).to_be_bytes());
+            let at = if old {
+                t0
+            } else {
+                t0 + Duration::from_secs(50)
+            };
+            s.announce(&r, from, at).unwrap();
+        }
+    }
+    assert_eq!(
+        (s.torrents(), s.peers()),
+        (TORRENTS, TORRENTS * PER_TORRENT)
+    );
+    s
+}
+
+/// Exactly the expired peers are gone: the old torrents whole, the
+/// leechers (all heard at `t0`) of the others; every seeder is left.
+fn only_the_fresh_are_left(s: &Swarms) {
+    assert_eq!(s.peers(), TORRENTS * PER_TORRENT - EXPIRED);
+    assert_eq!(s.torrents(), TORRENTS - 10);
+    for t in 0..TORRENTS {
+        let e = s.scrape(&torrent(t));
+        let want = if t < 10 { 0 } else { PER_TORRENT as u32 / 2 };
+        assert_eq!((e.complete, e.incomplete), (want, 0), "torrent {t}");
+    }
+}
+
+#[test]
+fn expiry_in_slices_looks_at_no_more_than_the_budget_per_call() {
+    let t0 = Instant::now();
+    let mut s = big_swarms(t0);
+    let now = t0 + Duration::from_secs(100);
+    let (mut calls, mut dropped) = (0, 0);
+    loop {
+        let before = s.expire_examined();
+        let p = s.expire_some(now, 1000);
+        let work = s.expire_examined() - before;
+        assert!(work <= 1000, "call {calls} looked at {work}");
+        assert_eq!(p.examined as u64, work);
+        dropped += p.dropped;
+        calls += 1;
+        if p.done {
+            break;
+        }
+        assert!(calls < 1000, "the sweep never ends");
+    }
+    // 100,000 peers and 100 torrents looked at once each.
+    assert_eq!(s.expire_examined(), 100_100);
+    assert_eq!(calls, 101);
+    assert_eq!(dropped, EXPIRED);
+    only_the_fresh_are_left(&s);
+    // The next sweep starts afresh and finds nothing more.
+    let p = s.expire_some(now, usize::MAX);
+    assert!(p.done);
+    assert_eq!(p.dropped, 0);
+}
+
+#[test]
+fn a_sweep_in_slices_survives_announces_and_stops_between_slices() {
+    let t0 = Instant::now();
+    let mut s = big_swarms(t0);
+    let now = t0 + Duration::from_secs(100);
+    let mut dropped = 0;
+    let mut calls = 0u32;
+    loop {
+        let p = s.expire_some(now, 777);
+        dropped += p.dropped;
+        if p.done {
+            break;
+        }
+        calls += 1;
+        // Between slices: a fresh seeder leaves (swapping another into
+        // its slot) and a new one joins, in a torrent chosen by the call.
+        let t = 10 + (calls as usize * 7) % 90;
+        let mut r = req(6881, 0, AnnounceEvent::Stopped);
+        r.info_hash = torrent(t);
+        let n = (t * PER_TORRENT + 2 * (calls as usize % 500) + 1) as u32;
+        s.announce(&r, IpAddr::from((0x0a00_0000 | n).to_be_bytes()), now)
+            .unwrap();
+        r.event = AnnounceEvent::Started;
+        r.numwant = Some(0);
+        let n = 0x0b00_0000 | calls;
+        s.announce(&r, IpAddr::from(n.to_be_bytes()), now).unwrap();
+    }
+    // Every leecher heard at t0 went, none of the fresh: one seeder left
+    // and one came per slice, so the seeder count is unchanged.
+    assert_eq!(dropped, EXPIRED);
+    assert_eq!(s.peers(), TORRENTS * PER_TORRENT - EXPIRED);
+    for t in 10..TORRENTS {
+        assert_eq!(s.scrape(&torrent(t)).incomplete, 0, "torrent {t}");
+    }
+}
+
+/// Torrents `1..=n` of 10 peers each (port 1..=10 from one address each):
+/// the odd ports seeders heard at `t0 + 50 s`, the even leechers at `t0`.
+fn small_swarms(t0: Instant, n: u8) -> Swarms {
+    let mut s = Swarms::new(SwarmConfig {
+        peer_ttl: Duration::from_secs(100),
+        ..SwarmConfig::default()
+    });
+    for t in 1..=n {
+        for port in 1..=10u16 {
+            let fresh = port % 2 == 1;
+            let mut r = req(port, u64::from(!fresh), AnnounceEvent::Started);
+            r.info_hash = [t; 20];
+            let at = t0 + Duration::from_secs(if fresh { 50 } else { 0 });
+            s.announce(&r, ip(t), at).unwrap();
+        }
+    }
+    s
+}
+
+fn stop_torrent(s: &mut Swarms, t: u8, now: Instant) {
+    for port in 1..=10u16 {
+        let mut r = req(port, 0, AnnounceEvent::Stopped);
+        r.info_hash = [t; 20];
+        s.announce(&r, ip(t), now).unwrap();
+    }
+}
+
+fn sweep_rest(s: &mut Swarms, now: Instant, budget: usize) {
+    for _ in 0..100 {
+        if s.expire_some(now, budget).done {
+            return;
+        }
+    }
+    panic!("the sweep never ends");
+}
+
+#[test]
+fn a_sweep_survives_whole_torrents_leaving_between_slices() {
+    let t0 = Instant::now();
+    let now = t0 + Duration::from_secs(100);
+    let fresh_only = |s: &Swarms, left: &[u8]| {
+        assert_eq!(s.torrents(), left.len());
+        assert_eq!(s.peers(), 5 * left.len());
+        for &t in left {
+            let e = s.scrape(&[t; 20]);
+            assert_eq!((e.complete, e.incomplete), (5, 0), "torrent {t}");
+        }
+    };
+
+    // The torrent being swept leaves (it is the last slot), then the one
+    // in the first slot does, moving the one being swept into its slot.
+    let mut s = small_swarms(t0, 3);
+    assert!(!s.expire_some(now, 3).done); // inside torrent 3
+    stop_torrent(&mut s, 3, now);
+    assert!(!s.expire_some(now, 3).done); // inside torrent 2
+    stop_torrent(&mut s, 1, now);
+    sweep_rest(&mut s, now, 3);
+    fresh_only(&s, &[2]);
+
+    // The torrent being swept leaves and the last (swept already) takes
+    // its slot: the cursor inside it is not applied to the newcomer.
+    let mut s = small_swarms(t0, 3);
+    assert!(!s.expire_some(now, 14).done); // torrent 3 done, 3 of torrent 2
+    stop_torrent(&mut s, 2, now);
+    sweep_rest(&mut s, now, 3);
+    fresh_only(&s, &[1, 3]);
+}

@@ -397,13 +397,145 @@ fn a_scrape_maps_entries_to_hashes_in_order() {
 }
 
 #[test]
-fn a_scrape_of_too_many_hashes_is_a_typed_failure() {
+fn a_scrape_of_no_hashes_is_a_typed_failure() {
+    let mut r = rig(seeded());
+    r.ask.send(UdpTrackerRequest::Scrape(Vec::new())).unwrap();
+    r.nothing_sent();
+    assert_eq!(r.failure(), UdpTrackerError::BadScrape(0));
+}
+
+/// The hash to ask for at `i`, and the counts the tracker gives it.
+fn hash(i: usize) -> [u8; 20] {
+    let mut h = [0; 20];
+    h[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    h
+}
+
+fn counts(i: usize) -> ScrapeEntry {
+    ScrapeEntry {
+        info_hash: hash(i),
+        complete: i as u32,
+        downloaded: 1000 + i as u32,
+        incomplete: 2000 + i as u32,
+    }
+}
+
+#[test]
+fn a_scrape_of_more_than_74_hashes_is_asked_in_parts_and_answered_as_one() {
+    assert_eq!(udp_wire::MAX_SCRAPE_HASHES, 74);
+    let mut r = rig(seeded());
+    let hashes: Vec<[u8; 20]> = (0..150).map(hash).collect();
+    r.ask
+        .send(UdpTrackerRequest::Scrape(hashes.clone()))
+        .unwrap();
+    r.connect(4);
+    let mut asked_so_far = 0;
+    for (part, want) in [(0, 74), (1, 74), (2, 2)] {
+        let d = r.sent();
+        let Ok(Request::Scrape {
+            connection_id,
+            tid,
+            hashes: asked,
+        }) = udp_wire::parse_request(&d)
+        else {
+            panic!("part {part}: not a scrape: {d:?}")
+        };
+        assert_eq!(connection_id, 4, "part {part} on the same connection id");
+        let asked: Vec<[u8; 20]> = asked.iter().collect();
+        assert_eq!(asked, hashes[asked_so_far..asked_so_far + want]);
+        if part == 1 {
+            // A short answer to a part is not its answer; the part waits.
+            let mut short = Vec::new();
+            udp_wire::encode_scrape_response_header(&mut short, tid);
+            udp_wire::encode_scrape_entry(&mut short, &ScrapeEntry::default());
+            r.reply(short);
+            assert_eq!(r.stats.get().malformed, 1);
+            r.nothing_sent();
+        }
+        assert!(r.scrapes.is_empty(), "no answer before the last part");
+        let mut out = Vec::new();
+        udp_wire::encode_scrape_response_header(&mut out, tid);
+        for i in asked_so_far..asked_so_far + want {
+            udp_wire::encode_scrape_entry(&mut out, &counts(i));
+        }
+        r.reply(out);
+        asked_so_far += want;
+    }
+    let got = r.scrapes.drain();
+    assert_eq!(got.len(), 1, "one answer for the whole scrape");
+    let want: Vec<ScrapeEntry> = (0..150).map(counts).collect();
+    assert_eq!(got[0], want);
+    r.nothing_sent();
+    let s = r.stats.get();
+    assert_eq!((s.sent, s.connects, s.retransmits), (4, 1, 0));
+    assert!(r.signal.is_empty());
+}
+
+#[test]
+fn a_lost_answer_to_a_later_scrape_part_is_retransmitted_from_15_s() {
     let mut r = rig(seeded());
     r.ask
-        .send(UdpTrackerRequest::Scrape(vec![[0; 20]; 75]))
+        .send(UdpTrackerRequest::Scrape((0..80).map(hash).collect()))
         .unwrap();
+    r.connect(4);
+    let d = r.sent();
+    let Ok(Request::Scrape { tid, .. }) = udp_wire::parse_request(&d) else {
+        panic!("not a scrape")
+    };
+    // The first part is answered after one time-out (15 s, then 30 s
+    // would be next) ...
+    r.h.advance(Duration::from_secs(15));
+    assert_eq!(r.sent(), d);
+    let mut out = Vec::new();
+    udp_wire::encode_scrape_response_header(&mut out, tid);
+    for i in 0..74 {
+        udp_wire::encode_scrape_entry(&mut out, &counts(i));
+    }
+    r.reply(out);
+    // ... the second part starts its own count: its first time-out is 15 s
+    // again, and the connection id (15 s old, 30 s at the resend) is kept.
+    let second = r.sent();
+    r.h.advance(Duration::from_secs(15) - Duration::from_millis(1));
     r.nothing_sent();
-    assert_eq!(r.failure(), UdpTrackerError::BadScrape(75));
+    r.h.advance(Duration::from_millis(1));
+    assert_eq!(r.sent(), second);
+}
+
+#[test]
+fn requests_over_the_waiting_limit_are_refused_back_to_the_sender() {
+    let mut r = rig(UdpClientConfig {
+        max_waiting: 2,
+        ..seeded()
+    });
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    r.connect(1); // the first is in flight, none waits
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    // Two wait (in the inbox until the client runs): a third comes back.
+    let third = UdpTrackerRequest::Scrape(vec![[3; 20]]);
+    let Err(back) = r.ask.send(third.clone()) else {
+        panic!("a third request was taken")
+    };
+    assert_eq!(back.0, third);
+    r.h.run_until_idle();
+    assert!(r.ask.send(third.clone()).is_err(), "still two waiting");
+    // One answered: the next goes in flight, so there is room for one.
+    let tid = r.announce_tid(1);
+    r.reply(announce_reply(tid, &[]));
+    assert_eq!(r.replies.drain().len(), 1);
+    r.ask.send(third.clone()).unwrap();
+    assert!(r.ask.send(third.clone()).is_err());
+    // Everything taken is answered, in order.
+    for _ in 0..2 {
+        let tid = r.announce_tid(1);
+        r.reply(announce_reply(tid, &[]));
+    }
+    assert_eq!(r.replies.drain().len(), 2);
+    let d = r.sent();
+    assert!(matches!(
+        udp_wire::parse_request(&d),
+        Ok(Request::Scrape { .. })
+    ));
 }
 
 #[test]
@@ -460,4 +592,85 @@ fn a_request_arriving_while_one_is_in_flight_waits_and_the_client_sleeps() {
             ..
         })
     ));
+}
+
+/// Sends its requests as fast as the client takes them; keeps one refused
+/// and tries it again when woken.
+struct Producer {
+    out: kamaelia::axon::Outbox<UdpTrackerRequest>,
+    left: std::collections::VecDeque<UdpTrackerRequest>,
+    refusals: std::rc::Rc<std::cell::Cell<u32>>,
+    sent: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl kamaelia::axon::Component for Producer {
+    fn step(&mut self, _cx: &mut kamaelia::axon::Cx<'_>) -> kamaelia::axon::Step {
+        while let Some(r) = self.left.pop_front() {
+            if let Err(back) = self.out.send(r) {
+                self.left.push_front(back.0);
+                self.refusals.set(self.refusals.get() + 1);
+                return kamaelia::axon::Step::Pause;
+            }
+            self.sent.set(self.sent.get() + 1);
+        }
+        kamaelia::axon::Step::Done
+    }
+    fn boxes(&self, set: &mut kamaelia::axon::BoxSet) {
+        set.add(&self.out);
+    }
+}
+
+#[test]
+fn a_refused_producer_is_woken_to_send_again_when_room_appears() {
+    let mut h = Harness::new();
+    let client = UdpTrackerClient::new(
+        tracker(),
+        UdpClientConfig {
+            max_waiting: 1,
+            ..seeded()
+        },
+    );
+    let refusals = std::rc::Rc::new(std::cell::Cell::new(0));
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0));
+    let producer = Producer {
+        out: kamaelia::axon::Outbox::new("out", "requests"),
+        left: (0..5)
+            .map(|_| UdpTrackerRequest::Announce(announce()))
+            .collect(),
+        refusals: refusals.clone(),
+        sent: sent.clone(),
+    };
+    kamaelia::axon::link(&producer.out, &client.request).unwrap();
+    let id = h.spawn(client);
+    let net_in = h.feeder::<Datagram>(id, "from_net").unwrap();
+    let net_out = h.collector::<Bytes>(id, "to_net").unwrap();
+    let replies = h.collector::<AnnounceReply>(id, "outbox").unwrap();
+    let pid = h.spawn(producer);
+    h.run_until_idle();
+    // One in flight (connecting), one waiting: the third was refused, and
+    // the producer sleeps until room appears.
+    assert_eq!(sent.get(), 2);
+    assert!(refusals.get() >= 1);
+    assert!(h.is_alive(pid) && h.is_sleeping(pid));
+    let mut answered = 0;
+    while answered < 5 {
+        let datagrams = net_out.drain();
+        assert_eq!(datagrams.len(), 1, "one request at a time");
+        let mut out = Vec::new();
+        match udp_wire::parse_request(&datagrams[0]) {
+            Ok(Request::Connect { tid }) => udp_wire::encode_connect_response(&mut out, tid, 1),
+            Ok(Request::Announce { tid, .. }) => {
+                // Never more than one in flight and one waiting.
+                assert_eq!(sent.get(), (answered + 2).min(5));
+                answered += 1;
+                out = announce_reply(tid, &[]);
+            }
+            other => panic!("{other:?}"),
+        }
+        net_in.send((tracker(), Bytes::from(out))).unwrap();
+        h.run_until_idle();
+    }
+    assert_eq!(replies.drain().len(), 5, "all five answered, none lost");
+    assert!(!h.is_alive(pid), "the producer sent them all");
+    assert_eq!(sent.get(), 5);
 }

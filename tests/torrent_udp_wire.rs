@@ -149,6 +149,43 @@ fn an_announce_response_has_6_byte_peers_over_ipv4_and_18_over_ipv6() {
     assert_eq!(list.iter().collect::<Vec<_>>(), vec![peers[1].addr]);
 }
 
+/// Long lists (more than one batch of the encoder's stack buffer, v4
+/// and v6 mixed) come back whole and in order.
+#[test]
+fn long_peer_lists_round_trip_in_order() {
+    let peers: Vec<Peer> = (0..300u32)
+        .map(|i| Peer {
+            addr: if i % 3 == 0 {
+                SocketAddr::new(
+                    std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16).into(),
+                    1000 + i as u16,
+                )
+            } else {
+                SocketAddr::new(
+                    std::net::Ipv4Addr::from(0x0a00_0000 + i).into(),
+                    2000 + i as u16,
+                )
+            },
+            id: None,
+        })
+        .collect();
+    for v6 in [false, true] {
+        let mut out = Vec::new();
+        let n = encode_announce_response(&mut out, 9, 1, 2, 3, &peers, v6);
+        let want: Vec<SocketAddr> = peers
+            .iter()
+            .map(|p| p.addr)
+            .filter(|a| a.is_ipv6() == v6)
+            .collect();
+        assert_eq!(n, want.len());
+        assert_eq!(out.len(), 20 + n * if v6 { 18 } else { 6 });
+        let Ok(Response::Announce { peers: list, .. }) = parse_response(&out, v6) else {
+            panic!("not an announce reply")
+        };
+        assert_eq!(list.iter().collect::<Vec<_>>(), want);
+    }
+}
+
 #[test]
 fn scrape_requests_and_responses_round_trip() {
     let mut out = Vec::new();

@@ -55,6 +55,9 @@ pub struct TrackerConfig {
     pub swarm: SwarmConfig,
     /// How often expired peers are dropped (default 60 s).
     pub expire_every: Duration,
+    /// Work in one step of expiry: peers looked at (default 10,000; see
+    /// [`SwarmExpiry`]).
+    pub expire_slice: usize,
     /// The HTTP tracker's connection limit and time-out.
     pub http_config: DirectConfig,
 }
@@ -66,6 +69,7 @@ impl Default for TrackerConfig {
             udp: None,
             swarm: SwarmConfig::default(),
             expire_every: Duration::from_secs(60),
+            expire_slice: 10_000,
             http_config: DirectConfig::default(),
         }
     }
@@ -152,7 +156,7 @@ impl TrackerServer {
     ) -> io::Result<Self> {
         let mut b = Graphline::builder().child(
             "expiry",
-            SwarmExpiry::new(swarms.clone(), config.expire_every),
+            SwarmExpiry::new(swarms.clone(), config.expire_every).slice(config.expire_slice),
         );
         for (name, c) in children {
             b = b.child_boxed(name, c);
@@ -199,7 +203,12 @@ impl Component for TrackerServer {
 }
 
 /// Drops expired peers from the swarms every `every`, on the scheduler's
-/// clock.
+/// clock. A sweep is done in slices ([`Swarms::expire_some`]) of at most
+/// `slice` units of work (peers looked at, torrents finished; default
+/// 10,000), one a step, yielding between them so the other components run
+/// meanwhile, until it is over; the next sweep starts `every` after that.
+/// A signal on `control` ends it, mid-sweep too (the next expiry of the
+/// same swarms begins a new sweep).
 ///
 /// | box     | carries  | meaning                          |
 /// |---------|----------|----------------------------------|
@@ -213,6 +222,9 @@ pub struct SwarmExpiry {
     swarms: Rc<RefCell<Swarms>>,
     every: Duration,
     next: Option<(Instant, TimerKey)>,
+    /// A sweep is under way: the next step does its next slice.
+    sweeping: bool,
+    slice: usize,
     dropped: usize,
 }
 
@@ -225,8 +237,16 @@ impl SwarmExpiry {
             swarms,
             every: every.max(Duration::from_millis(1)),
             next: None,
+            sweeping: false,
+            slice: 10_000,
             dropped: 0,
         }
+    }
+
+    /// At most `budget` units of work a step (at least 1).
+    pub fn slice(mut self, budget: usize) -> Self {
+        self.slice = budget.max(1);
+        self
     }
 }
 
@@ -240,21 +260,26 @@ impl Component for SwarmExpiry {
             return Step::Done;
         }
         let now = cx.now();
-        match self.next {
-            Some((at, _)) if now < at => {}
-            Some(_) => {
-                let n = self.swarms.borrow_mut().expire(now);
-                self.dropped += n;
-                if n > 0 {
-                    log::debug!("tracker: {n} peers expired ({} in all)", self.dropped);
-                }
-                let at = now + self.every;
-                self.next = Some((at, cx.wake_at(at)));
+        let due = matches!(self.next, Some((at, _)) if now >= at);
+        if due {
+            self.next = None;
+            self.sweeping = true;
+        }
+        if self.sweeping {
+            let p = self.swarms.borrow_mut().expire_some(now, self.slice);
+            self.dropped += p.dropped;
+            if !p.done {
+                return Step::Yield;
             }
-            None => {
-                let at = now + self.every;
-                self.next = Some((at, cx.wake_at(at)));
-            }
+            self.sweeping = false;
+            log::debug!(
+                "tracker: expiry swept ({} peers expired in all)",
+                self.dropped
+            );
+        }
+        if self.next.is_none() {
+            let at = now + self.every;
+            self.next = Some((at, cx.wake_at(at)));
         }
         Step::Pause
     }

@@ -26,6 +26,15 @@
 //!   by its /64, which one host may own whole), and peers not heard
 //!   from for `peer_ttl` are dropped by `expire`, which also drops torrents
 //!   left empty (their `downloaded` count goes with them).
+//! * Expiry can be done a bounded slice at a time ([`Swarms::expire_some`]):
+//!   a sweep walks the torrents, and each torrent's peers, from the last
+//!   slot down with a cursor kept between calls, so a tracker of millions
+//!   of peers never spends one long step on it. Walking down makes the
+//!   sweep safe against the announces between slices: a removal moves the
+//!   last entry (already looked at) into the hole, and a new entry goes at
+//!   the end (looked at already, and fresh anyway), so no entry that was
+//!   there when the sweep began is skipped; at worst one is looked at
+//!   twice.
 //!
 //! Example:
 //! ```
@@ -142,6 +151,7 @@ struct Entry {
 /// walk it from any index; `index` finds an address's slot.
 #[derive(Debug, Default)]
 struct Torrent {
+    info_hash: InfoHash,
     peers: Vec<Entry>,
     index: HashMap<SocketAddr, usize>,
     per_ip: HashMap<IpAddr, u32>,
@@ -209,12 +219,40 @@ impl Torrent {
     }
 }
 
+/// What one [`Swarms::expire_some`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireProgress {
+    /// Peers dropped.
+    pub dropped: usize,
+    /// Work done: peers looked at, plus one per torrent finished; never
+    /// more than the budget.
+    pub examined: usize,
+    /// The sweep is over (the next call starts a new one).
+    pub done: bool,
+}
+
+/// Where a sweep of expiry is: the torrents in slots below `next` are
+/// still to do; of the one at `next - 1`, the peers below `peer` (all
+/// of them when `None`). `hash` says which torrent `peer` belongs to, in
+/// case an announce between slices moved another into that slot.
+#[derive(Clone, Copy, Debug)]
+struct Sweep {
+    next: usize,
+    peer: Option<(InfoHash, usize)>,
+}
+
 /// All the torrents a tracker knows.
 #[derive(Debug)]
 pub struct Swarms {
     config: SwarmConfig,
-    torrents: HashMap<InfoHash, Torrent>,
+    /// Dense (removal by swap), so an expiry sweep can walk it by slot;
+    /// `by_hash` finds a torrent's slot.
+    torrents: Vec<Torrent>,
+    by_hash: HashMap<InfoHash, usize>,
     peers: usize,
+    sweep: Option<Sweep>,
+    /// Work done by expiry since this was made (see [`ExpireProgress`]).
+    examined: u64,
 }
 
 impl Swarms {
@@ -222,8 +260,20 @@ impl Swarms {
     pub fn new(config: SwarmConfig) -> Swarms {
         Swarms {
             config,
-            torrents: HashMap::new(),
+            torrents: Vec::new(),
+            by_hash: HashMap::new(),
             peers: 0,
+            sweep: None,
+            examined: 0,
+        }
+    }
+
+    /// Drops the torrent at `slot`; the last one takes its place.
+    fn remove_torrent(&mut self, slot: usize) {
+        let gone = self.torrents.swap_remove(slot);
+        self.by_hash.remove(&gone.info_hash);
+        if let Some(moved) = self.torrents.get(slot) {
+            self.by_hash.insert(moved.info_hash, slot);
         }
     }
 
@@ -276,7 +326,8 @@ impl Swarms {
         reply.warning = None;
 
         if req.event == AnnounceEvent::Stopped {
-            if let Some(torrent) = self.torrents.get_mut(&req.info_hash) {
+            if let Some(&t) = self.by_hash.get(&req.info_hash) {
+                let torrent = &mut self.torrents[t];
                 if let Some(&slot) = torrent.index.get(&addr) {
                     torrent.remove(slot);
                     self.peers -= 1;
@@ -284,7 +335,7 @@ impl Swarms {
                 reply.complete = Some(torrent.seeders);
                 reply.incomplete = Some(torrent.leechers());
                 if torrent.peers.is_empty() {
-                    self.torrents.remove(&req.info_hash);
+                    self.remove_torrent(t);
                 }
             }
             return Ok(());
@@ -294,11 +345,20 @@ impl Swarms {
         }
 
         let full = self.torrents.len() >= self.config.max_torrents;
-        let torrent = match self.torrents.get_mut(&req.info_hash) {
-            Some(torrent) => torrent,
+        let t = match self.by_hash.get(&req.info_hash) {
+            Some(&t) => t,
             None if full => return Err(Refusal::TooManyTorrents),
-            None => self.torrents.entry(req.info_hash).or_default(),
+            None => {
+                let t = self.torrents.len();
+                self.torrents.push(Torrent {
+                    info_hash: req.info_hash,
+                    ..Torrent::default()
+                });
+                self.by_hash.insert(req.info_hash, t);
+                t
+            }
         };
+        let torrent = &mut self.torrents[t];
         let seeder = req.left == 0;
         let slot = match torrent.index.get(&addr) {
             Some(&slot) => {
@@ -329,7 +389,7 @@ impl Swarms {
                 };
                 if let Some(refusal) = refusal {
                     if torrent.peers.is_empty() {
-                        self.torrents.remove(&req.info_hash);
+                        self.remove_torrent(t);
                     }
                     return Err(refusal);
                 }
@@ -364,7 +424,7 @@ impl Swarms {
 
     /// What is known of one torrent; zeros for an unknown one.
     pub fn scrape(&self, info_hash: &InfoHash) -> ScrapeEntry {
-        match self.torrents.get(info_hash) {
+        match self.by_hash.get(info_hash).map(|&t| &self.torrents[t]) {
             Some(torrent) => ScrapeEntry {
                 info_hash: *info_hash,
                 complete: torrent.seeders,
@@ -379,24 +439,83 @@ impl Swarms {
     }
 
     /// Drops the peers not heard from for `peer_ttl` before `now`, and the
-    /// torrents left empty; returns how many peers went.
+    /// torrents left empty; returns how many peers went. All in one call:
+    /// a server calls [`expire_some`](Self::expire_some) instead. A sweep
+    /// in progress is given up and a whole new one done.
     pub fn expire(&mut self, now: Instant) -> usize {
+        self.sweep = None;
+        self.expire_some(now, usize::MAX).dropped
+    }
+
+    /// Goes on with the sweep of expiry (or starts one), doing at most
+    /// `budget` units of work (a peer looked at, a torrent finished; at
+    /// least 1): drops the peers not heard from for `peer_ttl` before
+    /// `now`, and the torrents left empty. Call again until `done`.
+    pub fn expire_some(&mut self, now: Instant, budget: usize) -> ExpireProgress {
+        let budget = budget.max(1);
         let ttl = self.config.peer_ttl;
-        let mut dropped = 0;
-        self.torrents.retain(|_, torrent| {
-            let mut slot = 0;
-            while slot < torrent.peers.len() {
-                if now.saturating_duration_since(torrent.peers[slot].last_seen) >= ttl {
-                    torrent.remove(slot);
-                    dropped += 1;
-                } else {
-                    slot += 1;
+        let mut sweep = self.sweep.take().unwrap_or(Sweep {
+            next: self.torrents.len(),
+            peer: None,
+        });
+        let mut progress = ExpireProgress::default();
+        loop {
+            // Torrents dropped since the last slice may leave the cursor
+            // past the end.
+            if sweep.next > self.torrents.len() {
+                sweep = Sweep {
+                    next: self.torrents.len(),
+                    peer: None,
+                };
+            }
+            if sweep.next == 0 {
+                progress.done = true;
+                break;
+            }
+            if progress.examined >= budget {
+                self.sweep = Some(sweep);
+                break;
+            }
+            let t = sweep.next - 1;
+            let torrent = &mut self.torrents[t];
+            let mut p = match sweep.peer {
+                Some((hash, p)) if hash == torrent.info_hash => p.min(torrent.peers.len()),
+                _ => torrent.peers.len(),
+            };
+            while p > 0 && progress.examined < budget {
+                p -= 1;
+                progress.examined += 1;
+                if now.saturating_duration_since(torrent.peers[p].last_seen) >= ttl {
+                    // The last peer (looked at already) moves to slot p.
+                    torrent.remove(p);
+                    progress.dropped += 1;
+                    self.peers -= 1;
                 }
             }
-            !torrent.peers.is_empty()
-        });
-        self.peers -= dropped;
-        dropped
+            if p > 0 || progress.examined >= budget {
+                // Not finished, or no budget left to finish it: the next
+                // slice goes on here.
+                sweep.peer = Some((torrent.info_hash, p));
+                continue;
+            }
+            progress.examined += 1;
+            if torrent.peers.is_empty() {
+                // The last torrent (looked at already) moves to slot t.
+                self.remove_torrent(t);
+            }
+            sweep = Sweep {
+                next: t,
+                peer: None,
+            };
+        }
+        self.examined += progress.examined as u64;
+        progress
+    }
+
+    /// Work done by expiry since this was made: peers looked at plus
+    /// torrents finished (what the tests count to see a slice is bounded).
+    pub fn expire_examined(&self) -> u64 {
+        self.examined
     }
 
     /// Torrents tracked now.

@@ -17,9 +17,19 @@
 //! | box     | carries           | meaning                                                     |
 //! |---------|-------------------|-------------------------------------------------------------|
 //! | inbox   | `AnnounceRequest` | the torrent's state now: replaces what is announced next; an `event` other than `None` is announced at once |
-//! | control | `Signal`          | shutdown: the request in flight is abandoned, then it ends   |
+//! | control | `Signal`          | shutdown or producer finished: it leaves the swarm (below), then ends |
 //! | outbox  | `AnnounceOutcome` | one per attempt: the tracker's reply, or its failure          |
 //! | signal  | `Signal`          | `Shutdown` once, when it ends                                 |
+//!
+//! **Leaving.** On any control signal the announce in flight is abandoned
+//! (its client shut down) and, if some tracker ever answered, one
+//! announce with `event=stopped` (and `numwant=0`: it wants no peers) goes
+//! to the tracker that answered last, so the swarm forgets this peer at
+//! once instead of at its expiry. One try, bounded by
+//! [`TrackerAnnouncer::stop_timeout`] (default 5 s): its outcome goes out
+//! like any other (a tracker silent until then is a `Failed` with
+//! `TimedOut`, and its client is shut down), then the announcer ends
+//! whatever came of it. A torrent no tracker answered for leaves at once.
 //!
 //! Its clock is the scheduler's (virtual in tests). `Started` and
 //! `Completed` are sent once, to the tracker that answers them; later
@@ -48,7 +58,7 @@ use super::http_client::{HttpTrackerClient, HttpTrackerReply, HttpTrackerResult,
 use super::{AnnounceEvent, AnnounceReply, AnnounceRequest};
 use crate::axon::{link, BoxSet, Component, Cx, Inbox, Outbox, Signal, Step, TimerKey};
 use crate::internet::{tcp_connector, Connector};
-use crate::protocol::http::client::ClientConfig;
+use crate::protocol::http::client::{ClientConfig, ErrorKind, Phase};
 
 /// Back-off and re-announce bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,7 +259,23 @@ pub struct TrackerAnnouncer {
     /// When the next announce is due (`None`: now).
     due: Option<Instant>,
     timer: Option<(Instant, TimerKey)>,
-    stopping: bool,
+    /// Where it is in its life.
+    stage: Stage,
+    stop_timeout: Duration,
+    /// The tier of the tracker that answered last: it is first in its
+    /// tier (an answer moves it there), and it gets the `stopped`.
+    answered_tier: Option<usize>,
+}
+
+/// Announcing, or leaving the swarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Announcing,
+    /// A control signal came: the attempt in flight (if any) is being
+    /// shut down.
+    Abandoning,
+    /// The `stopped` announce is in flight until then.
+    Leaving(Instant),
 }
 
 impl TrackerAnnouncer {
@@ -271,13 +297,22 @@ impl TrackerAnnouncer {
             in_flight: None,
             due: None,
             timer: None,
-            stopping: false,
+            stage: Stage::Announcing,
+            stop_timeout: Duration::from_secs(5),
+            answered_tier: None,
         }
     }
 
     /// Makes connections with `connector` (tests pass a scripted one).
     pub fn with_connector(mut self, connector: Connector) -> Self {
         self.connector = Rc::new(RefCell::new(connector));
+        self
+    }
+
+    /// How long the `stopped` announce made when it ends may take (default
+    /// 5 s); then it ends regardless.
+    pub fn stop_timeout(mut self, wait: Duration) -> Self {
+        self.stop_timeout = wait;
         self
     }
 
@@ -313,6 +348,7 @@ impl TrackerAnnouncer {
         let outcome = match result {
             Ok(HttpTrackerReply::Announce(reply)) => {
                 self.tiers.succeeded(tier, index, reply.tracker_id.clone());
+                self.answered_tier = Some(tier);
                 // The event was told; a newer one from the inbox stays.
                 if self.request.event == event {
                     self.request.event = AnnounceEvent::None;
@@ -337,6 +373,41 @@ impl TrackerAnnouncer {
         let _ = self.outbox.send(outcome);
     }
 
+    /// Starts the `stopped` announce to the tracker that answered last;
+    /// false if there is none.
+    fn leave(&mut self, cx: &mut Cx) -> bool {
+        let Some(tier) = self.answered_tier else {
+            return false;
+        };
+        let Some(url) = self
+            .tiers
+            .order()
+            .get(tier)
+            .and_then(|t| t.first())
+            .map(|u| u.to_string())
+        else {
+            return false;
+        };
+        self.request.event = AnnounceEvent::Stopped;
+        self.request.numwant = Some(0);
+        self.start(cx, tier, 0, url);
+        if self.in_flight.is_none() {
+            return false;
+        }
+        let deadline = cx.now() + self.stop_timeout;
+        self.wake_at(cx, deadline);
+        self.stage = Stage::Leaving(deadline);
+        true
+    }
+
+    fn end(&mut self, cx: &mut Cx) -> Step {
+        if let Some((_, k)) = self.timer.take() {
+            cx.cancel_timer(k);
+        }
+        let _ = self.signal.send(Signal::Shutdown);
+        Step::Done
+    }
+
     fn wake_at(&mut self, cx: &mut Cx, at: Instant) {
         if self.timer.is_some_and(|(t, _)| t == at) {
             return;
@@ -351,32 +422,59 @@ impl TrackerAnnouncer {
 impl Component for TrackerAnnouncer {
     fn step(&mut self, cx: &mut Cx) -> Step {
         let now = cx.now();
+        // A result is taken first, even with a shutdown waiting: it may be
+        // the first answer, which decides whether there is a swarm to
+        // leave; and a child that has answered is not sent a shutdown,
+        // which its finished inbox would refuse and `to_child` keep for
+        // the next child (the `stopped` announce) to get at once.
+        if let Some(result) = self.results.recv() {
+            self.finish(now, result);
+        }
         while self.control.recv().is_some() {
-            if !self.stopping {
-                self.stopping = true;
-                let _ = self.to_child.send(Signal::Shutdown);
+            if self.stage == Stage::Announcing {
+                self.stage = Stage::Abandoning;
+                if self.in_flight.is_some() {
+                    let _ = self.to_child.send(Signal::Shutdown);
+                }
             }
         }
         while self.child_signals.recv().is_some() {}
         while cx.next_exit().is_some() {}
-        if self.stopping {
-            if !cx.children().is_empty() {
+        match self.stage {
+            Stage::Announcing => {}
+            Stage::Abandoning => {
+                if !cx.children().is_empty() {
+                    return Step::Pause;
+                }
+                self.in_flight = None;
+                if self.leave(cx) {
+                    return Step::Pause;
+                }
+                return self.end(cx);
+            }
+            Stage::Leaving(deadline) => {
+                if now >= deadline {
+                    if let Some((_, _, url, _)) = self.in_flight.take() {
+                        // No answer in time: given up, and said so.
+                        let _ = self.to_child.send(Signal::Shutdown);
+                        let _ = self.outbox.send(AnnounceOutcome::Failed {
+                            url,
+                            error: TrackerError::Http(ErrorKind::TimedOut(Phase::Head)),
+                            retry_at: now,
+                        });
+                    }
+                }
+                if self.in_flight.is_none() && cx.children().is_empty() {
+                    return self.end(cx);
+                }
                 return Step::Pause;
             }
-            if let Some((_, k)) = self.timer.take() {
-                cx.cancel_timer(k);
-            }
-            let _ = self.signal.send(Signal::Shutdown);
-            return Step::Done;
         }
         while let Some(req) = self.inbox.recv() {
             if req.event != AnnounceEvent::None {
                 self.due = None;
             }
             self.request = req;
-        }
-        if let Some(result) = self.results.recv() {
-            self.finish(now, result);
         }
         if self.in_flight.is_some() {
             return Step::Pause;

@@ -18,9 +18,26 @@
 //! counted (`malformed`) and the request waits on for a good answer or its
 //! time-out. An error reply with the right transaction id fails the client.
 //!
+//! **Scrapes of many torrents.** One datagram holds at most
+//! [`MAX_SCRAPE_HASHES`] (74) info-hashes, so a longer scrape is asked in
+//! parts of up to 74, one after the other on the same connection id (each
+//! part with its own transaction id and its own time-outs from 15 s), and
+//! the entries are joined, in the order asked, into one answer on `scrape`.
+//! A failed part fails the scrape (and the client), as for any request.
+//!
+//! **A bounded queue.** At most `max_waiting` requests wait behind the one
+//! in flight. The `request` inbox is bounded to the room left (the client
+//! moves requests out of it at once, and after each step sets its limit to
+//! `max_waiting` less those waiting), so a request over the limit is
+//! refused back to its sender by the inbox (`send` gives it back in
+//! `Err(Full(request))`) and the sender is woken to try again once the
+//! client takes a datagram and room appears: the back-pressure of any
+//! bounded Kamaelia box, with nothing dropped and no error to handle. (A
+//! caller that links with `link_with_limit` replaces that limit.)
+//!
 //! | box            | carries              | meaning                                  |
 //! |----------------|----------------------|------------------------------------------|
-//! | request        | [`UdpTrackerRequest`] | an announce or a scrape, done in order  |
+//! | request        | [`UdpTrackerRequest`] | an announce or a scrape, done in order; bounded (see above) |
 //! | from_net       | [`Datagram`]         | datagrams from the socket                |
 //! | control        | `Signal`             | shutdown: stop now; producer finished: finish the requests waiting, then stop |
 //! | to_net         | `Bytes`              | datagrams to send to the tracker         |
@@ -65,12 +82,19 @@ use std::time::{Duration, Instant};
 /// Most datagrams read in one step.
 const BATCH: usize = 64;
 
+/// Where the scrape part starting at `start` ends: at most
+/// [`MAX_SCRAPE_HASHES`] hashes fit in one datagram.
+fn scrape_part_end(hashes: &[InfoHash], start: usize) -> usize {
+    hashes.len().min(start + MAX_SCRAPE_HASHES)
+}
+
 /// What to ask the tracker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UdpTrackerRequest {
     /// An announce.
     Announce(AnnounceRequest),
-    /// A scrape of 1 to [`MAX_SCRAPE_HASHES`] torrents.
+    /// A scrape of one torrent or more (more than [`MAX_SCRAPE_HASHES`]
+    /// are asked in parts and answered as one).
     Scrape(Vec<InfoHash>),
 }
 
@@ -84,7 +108,7 @@ pub enum UdpTrackerError {
     },
     /// The tracker answered with an error reply (its text, lossily UTF-8).
     Tracker(String),
-    /// A scrape of no hashes, or of more than fit in one datagram.
+    /// A scrape of no hashes (the number given).
     BadScrape(usize),
 }
 
@@ -95,10 +119,9 @@ impl fmt::Display for UdpTrackerError {
                 write!(f, "UDP tracker did not answer ({sends} sends)")
             }
             UdpTrackerError::Tracker(text) => write!(f, "UDP tracker error: {text}"),
-            UdpTrackerError::BadScrape(n) => write!(
-                f,
-                "a UDP scrape takes 1 to {MAX_SCRAPE_HASHES} info-hashes, not {n}"
-            ),
+            UdpTrackerError::BadScrape(n) => {
+                write!(f, "a UDP scrape takes at least one info-hash, not {n}")
+            }
         }
     }
 }
@@ -116,6 +139,9 @@ pub struct UdpClientConfig {
     pub connection_lifetime: Duration,
     /// Seed of the transaction ids (`None`: a random one); tests fix it.
     pub seed: Option<u64>,
+    /// Requests waiting behind the one in flight, at most (at least 1;
+    /// default 64). A request over it is refused back to its sender.
+    pub max_waiting: usize,
 }
 
 impl Default for UdpClientConfig {
@@ -125,6 +151,7 @@ impl Default for UdpClientConfig {
             max_doublings: 8,
             connection_lifetime: Duration::from_secs(60),
             seed: None,
+            max_waiting: 64,
         }
     }
 }
@@ -177,6 +204,10 @@ pub struct UdpTrackerClient {
     rng: SplitMix64,
     waiting: VecDeque<UdpTrackerRequest>,
     current: Option<UdpTrackerRequest>,
+    /// Of a scrape in flight: where the part asked starts in its hashes,
+    /// and the entries of the parts answered.
+    part: usize,
+    scraped: Vec<ScrapeEntry>,
     phase: Phase,
     tid: u32,
     /// Doublings so far for the current request.
@@ -199,7 +230,11 @@ impl UdpTrackerClient {
         });
         let v6 = matches!(tracker.ip().to_canonical(), IpAddr::V6(_));
         UdpTrackerClient {
-            request: Inbox::new("request", "announces and scrapes, done in order"),
+            request: Inbox::bounded(
+                "request",
+                "announces and scrapes, done in order",
+                config.max_waiting.max(1),
+            ),
             from_net: Inbox::new("from_net", "datagrams from the socket"),
             control: Inbox::control(),
             to_net: Outbox::new("to_net", "datagrams for the tracker"),
@@ -213,6 +248,8 @@ impl UdpTrackerClient {
             rng: SplitMix64::new(seed),
             waiting: VecDeque::new(),
             current: None,
+            part: 0,
+            scraped: Vec::new(),
             phase: Phase::Idle,
             tid: 0,
             doublings: 0,
@@ -285,7 +322,8 @@ impl UdpTrackerClient {
                 udp_wire::encode_announce_request(&mut self.buf, connection_id, self.tid, req)
             }
             UdpTrackerRequest::Scrape(hashes) => {
-                udp_wire::encode_scrape_request(&mut self.buf, connection_id, self.tid, hashes)
+                let part = &hashes[self.part..scrape_part_end(hashes, self.part)];
+                udp_wire::encode_scrape_request(&mut self.buf, connection_id, self.tid, part)
             }
         }
         self.packet = self.buf.split().freeze();
@@ -361,21 +399,29 @@ impl UdpTrackerClient {
                 let Some(UdpTrackerRequest::Scrape(hashes)) = &self.current else {
                     unreachable!("a scrape is current")
                 };
-                if entries.len() < hashes.len() {
-                    // Fewer entries than hashes: not an answer to this scrape.
+                let end = scrape_part_end(hashes, self.part);
+                let part = &hashes[self.part..end];
+                if entries.len() < part.len() {
+                    // Fewer entries than hashes: not an answer to this part.
                     self.stats.update(|s| s.malformed += 1);
                     return None;
                 }
-                let got: Vec<ScrapeEntry> = hashes
-                    .iter()
-                    .zip(entries.iter())
-                    .map(|(hash, (complete, downloaded, incomplete))| ScrapeEntry {
+                let got = part.iter().zip(entries.iter()).map(
+                    |(hash, (complete, downloaded, incomplete))| ScrapeEntry {
                         info_hash: *hash,
                         complete,
                         downloaded,
                         incomplete,
-                    })
-                    .collect();
+                    },
+                );
+                self.scraped.extend(got);
+                if end < hashes.len() {
+                    // The next part, as a request of its own.
+                    self.part = end;
+                    self.begin(cx);
+                    return None;
+                }
+                let got = std::mem::take(&mut self.scraped);
                 self.done(cx);
                 let _ = self.scrape.send(got);
             }
@@ -394,18 +440,37 @@ impl UdpTrackerClient {
     fn start_next(&mut self, cx: &mut Cx) -> Option<Step> {
         let next = self.waiting.pop_front()?;
         if let UdpTrackerRequest::Scrape(h) = &next {
-            if h.is_empty() || h.len() > MAX_SCRAPE_HASHES {
+            if h.is_empty() {
                 return Some(self.fail(cx, UdpTrackerError::BadScrape(h.len())));
             }
         }
         self.current = Some(next);
+        self.part = 0;
+        self.scraped.clear();
+        self.begin(cx);
+        None
+    }
+
+    /// Sends the current request (or scrape part) afresh: its time-outs
+    /// start from the first, on the connection id held or a new one.
+    fn begin(&mut self, cx: &mut Cx) {
         self.doublings = 0;
         self.sends = 0;
         match self.live_connection(cx.now()) {
             Some(id) => self.ask(cx, id, false),
             None => self.connect(cx, false),
         }
-        None
+    }
+
+    /// Bounds the `request` inbox to the room left in the queue: a
+    /// request over `max_waiting` is refused back to its sender.
+    fn limit_inbox(&self) {
+        let room = self
+            .config
+            .max_waiting
+            .max(1)
+            .saturating_sub(self.waiting.len());
+        self.request.set_limit(Some(room));
     }
 
     fn on_timeout(&mut self, cx: &mut Cx) -> Option<Step> {
@@ -474,6 +539,7 @@ impl Component for UdpTrackerClient {
                 return Step::Done;
             }
         }
+        self.limit_inbox();
         if read == BATCH {
             return Step::Yield;
         }

@@ -484,16 +484,34 @@ pub fn encode_announce_response(
     out.put_u32(interval);
     out.put_u32(leechers);
     out.put_u32(seeders);
+    // Entries are gathered on the stack and copied out in batches: a
+    // `BufMut` call per address and port cost more than the rest of an
+    // announce together.
+    let mut batch = [0u8; 18 * 32];
+    let mut len = 0;
     let mut n = 0;
     for p in peers {
+        let port = p.addr.port().to_be_bytes();
         match (p.addr.ip(), v6) {
-            (IpAddr::V4(ip), false) => out.put_slice(&ip.octets()),
-            (IpAddr::V6(ip), true) => out.put_slice(&ip.octets()),
+            (IpAddr::V4(ip), false) => {
+                batch[len..len + 4].copy_from_slice(&ip.octets());
+                batch[len + 4..len + 6].copy_from_slice(&port);
+                len += 6;
+            }
+            (IpAddr::V6(ip), true) => {
+                batch[len..len + 16].copy_from_slice(&ip.octets());
+                batch[len + 16..len + 18].copy_from_slice(&port);
+                len += 18;
+            }
             _ => continue,
         }
-        out.put_u16(p.addr.port());
         n += 1;
+        if len + 18 > batch.len() {
+            out.put_slice(&batch[..len]);
+            len = 0;
+        }
     }
+    out.put_slice(&batch[..len]);
     n
 }
 
