@@ -279,14 +279,36 @@ fn start_opentracker(dir: &std::path::Path, wrap: &[String]) -> Result<ServerPro
         .map_err(|e| format!("start opentracker: {e}"))?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let srv = ServerProc { child, addr };
-    let end = Instant::now() + Duration::from_secs(30);
+    let end = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(addr).is_err() {
         if Instant::now() > end {
             return Err("opentracker does not listen".into());
         }
         thread::sleep(Duration::from_millis(20));
     }
-    Ok(srv)
+    // It reads its whitelist on a thread of its own after it listens, and
+    // refuses every torrent until then (under callgrind, for seconds). A
+    // `stopped` announce adds no peer: asked until it is not refused.
+    let mut q = String::from("GET /announce?info_hash=");
+    percent_encode(&mut q, &torrent(0));
+    q.push_str(
+        "&peer_id=-LD0001-999999999999&port=1&left=0&event=stopped HTTP/1.1\r\n\
+         Host: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    let mut buf = Vec::new();
+    loop {
+        let refused = connect(addr).and_then(|mut s| {
+            s.write_all(q.as_bytes()).map_err(|e| e.to_string())?;
+            buf.clear();
+            s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+            Ok(buf.windows(14).any(|w| w == b"failure reason"))
+        });
+        match refused {
+            Ok(false) => return Ok(srv),
+            _ if Instant::now() > end => return Err("opentracker never took the whitelist".into()),
+            _ => thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// HTTP or UDP: which tracker and which load client.
