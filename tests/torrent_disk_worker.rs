@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kamaelia::axon::{Id, Signal};
-use kamaelia::protocol::torrent::metainfo::{Metainfo, MetainfoBuilder};
-use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout};
+use kamaelia::protocol::torrent::metainfo::MetainfoBuilder;
+use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef};
 use kamaelia::protocol::torrent::storage::{
     hash_blocks, DiskEvent, DiskOp, DiskRequest, DiskWorker, StorageError, StorageOptions,
 };
 use kamaelia::testing::{Collector, Feeder, Harness};
 use sha1::{Digest, Sha1};
-use torrent_support::{content, TempDir};
+use torrent_support::{content, Synthetic, TempDir};
 
 const FILES: &[(&str, usize)] = &[
     ("a", 10_000),
@@ -31,49 +31,10 @@ const FILES: &[(&str, usize)] = &[
 ];
 const PIECE: usize = 16_384;
 
-struct Torrent {
-    meta: Metainfo,
-    data: Vec<u8>,
-    layout: Layout,
-}
+type Torrent = Synthetic;
 
 fn torrent(files: &[(&str, usize)], piece_length: usize) -> Torrent {
-    let data: Vec<u8> = files
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, len))| content(*len, i as u32 + 11))
-        .collect();
-    let hashes = data
-        .chunks(piece_length)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    let list = files
-        .iter()
-        .map(|(n, l)| (vec![n.to_string()], *l as u64))
-        .collect();
-    let meta = MetainfoBuilder::multi_file("t", list, piece_length as u64, hashes)
-        .build()
-        .unwrap();
-    let layout = Layout::of(&meta).unwrap();
-    Torrent { meta, data, layout }
-}
-
-impl Torrent {
-    fn blocks(&self, piece: u32) -> Vec<Bytes> {
-        let start = self.layout.piece_offset(piece) as usize;
-        (0..self.layout.blocks_in_piece(piece))
-            .map(|b| {
-                let r = self.layout.block(piece, b).unwrap();
-                let at = start + r.offset as usize;
-                Bytes::copy_from_slice(&self.data[at..at + r.len as usize])
-            })
-            .collect()
-    }
-
-    fn bytes(&self, r: &BlockRef) -> &[u8] {
-        let at = (self.layout.piece_offset(r.piece) + u64::from(r.offset)) as usize;
-        &self.data[at..at + r.len as usize]
-    }
+    Synthetic::new(files, piece_length, 11)
 }
 
 struct Rig {

@@ -8,44 +8,17 @@
 mod torrent_support;
 
 use bytes::Bytes;
-use kamaelia::protocol::torrent::metainfo::{FileEntry, Metainfo, MetainfoBuilder};
+use kamaelia::protocol::torrent::metainfo::{FileEntry, MetainfoBuilder};
 use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout};
 use kamaelia::protocol::torrent::storage::{recheck, Span, Storage, StorageError, StorageOptions};
 use sha1::{Digest, Sha1};
-use torrent_support::{content, TempDir};
+use torrent_support::{content, Synthetic, TempDir};
 
 /// A multi-file torrent of `files` (name, length) with real contents.
-struct Torrent {
-    meta: Metainfo,
-    /// The whole byte stream.
-    data: Vec<u8>,
-    /// Each file's bytes.
-    files: Vec<Vec<u8>>,
-}
+type Torrent = Synthetic;
 
 fn torrent(files: &[(&str, usize)], piece_length: usize) -> Torrent {
-    let contents: Vec<Vec<u8>> = files
-        .iter()
-        .enumerate()
-        .map(|(i, (_, len))| content(*len, i as u32 + 1))
-        .collect();
-    let data: Vec<u8> = contents.concat();
-    let hashes = data
-        .chunks(piece_length)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    let list = files
-        .iter()
-        .map(|(name, len)| (vec![name.to_string()], *len as u64))
-        .collect();
-    let meta = MetainfoBuilder::multi_file("t", list, piece_length as u64, hashes)
-        .build()
-        .unwrap();
-    Torrent {
-        meta,
-        data,
-        files: contents,
-    }
+    Synthetic::new(files, piece_length, 1)
 }
 
 /// A piece's blocks as the peer wire would hand them over.

@@ -199,3 +199,61 @@ pub fn python_info_hash(path: &Path) -> String {
     );
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
+
+/// A multi-file torrent made in memory: each file's bytes from
+/// [`content`] (seeded `seed`, `seed + 1`, ...), the pieces hashed.
+pub struct Synthetic {
+    pub meta: kamaelia::protocol::torrent::metainfo::Metainfo,
+    pub layout: kamaelia::protocol::torrent::pieces::Layout,
+    /// The whole byte stream.
+    pub data: Vec<u8>,
+    /// Each file's bytes.
+    pub files: Vec<Vec<u8>>,
+}
+
+impl Synthetic {
+    /// Files `(name, length)` under a folder `t`, pieces of `piece_length`.
+    pub fn new(files: &[(&str, usize)], piece_length: usize, seed: u32) -> Self {
+        use kamaelia::protocol::torrent::metainfo::MetainfoBuilder;
+        use kamaelia::protocol::torrent::pieces::Layout;
+        let contents: Vec<Vec<u8>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (_, len))| content(*len, seed + i as u32))
+            .collect();
+        let data = contents.concat();
+        let hashes = data
+            .chunks(piece_length)
+            .map(|c| Sha1::digest(c).into())
+            .collect();
+        let list = files
+            .iter()
+            .map(|(name, len)| (vec![name.to_string()], *len as u64))
+            .collect();
+        let meta = MetainfoBuilder::multi_file("t", list, piece_length as u64, hashes)
+            .build()
+            .unwrap();
+        let layout = Layout::of(&meta).unwrap();
+        Synthetic {
+            meta,
+            layout,
+            data,
+            files: contents,
+        }
+    }
+
+    /// A piece's blocks as the peer wire would hand them over.
+    pub fn blocks(&self, piece: u32) -> Vec<bytes::Bytes> {
+        (0..self.layout.blocks_in_piece(piece))
+            .map(|b| {
+                bytes::Bytes::copy_from_slice(self.bytes(&self.layout.block(piece, b).unwrap()))
+            })
+            .collect()
+    }
+
+    /// The bytes of one block.
+    pub fn bytes(&self, r: &kamaelia::protocol::torrent::pieces::BlockRef) -> &[u8] {
+        let at = (self.layout.piece_offset(r.piece) + u64::from(r.offset)) as usize;
+        &self.data[at..at + r.len as usize]
+    }
+}
