@@ -1,0 +1,175 @@
+//! `kamaelia play`, the built binary run for real: a generated Ogg file
+//! (and the same over a TCP connection on 127.0.0.1) written with `--wav`
+//! equals oggdec's decode within 1 LSB, frame for frame; the title and
+//! the time are shown on stderr; failures are one line and status 1;
+//! playing without the `audio-out` feature is status 2 with advice.
+//!
+//! Every child is killed when the test ends; every wait is bounded.
+
+#![cfg(feature = "cli")]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod audio_support;
+use audio_support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kamaelia");
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Kills its child when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Output {
+    code: Option<i32>,
+    stderr: String,
+}
+
+/// Runs `kamaelia args` to its end, within [`DEADLINE`] (killed past it).
+fn kamaelia(args: &[&str]) -> Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kamaelia starts");
+    let mut g = Guard(child);
+    let mut err = g.0.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = g.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < DEADLINE, "kamaelia {args:?} still running");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        code: status.code(),
+        stderr: reader.join().unwrap(),
+    }
+}
+
+/// Asserts the WAV at `wav` is oggdec's decode of `ogg`, within 1 LSB.
+fn assert_like_oggdec(wav: &Path, ogg: &Path, rate: u32, channels: u16) {
+    let (info, got) = read_wav(wav);
+    assert_eq!((info.rate, info.channels), (rate, channels));
+    let want = oggdec(ogg);
+    assert_eq!(
+        got.len() / channels as usize,
+        want.len() / channels as usize,
+        "the same frame count"
+    );
+    let (worst, _) = max_diff(&got, &want);
+    assert!(worst <= 1, "differs from oggdec by {worst}");
+}
+
+#[test]
+fn a_file_written_as_wav_equals_oggdec_and_shows_title_and_time() {
+    if !have_tools("cli play file") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-file");
+    for (name, rate, ch, secs, title) in [
+        ("stereo", 44_100, 2, 3.2, "Stereo Title"),
+        ("mono", 48_000, 1, 1.5, "Mono"),
+    ] {
+        let ogg = make_ogg(dir.path(), name, rate, ch, secs, 4, title);
+        let wav = dir.path().join(format!("{name}.wav"));
+        let o = kamaelia(&["play", ogg.to_str().unwrap(), "--wav", wav.to_str().unwrap()]);
+        assert_eq!(o.code, Some(0), "{}", o.stderr);
+        assert_like_oggdec(&wav, &ogg, rate, ch);
+        // stderr is a pipe: plain lines, the title, then the time; the
+        // last line is the end position.
+        let lines: Vec<&str> = o.stderr.lines().collect();
+        assert_eq!(lines.first(), Some(&&*format!("title: {title}")), "{lines:?}");
+        let end = format!("00:{:02}", secs as u64);
+        assert_eq!(lines.last(), Some(&end.as_str()), "{lines:?}");
+        assert!(
+            lines[1..].iter().all(|l| l.len() == 5 && l.as_bytes()[2] == b':'),
+            "{lines:?}"
+        );
+        assert!(lines.len() <= 3, "at most a line a second: {lines:?}");
+    }
+}
+
+#[test]
+fn a_tcp_stream_written_as_wav_equals_oggdec() {
+    if !have_tools("cli play tcp") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-tcp");
+    let ogg = make_ogg(dir.path(), "tcp", 44_100, 2, 2.0, 3, "Over TCP");
+    let data = std::fs::read(&ogg).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One connection: the file in small writes, then close.
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        for piece in data.chunks(3000) {
+            conn.write_all(piece).unwrap();
+        }
+    });
+    let wav = dir.path().join("tcp.wav");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let o = kamaelia(&["play", &url, "--wav", wav.to_str().unwrap()]);
+    server.join().unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.contains("title: Over TCP"), "{}", o.stderr);
+    assert_like_oggdec(&wav, &ogg, 44_100, 2);
+}
+
+#[test]
+fn failures_are_one_line_and_status_1() {
+    let dir = TempDir::new("cli-play-bad");
+    let wav = dir.path().join("x.wav");
+    let wav = wav.to_str().unwrap();
+    let junk = dir.path().join("junk.ogg");
+    std::fs::write(&junk, vec![7u8; 5000]).unwrap();
+    let refused = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port() // closed when `l` drops
+    };
+    let cases = [
+        vec!["play", "/nonexistent/file.ogg", "--wav", wav],
+        vec!["play", junk.to_str().unwrap(), "--wav", wav],
+        vec!["play", "tcp://127.0.0.1", "--wav", wav],
+    ];
+    let refused_url = format!("tcp://127.0.0.1:{refused}");
+    let refused_case = vec!["play", refused_url.as_str(), "--wav", wav];
+    for args in cases.iter().chain([&refused_case]) {
+        let o = kamaelia(args);
+        assert_eq!(o.code, Some(1), "{args:?}: {}", o.stderr);
+        let lines: Vec<&str> = o.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert!(lines[0].starts_with("kamaelia: "), "{lines:?}");
+    }
+    let o = kamaelia(&["play"]);
+    assert_eq!(o.code, Some(2), "a usage error: {}", o.stderr);
+}
+
+#[cfg(not(feature = "audio-out"))]
+#[test]
+fn playing_without_the_audio_feature_says_what_to_do_and_exits_2() {
+    let dir = TempDir::new("cli-play-noaudio");
+    std::fs::write(dir.path().join("a.ogg"), b"OggS").unwrap();
+    let o = kamaelia(&["play", dir.path().join("a.ogg").to_str().unwrap()]);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("--wav"), "{}", o.stderr);
+    assert!(o.stderr.contains("--features audio-out"), "{}", o.stderr);
+}
