@@ -173,3 +173,52 @@ fn playing_without_the_audio_feature_says_what_to_do_and_exits_2() {
     assert!(o.stderr.contains("--wav"), "{}", o.stderr);
     assert!(o.stderr.contains("--features audio-out"), "{}", o.stderr);
 }
+
+#[test]
+fn an_icecast_mount_plays_to_wav_with_its_title_on_stderr() {
+    use audio_support::icecast::{ezstream, have_icecast, icecast};
+    if !have_tools("cli play icecast") || !have_icecast("cli play icecast") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-icecast");
+    let ogg = make_ogg(dir.path(), "song", 44_100, 2, 2.0, 2, "On Air");
+    let port = audio_support::interop_support::free_port();
+    let _server = icecast(dir.path(), port);
+    let _source = ezstream(dir.path(), port, "/radio.ogg", &[ogg.clone()]);
+    let wav = dir.path().join("radio.wav");
+    let url = format!("http://127.0.0.1:{port}/radio.ogg");
+    // A live mount has no end: listen for 3 s, then stop the program.
+    let mut g = Guard(
+        Command::new(BIN)
+            .args(["play", &url, "--wav", wav.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kamaelia starts"),
+    );
+    let mut err = g.0.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(g.0.try_wait().unwrap().is_none(), "still playing the live mount");
+    drop(g);
+    let stderr = reader.join().unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.first(), Some(&"title: On Air"), "{lines:?}");
+    assert!(lines.iter().skip(1).all(|l| *l == "title: On Air" || l.len() == 5), "{lines:?}");
+    // The WAV is written as it goes (its sizes are patched only at the
+    // end): the audio so far, the file's decode among it.
+    let (info, heard) = read_wav(&wav);
+    assert_eq!((info.rate, info.channels), (44_100, 2));
+    let own = decode_core(&std::fs::read(&ogg).unwrap(), 4096).samples();
+    assert!(heard.len() >= own.len(), "{} samples", heard.len());
+    let probe = &own[..512];
+    assert!(
+        heard.windows(probe.len()).any(|w| w == probe),
+        "the file's audio is in the stream"
+    );
+}
