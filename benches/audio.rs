@@ -47,9 +47,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::{clock_ns, median, quick, want, Json};
 use kamaelia::audio::ogg::OggReader;
+use kamaelia::audio::out::{AudioDevice, AudioOut};
 use kamaelia::audio::vorbis::{Decoded, VorbisComments, VorbisDecode, VorbisDecoder};
 use kamaelia::audio::AudioChunk;
-use kamaelia::audio::out::{AudioDevice, AudioOut};
 use kamaelia::axon::{link, Inbox, Scheduler, Signal};
 use kamaelia::file::{ReadFileAdaptor, ReadMode};
 use kamaelia::testing::Harness;
@@ -373,8 +373,7 @@ fn playback_rows(dir: &Path) {
     #[cfg(feature = "audio-out")]
     {
         let conf = sub.join("asound.conf");
-        std::fs::write(&conf, "pcm.!default { type null }\n")
-            .unwrap();
+        std::fs::write(&conf, "pcm.!default { type null }\n").unwrap();
         std::env::set_var("ALSA_CONFIG_PATH", &conf);
         playback(
             "alsa_null",

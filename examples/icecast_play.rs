@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kamaelia::audio::vorbis::{VorbisComments, VorbisDecode, VorbisDecodeStats};
-use kamaelia::axon::{link, BoxSet, Component, Cx, Id, Inbox, LinkError, Outbox, Scheduler, Signal, Step};
+use kamaelia::axon::{
+    link, BoxSet, Component, Cx, Id, Inbox, LinkError, Outbox, Scheduler, Signal, Step,
+};
 use kamaelia::internet::simulate::StatsHandle;
 use kamaelia::protocol::http::icecast::{IcecastClient, IcecastDemux, IcyEvent};
 use kamaelia::util::PureTransformer;
@@ -146,7 +148,9 @@ fn sink(out: Option<&String>) -> Box<dyn Component> {
         None => Box::new(kamaelia::audio::out::AudioOut::default_device()),
         #[cfg(not(feature = "audio-out"))]
         None => {
-            eprintln!("icecast_play: give an OUT.wav, or build with `--features audio-out` to play");
+            eprintln!(
+                "icecast_play: give an OUT.wav, or build with `--features audio-out` to play"
+            );
             std::process::exit(2)
         }
     }

@@ -34,7 +34,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kamaelia::audio::vorbis::{VorbisDecode, VorbisDecodeStats};
-use kamaelia::axon::{BoxSet, Component, Cx, Id, Inbox, LinkError, Outbox, Scheduler, Signal, Step};
+use kamaelia::axon::{
+    BoxSet, Component, Cx, Id, Inbox, LinkError, Outbox, Scheduler, Signal, Step,
+};
 use kamaelia::file::{ReadFileAdaptor, ReadMode};
 use kamaelia::internet::multicast::{MulticastConfig, MulticastReceiver, MulticastSender};
 use kamaelia::internet::simulate::{LinkConfig, LinkStats, SimLink, StatsHandle};
@@ -293,7 +295,10 @@ fn main() {
         eprintln!("usage: ogg_over_srm FILE.ogg [OUT.wav] [--multicast] [--loss P]");
         std::process::exit(2);
     };
-    let out = args.get(1).filter(|a| a.ends_with(".wav")).map(String::as_str);
+    let out = args
+        .get(1)
+        .filter(|a| a.ends_with(".wav"))
+        .map(String::as_str);
     let multicast = args.iter().any(|a| a == "--multicast");
     let loss = args
         .iter()

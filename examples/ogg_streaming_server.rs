@@ -105,9 +105,10 @@ pub fn server(addr: SocketAddr, file: &Path, bitrate: u64) -> io::Result<ServerC
         bitrate,
         chunkrate: CHUNKRATE,
     };
-    Ok(ServerCore::with_acceptor(support::listen(addr)?, move |_| {
-        Box::new(ReadFileAdaptor::file(&file, mode)) as Box<dyn Component>
-    }))
+    Ok(ServerCore::with_acceptor(
+        support::listen(addr)?,
+        move |_| Box::new(ReadFileAdaptor::file(&file, mode)) as Box<dyn Component>,
+    ))
 }
 
 /// A client, spawned and linked: `TcpClient(addr) → VorbisDecode → sink`.
@@ -177,7 +178,9 @@ pub fn run(
 ) -> io::Result<Outcome> {
     let bitrate = stream_bitrate(file)?;
     let server = server(addr, file, bitrate)?;
-    let addr = server.local_addr().expect("a bound listener has an address");
+    let addr = server
+        .local_addr()
+        .expect("a bound listener has an address");
     let link_err = |e: LinkError| io::Error::other(e.to_string());
     let mut s = Scheduler::new();
     let start: Instant = s.now();
@@ -253,7 +256,8 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("serve") => {
             let file = PathBuf::from(args.get(1).unwrap_or_else(|| usage()));
-            let addr = support::address_or_exit("ogg_streaming_server", args.get(2).map(|a| a.as_str()));
+            let addr =
+                support::address_or_exit("ogg_streaming_server", args.get(2).map(|a| a.as_str()));
             let bitrate = stream_bitrate(&file).unwrap_or_else(|e| fail(&e));
             let server = server(addr, &file, bitrate).unwrap_or_else(|e| fail(&e));
             eprintln!(
@@ -280,7 +284,8 @@ fn main() {
             let file = PathBuf::from(&args[1]);
             let outs: Vec<PathBuf> = args[2..].iter().map(PathBuf::from).collect();
             let local = SocketAddr::from(([127, 0, 0, 1], 0));
-            let o = run(local, &file, &outs, Duration::from_secs(3600)).unwrap_or_else(|e| fail(&e));
+            let o =
+                run(local, &file, &outs, Duration::from_secs(3600)).unwrap_or_else(|e| fail(&e));
             eprintln!(
                 "{} client(s) served at {} bit/s in {:.2} s: {:?}",
                 outs.len(),

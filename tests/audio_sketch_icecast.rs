@@ -41,7 +41,12 @@ fn an_ogg_mount_is_decoded_and_its_titles_printed_as_they_change() {
     let second = make_ogg(dir.path(), "second", 44_100, 2, 1.5, 2, "Second Song");
     let port = free_port();
     let _server = audio_support::icecast::icecast(dir.path(), port);
-    let _source = ezstream(dir.path(), port, "/live.ogg", &[first.clone(), second.clone()]);
+    let _source = ezstream(
+        dir.path(),
+        port,
+        "/live.ogg",
+        &[first.clone(), second.clone()],
+    );
 
     let wav = dir.path().join("heard.wav");
     let titles = Rc::new(RefCell::new(Vec::<u8>::new()));
@@ -77,13 +82,20 @@ fn an_ogg_mount_is_decoded_and_its_titles_printed_as_they_change() {
             "{l:?}"
         );
     }
-    assert!(lines.windows(2).all(|w| w[0] != w[1]), "printed only on a change");
+    assert!(
+        lines.windows(2).all(|w| w[0] != w[1]),
+        "printed only on a change"
+    );
 
     let d = p.stats.get();
     assert!(d.vorbis.header_sets >= 3, "a chain per file: {d:?}");
     let (info, heard) = read_wav(&wav);
     assert_eq!((info.rate, info.channels), (44_100, 2));
-    assert!(heard.len() >= 3 * 44_100 * 2, "seconds of audio: {}", heard.len());
+    assert!(
+        heard.len() >= 3 * 44_100 * 2,
+        "seconds of audio: {}",
+        heard.len()
+    );
     // Every link after the first one heard whole: the file's own decode.
     for f in [&first, &second] {
         let own = decode_core(&std::fs::read(f).unwrap(), 4096).samples();

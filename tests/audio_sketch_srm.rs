@@ -74,7 +74,10 @@ fn over_a_lossy_simulated_network_the_wav_equals_the_files_decode() {
     let size = std::fs::metadata(&ogg).unwrap().len();
     assert!(there.lost > 10, "the link did lose data: {there:?}");
     assert!(back.received > 0, "NAKs went back: {back:?}");
-    assert!(tx.repairs >= there.lost.min(tx.sent) / 2, "{tx:?} {there:?}");
+    assert!(
+        tx.repairs >= there.lost.min(tx.sent) / 2,
+        "{tx:?} {there:?}"
+    );
     assert_eq!(rx.gaps, 0, "nothing given up: {rx:?}");
     assert_eq!(rx.bytes, size, "every byte of the file came through");
     assert_eq!(tx.sent, size.div_ceil(PACKET as u64).max(rx.delivered));
@@ -108,7 +111,11 @@ fn a_simulated_run_is_repeatable_and_needs_the_repairs() {
         )
         .unwrap();
         assert_eq!(s.run_for(Duration::from_secs(600)), Some(Ended::Completed));
-        counts.push((run.there.get(), run.send.stats.get(), std::fs::read(&wav).unwrap()));
+        counts.push((
+            run.there.get(),
+            run.send.stats.get(),
+            std::fs::read(&wav).unwrap(),
+        ));
         assert_eq!(read_wav(&wav).1, direct(&ogg), "run {i}");
     }
     assert_eq!(counts[0].0, counts[1].0, "the same losses");
@@ -152,7 +159,10 @@ fn to_a_fake_audio_device_the_samples_played_are_the_files() {
     let lead = want.iter().position(|&x| x != 0).unwrap();
     let at = first - lead;
     assert!(played.len() >= at + want.len(), "the whole file was pulled");
-    assert!(played[at..at + want.len()] == want[..], "the file's samples, in order");
+    assert!(
+        played[at..at + want.len()] == want[..],
+        "the file's samples, in order"
+    );
     assert!(played[..at].iter().all(|&x| x == 0));
     assert_eq!(run.recv.stats.get().gaps, 0);
 }
@@ -167,7 +177,8 @@ fn probe(g: Ipv4Addr) -> Result<(), String> {
     }
     let rx = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(e("socket"))?;
     rx.set_reuse_address(true).map_err(e("SO_REUSEADDR"))?;
-    rx.bind(&SocketAddr::from((g, 0)).into()).map_err(e("bind"))?;
+    rx.bind(&SocketAddr::from((g, 0)).into())
+        .map_err(e("bind"))?;
     rx.join_multicast_v4(&g, &Ipv4Addr::LOCALHOST)
         .map_err(e("join the group on 127.0.0.1"))?;
     rx.set_read_timeout(Some(Duration::from_secs(1)))
@@ -227,8 +238,14 @@ fn over_loopback_multicast_the_wav_equals_the_files_decode() {
     let ogg = make_ogg(dir.path(), "stereo", 44_100, 2, 2.0, 4, "Multicast");
     let wav = dir.path().join("out.wav");
     let mut s = Scheduler::new();
-    let (send, recv) =
-        spawn_multicast(&mut s, &ogg, BITRATE, groups, Box::new(WavWriter::new(&wav))).unwrap();
+    let (send, recv) = spawn_multicast(
+        &mut s,
+        &ogg,
+        BITRATE,
+        groups,
+        Box::new(WavWriter::new(&wav)),
+    )
+    .unwrap();
     assert_eq!(
         s.run_for(Duration::from_secs(30)),
         Some(Ended::Completed),

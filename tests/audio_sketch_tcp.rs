@@ -29,7 +29,13 @@ fn two_clients_each_decode_the_whole_file_at_its_pace() {
     let secs = 2.0;
     let ogg = make_ogg(dir.path(), "stereo", 44_100, 2, secs, 3, "Over TCP");
     let outs = [dir.path().join("one.wav"), dir.path().join("two.wav")];
-    let o = run(SocketAddr::from(LOCAL), &ogg, &outs, Duration::from_secs(30)).unwrap();
+    let o = run(
+        SocketAddr::from(LOCAL),
+        &ogg,
+        &outs,
+        Duration::from_secs(30),
+    )
+    .unwrap();
     assert_eq!(o.ended, Ended::Completed);
     assert!(!o.timed_out);
     assert_eq!(o.client_ends.len(), 2);
@@ -41,7 +47,11 @@ fn two_clients_each_decode_the_whole_file_at_its_pace() {
     for out in &outs {
         let (info, got) = read_wav(out);
         assert_eq!((info.rate, info.channels), (44_100, 2));
-        assert!(got == direct, "{}: the file's decode, exactly", out.display());
+        assert!(
+            got == direct,
+            "{}: the file's decode, exactly",
+            out.display()
+        );
         let (worst, _) = max_diff(&got, &reference);
         assert!(worst <= 1, "oggdec differs by {worst}");
     }
@@ -53,10 +63,19 @@ fn two_clients_each_decode_the_whole_file_at_its_pace() {
     let size = std::fs::metadata(&ogg).unwrap().len() as f64;
     let paced = size * 8.0 / o.bitrate as f64;
     let own = file_bitrate(&ogg).unwrap() as f64;
-    assert!((size * 8.0 / own - secs).abs() < 0.05, "the file's own rate: {own}");
+    assert!(
+        (size * 8.0 / own - secs).abs() < 0.05,
+        "the file's own rate: {own}"
+    );
     let took = o.elapsed.as_secs_f64();
-    assert!(took >= paced * 0.95, "streamed in {took:.2} s, paced {paced:.2} s");
-    assert!(took < paced + 2.0, "streamed in {took:.2} s, paced {paced:.2} s");
+    assert!(
+        took >= paced * 0.95,
+        "streamed in {took:.2} s, paced {paced:.2} s"
+    );
+    assert!(
+        took < paced + 2.0,
+        "streamed in {took:.2} s, paced {paced:.2} s"
+    );
 }
 
 #[test]
@@ -68,8 +87,14 @@ fn the_file_bit_rate_is_size_over_duration_and_junk_is_an_error() {
     let ogg = make_ogg(dir.path(), "mono", 48_000, 1, 3.0, 5, "Rate");
     let size = std::fs::metadata(&ogg).unwrap().len() as f64;
     let rate = file_bitrate(&ogg).unwrap() as f64;
-    assert!((rate - size * 8.0 / 3.0).abs() <= 1.0 + rate * 0.001, "{rate}");
-    assert_eq!(stream_bitrate(&ogg).unwrap(), (rate * HEADROOM).ceil() as u64);
+    assert!(
+        (rate - size * 8.0 / 3.0).abs() <= 1.0 + rate * 0.001,
+        "{rate}"
+    );
+    assert_eq!(
+        stream_bitrate(&ogg).unwrap(),
+        (rate * HEADROOM).ceil() as u64
+    );
     let junk = dir.path().join("junk.ogg");
     std::fs::write(&junk, b"not an ogg file at all").unwrap();
     assert_eq!(

@@ -56,7 +56,10 @@ fn kamaelia(args: &[&str]) -> Output {
         if let Some(s) = g.0.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < DEADLINE, "kamaelia {args:?} still running");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "kamaelia {args:?} still running"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     Output {
@@ -91,17 +94,28 @@ fn a_file_written_as_wav_equals_oggdec_and_shows_title_and_time() {
     ] {
         let ogg = make_ogg(dir.path(), name, rate, ch, secs, 4, title);
         let wav = dir.path().join(format!("{name}.wav"));
-        let o = kamaelia(&["play", ogg.to_str().unwrap(), "--wav", wav.to_str().unwrap()]);
+        let o = kamaelia(&[
+            "play",
+            ogg.to_str().unwrap(),
+            "--wav",
+            wav.to_str().unwrap(),
+        ]);
         assert_eq!(o.code, Some(0), "{}", o.stderr);
         assert_like_oggdec(&wav, &ogg, rate, ch);
         // stderr is a pipe: plain lines, the title, then the time; the
         // last line is the end position.
         let lines: Vec<&str> = o.stderr.lines().collect();
-        assert_eq!(lines.first(), Some(&&*format!("title: {title}")), "{lines:?}");
+        assert_eq!(
+            lines.first(),
+            Some(&&*format!("title: {title}")),
+            "{lines:?}"
+        );
         let end = format!("00:{:02}", secs as u64);
         assert_eq!(lines.last(), Some(&end.as_str()), "{lines:?}");
         assert!(
-            lines[1..].iter().all(|l| l.len() == 5 && l.as_bytes()[2] == b':'),
+            lines[1..]
+                .iter()
+                .all(|l| l.len() == 5 && l.as_bytes()[2] == b':'),
             "{lines:?}"
         );
         assert!(lines.len() <= 3, "at most a line a second: {lines:?}");
@@ -184,10 +198,12 @@ fn an_icecast_mount_plays_to_wav_with_its_title_on_stderr() {
     let ogg = make_ogg(dir.path(), "song", 44_100, 2, 2.0, 2, "On Air");
     let port = audio_support::interop_support::free_port();
     let _server = icecast(dir.path(), port);
-    let _source = ezstream(dir.path(), port, "/radio.ogg", &[ogg.clone()]);
+    let source = ezstream(dir.path(), port, "/radio.ogg", std::slice::from_ref(&ogg));
     let wav = dir.path().join("radio.wav");
     let url = format!("http://127.0.0.1:{port}/radio.ogg");
-    // A live mount has no end: listen for 3 s, then stop the program.
+    // A live mount: still playing after 3 s; when the source goes away,
+    // icecast2 closes the stream, which is the end: status 0.
+    let mut source = Some(source);
     let mut g = Guard(
         Command::new(BIN)
             .args(["play", &url, "--wav", wav.to_str().unwrap()])
@@ -204,15 +220,43 @@ fn an_icecast_mount_plays_to_wav_with_its_title_on_stderr() {
         s
     });
     std::thread::sleep(Duration::from_secs(3));
-    assert!(g.0.try_wait().unwrap().is_none(), "still playing the live mount");
-    drop(g);
+    assert!(
+        g.0.try_wait().unwrap().is_none(),
+        "still playing the live mount"
+    );
+    drop(source.take()); // ezstream killed
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = g.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "play did not end with the stream"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let stderr = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.first(), Some(&"title: On Air"), "{lines:?}");
-    assert!(lines.iter().skip(1).all(|l| *l == "title: On Air" || l.len() == 5), "{lines:?}");
-    // The WAV is written as it goes (its sizes are patched only at the
-    // end): the audio so far, the file's decode among it.
+    assert!(
+        lines
+            .iter()
+            .skip(1)
+            .all(|l| *l == "title: On Air" || l.len() == 5),
+        "{lines:?}"
+    );
+    assert!(lines.len() >= 2, "a time line: {lines:?}");
+    // The WAV was closed properly (its sizes patched) and holds the
+    // file's decode.
     let (info, heard) = read_wav(&wav);
+    let bytes = std::fs::metadata(&wav).unwrap().len();
+    assert_eq!(
+        info.data_len,
+        Some(bytes - info.data_offset),
+        "sizes patched"
+    );
     assert_eq!((info.rate, info.channels), (44_100, 2));
     let own = decode_core(&std::fs::read(&ogg).unwrap(), 4096).samples();
     assert!(heard.len() >= own.len(), "{} samples", heard.len());
@@ -220,5 +264,80 @@ fn an_icecast_mount_plays_to_wav_with_its_title_on_stderr() {
     assert!(
         heard.windows(probe.len()).any(|w| w == probe),
         "the file's audio is in the stream"
+    );
+}
+
+/// With the `audio-out` feature, without --wav: played through cpal on
+/// ALSA's `file` plugin (what is played goes to a raw file; its slave is
+/// the null device): the samples played are the decode's (oggdec's within
+/// 1 LSB), with silence where the unpaced null device underran.
+#[cfg(feature = "audio-out")]
+#[test]
+fn playing_goes_through_the_sound_device() {
+    if !have_tools("cli play alsa") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-alsa");
+    let ogg = make_ogg(dir.path(), "alsa", 44_100, 2, 1.5, 4, "Speakers");
+    let raw = dir.path().join("played.raw");
+    let conf = dir.path().join("asound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pcm.!default {{\n type file\n slave.pcm {{ type null }}\n file \"{}\"\n format \"raw\"\n}}\n",
+            raw.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["play", ogg.to_str().unwrap()])
+        .env("ALSA_CONFIG_PATH", &conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kamaelia starts");
+    let mut g = Guard(child);
+    let mut err = g.0.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = g.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < DEADLINE, "play did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().unwrap();
+    if status.code() == Some(1) && stderr.contains("no audio output device") {
+        let msg = format!("cli play alsa: skipped: ALSA unusable here: {stderr}");
+        if std::env::var_os("KAMAELIA_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}");
+        return;
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("title: Speakers"), "{stderr}");
+    let played: Vec<i16> = std::fs::read(&raw)
+        .unwrap()
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    // ALSA's null slave takes samples far faster than real time, so the
+    // ring underruns: silence before, between and after; between the
+    // silences, every sample of our decode (as --wav writes it), in order.
+    let ours = decode_core(&std::fs::read(&ogg).unwrap(), 4096).samples();
+    let (worst, _) = max_diff(&ours, &oggdec(&ogg));
+    assert!(worst <= 1, "our decode differs from oggdec by {worst}");
+    let no_silence = |v: &[i16]| v.iter().copied().filter(|&x| x != 0).collect::<Vec<_>>();
+    assert!(played.len() >= ours.len(), "the whole file was played");
+    assert!(
+        no_silence(&played) == no_silence(&ours),
+        "the samples played are the decode's"
     );
 }

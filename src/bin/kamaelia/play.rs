@@ -22,8 +22,8 @@
 
 use std::cell::Cell;
 use std::io::{IsTerminal, Write};
-use std::rc::Rc;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
