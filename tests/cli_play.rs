@@ -123,6 +123,36 @@ fn a_file_written_as_wav_equals_oggdec_and_shows_title_and_time() {
 }
 
 #[test]
+fn on_a_terminal_the_time_is_redrawn_in_place() {
+    if !have_tools("cli play tty") || !tools("cli play tty", &["script"], "util-linux") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-tty");
+    let ogg = make_ogg(dir.path(), "tty", 44_100, 2, 2.5, 3, "On Screen");
+    let wav = dir.path().join("tty.wav");
+    // `script` runs it on a pseudo-terminal and copies what it wrote.
+    let line = format!("{BIN} play '{}' --wav '{}'", ogg.display(), wav.display());
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(text.contains("\rtitle: On Screen\n"), "{text:?}");
+    assert!(
+        text.ends_with("\r00:02\n"),
+        "redrawn in place, then a newline: {text:?}"
+    );
+    assert_eq!(
+        text.matches('\n').count(),
+        2,
+        "the title and the end: {text:?}"
+    );
+    assert_like_oggdec(&wav, &ogg, 44_100, 2);
+}
+
+#[test]
 fn a_tcp_stream_written_as_wav_equals_oggdec() {
     if !have_tools("cli play tcp") {
         return;
@@ -149,6 +179,53 @@ fn a_tcp_stream_written_as_wav_equals_oggdec() {
 }
 
 #[test]
+fn a_slow_stream_shows_about_a_line_a_second_off_a_terminal() {
+    if !have_tools("cli play slow") {
+        return;
+    }
+    let dir = TempDir::new("cli-play-slow");
+    let ogg = make_ogg(dir.path(), "slow", 44_100, 2, 4.0, 6, "Slowly"); // many pages
+    let data = std::fs::read(&ogg).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The file in 30 pieces over 3 s, as a paced server would send it.
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let start = Instant::now();
+        for (k, piece) in data.chunks(data.len().div_ceil(30)).enumerate() {
+            let at = start + Duration::from_millis(100 * k as u64);
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            conn.write_all(piece).unwrap();
+        }
+    });
+    let wav = dir.path().join("slow.wav");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let start = Instant::now();
+    let o = kamaelia(&["play", &url, "--wav", wav.to_str().unwrap()]);
+    let took = start.elapsed().as_secs_f64();
+    server.join().unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines[0], "title: Slowly");
+    let times: Vec<u64> = lines[1..]
+        .iter()
+        .map(|l| {
+            let (m, s) = l.split_once(':').expect("mm:ss");
+            m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+    assert_eq!(times.last(), Some(&4), "{lines:?}");
+    // A line a second while it comes, and the last one: 3 to 5 lines in ~3 s.
+    assert!(took >= 2.8, "{took}");
+    assert!(
+        times.len() >= 3 && times.len() as f64 <= took + 2.0,
+        "{took:.1} s: {lines:?}"
+    );
+    assert_like_oggdec(&wav, &ogg, 44_100, 2);
+}
+
+#[test]
 fn failures_are_one_line_and_status_1() {
     let dir = TempDir::new("cli-play-bad");
     let wav = dir.path().join("x.wav");
@@ -166,7 +243,11 @@ fn failures_are_one_line_and_status_1() {
     ];
     let refused_url = format!("tcp://127.0.0.1:{refused}");
     let refused_case = vec!["play", refused_url.as_str(), "--wav", wav];
-    for args in cases.iter().chain([&refused_case]) {
+    // An Icecast URL that never answers: 3 attempts (0.5 s, 1 s apart), then
+    // the client gives up.
+    let http_url = format!("http://127.0.0.1:{refused}/live.ogg");
+    let http_case = vec!["play", http_url.as_str(), "--wav", wav];
+    for args in cases.iter().chain([&refused_case, &http_case]) {
         let o = kamaelia(args);
         assert_eq!(o.code, Some(1), "{args:?}: {}", o.stderr);
         let lines: Vec<&str> = o.stderr.lines().collect();
