@@ -110,3 +110,85 @@ fn the_file_bit_rate_is_size_over_duration_and_junk_is_an_error() {
     )
     .is_err());
 }
+
+#[test]
+fn a_client_leaving_early_does_not_disturb_the_other() {
+    use kamaelia::audio::wav_writer::WavWriter;
+    use kamaelia::axon::{link_refs, Outbox};
+    if !have_tools("a_client_leaving_early") {
+        return;
+    }
+    let dir = TempDir::new("tcp-leave");
+    let ogg = make_ogg(dir.path(), "leave", 44_100, 2, 2.0, 4, "Leaving");
+    let rate = stream_bitrate(&ogg).unwrap();
+    let server = server(SocketAddr::from(LOCAL), &ogg, rate).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut s = kamaelia::axon::Scheduler::new();
+    let (watcher, ends) = Watcher::new(2);
+    let server = s.spawn(server);
+    let watcher = s.spawn(watcher);
+    s.link((watcher, "outbox"), (server, "control")).unwrap();
+    let (stays, leaves) = (dir.path().join("stays.wav"), dir.path().join("leaves.wav"));
+    let mut ids = Vec::new();
+    for out in [&stays, &leaves] {
+        let c = spawn_client(&mut s, addr, Box::new(WavWriter::new(out))).unwrap();
+        s.link((c.sink, "signal"), (watcher, "inbox")).unwrap();
+        ids.push(c);
+    }
+    let stop: Outbox<Signal> = Outbox::signal();
+    link_refs(&stop.erased(), &s.find_box(ids[1].conn, "control").unwrap()).unwrap();
+    assert_eq!(
+        s.run_for(Duration::from_millis(800)),
+        None,
+        "still streaming"
+    );
+    stop.send(Signal::Shutdown).unwrap();
+    assert_eq!(s.run_for(Duration::from_secs(20)), Some(Ended::Completed));
+    let ends = ends.borrow();
+    assert_eq!(ends.len(), 2);
+    assert_eq!(ends[0].1, Signal::Shutdown, "the one that left, first");
+    assert_eq!(ends[1].1, Signal::ProducerFinished);
+    let direct = decode_core(&std::fs::read(&ogg).unwrap(), 4096).samples();
+    let (_, whole) = read_wav(&stays);
+    assert!(whole == direct, "the client that stayed got the whole file");
+    let (_, part) = read_wav(&leaves);
+    assert!(
+        !part.is_empty() && part.len() < direct.len() / 2,
+        "{}",
+        part.len()
+    );
+    assert!(
+        direct.starts_with(&part),
+        "what it got is the start of the file"
+    );
+}
+
+#[test]
+fn a_client_of_no_server_ends_with_a_failure_and_an_empty_wav() {
+    use kamaelia::audio::wav_writer::WavWriter;
+    use kamaelia::axon::{Inbox, Scheduler};
+    let dir = TempDir::new("tcp-refused");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again at once
+    let wav = dir.path().join("none.wav");
+    let mut s = Scheduler::new();
+    let c = spawn_client(
+        &mut s,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Box::new(WavWriter::new(&wav)),
+    )
+    .unwrap();
+    let end: Inbox<Signal> = Inbox::inbox();
+    kamaelia::axon::link_refs(&s.find_box(c.sink, "signal").unwrap(), &end.erased()).unwrap();
+    assert_eq!(s.run_for(Duration::from_secs(10)), Some(Ended::Completed));
+    assert!(
+        matches!(end.recv(), Some(Signal::Failed(_))),
+        "a refused connection is a failure"
+    );
+    let (_, samples) = read_wav(&wav);
+    assert!(samples.is_empty());
+    assert_eq!(c.stats.get().vorbis.frames, 0);
+}
