@@ -94,7 +94,16 @@ pub fn spawn_receiver(
     s: &mut Scheduler,
     sink: Box<dyn Component>,
 ) -> Result<ReceiveSide, LinkError> {
-    let receiver = SrmReceiver::new();
+    spawn_receiver_with(s, SrmReceiver::new(), sink)
+}
+
+/// [`spawn_receiver`] with a receiver of the caller's (another delay,
+/// repair off, ...).
+pub fn spawn_receiver_with(
+    s: &mut Scheduler,
+    receiver: SrmReceiver,
+    sink: Box<dyn Component>,
+) -> Result<ReceiveSide, LinkError> {
     let stats = receiver.stats();
     let receiver = s.spawn(receiver);
     let decoder = VorbisDecode::new();
@@ -140,8 +149,29 @@ pub fn spawn_simulated(
     seed: u64,
     sink: Box<dyn Component>,
 ) -> Result<SimRun, LinkError> {
+    spawn_simulated_with(
+        s,
+        file,
+        bitrate,
+        (there, back),
+        seed,
+        SrmReceiver::new(),
+        sink,
+    )
+}
+
+/// [`spawn_simulated`] with a receiver of the caller's.
+pub fn spawn_simulated_with(
+    s: &mut Scheduler,
+    file: &Path,
+    bitrate: u64,
+    (there, back): (LinkConfig, LinkConfig),
+    seed: u64,
+    receiver: SrmReceiver,
+    sink: Box<dyn Component>,
+) -> Result<SimRun, LinkError> {
     let send = spawn_sender(s, file, bitrate)?;
-    let recv = spawn_receiver(s, sink)?;
+    let recv = spawn_receiver_with(s, receiver, sink)?;
     let there = SimLink::<Bytes>::new(there, seed);
     let back = SimLink::<Bytes>::new(back, seed ^ 0x5EED);
     let (there_stats, back_stats) = (there.stats(), back.stats());

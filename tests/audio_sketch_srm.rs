@@ -125,6 +125,46 @@ fn a_simulated_run_is_repeatable_and_needs_the_repairs() {
 }
 
 #[test]
+fn without_repair_the_losses_are_gaps_and_the_decoder_skips_them() {
+    use kamaelia::protocol::srm::SrmReceiver;
+    if !have_tools("without_repair") {
+        return;
+    }
+    let dir = TempDir::new("srm-norepair");
+    let ogg = make_ogg(dir.path(), "stereo", 44_100, 2, 3.0, 4, "Lossy");
+    let wav = dir.path().join("out.wav");
+    let mut s = Scheduler::with_virtual_time();
+    let run = spawn_simulated_with(
+        &mut s,
+        &ogg,
+        BITRATE,
+        (lossy(0.05), lossy(0.05)),
+        11,
+        SrmReceiver::new().repair(false),
+        Box::new(WavWriter::new(&wav)),
+    )
+    .unwrap();
+    assert_eq!(s.run_for(Duration::from_secs(600)), Some(Ended::Completed));
+    let (rx, there, dec) = (run.recv.stats.get(), run.there.get(), run.recv.decode.get());
+    assert!(there.lost > 0 && rx.gaps > 0, "{there:?} {rx:?}");
+    assert_eq!(run.send.stats.get().repairs, 0);
+    // Each lost packet breaks a page: its CRC fails or it is never found,
+    // and the packets it held are missing; the decoder goes on after it.
+    assert!(
+        dec.ogg.pages.bad_crc + dec.ogg.pages.resyncs + dec.ogg.packets.gaps > 0,
+        "{dec:?}"
+    );
+    let (_, got) = read_wav(&wav);
+    let want = direct(&ogg);
+    assert!(got.len() < want.len(), "audio was lost");
+    assert!(
+        got.len() > want.len() / 2,
+        "most of it still decoded: {}",
+        got.len()
+    );
+}
+
+#[test]
 fn to_a_fake_audio_device_the_samples_played_are_the_files() {
     if !have_tools("to_a_fake_audio_device") {
         return;
