@@ -263,10 +263,19 @@ fn failures_are_one_line_and_status_1() {
 fn playing_without_the_audio_feature_says_what_to_do_and_exits_2() {
     let dir = TempDir::new("cli-play-noaudio");
     std::fs::write(dir.path().join("a.ogg"), b"OggS").unwrap();
-    let o = kamaelia(&["play", dir.path().join("a.ogg").to_str().unwrap()]);
-    assert_eq!(o.code, Some(2), "{}", o.stderr);
-    assert!(o.stderr.contains("--wav"), "{}", o.stderr);
-    assert!(o.stderr.contains("--features audio-out"), "{}", o.stderr);
+    let file = dir.path().join("a.ogg");
+    // Whatever the source (even one that does not exist), before any work.
+    for source in [
+        file.to_str().unwrap(),
+        "/nonexistent.ogg",
+        "tcp://127.0.0.1:9",
+    ] {
+        let o = kamaelia(&["play", source]);
+        assert_eq!(o.code, Some(2), "{}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("--wav"), "{}", o.stderr);
+        assert!(o.stderr.contains("--features audio-out"), "{}", o.stderr);
+    }
 }
 
 #[test]

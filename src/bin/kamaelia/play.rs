@@ -58,6 +58,9 @@ const LINE_EVERY: Duration = Duration::from_secs(1);
 
 /// Plays the stream; the reason on failure.
 pub fn run(args: Args) -> Result<(), String> {
+    if args.wav.is_none() && !cfg!(feature = "audio-out") {
+        no_sound_output(); // before anything else: it is a usage error
+    }
     let link_err = |e: kamaelia::axon::LinkError| e.to_string();
     let mut s = Scheduler::new();
     let decoder = VorbisDecode::new();
@@ -107,6 +110,11 @@ fn speakers(clock: &mut Clock, end: &Inbox<Signal>) -> Result<Box<dyn Component>
 /// Without the `audio-out` feature there is no sound device to play on.
 #[cfg(not(feature = "audio-out"))]
 fn speakers(_clock: &mut Clock, _end: &Inbox<Signal>) -> Result<Box<dyn Component>, String> {
+    no_sound_output()
+}
+
+/// Says how to get sound (or a file) and exits with status 2.
+fn no_sound_output() -> ! {
     eprintln!(
         "kamaelia: this kamaelia was built without sound output: use --wav FILE to write \
          the audio to a WAV file, or build it with `--features audio-out` to play"
