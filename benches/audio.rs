@@ -22,6 +22,21 @@
 //!   scheduler's components in latency), with the 99.9th percentile, by
 //!   wall clock (which includes being preempted on a busy machine) and by
 //!   this thread's CPU clock.
+//! * `playback_cpu`: CPU per second of playback through `AudioOut` at
+//!   real-time pace: a file (`secs` s; 20, 5 quick) read in 16 KiB blocks,
+//!   decoded by `VorbisDecode` and played by `AudioOut` on a real
+//!   scheduler, the whole pipeline paced by the device. The device is the
+//!   fake one, pulled by a thread of its own every 10 ms as a sound card's
+//!   callback would; with the `audio-out` feature a second run uses cpal
+//!   on ALSA's `null` device (an `asound.conf` of its own through
+//!   `ALSA_CONFIG_PATH`). Reported: the process's CPU (scheduler, decoder,
+//!   device thread) and the scheduler thread's alone, in ms per second of
+//!   audio played, and as a share of one core; underruns and overruns;
+//!   `paced`: whether the run took the audio's own time. ALSA's `null`
+//!   device does not pace (its callback asks again as soon as it is
+//!   served, so it "plays" far faster than real time and counts
+//!   underruns), so its row says `paced: false` and measures the CPU per
+//!   second of audio of the pipeline running flat out, not at real time.
 
 mod common;
 
@@ -32,10 +47,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::{clock_ns, median, quick, want, Json};
 use kamaelia::audio::ogg::OggReader;
+use kamaelia::audio::out::{AudioDevice, AudioOut};
 use kamaelia::audio::vorbis::{Decoded, VorbisComments, VorbisDecode, VorbisDecoder};
 use kamaelia::audio::AudioChunk;
-use kamaelia::axon::Signal;
+use kamaelia::axon::{link, Inbox, Scheduler, Signal};
+use kamaelia::file::{ReadFileAdaptor, ReadMode};
 use kamaelia::testing::Harness;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// This thread's CPU clock.
 const CLOCK_THREAD_CPUTIME_ID: common::ClockId = 3;
@@ -266,6 +285,106 @@ fn vorbis_component(data: &[u8], secs: u32) {
         .print();
 }
 
+/// Plays `ogg` through `AudioOut` on `device` on a real scheduler; `pull`,
+/// if given, is the device's callback, run every 10 ms on a thread.
+fn playback(
+    name: &str,
+    ogg: &Path,
+    secs: u32,
+    device: impl AudioDevice,
+    pull: Option<Box<dyn FnMut() + Send>>,
+) {
+    let reader = ReadFileAdaptor::file(ogg, ReadMode::Block(16 << 10));
+    let dec = VorbisDecode::new();
+    dec.inbox.set_limit(Some(4));
+    let out = AudioOut::new(device);
+    let stats = out.stats();
+    let end: Inbox<Signal> = Inbox::inbox();
+    link(&reader.outbox, &dec.inbox).unwrap();
+    link(&reader.signal, &dec.control).unwrap();
+    link(&dec.outbox, &out.inbox).unwrap();
+    link(&dec.signal, &out.control).unwrap();
+    link(&out.signal, &end).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let callback = pull.map(|mut pull| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (t0, period) = (Instant::now(), Duration::from_millis(10));
+            let mut k = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                k += 1;
+                let at = t0 + period * k;
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                pull();
+            }
+        })
+    });
+    let mut s = Scheduler::new();
+    s.spawn(reader);
+    s.spawn(dec);
+    s.spawn(out);
+    let cpu0 = clock_ns(common::CLOCK_PROCESS_CPUTIME_ID);
+    let sched0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    let t0 = Instant::now();
+    s.run();
+    let wall = t0.elapsed().as_secs_f64();
+    let sched = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - sched0) as f64 / 1e9;
+    let cpu = (clock_ns(common::CLOCK_PROCESS_CPUTIME_ID) - cpu0) as f64 / 1e9;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = callback {
+        t.join().unwrap();
+    }
+    let ended = end.recv();
+    let c = stats.counts();
+    let audio_s = c.played_frames as f64 / RATE as f64;
+    Json::new("audio")
+        .text("row", "playback_cpu")
+        .text("device", name)
+        .int("file_s", secs as u64)
+        .text("ended", &format!("{ended:?}"))
+        .num("audio_s", audio_s)
+        .num("wall_s", wall)
+        .num("cpu_ms_per_audio_s", cpu * 1e3 / audio_s)
+        .num("scheduler_cpu_ms_per_audio_s", sched * 1e3 / audio_s)
+        .num("cpu_percent_of_a_core", cpu / wall * 100.0)
+        .flag("paced", wall >= audio_s * 0.95)
+        .int("underruns", c.underruns)
+        .int("overruns", c.overruns)
+        .num("loadavg", loadavg())
+        .print();
+}
+
+fn playback_rows(dir: &Path) {
+    let secs = if quick() { 5 } else { 20 };
+    let sub = dir.join("playback");
+    std::fs::create_dir_all(&sub).unwrap();
+    let ogg = make_file(&sub, secs);
+    let (device, output) = kamaelia::audio::out::FakeDevice::new();
+    let frames = (RATE / 100) as usize;
+    playback(
+        "fake",
+        &ogg,
+        secs,
+        device,
+        Some(Box::new(move || {
+            let _ = output.pull(frames);
+        })),
+    );
+    #[cfg(feature = "audio-out")]
+    {
+        let conf = sub.join("asound.conf");
+        std::fs::write(&conf, "pcm.!default { type null }\n").unwrap();
+        std::env::set_var("ALSA_CONFIG_PATH", &conf);
+        playback(
+            "alsa_null",
+            &ogg,
+            secs,
+            kamaelia::audio::out::CpalDevice::default_output(),
+            None,
+        );
+    }
+}
+
 fn main() {
     if !["sox", "oggenc", "oggdec"].iter().all(|t| have(t)) {
         eprintln!("audio bench: skipped: needs sox, oggenc and oggdec (Debian: sox vorbis-tools)");
@@ -287,5 +406,8 @@ fn main() {
     }
     if want("vorbis_component") {
         vorbis_component(&data, secs);
+    }
+    if want("playback_cpu") {
+        playback_rows(&dir.0);
     }
 }

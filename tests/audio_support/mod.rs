@@ -20,6 +20,8 @@ use std::process::Command;
 pub mod interop_support;
 pub use interop_support::{tools, TempDir};
 
+pub mod icecast;
+
 /// Whether sox, oggenc and oggdec are installed (else a skip note, or a
 /// failure under `KAMAELIA_REQUIRE_INTEROP=1`).
 pub fn have_tools(test: &str) -> bool {
@@ -198,4 +200,21 @@ pub fn join(pages: &[Page]) -> Vec<u8> {
         .iter()
         .flat_map(|p| p.as_bytes().iter().copied())
         .collect()
+}
+
+/// A 16-bit WAV file's format and samples (interleaved).
+pub fn read_wav(path: &Path) -> (kamaelia::audio::wav::WavInfo, Vec<i16>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let info = kamaelia::audio::wav::parse_wav_header(&bytes)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+        .unwrap_or_else(|| panic!("{}: header cut short", path.display()));
+    let start = info.data_offset as usize;
+    let end = info
+        .data_len
+        .map_or(bytes.len(), |n| (start + n as usize).min(bytes.len()));
+    let samples = bytes[start..end]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    (info, samples)
 }

@@ -27,6 +27,7 @@ mod demo;
 mod fetch;
 mod log;
 mod make;
+mod play;
 mod rip;
 mod serve;
 mod show;
@@ -66,6 +67,8 @@ enum Command {
     /// Describe a .torrent file: name, files, sizes, pieces, trackers,
     /// web seeds, info-hash and magnet link.
     Show(show::Args),
+    /// Play an Ogg Vorbis file, tcp:// stream or http:// Icecast mount (or write it as WAV with --wav).
+    Play(play::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Some(Command::Make(a)) => make::run(a),
         Some(Command::Tracker(a)) => tracker::run(a),
         Some(Command::Show(a)) => show::run(a),
+        Some(Command::Play(a)) => play::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
