@@ -34,17 +34,18 @@
 //! (set on CI, where the Debian packages `icecast2 ffmpeg ezstream curl`
 //! are installed).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use interop_support::icecast::{icecast_with_mounts, status_of, wait_until, ADMIN_PW, SOURCE_PW};
+use interop_support::{free_port, Proc, TempDir};
 use kamaelia::protocol::http::icecast::{rip, IcyDemuxer, IcyEvent, RipEvent, RipOptions};
 
-const SOURCE_PW: &str = "kamaelia-src";
-const ADMIN_PW: &str = "kamaelia-admin";
+mod interop_support;
+
 /// Audio bytes between metadata blocks on the MP3 mount (small, so many
 /// blocks cross reads).
 const METAINT: usize = 1000;
@@ -76,36 +77,6 @@ fn tools(test: &str) -> bool {
     false
 }
 
-/// A process killed (by its pid) and reaped when dropped.
-struct Proc(Child, &'static str);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("kamaelia-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        // icecast2 runs as another user (as root) and writes its logs here.
-        run_ok(Command::new("chmod").arg("0777").arg(&p));
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap();
     assert!(
@@ -115,104 +86,16 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// Who icecast2 runs as when started by root.
-fn run_as() -> (&'static str, &'static str) {
-    let has = |db: &str, name: &str| {
-        Command::new("getent")
-            .args([db, name])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if has("passwd", "icecast2") && has("group", "icecast") {
-        ("icecast2", "icecast")
-    } else {
-        ("nobody", "nogroup")
-    }
-}
-
-/// Starts icecast2 on `port` with its config in `dir`; returns once it
-/// accepts connections (at most 10 s).
+/// icecast2 on `port` with the MP3 mount's metadata interval set.
 fn icecast(dir: &Path, port: u16) -> Proc {
-    let owner = if is_root() {
-        let (u, g) = run_as();
-        format!("<changeowner><user>{u}</user><group>{g}</group></changeowner>")
-    } else {
-        String::new()
-    };
-    let d = dir.display();
-    let config = format!(
-        "<icecast>
-  <limits><clients>20</clients><sources>4</sources><queue-size>524288</queue-size>
-    <client-timeout>30</client-timeout><header-timeout>15</header-timeout>
-    <source-timeout>10</source-timeout><burst-on-connect>1</burst-on-connect>
-    <burst-size>65535</burst-size></limits>
-  <authentication><source-password>{SOURCE_PW}</source-password>
-    <relay-password>{SOURCE_PW}</relay-password>
-    <admin-user>admin</admin-user><admin-password>{ADMIN_PW}</admin-password></authentication>
-  <hostname>127.0.0.1</hostname>
-  <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
-  <mount type=\"normal\"><mount-name>/live.mp3</mount-name>
-    <mp3-metadata-interval>{METAINT}</mp3-metadata-interval></mount>
-  <fileserve>0</fileserve>
-  <paths><basedir>/usr/share/icecast2</basedir><logdir>{d}</logdir>
-    <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
-  <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
-  <security><chroot>0</chroot>{owner}</security>
-</icecast>
-"
-    );
-    let path = dir.join("icecast.xml");
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new("icecast2")
-        .arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("icecast2 starts");
-    let p = Proc(child, "icecast2");
-    wait_until("icecast2 listening", Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    p
-}
-
-/// Polls `f` every 50 ms until it is true; fails after `limit`.
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The status code of a GET of `path`, read from its head (blocking,
-/// bounded).
-fn status_of(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).ok()?;
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-    line.split_whitespace().nth(1)?.parse().ok()
+    icecast_with_mounts(
+        dir,
+        port,
+        &format!(
+            "<mount type=\"normal\"><mount-name>/live.mp3</mount-name>\
+             <mp3-metadata-interval>{METAINT}</mp3-metadata-interval></mount>"
+        ),
+    )
 }
 
 /// ffmpeg: pink noise as 128 kbit/s MP3 to `/live.mp3`, in real time.
@@ -237,7 +120,7 @@ fn mp3_source(port: u16) -> Proc {
         .stderr(Stdio::null())
         .spawn()
         .expect("ffmpeg starts");
-    Proc(child, "ffmpeg")
+    Proc(child)
 }
 
 /// curl saving `path` for `secs` seconds; its head goes to `headers`.
@@ -256,14 +139,14 @@ fn curl(port: u16, path: &str, meta: bool, out: &Path, headers: &Path, secs: u32
         .stdin(Stdio::null())
         .spawn()
         .expect("curl starts");
-    Proc(child, "curl")
+    Proc(child)
 }
 
 /// Waits (bounded) for a process to end by itself.
 fn wait_exit(p: &mut Proc, limit: Duration) {
     let end = Instant::now() + limit;
     while p.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < end, "{} did not end", p.1);
+        assert!(Instant::now() < end, "{:?} did not end", p.0);
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -484,7 +367,7 @@ fn an_ogg_mount_from_ezstream_has_no_metadata_and_equals_curl() {
         .stderr(Stdio::null())
         .spawn()
         .expect("ezstream starts");
-    let _source = Proc(child, "ezstream");
+    let _source = Proc(child);
     wait_until("the Ogg mount", Duration::from_secs(10), || {
         status_of(port, "/live.ogg") == Some(200)
     });

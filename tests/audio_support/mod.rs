@@ -20,7 +20,7 @@ use std::process::Command;
 pub mod interop_support;
 pub use interop_support::{tools, TempDir};
 
-pub mod icecast;
+pub use interop_support::icecast;
 
 /// Whether sox, oggenc and oggdec are installed (else a skip note, or a
 /// failure under `KAMAELIA_REQUIRE_INTEROP=1`).

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod icecast;
+
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

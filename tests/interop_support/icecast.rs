@@ -1,8 +1,8 @@
-//! A real icecast2 on 127.0.0.1 fed by ezstream, for the tests that play
-//! an Icecast mount. The same set-up as tests/icecast_interop.rs (whose
-//! helpers are private to it): a config in a temporary folder, icecast2
-//! switched to an unprivileged user when run as root, every process
-//! killed by its pid when dropped, every wait bounded.
+//! A real icecast2 on 127.0.0.1, and ezstream feeding it Ogg files, for
+//! the Icecast client's interop tests and the tests that play a mount: a
+//! config in a temporary folder, icecast2 switched to an unprivileged user
+//! when run as root (it refuses to run as root), every process killed by
+//! its pid when dropped, every wait bounded.
 
 #![allow(dead_code)]
 
@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::interop_support::{tools, Proc};
+use super::{tools, Proc};
 
 pub const SOURCE_PW: &str = "kamaelia-src";
+pub const ADMIN_PW: &str = "kamaelia-admin";
 
 /// Whether icecast2 and ezstream are installed (else a skip note, or a
 /// failure under `KAMAELIA_REQUIRE_INTEROP=1`).
@@ -69,6 +70,11 @@ pub fn status_of(port: u16, path: &str) -> Option<u16> {
 /// is made writable for the user it switches to; returns once it accepts
 /// connections (at most 10 s).
 pub fn icecast(dir: &Path, port: u16) -> Proc {
+    icecast_with_mounts(dir, port, "")
+}
+
+/// [`icecast`] with `mounts` (`<mount>` elements) in its config.
+pub fn icecast_with_mounts(dir: &Path, port: u16, mounts: &str) -> Proc {
     let _ = Command::new("chmod").arg("0777").arg(dir).status();
     let owner = if is_root() {
         let (u, g) = run_as();
@@ -85,9 +91,10 @@ pub fn icecast(dir: &Path, port: u16) -> Proc {
     <burst-size>65535</burst-size></limits>
   <authentication><source-password>{SOURCE_PW}</source-password>
     <relay-password>{SOURCE_PW}</relay-password>
-    <admin-user>admin</admin-user><admin-password>kamaelia-admin</admin-password></authentication>
+    <admin-user>admin</admin-user><admin-password>{ADMIN_PW}</admin-password></authentication>
   <hostname>127.0.0.1</hostname>
   <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  {mounts}
   <fileserve>0</fileserve>
   <paths><basedir>/usr/share/icecast2</basedir><logdir>{d}</logdir>
     <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
