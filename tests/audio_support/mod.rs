@@ -20,6 +20,8 @@ use std::process::Command;
 pub mod interop_support;
 pub use interop_support::{tools, TempDir};
 
+// Not every test that shares these helpers plays an Icecast mount.
+#[allow(unused_imports)]
 pub use interop_support::icecast;
 
 /// Whether sox, oggenc and oggdec are installed (else a skip note, or a
