@@ -2,11 +2,12 @@
 //! and [`link`] between them.
 
 use std::cell::UnsafeCell;
-use std::rc::Rc;
 
-use super::super::proc::Proc;
+use super::super::proc::ProcRc;
 use super::super::signal::Signal;
-use super::node::{default_four, epoch, owned_spec, static_spec, NodeDyn, NodeRc, DEFAULT_NAMES};
+use super::block::{default_four, NodeRc};
+use super::erased::NodeDyn;
+use super::spec::{epoch, owned_spec, static_spec, DEFAULT_NAMES};
 use super::{BoxRef, Dir, Full, LinkError, LinkKind};
 
 // ---------------------------------------------------------------------------
@@ -247,7 +248,7 @@ impl<T: 'static> Outbox<T> {
 
     /// The proc of the component at the end of this outbox's link, if a
     /// component owns that inbox (for `Cx::run_receiver`).
-    pub(crate) fn receiver(&self) -> Option<Rc<Proc>> {
+    pub(crate) fn receiver(&self) -> Option<ProcRc> {
         // SAFETY: reads a `Copy` field; the borrow ends at once.
         if unsafe { (*self.route.get()).epoch } != epoch() {
             drop(self.reroute());
