@@ -403,10 +403,22 @@ impl<T: 'static> NodeRc<T> {
         NodeRc(unsafe { NonNull::new_unchecked(&raw mut (*one).node) })
     }
 
-    /// Whether two handles name the same node.
+    /// The handle as a raw pointer that still holds its count (for an
+    /// `Outbox`, whose packed fields cannot be borrowed).
     #[inline]
-    pub(super) fn ptr_eq(a: &Self, b: &Self) -> bool {
-        a.0 == b.0
+    pub(super) fn into_raw(self) -> NonNull<Node<T>> {
+        let p = self.0;
+        std::mem::forget(self);
+        p
+    }
+
+    /// The handle back from `into_raw`.
+    ///
+    /// # Safety
+    /// `p` must come from `into_raw`, and its count be given back once.
+    #[inline]
+    pub(super) unsafe fn from_raw(p: NonNull<Node<T>>) -> Self {
+        NodeRc(p)
     }
 
     /// The erased handle to the same node.

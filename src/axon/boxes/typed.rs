@@ -2,13 +2,14 @@
 //! and [`link`] between them.
 
 use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 
 use super::super::proc::ProcRc;
 use super::super::signal::Signal;
 use super::block::{default_four, NodeRc};
 use super::erased::NodeDyn;
 use super::spec::{epoch, owned_spec, static_spec, DEFAULT_NAMES};
-use super::{BoxRef, Dir, Full, LinkError, LinkKind};
+use super::{BoxRef, Dir, Full, LinkError, LinkKind, Node};
 
 // ---------------------------------------------------------------------------
 // Typed handles
@@ -121,14 +122,42 @@ impl Inbox<Signal> {
 /// assert_eq!(inbox.recv(), Some(1));
 /// assert_eq!(inbox.recv(), Some(2));
 /// ```
+///
+/// 20 bytes, aligned to 4 (`packed(4)`): two node pointers and the epoch
+/// of the route cached, without the 4 bytes of padding that aligning the
+/// pointers to 8 would add (a component's default boxes then take 56
+/// bytes, not 64: see `benches/core.rs`, `idle`). A packed field cannot be
+/// borrowed, so the pointers are kept raw (`Copy`, read by value) and
+/// counted by hand: each holds one count of its node, given back in
+/// `Drop`.
+#[repr(C, packed(4))]
 pub struct Outbox<T: 'static> {
-    node: NodeRc<T>,
+    /// This box: a handle (`NodeRc::into_raw`), read with `node()`.
+    node: NonNull<Node<T>>,
     route: UnsafeCell<Route<T>>,
 }
 
+/// Where this outbox's messages end up, as last resolved.
+#[repr(C, packed(4))]
 struct Route<T: 'static> {
+    /// The link epoch it was resolved at; 0: never.
     epoch: u32,
-    target: Option<NodeRc<T>>,
+    /// The final box, if not this one: a handle (`NodeRc::into_raw`).
+    target: Option<NonNull<Node<T>>>,
+}
+
+impl<T: 'static> Drop for Outbox<T> {
+    fn drop(&mut self) {
+        let target = self.route.get_mut().target;
+        // SAFETY: each pointer is a handle this outbox owns (made by
+        // `NodeRc::into_raw`), given back once, here.
+        unsafe {
+            if let Some(t) = target {
+                drop(NodeRc::from_raw(t));
+            }
+            drop(NodeRc::from_raw(self.node));
+        }
+    }
 }
 
 impl<T: 'static> Outbox<T> {
@@ -144,12 +173,21 @@ impl<T: 'static> Outbox<T> {
 
     fn from_node(node: NodeRc<T>) -> Self {
         Outbox {
-            node,
+            node: NodeRc::into_raw(node),
             route: UnsafeCell::new(Route {
                 epoch: 0,
                 target: None,
             }),
         }
+    }
+
+    /// This box's node.
+    #[inline(always)]
+    fn node(&self) -> &Node<T> {
+        let node = self.node;
+        // SAFETY: the outbox holds a count of its node (see `node`), so the
+        // node lives as long as `self`.
+        unsafe { node.as_ref() }
     }
 
     /// The default data outbox, `outbox` (named after Kamaelia's box).
@@ -177,15 +215,18 @@ impl<T: 'static> Outbox<T> {
         if route.epoch != epoch() {
             return self.send_rerouted(msg);
         }
-        match &route.target {
-            Some(t) => match t.push(msg, &self.node) {
+        let node = self.node();
+        match route.target {
+            // SAFETY: the route holds a count of its target (see `Route`),
+            // which it keeps at least while this borrow of the route lives.
+            Some(t) => match unsafe { t.as_ref() }.push(msg, node) {
                 Ok(()) => Ok(()),
                 Err(Full(msg)) => self.refused(msg),
             },
             // A refusal here is by this outbox itself: full, or closed (its
             // component has finished), when nothing will ever move the
             // message on, so it is handed back either way.
-            None => self.node.push(msg, &self.node),
+            None => node.push(msg, node),
         }
     }
 
@@ -196,10 +237,10 @@ impl<T: 'static> Outbox<T> {
     #[inline(never)]
     fn refused(&self, msg: T) -> Result<(), Full<T>> {
         // SAFETY: as in `send`: a shared borrow, ended before `reroute`.
-        let closed = unsafe { &*self.route.get() }
-            .target
-            .as_ref()
-            .is_some_and(|t| t.is_closed());
+        let target = unsafe { &*self.route.get() }.target;
+        // SAFETY: the route holds a count of its target, and nothing has
+        // changed it since `send` (this runs no user code before here).
+        let closed = target.is_some_and(|t| unsafe { t.as_ref() }.is_closed());
         if closed {
             self.send_rerouted(msg)
         } else {
@@ -230,12 +271,13 @@ impl<T: 'static> Outbox<T> {
         // box it cuts) changes a link, the route stays stale and the next
         // use resolves again.
         let e = epoch();
-        let fin = self.node.resolve();
-        self.node.move_all(&fin);
-        let target = if NodeRc::ptr_eq(&fin, &self.node) {
+        let node = self.node();
+        let fin = node.resolve();
+        node.move_all(&fin);
+        let target = if std::ptr::eq(&*fin, node) {
             None
         } else {
-            Some(fin)
+            Some(NodeRc::into_raw(fin))
         };
         // SAFETY: no other borrow of the route is live: `send` and
         // `receiver` end theirs before calling here, nothing above holds
@@ -243,7 +285,11 @@ impl<T: 'static> Outbox<T> {
         // returned, not dropped, so no user code runs while it lives).
         let route = unsafe { &mut *self.route.get() };
         route.epoch = e;
-        std::mem::replace(&mut route.target, target)
+        let old = route.target;
+        route.target = target;
+        // SAFETY: the old target was a handle the route owned; it is given
+        // back to the caller as one.
+        old.map(|t| unsafe { NodeRc::from_raw(t) })
     }
 
     /// The proc of the component at the end of this outbox's link, if a
@@ -255,39 +301,41 @@ impl<T: 'static> Outbox<T> {
         }
         // SAFETY: a shared borrow for reading; `owner().cloned()` runs no
         // user code, and the borrow ends before this returns.
-        let route = unsafe { &*self.route.get() };
-        route.target.as_ref()?.owner().cloned()
+        let target = unsafe { &*self.route.get() }.target?;
+        // SAFETY: the route holds a count of its target; reading its owner
+        // runs no user code, so the route does not change meanwhile.
+        unsafe { target.as_ref() }.owner().cloned()
     }
 
     /// Messages kept in this outbox because it is not linked.
     pub fn held(&self) -> usize {
-        self.node.ring().len()
+        self.node().ring().len()
     }
 
     /// Whether this outbox currently leads somewhere.
     pub fn is_linked(&self) -> bool {
-        self.node.next().is_some_and(|n| !n.is_closed())
+        self.node().next().is_some_and(|n| !n.is_closed())
     }
 
     /// Whether a send now would be refused for lack of room.
     pub fn is_full(&self) -> bool {
-        let fin = self.node.resolve();
+        let fin = self.node().resolve();
         fin.ring().len() as u32 >= fin.limit.get()
     }
 
     /// Limits how many unlinked sends this outbox keeps (default: no limit).
     pub fn set_limit(&self, limit: Option<usize>) {
-        self.node.set_limit(limit)
+        self.node().set_limit(limit)
     }
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec().name
+        &self.node().spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
     pub fn erased(&self) -> BoxRef {
-        BoxRef(self.node.clone().erase())
+        BoxRef(self.node().rc().erase())
     }
 }
 
@@ -356,23 +404,23 @@ impl<T: 'static> Address<T> {
 }
 
 /// A borrowed typed box, inbox or outbox, as accepted by [`link`].
-pub struct Port<'a, T: 'static>(&'a NodeRc<T>);
+pub struct Port<'a, T: 'static>(&'a Node<T>);
 
 impl<'a, T: 'static> From<&'a Inbox<T>> for Port<'a, T> {
     fn from(b: &'a Inbox<T>) -> Self {
-        Port(&b.node)
+        Port(&*b.node)
     }
 }
 
 impl<'a, T: 'static> From<&'a Outbox<T>> for Port<'a, T> {
     fn from(b: &'a Outbox<T>) -> Self {
-        Port(&b.node)
+        Port(b.node())
     }
 }
 
 impl<T: 'static> Port<'_, T> {
     pub(crate) fn erased(&self) -> BoxRef {
-        BoxRef(self.0.clone().erase())
+        BoxRef(self.0.rc().erase())
     }
 }
 
