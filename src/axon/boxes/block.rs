@@ -49,7 +49,7 @@ use std::rc::Rc;
 use super::super::proc::ProcRc;
 use super::super::signal::Signal;
 use super::erased::NodeDyn;
-use super::node::{ALONE, OWN_BLOCK, OWN_SIDE};
+use super::node::{ALONE, INBOX, OWN_BLOCK, OWN_SIDE, TELL_BLOCK};
 use super::spec::{Spec, WordHash};
 use super::{Dir, Node};
 
@@ -61,12 +61,13 @@ struct Head<const N: usize> {
     counts: [Cell<u16>; N],
 }
 
-/// A block holding one node: a box made on its own, with its name.
+/// A block holding one node: a box made on its own, with its name (after
+/// the node, so that the node sits where a `Four`'s first one does).
 #[repr(C)]
 struct One<T: 'static> {
     head: Head<1>,
-    spec: Rc<Spec>,
     node: Node<T>,
+    spec: Rc<Spec>,
 }
 
 /// A block holding the four default boxes of a component.
@@ -92,6 +93,11 @@ const _: () = assert!(COUNTS == offset_of!(Head<4>, counts));
 /// pointers; checked in `default_four`).
 const FOUR_NODES: usize = offset_of!(Four<(), ()>, inbox);
 const NODE_BYTES: usize = std::mem::size_of::<Node<()>>();
+/// Where a block's first node starts: a `One`'s node and a `Four`'s
+/// `inbox` find the shared owner `FIRST` bytes before them, without
+/// reading their `off` (`block_owner`, on every send and receive).
+const FIRST: usize = offset_of!(One<()>, node);
+const _: () = assert!(FIRST == FOUR_NODES);
 /// Where a node's `bits` are, for any message type (`Node` is `repr(C)`
 /// and its fields before `bits` hold no `T` inline).
 const BITS: usize = offset_of!(Node<()>, bits);
@@ -297,6 +303,23 @@ pub(super) fn owner_of<T: 'static>(node: &Node<T>) -> Option<&ProcRc> {
     }
 }
 
+/// The owner of a node marked `TELL_BLOCK`: its block's, never `None`.
+#[inline(always)]
+pub(super) fn block_owner<T: 'static>(node: &Node<T>) -> &ProcRc {
+    debug_assert!(node.bits.get() & OWN_BLOCK != 0 && node.off as usize == FIRST);
+    let addr = node as *const Node<T> as usize - FIRST;
+    // SAFETY: as in `owner_of`, with the block's provenance taken as in
+    // `block_of`: a node marked `TELL_BLOCK` is its block's first (see
+    // `set_owner_of`). It is marked `OWN_BLOCK` only when the shared owner
+    // is `Some` (`set_owner_of` sets it so first), and that is cleared
+    // only when no node is marked (`set_owner_of` with `None`).
+    unsafe {
+        (*owner_at(std::ptr::with_exposed_provenance_mut(addr)))
+            .as_ref()
+            .unwrap_unchecked()
+    }
+}
+
 #[cold]
 fn side_owner<'a>(addr: usize) -> Option<&'a ProcRc> {
     let p = SIDE_OWNERS.with(|s| s.borrow().get(&addr).map(|b| &**b as *const ProcRc))?;
@@ -346,7 +369,14 @@ pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
     } else {
         None
     };
-    node.bits.set(bits & !(OWN_BLOCK | OWN_SIDE));
+    node.bits.set(bits & !(OWN_BLOCK | OWN_SIDE | TELL_BLOCK));
+    // The first node of its block, if an inbox, is marked `TELL_BLOCK`
+    // too when it uses the shared owner.
+    let block_bits = if bits & INBOX != 0 && node.off as usize == FIRST {
+        OWN_BLOCK | TELL_BLOCK
+    } else {
+        OWN_BLOCK
+    };
     // SAFETY: the block is alive while its node is; see `owner_of` for who
     // holds references to the shared owner: a node that uses it. The
     // shared owner is replaced below only when no node of the block uses
@@ -356,12 +386,12 @@ pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
     match p {
         // SAFETY: reads the shared owner for the comparison (see above).
         Some(p) if unsafe { (*shared).as_ref() }.is_some_and(|q| ProcRc::ptr_eq(q, &p)) => {
-            node.bits.set(node.bits.get() | OWN_BLOCK);
+            node.bits.set(node.bits.get() | block_bits);
         }
         Some(p) if !siblings_use_block(node) => {
             // SAFETY: no node of the block uses the shared owner (see above).
             old_shared = unsafe { std::mem::replace(&mut *shared, Some(p)) };
-            node.bits.set(node.bits.get() | OWN_BLOCK);
+            node.bits.set(node.bits.get() | block_bits);
         }
         Some(p) => {
             SIDE_OWNERS.with(|s| s.borrow_mut().insert(addr, Box::new(p)));

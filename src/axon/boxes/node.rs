@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use super::super::proc::{Id, Proc, ProcRc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
 use super::super::ring::Ring;
-use super::block::{owner_of, retain, set_owner_of, spec_of, NodeRc};
+use super::block::{block_owner, owner_of, retain, set_owner_of, spec_of, NodeRc};
 use super::spec::{bump_epoch, Spec, DEFAULT_SPECS};
 use super::{BoxLabel, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 
@@ -23,6 +23,14 @@ pub(super) const CLOSED: u8 = 2;
 pub(super) const OWN_BLOCK: u8 = 4;
 /// `Node::bits`: the owner is its own, in a side table (see `block.rs`).
 pub(super) const OWN_SIDE: u8 = 8;
+/// `Node::bits`: an inbox (`dir` is `Dir::In`), so that a send and a
+/// receive find with one test both that the owner is to be told and where
+/// it is (`inbox_owner`).
+pub(super) const INBOX: u8 = 16;
+/// `Node::bits`: `INBOX` and `OWN_BLOCK` on its block's first node (every
+/// inbox but `control`), in one bit, for `inbox_owner`'s one test (kept so
+/// by `set_owner_of`).
+pub(super) const TELL_BLOCK: u8 = 32;
 
 /// One box: 24 bytes, the same for every message type (`repr(C)`, and
 /// its messages are behind its ring's pointer), in a block (see
@@ -54,7 +62,7 @@ impl<T: 'static> Node<T> {
             next: UnsafeCell::new(None),
             limit: Cell::new(u32::MAX),
             dir,
-            bits: Cell::new(0),
+            bits: Cell::new(if dir == Dir::In { INBOX } else { 0 }),
             slot,
             off: u8::try_from(off).expect("a block of nodes is small"),
         }
@@ -119,6 +127,29 @@ impl<T: 'static> Node<T> {
         owner_of(self)
     }
 
+    /// The owner to tell of a message stored or taken: an inbox's; `None`
+    /// for an outbox. The common case, an inbox first in its block and
+    /// owned by its block's owner, is one test and one load (it is on
+    /// every send and receive).
+    #[inline(always)]
+    pub(super) fn inbox_owner(&self) -> Option<&ProcRc> {
+        if self.has(TELL_BLOCK) {
+            Some(block_owner(self))
+        } else {
+            self.inbox_owner_slow()
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn inbox_owner_slow(&self) -> Option<&ProcRc> {
+        if self.has(INBOX) {
+            self.owner()
+        } else {
+            None
+        }
+    }
+
     /// Replaces the owner (see `block.rs` for where it is kept). The old
     /// handle is dropped here: at most a proc is freed, no user code runs.
     pub(super) fn set_owner(&self, p: Option<ProcRc>) {
@@ -147,8 +178,9 @@ impl<T: 'static> Node<T> {
         self.has(CLOSED) || self.owner().is_some_and(|p| p.state.get() == DEAD)
     }
 
-    /// Stores a message here, or refuses it if full, registering the
-    /// sender's owner to be woken when room appears.
+    /// Stores a message here, or refuses it if full: then the caller
+    /// registers the sender with `refuse` (kept out of this inlined path,
+    /// which then needs no pointer to the sender).
     ///
     /// A closed box (its component has finished) has a limit of 0, so a
     /// push to one takes the refusal branch: that costs the common case
@@ -157,17 +189,14 @@ impl<T: 'static> Node<T> {
     /// re-resolving every route (see `close`). No waiter is registered
     /// with a closed box: nothing would ever wake it.
     #[inline(always)]
-    pub(super) fn push(&self, msg: T, from: &Node<T>) -> Result<(), Full<T>> {
+    pub(super) fn push(&self, msg: T) -> Result<(), Full<T>> {
         let ring = self.ring();
         if ring.len() as u32 >= self.limit.get() {
-            self.refuse(from);
             return Err(Full(msg));
         }
         ring.push_back(msg);
-        if self.dir == Dir::In {
-            if let Some(o) = self.owner() {
-                o.delivered(1);
-            }
+        if let Some(o) = self.inbox_owner() {
+            o.delivered(1);
         }
         Ok(())
     }
@@ -209,10 +238,8 @@ impl<T: 'static> Node<T> {
     #[inline]
     pub(super) fn pop(&self) -> Option<T> {
         let v = self.ring().pop_front()?;
-        if self.dir == Dir::In {
-            if let Some(o) = self.owner() {
-                o.taken();
-            }
+        if let Some(o) = self.inbox_owner() {
+            o.taken();
         }
         Some(v)
     }

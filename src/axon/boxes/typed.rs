@@ -215,22 +215,37 @@ impl<T: 'static> Outbox<T> {
         if route.epoch != epoch() {
             return self.send_rerouted(msg);
         }
-        let node = self.node();
         match route.target {
-            // SAFETY: the route holds a count of its target (see `Route`),
-            // which it keeps at least while this borrow of the route lives.
-            Some(t) => match unsafe { t.as_ref() }.push(msg, node) {
-                Ok(()) => Ok(()),
-                Err(Full(msg)) => self.refused(msg),
-            },
+            Some(t) => {
+                // SAFETY: the route holds a count of its target (see
+                // `Route`), which it keeps at least while this borrow of
+                // the route lives.
+                let t = unsafe { t.as_ref() };
+                match t.push(msg) {
+                    Ok(()) => Ok(()),
+                    Err(Full(msg)) => {
+                        t.refuse(self.node());
+                        self.refused(msg)
+                    }
+                }
+            }
             // A refusal here is by this outbox itself: full, or closed (its
             // component has finished), when nothing will ever move the
             // message on, so it is handed back either way.
-            None => node.push(msg, node),
+            None => self.keep(msg),
         }
     }
 
-    /// A send refused by the destination: if that is because its
+    /// A send on an outbox with no route: kept here, or refused if full
+    /// (then its owner waits for room here, as for any refusal).
+    #[inline]
+    fn keep(&self, msg: T) -> Result<(), Full<T>> {
+        let node = self.node();
+        node.push(msg).inspect_err(|_| node.refuse(node))
+    }
+
+    /// A send refused by the destination (which has registered this
+    /// outbox's owner to be woken): if that is because its
     /// component has finished, resolve again, which cuts the link (then
     /// the message is kept here); otherwise hand the message back.
     #[cold]
