@@ -55,6 +55,8 @@ mod erased;
 mod handle;
 mod node;
 mod spec;
+#[cfg(test)]
+mod tests;
 mod typed;
 
 use std::fmt;
