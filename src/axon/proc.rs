@@ -254,6 +254,9 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// A new proc, behind its first handle (a proc lives only behind its
+    /// counted handles).
+    #[allow(clippy::new_ret_no_self)]
     pub(crate) fn new(id: Id, core: Rc<Core>) -> ProcRc {
         ProcRc::new(Proc {
             id,

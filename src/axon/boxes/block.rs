@@ -390,7 +390,7 @@ pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
         }
         Some(p) if !siblings_use_block(node) => {
             // SAFETY: no node of the block uses the shared owner (see above).
-            old_shared = unsafe { std::mem::replace(&mut *shared, Some(p)) };
+            old_shared = unsafe { (*shared).replace(p) };
             node.bits.set(node.bits.get() | block_bits);
         }
         Some(p) => {
