@@ -6,9 +6,9 @@
 //! (`default_four`, `Four`). A block starts with a header: the owner its
 //! nodes share (the `Proc` of the component whose boxes they are), then,
 //! for each node, how many handles (`NodeRc`, `DynRc`) it has, as `u16`s.
-//! The four default boxes thus cost one allocation of 112 bytes where four
-//! `Rc<Node>`s with an owner pointer each took four allocations and 256
-//! (see `benches/core.rs`, `idle`).
+//! The four default boxes thus cost one allocation of 112 bytes (it was
+//! 152 with an owner pointer in each node and 4-byte counts; see
+//! `benches/core.rs`, `idle`).
 //!
 //! Each node keeps its own count, so a node is dropped (its messages, its
 //! link) when its last handle goes, as an `Rc` would be: one count for the
