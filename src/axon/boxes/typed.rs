@@ -150,12 +150,13 @@ impl<T: 'static> Drop for Outbox<T> {
     fn drop(&mut self) {
         let target = self.route.get_mut().target;
         // SAFETY: each pointer is a handle this outbox owns (made by
-        // `NodeRc::into_raw`), given back once, here.
+        // `NodeRc::into_raw`), given back once, here: its own node first,
+        // then its route's, as the fields of an unpacked struct would be.
         unsafe {
+            drop(NodeRc::from_raw(self.node));
             if let Some(t) = target {
                 drop(NodeRc::from_raw(t));
             }
-            drop(NodeRc::from_raw(self.node));
         }
     }
 }
