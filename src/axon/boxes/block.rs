@@ -102,8 +102,10 @@ const _: () = assert!(FIRST == FOUR_NODES);
 /// and its fields before `bits` hold no `T` inline).
 const BITS: usize = offset_of!(Node<()>, bits);
 
-/// A count at this value goes on in `SPILL`.
-const SPILLED: u16 = u16::MAX;
+/// A count at this value goes on in `SPILL`. Under Miri, which tracks
+/// every reference to a node, 65,535 handles take too long: the spill
+/// path is tested there with a low threshold (the logic is the same).
+pub(super) const SPILLED: u16 = if cfg!(miri) { 8 } else { u16::MAX };
 
 thread_local! {
     /// Handles beyond `u16::MAX` to a node, by its address.

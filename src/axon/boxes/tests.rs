@@ -157,7 +157,7 @@ fn counts_past_u16_spill_and_come_back() {
     let t = token();
     let inbox: Inbox<Rc<()>> = Inbox::new("i", "test");
     inbox.address().deliver(t.clone()).unwrap();
-    let n = u16::MAX as usize + 10;
+    let n = super::block::SPILLED as usize + 10;
     let mut handles: Vec<_> = (0..n).map(|_| inbox.address()).collect();
     drop(inbox);
     handles.truncate(5);
