@@ -139,7 +139,8 @@ unsafe fn block_of<T: 'static>(node: &Node<T>) -> *mut u8 {
 /// `block` from `block_of`, and `slot` a node's slot in it.
 #[inline(always)]
 unsafe fn count_at<'a>(block: *mut u8, slot: u8) -> &'a Cell<u16> {
-    let i = if slot == ALONE { 0 } else { slot as usize };
+    // A node alone (`ALONE`, 4) has the one count, at 0.
+    let i = (slot & 3) as usize;
     // SAFETY: a block starts with its header, whose counts are one per
     // node in slot order; the block lives while any of its nodes is
     // counted, which the caller's node is.
@@ -217,18 +218,32 @@ fn spill_release(c: &Cell<u16>, addr: usize) {
 /// # Safety
 /// `node` must be the node of a handle being dropped, which is not used
 /// after.
+#[inline]
 unsafe fn release<T: 'static>(node: NonNull<Node<T>>) {
     // SAFETY: the node is alive: the handle being dropped counted on it.
     let n = unsafe { node.as_ref() };
-    let (slot, off) = (n.slot, n.off as usize);
+    let (slot, off) = (n.slot, n.off);
     // SAFETY: as above; placed in its block by `NodeRc::new` or
     // `default_four`.
     let block = unsafe { block_of(n) };
     // SAFETY: `slot` is this node's.
     let count = unsafe { count_at(block, slot) };
-    if !count_release(count, node.as_ptr() as usize) {
-        return;
+    if count_release(count, node.as_ptr() as usize) {
+        // SAFETY: the last handle of the node at `slot`, `off` in `block`.
+        unsafe { drop_last::<T>(block, slot, off as usize) }
     }
+}
+
+/// Drops the node at `slot`, `off` bytes into `block`, whose last handle
+/// is being dropped (its count still 1), and frees the block if no node
+/// of it has a handle left.
+///
+/// # Safety
+/// As `release`, for the last handle.
+#[inline(never)]
+unsafe fn drop_last<T: 'static>(block: *mut u8, slot: u8, off: usize) {
+    // SAFETY: as `release` found it.
+    let count = unsafe { count_at(block, slot) };
     // The last handle. Its count stays 1 while the node is dropped, which
     // may run user code (a message's `Drop`) that releases other nodes,
     // of this block too: the block must not be freed under us meanwhile.
@@ -332,16 +347,10 @@ fn side_owner<'a>(addr: usize) -> Option<&'a ProcRc> {
     Some(unsafe { &*p })
 }
 
-/// Whether a node of `node`'s block other than `node` uses the shared
-/// owner.
-fn siblings_use_block<T: 'static>(node: &Node<T>) -> bool {
-    if node.slot == ALONE {
-        return false;
-    }
-    // SAFETY: the block of a node with a slot is a `Four`, alive while
-    // the node is.
-    let block = unsafe { block_of(node) };
-    (0..4u8).filter(|&i| i != node.slot).any(|i| {
+/// Whether a node of `block` (a `Four`) other than the one at `slot`
+/// uses the shared owner.
+fn siblings_use_block(block: *mut u8, slot: u8) -> bool {
+    (0..4u8).filter(|&i| i != slot).any(|i| {
         // SAFETY: node `i` of a `Four` sits `FOUR_NODES + i * NODE_BYTES`
         // into it, its `bits` `BITS` into the node, for any message type;
         // read through a `Cell` (others may hold references to that node,
@@ -360,9 +369,81 @@ fn siblings_use_block<T: 'static>(node: &Node<T>) -> bool {
 /// that one already or no other node uses the block's, else one of its
 /// own in `SIDE_OWNERS`. The handles replaced are dropped last, once no
 /// table is borrowed (dropping one may free a proc; no user code runs).
+#[inline]
 pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
-    let bits = node.bits.get();
-    let addr = node as *const Node<T> as usize;
+    // Clearing a node that has no owner (one closed, then dropped) changes
+    // nothing: the shared owner is `Some` only while some node uses it.
+    if p.is_none() && node.bits.get() & (OWN_BLOCK | OWN_SIDE) == 0 {
+        return;
+    }
+    // SAFETY: the block is alive while its node is.
+    let block = unsafe { block_of(node) };
+    set_owner_at(&node.bits, node.slot, node.off, block, p);
+}
+
+/// The marks of a node that uses the shared owner: the first node of its
+/// block, if an inbox, is marked `TELL_BLOCK` too.
+#[inline]
+fn block_bits(bits: u8, off: u8) -> u8 {
+    if bits & INBOX != 0 && off as usize == FIRST {
+        OWN_BLOCK | TELL_BLOCK
+    } else {
+        OWN_BLOCK
+    }
+}
+
+/// `set_owner_of` for the node at `slot`, `off` bytes into `block` (not
+/// generic: the message type plays no part): the common cases, a node
+/// taking the shared owner when it is already that or unset, or clearing
+/// it; the rest in `set_owner_slow`.
+#[inline]
+fn set_owner_at(bits_cell: &Cell<u8>, slot: u8, off: u8, block: *mut u8, p: Option<ProcRc>) {
+    let bits = bits_cell.get();
+    if bits & OWN_SIDE == 0 {
+        // SAFETY: as in `set_owner_slow`: `block` is alive, and the shared
+        // owner is written only when no node uses it.
+        let shared = unsafe { owner_at(block) };
+        let keep = !(OWN_BLOCK | TELL_BLOCK);
+        match p {
+            // `bits` has `OWN_BLOCK` (`set_owner_of` returned otherwise).
+            None => {
+                bits_cell.set(bits & keep);
+                if slot == ALONE || !siblings_use_block(block, slot) {
+                    // SAFETY: no node of the block uses it any more.
+                    drop(unsafe { (*shared).take() });
+                }
+                return;
+            }
+            Some(p) => {
+                // SAFETY: a read, for the comparison.
+                match unsafe { (*shared).as_ref() } {
+                    Some(q) if ProcRc::ptr_eq(q, &p) => {
+                        bits_cell.set((bits & keep) | block_bits(bits, off));
+                        return;
+                    }
+                    // Unset: then no node uses it (it is `Some` while one
+                    // does), this one included.
+                    None => {
+                        // SAFETY: no node of the block uses it.
+                        unsafe { *shared = Some(p) };
+                        bits_cell.set(bits | block_bits(bits, off));
+                        return;
+                    }
+                    Some(_) => return set_owner_slow(bits_cell, slot, off, block, Some(p)),
+                }
+            }
+        }
+    }
+    set_owner_slow(bits_cell, slot, off, block, p)
+}
+
+/// `set_owner_at` in general: from or to a side owner, or a shared owner
+/// replaced.
+#[cold]
+#[inline(never)]
+fn set_owner_slow(bits_cell: &Cell<u8>, slot: u8, off: u8, block: *mut u8, p: Option<ProcRc>) {
+    let bits = bits_cell.get();
+    let addr = block as usize + off as usize;
     let old_side = if bits & OWN_SIDE != 0 {
         SIDE_OWNERS
             .try_with(|s| s.borrow_mut().remove(&addr))
@@ -371,36 +452,31 @@ pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
     } else {
         None
     };
-    node.bits.set(bits & !(OWN_BLOCK | OWN_SIDE | TELL_BLOCK));
-    // The first node of its block, if an inbox, is marked `TELL_BLOCK`
-    // too when it uses the shared owner.
-    let block_bits = if bits & INBOX != 0 && node.off as usize == FIRST {
-        OWN_BLOCK | TELL_BLOCK
-    } else {
-        OWN_BLOCK
-    };
-    // SAFETY: the block is alive while its node is; see `owner_of` for who
-    // holds references to the shared owner: a node that uses it. The
-    // shared owner is replaced below only when no node of the block uses
-    // it, so no such reference is in use.
-    let shared = unsafe { owner_at(block_of(node)) };
+    bits_cell.set(bits & !(OWN_BLOCK | OWN_SIDE | TELL_BLOCK));
+    let block_bits = block_bits(bits, off);
+    let siblings_use = || slot != ALONE && siblings_use_block(block, slot);
+    // SAFETY: `block` is the node's, alive while the node is; see
+    // `owner_of` for who holds references to the shared owner: a node
+    // that uses it. The shared owner is replaced below only when no node
+    // of the block uses it, so no such reference is in use.
+    let shared = unsafe { owner_at(block) };
     let mut old_shared = None;
     match p {
         // SAFETY: reads the shared owner for the comparison (see above).
         Some(p) if unsafe { (*shared).as_ref() }.is_some_and(|q| ProcRc::ptr_eq(q, &p)) => {
-            node.bits.set(node.bits.get() | block_bits);
+            bits_cell.set(bits_cell.get() | block_bits);
         }
-        Some(p) if !siblings_use_block(node) => {
+        Some(p) if !siblings_use() => {
             // SAFETY: no node of the block uses the shared owner (see above).
             old_shared = unsafe { (*shared).replace(p) };
-            node.bits.set(node.bits.get() | block_bits);
+            bits_cell.set(bits_cell.get() | block_bits);
         }
         Some(p) => {
             SIDE_OWNERS.with(|s| s.borrow_mut().insert(addr, Box::new(p)));
-            node.bits.set(node.bits.get() | OWN_SIDE);
+            bits_cell.set(bits_cell.get() | OWN_SIDE);
         }
         None => {
-            if !siblings_use_block(node) {
+            if !siblings_use() {
                 // SAFETY: no node of the block uses it (see above).
                 old_shared = unsafe { (*shared).take() };
             }

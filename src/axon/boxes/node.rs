@@ -11,7 +11,7 @@ use super::spec::{bump_epoch, Spec, DEFAULT_SPECS};
 use super::{BoxLabel, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 
 /// `Node::slot` of a node alone in its block.
-pub(super) const ALONE: u8 = u8::MAX;
+pub(super) const ALONE: u8 = 4;
 
 /// `Node::bits`: some box has been linked to this one, so routes may pass
 /// through it (see `close`).
