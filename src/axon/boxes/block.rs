@@ -23,8 +23,8 @@
 //! component. A node marks whether it uses the block's owner (`OWN_BLOCK`);
 //! one owned by some other proc while a sibling uses the block's (the
 //! default boxes split between components, or an inbox given a keeper)
-//! keeps its owner in a side table (`SIDE_OWNERS`, `OWN_SIDE`), so every
-//! node still has its own owner, as before.
+//! keeps its owner in a side table (`OWN_SIDE`; see `owner.rs`), so
+//! every node still has its own owner, as before.
 //!
 //! # Reaching the block from a node
 //!
@@ -49,7 +49,7 @@ use std::rc::Rc;
 use super::super::proc::ProcRc;
 use super::super::signal::Signal;
 use super::erased::NodeDyn;
-use super::node::{ALONE, INBOX, OWN_BLOCK, OWN_SIDE, TELL_BLOCK};
+use super::node::ALONE;
 use super::spec::{Spec, WordHash};
 use super::{Dir, Node};
 
@@ -91,16 +91,16 @@ const _: () = assert!(COUNTS == offset_of!(Head<4>, counts));
 /// Where the first node of a `Four` starts, and the size of a node (the
 /// same for every message type: a node holds its messages only behind
 /// pointers; checked in `default_four`).
-const FOUR_NODES: usize = offset_of!(Four<(), ()>, inbox);
-const NODE_BYTES: usize = std::mem::size_of::<Node<()>>();
+pub(super) const FOUR_NODES: usize = offset_of!(Four<(), ()>, inbox);
+pub(super) const NODE_BYTES: usize = std::mem::size_of::<Node<()>>();
 /// Where a block's first node starts: a `One`'s node and a `Four`'s
 /// `inbox` find the shared owner `FIRST` bytes before them, without
 /// reading their `off` (`block_owner`, on every send and receive).
-const FIRST: usize = offset_of!(One<()>, node);
+pub(super) const FIRST: usize = offset_of!(One<()>, node);
 const _: () = assert!(FIRST == FOUR_NODES);
 /// Where a node's `bits` are, for any message type (`Node` is `repr(C)`
 /// and its fields before `bits` hold no `T` inline).
-const BITS: usize = offset_of!(Node<()>, bits);
+pub(super) const BITS: usize = offset_of!(Node<()>, bits);
 
 /// A count at this value goes on in `SPILL`. Under Miri, which tracks
 /// every reference to a node, 65,535 handles take too long: the spill
@@ -110,11 +110,6 @@ pub(super) const SPILLED: u16 = if cfg!(miri) { 8 } else { u16::MAX };
 thread_local! {
     /// Handles beyond `u16::MAX` to a node, by its address.
     static SPILL: RefCell<HashMap<usize, u64, WordHash>> = RefCell::new(HashMap::default());
-    /// The owners of nodes that cannot use their block's, by address;
-    /// boxed, so that a reference to one stays valid while others come
-    /// and go.
-    static SIDE_OWNERS: RefCell<HashMap<usize, Box<ProcRc>, WordHash>> =
-        RefCell::new(HashMap::default());
 }
 
 /// The block holding `node`, with the provenance of the whole block.
@@ -124,7 +119,7 @@ thread_local! {
 /// `default_four` (the only places nodes are made), whose block is still
 /// allocated.
 #[inline(always)]
-unsafe fn block_of<T: 'static>(node: &Node<T>) -> *mut u8 {
+pub(super) unsafe fn block_of<T: 'static>(node: &Node<T>) -> *mut u8 {
     let addr = node as *const Node<T> as usize - node.off as usize;
     // SAFETY (for the caller's use of the result): the block's pointer was
     // exposed when it was made, and the block is still allocated, so the
@@ -153,7 +148,7 @@ unsafe fn count_at<'a>(block: *mut u8, slot: u8) -> &'a Cell<u16> {
 /// `block` from `block_of`; the caller keeps to the owner's contract (see
 /// `Node::owner`, `Node::set_owner`).
 #[inline(always)]
-unsafe fn owner_at(block: *mut u8) -> *mut Option<ProcRc> {
+pub(super) unsafe fn owner_at(block: *mut u8) -> *mut Option<ProcRc> {
     // `Head::owner` is the first field of every block (`repr(C)`).
     UnsafeCell::raw_get(block.cast::<UnsafeCell<Option<ProcRc>>>())
 }
@@ -298,192 +293,6 @@ pub(super) fn spec_of<T: 'static>(node: &Node<T>) -> &Spec {
     // which lives while the node does; the spec is read-only until the
     // block is freed.
     unsafe { &(*block_of(node).cast::<One<T>>()).spec }
-}
-
-// ---------------------------------------------------------------------------
-// Owners
-
-/// The owner of `node`, by its `OWN_*` bits.
-#[inline(always)]
-pub(super) fn owner_of<T: 'static>(node: &Node<T>) -> Option<&ProcRc> {
-    let bits = node.bits.get();
-    if bits & OWN_BLOCK != 0 {
-        // SAFETY: the block is alive while its node is. The shared owner
-        // is replaced only by `set_owner_of` of a node when no other node
-        // of the block uses it, and this one does (`OWN_BLOCK`); its own
-        // callers hold no reference from here across their `set_owner`.
-        unsafe { (*owner_at(block_of(node))).as_ref() }
-    } else if bits & OWN_SIDE != 0 {
-        side_owner(node as *const Node<T> as usize)
-    } else {
-        None
-    }
-}
-
-/// The owner of a node marked `TELL_BLOCK`: its block's, never `None`.
-#[inline(always)]
-pub(super) fn block_owner<T: 'static>(node: &Node<T>) -> &ProcRc {
-    debug_assert!(node.bits.get() & OWN_BLOCK != 0 && node.off as usize == FIRST);
-    let addr = node as *const Node<T> as usize - FIRST;
-    // SAFETY: as in `owner_of`, with the block's provenance taken as in
-    // `block_of`: a node marked `TELL_BLOCK` is its block's first (see
-    // `set_owner_of`). It is marked `OWN_BLOCK` only when the shared owner
-    // is `Some` (`set_owner_of` sets it so first), and that is cleared
-    // only when no node is marked (`set_owner_of` with `None`).
-    unsafe {
-        (*owner_at(std::ptr::with_exposed_provenance_mut(addr)))
-            .as_ref()
-            .unwrap_unchecked()
-    }
-}
-
-#[cold]
-fn side_owner<'a>(addr: usize) -> Option<&'a ProcRc> {
-    let p = SIDE_OWNERS.with(|s| s.borrow().get(&addr).map(|b| &**b as *const ProcRc))?;
-    // SAFETY: the entry is boxed, so the handle stays where it is while
-    // other entries come and go; it is removed only by `set_owner_of` of
-    // this node (or its drop), which the caller does not reach while it
-    // uses the reference (see `owner_of`).
-    Some(unsafe { &*p })
-}
-
-/// Whether a node of `block` (a `Four`) other than the one at `slot`
-/// uses the shared owner.
-fn siblings_use_block(block: *mut u8, slot: u8) -> bool {
-    (0..4u8).filter(|&i| i != slot).any(|i| {
-        // SAFETY: node `i` of a `Four` sits `FOUR_NODES + i * NODE_BYTES`
-        // into it, its `bits` `BITS` into the node, for any message type;
-        // read through a `Cell` (others may hold references to that node,
-        // which allow this). A node already dropped cleared its bits'
-        // owner marks first, and its bytes stay until the block is freed.
-        let bits = unsafe {
-            &*block
-                .add(FOUR_NODES + i as usize * NODE_BYTES + BITS)
-                .cast::<Cell<u8>>()
-        };
-        bits.get() & OWN_BLOCK != 0
-    })
-}
-
-/// Sets (or with `None` clears) the owner of `node`: the block's if it is
-/// that one already or no other node uses the block's, else one of its
-/// own in `SIDE_OWNERS`. The handles replaced are dropped last, once no
-/// table is borrowed (dropping one may free a proc; no user code runs).
-#[inline]
-pub(super) fn set_owner_of<T: 'static>(node: &Node<T>, p: Option<ProcRc>) {
-    // Clearing a node that has no owner (one closed, then dropped) changes
-    // nothing: the shared owner is `Some` only while some node uses it.
-    if p.is_none() && node.bits.get() & (OWN_BLOCK | OWN_SIDE) == 0 {
-        return;
-    }
-    // SAFETY: the block is alive while its node is.
-    let block = unsafe { block_of(node) };
-    set_owner_at(&node.bits, node.slot, node.off, block, p);
-}
-
-/// The marks of a node that uses the shared owner: the first node of its
-/// block, if an inbox, is marked `TELL_BLOCK` too.
-#[inline]
-fn block_bits(bits: u8, off: u8) -> u8 {
-    if bits & INBOX != 0 && off as usize == FIRST {
-        OWN_BLOCK | TELL_BLOCK
-    } else {
-        OWN_BLOCK
-    }
-}
-
-/// `set_owner_of` for the node at `slot`, `off` bytes into `block` (not
-/// generic: the message type plays no part): the common cases, a node
-/// taking the shared owner when it is already that or unset, or clearing
-/// it; the rest in `set_owner_slow`.
-#[inline]
-fn set_owner_at(bits_cell: &Cell<u8>, slot: u8, off: u8, block: *mut u8, p: Option<ProcRc>) {
-    let bits = bits_cell.get();
-    if bits & OWN_SIDE == 0 {
-        // SAFETY: as in `set_owner_slow`: `block` is alive, and the shared
-        // owner is written only when no node uses it.
-        let shared = unsafe { owner_at(block) };
-        let keep = !(OWN_BLOCK | TELL_BLOCK);
-        match p {
-            // `bits` has `OWN_BLOCK` (`set_owner_of` returned otherwise).
-            None => {
-                bits_cell.set(bits & keep);
-                if slot == ALONE || !siblings_use_block(block, slot) {
-                    // SAFETY: no node of the block uses it any more.
-                    drop(unsafe { (*shared).take() });
-                }
-                return;
-            }
-            Some(p) => {
-                // SAFETY: a read, for the comparison.
-                match unsafe { (*shared).as_ref() } {
-                    Some(q) if ProcRc::ptr_eq(q, &p) => {
-                        bits_cell.set((bits & keep) | block_bits(bits, off));
-                        return;
-                    }
-                    // Unset: then no node uses it (it is `Some` while one
-                    // does), this one included.
-                    None => {
-                        // SAFETY: no node of the block uses it.
-                        unsafe { *shared = Some(p) };
-                        bits_cell.set(bits | block_bits(bits, off));
-                        return;
-                    }
-                    Some(_) => return set_owner_slow(bits_cell, slot, off, block, Some(p)),
-                }
-            }
-        }
-    }
-    set_owner_slow(bits_cell, slot, off, block, p)
-}
-
-/// `set_owner_at` in general: from or to a side owner, or a shared owner
-/// replaced.
-#[cold]
-#[inline(never)]
-fn set_owner_slow(bits_cell: &Cell<u8>, slot: u8, off: u8, block: *mut u8, p: Option<ProcRc>) {
-    let bits = bits_cell.get();
-    let addr = block as usize + off as usize;
-    let old_side = if bits & OWN_SIDE != 0 {
-        SIDE_OWNERS
-            .try_with(|s| s.borrow_mut().remove(&addr))
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
-    bits_cell.set(bits & !(OWN_BLOCK | OWN_SIDE | TELL_BLOCK));
-    let block_bits = block_bits(bits, off);
-    let siblings_use = || slot != ALONE && siblings_use_block(block, slot);
-    // SAFETY: `block` is the node's, alive while the node is; see
-    // `owner_of` for who holds references to the shared owner: a node
-    // that uses it. The shared owner is replaced below only when no node
-    // of the block uses it, so no such reference is in use.
-    let shared = unsafe { owner_at(block) };
-    let mut old_shared = None;
-    match p {
-        // SAFETY: reads the shared owner for the comparison (see above).
-        Some(p) if unsafe { (*shared).as_ref() }.is_some_and(|q| ProcRc::ptr_eq(q, &p)) => {
-            bits_cell.set(bits_cell.get() | block_bits);
-        }
-        Some(p) if !siblings_use() => {
-            // SAFETY: no node of the block uses the shared owner (see above).
-            old_shared = unsafe { (*shared).replace(p) };
-            bits_cell.set(bits_cell.get() | block_bits);
-        }
-        Some(p) => {
-            SIDE_OWNERS.with(|s| s.borrow_mut().insert(addr, Box::new(p)));
-            bits_cell.set(bits_cell.get() | OWN_SIDE);
-        }
-        None => {
-            if !siblings_use() {
-                // SAFETY: no node of the block uses it (see above).
-                old_shared = unsafe { (*shared).take() };
-            }
-        }
-    }
-    drop(old_side);
-    drop(old_shared);
 }
 
 // ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@
 //!   sending, receiving and linking do to it.
 //! * `block`: the allocations nodes live in, with their handle counts and
 //!   their owner, and the counted handles to nodes.
+//! * `owner`: which proc owns a node (its block's, or its own).
 //! * `erased`: the view of a node without its message type, which the
 //!   scheduler and linking by name use.
 //! * `spec`: box names and descriptions, and the link epoch.
@@ -54,6 +55,7 @@ mod block;
 mod erased;
 mod handle;
 mod node;
+mod owner;
 mod spec;
 #[cfg(test)]
 mod tests;

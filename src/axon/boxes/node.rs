@@ -6,7 +6,8 @@ use std::ptr::NonNull;
 
 use super::super::proc::{Id, Proc, ProcRc, DEAD, F_HOLD, F_KEEPER, F_WAITERS};
 use super::super::ring::Ring;
-use super::block::{block_owner, owner_of, retain, set_owner_of, spec_of, NodeRc};
+use super::block::{retain, spec_of, NodeRc};
+use super::owner::{block_owner, owner_of, set_owner_of};
 use super::spec::{bump_epoch, Spec, DEFAULT_SPECS};
 use super::{BoxLabel, Dir, Full, LinkError, LinkErrorKind, LinkKind};
 
