@@ -35,7 +35,13 @@
 //!   with the `reserve` of the run queues), `links_bytes` (its two ring
 //!   links) and `round_bytes` (the change over the first round, up to the
 //!   probe's measurement); the probe's own boxes and task are only in the
-//!   total, a few hundredths of a byte per component. Then nothing
+//!   total, a few hundredths of a byte per component. As built now (see
+//!   `box_sizes_stay_small` in src/axon/boxes/mod.rs): boxes 112 (one
+//!   block: the owner the four share, four 2-byte handle counts, four
+//!   24-byte nodes), task 136 (the 56-byte component, whose outbox handles
+//!   are 20 bytes each; its 48-byte proc, which counts its own handles; an
+//!   8-byte slot and three 8-byte run-queue entries), links 0 (a link is
+//!   a pointer in its source node). Then nothing
 //!   happens until a timer ends the idle period: `idle_cpu_ms_per_s` is the
 //!   process CPU time used over that period (`CLOCK_PROCESS_CPUTIME_ID`, ns
 //!   resolution; it includes the one wake-up at the end) per second,
@@ -59,9 +65,10 @@
 //!   its run-time outbox); `ratio_to_0` compares with no idle ones.
 //! * `idle_parts` (with `idle`): where an idle component's heap goes,
 //!   from the allocator's count (requested bytes) in stages on a fresh
-//!   scheduler: `boxes_bytes` (its four default boxes, made with it),
-//!   `task_bytes` (spawning: the boxed component of `component_bytes`, its
-//!   proc, its scheduler table entries), `links_bytes` (the ring's links)
+//!   scheduler: `boxes_bytes` (its four default boxes, made with it, in
+//!   one block), `task_bytes` (spawning: the boxed component of
+//!   `component_bytes`, its proc, its scheduler table entries, grown
+//!   as needed rather than reserved), `links_bytes` (the ring's links)
 //!   and `round_bytes` (the run queues' change over the first round:
 //!   negative, as the wake list that spawning grew is given back).
 //! * `wake`: latency from another thread's send to the receiving

@@ -24,7 +24,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::boxes::{BoxRef, Inbox, Outbox, WordHash};
-use super::proc::Proc;
+use super::proc::ProcRc;
 
 /// The run-time boxes of one component.
 pub struct AdaptiveBoxes {
@@ -44,7 +44,7 @@ pub(crate) struct AdaptiveInner {
     suffix: Cell<u64>,
     /// Every name taken: the component's fixed boxes and ours.
     taken: RefCell<HashSet<String, WordHash>>,
-    owner: RefCell<Option<Rc<Proc>>>,
+    owner: RefCell<Option<ProcRc>>,
 }
 
 /// `remove` found no run-time box of that name.
@@ -62,7 +62,7 @@ impl std::error::Error for NoSuchBox {}
 impl AdaptiveInner {
     /// Called when the component is spawned: learns its owner and the names
     /// of its fixed boxes, and attaches boxes added before spawning.
-    pub(crate) fn bind(&self, proc: &Rc<Proc>, names: Vec<String>) {
+    pub(crate) fn bind(&self, proc: &ProcRc, names: Vec<String>) {
         *self.owner.borrow_mut() = Some(proc.clone());
         // `names` lists every box, ours included: the fixed ones are what
         // is left after taking ours out once each.
@@ -184,18 +184,13 @@ impl AdaptiveBoxes {
             .expect("indexed by name");
         self.inner.taken.borrow_mut().remove(name);
         b.unlink();
-        let owner = self.inner.owner.borrow().clone();
-        let core = match owner {
-            Some(p) => p.core.clone(),
-            None => super::proc::Core::new(),
-        };
         // `close` re-resolves routes only if some pass through this box; a
         // sender whose route ends here sees it closed on its next send.
         // (The `unlink` above still bumps the epoch whenever the box had a
         // link, so removing a linked run-time box makes every outbox
         // re-resolve once: unlink should bump only when a route can pass
         // through the box, as `close` does.)
-        let left = b.0.close(&Proc::tombstone(core));
+        let left = b.0.close();
         if left > 0 {
             log::warn!("run-time box '{name}' removed with {left} message(s) in it");
         }

@@ -9,9 +9,13 @@
 //! [`Cx::hold_input`](crate::axon::Cx::hold_input)), so no wake-up is lost.
 
 use std::cell::{Cell, UnsafeCell};
+use std::collections::HashMap;
 use std::fmt;
+use std::ops::Deref;
 use std::ptr::NonNull;
 use std::rc::Rc;
+
+use super::boxes::WordHash;
 
 /// Identifies a component in one scheduler. The generation makes an id of a
 /// finished component never match the component that later reuses its slot.
@@ -56,6 +60,7 @@ pub(crate) const F_REWAKE: u8 = 1; // woken while running: run again
 pub(crate) const F_HOLD: u8 = 2; // holds input back this step (refused send or asked)
 pub(crate) const F_WAITERS: u8 = 4; // some producer waits for room in our inboxes
 pub(crate) const F_KEEPER: u8 = 8; // keeps waiters for an inbox no component owns yet
+const F_LISTED: u8 = 16; // has an entry (a waiter list, kept for reuse) in `Core::waiters`
 
 /// Shared by the scheduler and every [`Proc`]: the list of components woken
 /// since the current round began.
@@ -64,6 +69,13 @@ pub(crate) struct Core {
     /// The last number given to a run-time box name (`AdaptiveBoxes`), so
     /// that names depend only on what ran in this scheduler.
     pub(crate) box_suffix: Cell<u64>,
+    /// The producers waiting for room in some proc's inboxes, by the
+    /// proc's address: a side table, so that a proc (one per component)
+    /// pays nothing for a list most never need. An entry is made by the
+    /// first refusal and kept, with its allocation, until the proc is
+    /// dropped (`F_LISTED` says it has one), so a producer refused again
+    /// and again costs no allocation per refusal.
+    waiters: UnsafeCell<HashMap<usize, Vec<ProcRc>, WordHash>>,
 }
 
 impl Core {
@@ -71,7 +83,22 @@ impl Core {
         Rc::new(Core {
             woken: WakeList(UnsafeCell::new(Vec::new())),
             box_suffix: Cell::new(0),
+            waiters: UnsafeCell::new(HashMap::default()),
         })
+    }
+
+    /// Runs `f` on the waiter table. `f` must run no user code and drop no
+    /// `ProcRc` (a proc's `Drop` reaches this table): every caller below
+    /// only looks up, inserts, moves a list out or in, or removes an entry
+    /// it drops after this returns.
+    fn with_waiters<R>(
+        &self,
+        f: impl FnOnce(&mut HashMap<usize, Vec<ProcRc>, WordHash>) -> R,
+    ) -> R {
+        // SAFETY: single-threaded (`Core` is reached through `Rc`s, so it
+        // is `!Sync`), and by the contract above nothing inside `f` reaches
+        // the table again, so this is the only reference to it in use.
+        f(unsafe { &mut *self.waiters.get() })
     }
 }
 
@@ -124,8 +151,9 @@ impl WakeList {
     }
 }
 
-/// The scheduler-visible state of one component. Kept small: one per
-/// component, pointed to by each of its boxes.
+/// The scheduler-visible state of one component. Kept small (48 bytes, one
+/// allocation with its count: see [`ProcRc`]): one per component, pointed
+/// to by its boxes.
 pub(crate) struct Proc {
     pub(crate) id: Id,
     pub(crate) state: Cell<u8>,
@@ -135,11 +163,9 @@ pub(crate) struct Proc {
     pub(crate) name: Cell<u16>,
     /// Messages waiting in this component's own inboxes.
     pub(crate) pending: Cell<u32>,
+    /// Handles (`ProcRc`) to this proc; it is freed when the last goes.
+    refs: Cell<u32>,
     pub(crate) core: Rc<Core>,
-    /// Producers refused by one of our full inboxes; woken on our next pop.
-    /// Boxed so an idle component pays 8 bytes for it, not 24.
-    #[allow(clippy::box_collection)]
-    waiters: Cell<Option<Box<Vec<Rc<Proc>>>>>,
     /// The component itself while it lives (a `Box` the scheduler owns and
     /// frees); kept here, beside its wake state, so a step reaches both
     /// through one pointer (a separate table cost a dependent load per
@@ -155,33 +181,100 @@ pub(crate) struct Proc {
 #[derive(Clone, Copy)]
 pub(crate) struct ErasedComp(pub(crate) [NonNull<()>; 2]);
 
+/// A counted handle to a [`Proc`] (what `Rc<Proc>` was). The count is a
+/// `u32` in what was the proc's padding, so a proc is one 48-byte
+/// allocation, where an `Rc` added 16 bytes of counts.
+pub(crate) struct ProcRc(NonNull<Proc>);
+
+impl ProcRc {
+    fn new(proc: Proc) -> ProcRc {
+        debug_assert_eq!(proc.refs.get(), 1);
+        ProcRc(NonNull::from(Box::leak(Box::new(proc))))
+    }
+
+    /// Whether two handles name the same proc.
+    #[inline]
+    pub(crate) fn ptr_eq(a: &ProcRc, b: &ProcRc) -> bool {
+        a.0 == b.0
+    }
+}
+
+impl Clone for ProcRc {
+    #[inline]
+    fn clone(&self) -> ProcRc {
+        let refs = &self.refs;
+        // As `Rc`: a count that would wrap is a leak gone mad; stop.
+        if refs.get() == u32::MAX {
+            std::process::abort();
+        }
+        refs.set(refs.get() + 1);
+        ProcRc(self.0)
+    }
+}
+
+impl Drop for ProcRc {
+    #[inline]
+    fn drop(&mut self) {
+        let n = self.refs.get() - 1;
+        self.refs.set(n);
+        if n == 0 {
+            // SAFETY: the pointer came from `Box::leak` in `ProcRc::new`
+            // (so it carries the whole allocation's provenance), and this
+            // was the last handle: nothing refers to the proc any more.
+            drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        }
+    }
+}
+
+impl Deref for ProcRc {
+    type Target = Proc;
+    #[inline]
+    fn deref(&self) -> &Proc {
+        // SAFETY: the handle keeps the proc alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl fmt::Debug for ProcRc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Proc({})", self.id)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.has(F_LISTED) {
+            let key = self as *const Proc as usize;
+            // Dropped after the table is released: the list's procs may be
+            // the last handles to others, whose drops reach the table.
+            let list = self.core.with_waiters(|w| w.remove(&key));
+            drop(list);
+        }
+    }
+}
+
 impl Proc {
-    pub(crate) fn new(id: Id, core: Rc<Core>) -> Rc<Proc> {
-        Rc::new(Proc {
+    /// A new proc, behind its first handle (a proc lives only behind its
+    /// counted handles).
+    #[allow(clippy::new_ret_no_self)]
+    pub(crate) fn new(id: Id, core: Rc<Core>) -> ProcRc {
+        ProcRc::new(Proc {
             id,
             state: Cell::new(QUEUED),
             flags: Cell::new(0),
             name: Cell::new(NO_NAME),
             pending: Cell::new(0),
+            refs: Cell::new(1),
             core,
-            waiters: Cell::new(None),
             comp: Cell::new(None),
         })
     }
 
     /// A proc for boxes that belong to no scheduled component (test feeders
     /// and collectors). It is always "running", so waking it does nothing.
-    pub(crate) fn detached(core: Rc<Core>) -> Rc<Proc> {
+    pub(crate) fn detached(core: Rc<Core>) -> ProcRc {
         let p = Proc::new(Id::DETACHED, core);
         p.state.set(RUNNING);
-        p
-    }
-
-    /// A proc that stands for "the owner has finished": boxes of finished
-    /// components point to one of these.
-    pub(crate) fn tombstone(core: Rc<Core>) -> Rc<Proc> {
-        let p = Proc::new(Id::DETACHED, core);
-        p.state.set(DEAD);
         p
     }
 
@@ -228,13 +321,16 @@ impl Proc {
         }
     }
 
-    pub(crate) fn add_waiter(&self, producer: &Rc<Proc>) {
-        let mut list = self.waiters.take().unwrap_or_default();
-        if !list.iter().any(|p| Rc::ptr_eq(p, producer)) {
-            list.push(producer.clone());
-        }
-        self.waiters.set(Some(list));
-        self.set(F_WAITERS);
+    pub(crate) fn add_waiter(&self, producer: &ProcRc) {
+        let key = self as *const Proc as usize;
+        // Clones a handle (no user code) into the list; drops nothing.
+        self.core.with_waiters(|w| {
+            let list = w.entry(key).or_default();
+            if !list.iter().any(|p| ProcRc::ptr_eq(p, producer)) {
+                list.push(producer.clone());
+            }
+        });
+        self.set(F_WAITERS | F_LISTED);
     }
 
     /// Wakes every producer waiting for room in our inboxes. The list
@@ -243,14 +339,26 @@ impl Proc {
     #[cold]
     pub(crate) fn wake_waiters(&self) {
         self.clear(F_WAITERS);
-        if let Some(mut list) = self.waiters.take() {
-            // Waking queues a proc and sets flags; it runs no user code and
-            // never adds a waiter, so nothing else sees the list meanwhile.
-            for p in list.drain(..) {
-                p.clear(F_HOLD);
-                p.wake();
-            }
-            self.waiters.set(Some(list));
+        if !self.has(F_LISTED) {
+            return;
         }
+        let key = self as *const Proc as usize;
+        // Moved out while the producers are woken and their handles
+        // dropped (a drop may free a proc, whose `Drop` reaches the
+        // table); waking runs no user code and never adds a waiter.
+        let mut list = self
+            .core
+            .with_waiters(|w| w.get_mut(&key).map(std::mem::take))
+            .unwrap_or_default();
+        for p in list.drain(..) {
+            p.clear(F_HOLD);
+            p.wake();
+        }
+        self.core.with_waiters(|w| {
+            if let Some(slot) = w.get_mut(&key) {
+                // The empty list moved in above: nothing is dropped.
+                *slot = list;
+            }
+        });
     }
 }

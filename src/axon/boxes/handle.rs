@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::super::proc::Id;
-use super::node::DynRc;
+use super::block::DynRc;
 use super::{Address, Dir, LinkKind};
 
 /// A type-erased handle to a box: found by name, linked by name (with the

@@ -36,8 +36,14 @@
 //!
 //! # Layout of this module
 //!
-//! * `node`: the storage of one box ([`Node`](node::Node)), the erased
-//!   view of it the scheduler and linking by name use, and the link epoch.
+//! * `node`: the storage of one box ([`Node`](node::Node)) and what
+//!   sending, receiving and linking do to it.
+//! * `block`: the allocations nodes live in, with their handle counts and
+//!   their owner, and the counted handles to nodes.
+//! * `owner`: which proc owns a node (its block's, or its own).
+//! * `erased`: the view of a node without its message type, which the
+//!   scheduler and linking by name use.
+//! * `spec`: box names and descriptions, and the link epoch.
 //! * `handle`: [`BoxRef`], the erased handle, and the link errors.
 //! * `typed`: the typed handles a component holds ([`Inbox`], [`Outbox`],
 //!   [`Address`]) and [`link`].
@@ -45,14 +51,21 @@
 //! Boxes sit below the scheduler: they know a component only by its
 //! [`Proc`](super::proc::Proc) (its wake state), never the component itself.
 
+mod block;
+mod erased;
 mod handle;
 mod node;
+mod owner;
+mod spec;
+#[cfg(test)]
+mod tests;
 mod typed;
 
 use std::fmt;
 
 pub use handle::{link_refs, BoxLabel, BoxRef, LinkError, LinkErrorKind};
-pub(crate) use node::{bump_epoch, epoch, WordHash};
+use node::Node;
+pub(crate) use spec::{bump_epoch, epoch, WordHash};
 pub(crate) use typed::default_boxes;
 pub use typed::{link, link_with_limit, unlink, Address, Inbox, Outbox, Port};
 
@@ -107,21 +120,27 @@ mod layout {
     use crate::axon::proc::Proc;
 
     /// The idle-component budget (see `benches/core.rs`) rests on these
-    /// sizes: a box node is 32 bytes (its ring one pointer, its name found
-    /// through its block), so the four default boxes with their block
-    /// counts take 152 bytes in one allocation; an outbox handle caches its
-    /// route in 24 bytes, and a proc (which holds the component pointer,
-    /// so the scheduler's slot is one 8-byte `Rc`) fits an 80-byte chunk.
+    /// sizes: a box node is 24 bytes (its ring one pointer, its name found
+    /// by its place, its owner and count kept by its block), so the four
+    /// default boxes with their block header take 112 bytes in one
+    /// allocation; an outbox handle caches its route in 20 bytes (packed
+    /// to 4, so a component's four handles take 56), and a proc (which
+    /// holds the component pointer and its own count, so the scheduler's
+    /// slot is one 8-byte pointer) is one 48-byte allocation.
     #[test]
     fn box_sizes_stay_small() {
         assert!(
-            std::mem::size_of::<Node<u64>>() <= 32,
+            std::mem::size_of::<Node<u64>>() <= 24,
             "{}",
             std::mem::size_of::<Node<u64>>()
         );
-        const { assert!(node::FOUR_BYTES <= 152) };
+        const { assert!(block::FOUR_BYTES <= 112) };
         assert_eq!(std::mem::size_of::<Inbox<u64>>(), 8);
-        assert!(std::mem::size_of::<Outbox<u64>>() <= 24);
+        assert_eq!(std::mem::size_of::<Outbox<u64>>(), 20);
+        assert_eq!(
+            std::mem::size_of::<crate::axon::DefaultBoxes<u64, u64>>(),
+            56
+        );
         assert!(
             std::mem::size_of::<Proc>() <= 48,
             "{}",

@@ -2,12 +2,14 @@
 //! and [`link`] between them.
 
 use std::cell::UnsafeCell;
-use std::rc::Rc;
+use std::ptr::NonNull;
 
-use super::super::proc::Proc;
+use super::super::proc::ProcRc;
 use super::super::signal::Signal;
-use super::node::{default_four, epoch, owned_spec, static_spec, NodeDyn, NodeRc, DEFAULT_NAMES};
-use super::{BoxRef, Dir, Full, LinkError, LinkKind};
+use super::block::{default_four, NodeRc};
+use super::erased::NodeDyn;
+use super::spec::{epoch, owned_spec, static_spec, DEFAULT_NAMES};
+use super::{BoxRef, Dir, Full, LinkError, LinkKind, Node};
 
 // ---------------------------------------------------------------------------
 // Typed handles
@@ -120,14 +122,43 @@ impl Inbox<Signal> {
 /// assert_eq!(inbox.recv(), Some(1));
 /// assert_eq!(inbox.recv(), Some(2));
 /// ```
+///
+/// 20 bytes, aligned to 4 (`packed(4)`): two node pointers and the epoch
+/// of the route cached, without the 4 bytes of padding that aligning the
+/// pointers to 8 would add (a component's default boxes then take 56
+/// bytes, not 64: see `benches/core.rs`, `idle`). A packed field cannot be
+/// borrowed, so the pointers are kept raw (`Copy`, read by value) and
+/// counted by hand: each holds one count of its node, given back in
+/// `Drop`.
+#[repr(C, packed(4))]
 pub struct Outbox<T: 'static> {
-    node: NodeRc<T>,
+    /// This box: a handle (`NodeRc::into_raw`), read with `node()`.
+    node: NonNull<Node<T>>,
     route: UnsafeCell<Route<T>>,
 }
 
+/// Where this outbox's messages end up, as last resolved.
+#[repr(C, packed(4))]
 struct Route<T: 'static> {
+    /// The link epoch it was resolved at; 0: never.
     epoch: u32,
-    target: Option<NodeRc<T>>,
+    /// The final box, if not this one: a handle (`NodeRc::into_raw`).
+    target: Option<NonNull<Node<T>>>,
+}
+
+impl<T: 'static> Drop for Outbox<T> {
+    fn drop(&mut self) {
+        let target = self.route.get_mut().target;
+        // SAFETY: each pointer is a handle this outbox owns (made by
+        // `NodeRc::into_raw`), given back once, here: its own node first,
+        // then its route's, as the fields of an unpacked struct would be.
+        unsafe {
+            drop(NodeRc::from_raw(self.node));
+            if let Some(t) = target {
+                drop(NodeRc::from_raw(t));
+            }
+        }
+    }
 }
 
 impl<T: 'static> Outbox<T> {
@@ -143,12 +174,21 @@ impl<T: 'static> Outbox<T> {
 
     fn from_node(node: NodeRc<T>) -> Self {
         Outbox {
-            node,
+            node: NodeRc::into_raw(node),
             route: UnsafeCell::new(Route {
                 epoch: 0,
                 target: None,
             }),
         }
+    }
+
+    /// This box's node.
+    #[inline(always)]
+    fn node(&self) -> &Node<T> {
+        let node = self.node;
+        // SAFETY: the outbox holds a count of its node (see `node`), so the
+        // node lives as long as `self`.
+        unsafe { node.as_ref() }
     }
 
     /// The default data outbox, `outbox` (named after Kamaelia's box).
@@ -176,29 +216,47 @@ impl<T: 'static> Outbox<T> {
         if route.epoch != epoch() {
             return self.send_rerouted(msg);
         }
-        match &route.target {
-            Some(t) => match t.push(msg, &self.node) {
-                Ok(()) => Ok(()),
-                Err(Full(msg)) => self.refused(msg),
-            },
+        match route.target {
+            Some(t) => {
+                // SAFETY: the route holds a count of its target (see
+                // `Route`), which it keeps at least while this borrow of
+                // the route lives.
+                let t = unsafe { t.as_ref() };
+                match t.push(msg) {
+                    Ok(()) => Ok(()),
+                    Err(Full(msg)) => {
+                        t.refuse(self.node());
+                        self.refused(msg)
+                    }
+                }
+            }
             // A refusal here is by this outbox itself: full, or closed (its
             // component has finished), when nothing will ever move the
             // message on, so it is handed back either way.
-            None => self.node.push(msg, &self.node),
+            None => self.keep(msg),
         }
     }
 
-    /// A send refused by the destination: if that is because its
+    /// A send on an outbox with no route: kept here, or refused if full
+    /// (then its owner waits for room here, as for any refusal).
+    #[inline]
+    fn keep(&self, msg: T) -> Result<(), Full<T>> {
+        let node = self.node();
+        node.push(msg).inspect_err(|_| node.refuse(node))
+    }
+
+    /// A send refused by the destination (which has registered this
+    /// outbox's owner to be woken): if that is because its
     /// component has finished, resolve again, which cuts the link (then
     /// the message is kept here); otherwise hand the message back.
     #[cold]
     #[inline(never)]
     fn refused(&self, msg: T) -> Result<(), Full<T>> {
         // SAFETY: as in `send`: a shared borrow, ended before `reroute`.
-        let closed = unsafe { &*self.route.get() }
-            .target
-            .as_ref()
-            .is_some_and(|t| t.is_closed());
+        let target = unsafe { &*self.route.get() }.target;
+        // SAFETY: the route holds a count of its target, and nothing has
+        // changed it since `send` (this runs no user code before here).
+        let closed = target.is_some_and(|t| unsafe { t.as_ref() }.is_closed());
         if closed {
             self.send_rerouted(msg)
         } else {
@@ -229,12 +287,13 @@ impl<T: 'static> Outbox<T> {
         // box it cuts) changes a link, the route stays stale and the next
         // use resolves again.
         let e = epoch();
-        let fin = self.node.resolve();
-        self.node.move_all(&fin);
-        let target = if NodeRc::ptr_eq(&fin, &self.node) {
+        let node = self.node();
+        let fin = node.resolve();
+        node.move_all(&fin);
+        let target = if std::ptr::eq(&*fin, node) {
             None
         } else {
-            Some(fin)
+            Some(NodeRc::into_raw(fin))
         };
         // SAFETY: no other borrow of the route is live: `send` and
         // `receiver` end theirs before calling here, nothing above holds
@@ -242,51 +301,57 @@ impl<T: 'static> Outbox<T> {
         // returned, not dropped, so no user code runs while it lives).
         let route = unsafe { &mut *self.route.get() };
         route.epoch = e;
-        std::mem::replace(&mut route.target, target)
+        let old = route.target;
+        route.target = target;
+        // SAFETY: the old target was a handle the route owned; it is given
+        // back to the caller as one.
+        old.map(|t| unsafe { NodeRc::from_raw(t) })
     }
 
     /// The proc of the component at the end of this outbox's link, if a
     /// component owns that inbox (for `Cx::run_receiver`).
-    pub(crate) fn receiver(&self) -> Option<Rc<Proc>> {
+    pub(crate) fn receiver(&self) -> Option<ProcRc> {
         // SAFETY: reads a `Copy` field; the borrow ends at once.
         if unsafe { (*self.route.get()).epoch } != epoch() {
             drop(self.reroute());
         }
         // SAFETY: a shared borrow for reading; `owner().cloned()` runs no
         // user code, and the borrow ends before this returns.
-        let route = unsafe { &*self.route.get() };
-        route.target.as_ref()?.owner().cloned()
+        let target = unsafe { &*self.route.get() }.target?;
+        // SAFETY: the route holds a count of its target; reading its owner
+        // runs no user code, so the route does not change meanwhile.
+        unsafe { target.as_ref() }.owner().cloned()
     }
 
     /// Messages kept in this outbox because it is not linked.
     pub fn held(&self) -> usize {
-        self.node.ring().len()
+        self.node().ring().len()
     }
 
     /// Whether this outbox currently leads somewhere.
     pub fn is_linked(&self) -> bool {
-        self.node.next().is_some_and(|n| !n.is_closed())
+        self.node().next().is_some_and(|n| !n.is_closed())
     }
 
     /// Whether a send now would be refused for lack of room.
     pub fn is_full(&self) -> bool {
-        let fin = self.node.resolve();
+        let fin = self.node().resolve();
         fin.ring().len() as u32 >= fin.limit.get()
     }
 
     /// Limits how many unlinked sends this outbox keeps (default: no limit).
     pub fn set_limit(&self, limit: Option<usize>) {
-        self.node.set_limit(limit)
+        self.node().set_limit(limit)
     }
 
     /// This box's name.
     pub fn name(&self) -> &str {
-        &self.node.spec().name
+        &self.node().spec().name
     }
 
     /// An erased handle, for linking by name and introspection.
     pub fn erased(&self) -> BoxRef {
-        BoxRef(self.node.clone().erase())
+        BoxRef(self.node().rc().erase())
     }
 }
 
@@ -355,23 +420,23 @@ impl<T: 'static> Address<T> {
 }
 
 /// A borrowed typed box, inbox or outbox, as accepted by [`link`].
-pub struct Port<'a, T: 'static>(&'a NodeRc<T>);
+pub struct Port<'a, T: 'static>(&'a Node<T>);
 
 impl<'a, T: 'static> From<&'a Inbox<T>> for Port<'a, T> {
     fn from(b: &'a Inbox<T>) -> Self {
-        Port(&b.node)
+        Port(&*b.node)
     }
 }
 
 impl<'a, T: 'static> From<&'a Outbox<T>> for Port<'a, T> {
     fn from(b: &'a Outbox<T>) -> Self {
-        Port(&b.node)
+        Port(b.node())
     }
 }
 
 impl<T: 'static> Port<'_, T> {
     pub(crate) fn erased(&self) -> BoxRef {
-        BoxRef(self.0.clone().erase())
+        BoxRef(self.0.rc().erase())
     }
 }
 

@@ -72,7 +72,7 @@ impl Inner {
         let mut set = BoxSet::default();
         comp.boxes(&mut set);
         for b in &set.boxes {
-            let left = b.0.close(&self.tombstone);
+            let left = b.0.close();
             if left > 0 {
                 self.stats.undelivered += left as u64;
                 log::warn!(
@@ -167,7 +167,7 @@ impl Inner {
             let mut set = BoxSet::default();
             comp.boxes(&mut set);
             for b in &set.boxes {
-                b.0.close(&self.tombstone);
+                b.0.close();
             }
             proc.state.set(DEAD);
             self.release_name(proc.id);

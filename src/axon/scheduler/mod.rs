@@ -77,7 +77,7 @@ use mio::{Events, Poll, Waker};
 use super::boxes::{BoxRef, LinkError, LinkKind, WordHash};
 use super::component::Component;
 use super::introspect::Snapshot;
-use super::proc::{Core, Id, Proc, Task, DEAD, SLEEPING};
+use super::proc::{Core, Id, Proc, ProcRc, Task, DEAD, SLEEPING};
 
 mod lifecycle;
 mod names;
@@ -162,10 +162,9 @@ pub enum ExitKind {
 
 pub(crate) struct Inner {
     core: Rc<Core>,
-    tombstone: Rc<Proc>,
     /// Every component's proc by slot number (the proc holds the component
     /// while it lives).
-    slots: Vec<Rc<Proc>>,
+    slots: Vec<ProcRc>,
     /// The names live components had at spawn (for a snapshot taken while
     /// one runs), one entry per distinct name with a count of its users;
     /// a proc holds its entry's number in two bytes of its padding, so a
@@ -210,7 +209,7 @@ pub(crate) struct Inner {
     /// Procs of components that ended in a hand-off step while they still
     /// had a run-queue entry, with the round it happened in; kept alive
     /// until that entry has certainly been passed (two rounds on).
-    ended_queued: Vec<(u64, Rc<Proc>)>,
+    ended_queued: Vec<(u64, ProcRc)>,
 }
 
 /// The scheduler. See the module documentation.
@@ -263,7 +262,6 @@ impl Scheduler {
         let core = Core::new();
         Scheduler {
             inner: Inner {
-                tombstone: Proc::tombstone(core.clone()),
                 core,
                 slots: Vec::new(),
                 names: Vec::new(),
@@ -518,7 +516,7 @@ impl Scheduler {
 
 impl Inner {
     /// A proc for boxes owned by no component (test feeders and collectors).
-    pub(crate) fn detached_proc(&self) -> Rc<Proc> {
+    pub(crate) fn detached_proc(&self) -> ProcRc {
         Proc::detached(self.core.clone())
     }
 
@@ -526,7 +524,7 @@ impl Inner {
         self.proc_of(id).is_some()
     }
 
-    fn proc_of(&self, id: Id) -> Option<&Rc<Proc>> {
+    fn proc_of(&self, id: Id) -> Option<&ProcRc> {
         self.slots
             .get(id.index as usize)
             .filter(|p| p.id == id && p.state.get() != DEAD)

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::axon::component::Component;
 use crate::axon::cx::Cx;
-use crate::axon::proc::{Id, Proc, Task, F_HOLD, F_REWAKE, QUEUED, RUNNING};
+use crate::axon::proc::{Id, Proc, ProcRc, Task, F_HOLD, F_REWAKE, QUEUED, RUNNING};
 use crate::axon::signal::Step;
 
 use super::lifecycle::take_component;
@@ -95,7 +95,7 @@ impl Inner {
     /// ran. Its run-queue entry stays where it is, so it keeps its turn
     /// in the round too (where it may find nothing to do). If it ends
     /// here, its proc is kept until that entry has been passed.
-    pub(crate) fn hand_off(&mut self, proc: &Rc<Proc>) -> bool {
+    pub(crate) fn hand_off(&mut self, proc: &ProcRc) -> bool {
         if self.handing_off || proc.state.get() != QUEUED || !Rc::ptr_eq(&proc.core, &self.core) {
             return false;
         }
@@ -164,7 +164,7 @@ impl Inner {
     fn end_unwound(&mut self, payload: &(dyn std::any::Any + Send)) {
         self.handing_off = false;
         let msg = panic_message(payload);
-        let unwound: Vec<Rc<Proc>> = self
+        let unwound: Vec<ProcRc> = self
             .slots
             .iter()
             .filter(|p| p.state.get() == RUNNING && p.comp.get().is_some())
