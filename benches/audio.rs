@@ -45,7 +45,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{clock_ns, median, quick, want, Json};
+use common::procs::{children_cpu_ns, loadavg};
+use common::{clock_ns, median, quick, want, Json, CLOCK_THREAD_CPUTIME_ID};
 use kamaelia::audio::ogg::OggReader;
 use kamaelia::audio::out::{AudioDevice, AudioOut};
 use kamaelia::audio::vorbis::{Decoded, VorbisComments, VorbisDecode, VorbisDecoder};
@@ -56,52 +57,8 @@ use kamaelia::testing::Harness;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// This thread's CPU clock.
-const CLOCK_THREAD_CPUTIME_ID: common::ClockId = 3;
 const PIECE: usize = 64 << 10;
 const RATE: u32 = 44_100;
-
-#[repr(C)]
-struct Timeval {
-    sec: std::os::raw::c_long,
-    usec: std::os::raw::c_long,
-}
-
-/// `struct rusage`: two timevals, then 14 longs we do not read.
-#[repr(C)]
-struct Rusage {
-    utime: Timeval,
-    stime: Timeval,
-    rest: [std::os::raw::c_long; 14],
-}
-
-extern "C" {
-    fn getrusage(who: std::os::raw::c_int, usage: *mut Rusage) -> std::os::raw::c_int;
-}
-
-const RUSAGE_CHILDREN: std::os::raw::c_int = -1;
-
-/// CPU time (user + system, ns) of the children waited for so far.
-fn children_cpu_ns() -> u64 {
-    let mut r = Rusage {
-        utime: Timeval { sec: 0, usec: 0 },
-        stime: Timeval { sec: 0, usec: 0 },
-        rest: [0; 14],
-    };
-    // SAFETY: `r` is a valid, writable rusage for the call's duration.
-    let rc = unsafe { getrusage(RUSAGE_CHILDREN, &mut r) };
-    assert_eq!(rc, 0, "getrusage failed");
-    let ns = |t: &Timeval| t.sec as u64 * 1_000_000_000 + t.usec as u64 * 1000;
-    ns(&r.utime) + ns(&r.stime)
-}
-
-/// The 1-minute load average (wall-clock rates fall on a busy machine).
-fn loadavg() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(-1.0)
-}
 
 fn have(tool: &str) -> bool {
     Command::new("sh")

@@ -91,6 +91,9 @@ pub type ClockId = std::os::raw::c_int;
 /// The process's CPU clock.
 pub const CLOCK_PROCESS_CPUTIME_ID: ClockId = 2;
 
+/// The calling thread's CPU clock.
+pub const CLOCK_THREAD_CPUTIME_ID: ClockId = 3;
+
 #[repr(C)]
 struct Timespec {
     tv_sec: std::os::raw::c_long,

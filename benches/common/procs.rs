@@ -92,3 +92,47 @@ pub fn callgrind_total(file: &Path) -> Result<u64, String> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| format!("{}: no summary line", file.display()))
 }
+
+#[repr(C)]
+struct Timeval {
+    sec: std::os::raw::c_long,
+    usec: std::os::raw::c_long,
+}
+
+/// `struct rusage`: two timevals, then 14 longs we do not read.
+#[repr(C)]
+struct Rusage {
+    utime: Timeval,
+    stime: Timeval,
+    rest: [std::os::raw::c_long; 14],
+}
+
+extern "C" {
+    fn getrusage(who: std::os::raw::c_int, usage: *mut Rusage) -> std::os::raw::c_int;
+}
+
+const RUSAGE_CHILDREN: std::os::raw::c_int = -1;
+
+/// CPU time (user + system, ns) of the child processes waited for so far
+/// (a reference program timed in the same run: mktorrent, oggdec).
+pub fn children_cpu_ns() -> u64 {
+    let mut r = Rusage {
+        utime: Timeval { sec: 0, usec: 0 },
+        stime: Timeval { sec: 0, usec: 0 },
+        rest: [0; 14],
+    };
+    // SAFETY: `r` is a valid, writable rusage for the call's duration.
+    let rc = unsafe { getrusage(RUSAGE_CHILDREN, &mut r) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let ns = |t: &Timeval| t.sec as u64 * 1_000_000_000 + t.usec as u64 * 1000;
+    ns(&r.utime) + ns(&r.stime)
+}
+
+/// The 1-minute load average (how busy the machine was: on a shared
+/// machine wall-clock rates fall while CPU-time rates hold).
+pub fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(-1.0)
+}

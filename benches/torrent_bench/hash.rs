@@ -27,53 +27,10 @@ use kamaelia::protocol::torrent::bencode;
 use kamaelia::protocol::torrent::maker::{make, MakeTorrent, PieceHasher};
 use sha1::{Digest, Sha1};
 
-use crate::common::{clock_ns, median, quick, want, Json, CLOCK_PROCESS_CPUTIME_ID};
-
-/// This thread's CPU clock.
-const CLOCK_THREAD_CPUTIME_ID: crate::common::ClockId = 3;
-
-#[repr(C)]
-struct Timeval {
-    sec: std::os::raw::c_long,
-    usec: std::os::raw::c_long,
-}
-
-/// `struct rusage`: two timevals, then 14 longs we do not read.
-#[repr(C)]
-struct Rusage {
-    utime: Timeval,
-    stime: Timeval,
-    rest: [std::os::raw::c_long; 14],
-}
-
-extern "C" {
-    fn getrusage(who: std::os::raw::c_int, usage: *mut Rusage) -> std::os::raw::c_int;
-}
-
-const RUSAGE_CHILDREN: std::os::raw::c_int = -1;
-
-/// CPU time (user + system, ns) of the children waited for so far.
-fn children_cpu_ns() -> u64 {
-    let mut r = Rusage {
-        utime: Timeval { sec: 0, usec: 0 },
-        stime: Timeval { sec: 0, usec: 0 },
-        rest: [0; 14],
-    };
-    // SAFETY: `r` is a valid, writable rusage for the call's duration.
-    let rc = unsafe { getrusage(RUSAGE_CHILDREN, &mut r) };
-    assert_eq!(rc, 0, "getrusage failed");
-    let ns = |t: &Timeval| t.sec as u64 * 1_000_000_000 + t.usec as u64 * 1000;
-    ns(&r.utime) + ns(&r.stime)
-}
-
-/// The 1-minute load average (how busy the machine was: on a shared
-/// machine wall-clock rates fall while CPU-time rates hold).
-fn loadavg() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(-1.0)
-}
+use crate::common::procs::{children_cpu_ns, loadavg};
+use crate::common::{
+    clock_ns, median, quick, want, Json, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID,
+};
 
 const PIECE: usize = 256 << 10;
 
