@@ -561,7 +561,7 @@ impl Parser {
                 if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
                     return Err(HttpError::BadStartLine);
                 }
-                if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+                if target.is_empty() || !all_visible(target) {
                     return Err(HttpError::BadStartLine);
                 }
                 head.version = parse_version(version)?;
@@ -741,6 +741,27 @@ fn skip_quoted(mut s: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// Whether every byte is visible ASCII (0x21 to 0x7e), as a request
+/// target must be: eight bytes at a time (a target is most of a request
+/// line, and a tracker's announce is a long one). A word has a byte below
+/// 0x21 when subtracting 0x21 from every byte borrows into a high bit that
+/// was clear, and one above 0x7e when adding 1 to every byte sets a high
+/// bit (or one was set): both tests are exact as a yes/no for the word.
+fn all_visible(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_ne_bytes(w.try_into().expect("eight bytes"));
+        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        let above = (x.wrapping_add(ONES * (0x7f - 0x7e)) | x) & HIGHS;
+        if below | above != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| (0x21..0x7f).contains(&b))
+}
+
 fn split_sp(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = s.iter().position(|&b| b == b' ')?;
     Some((&s[..i], &s[i + 1..]))
@@ -763,6 +784,32 @@ fn slice_in(all: &Bytes, part: &[u8]) -> Bytes {
         Bytes::new()
     } else {
         all.slice_ref(part)
+    }
+}
+
+#[cfg(test)]
+mod visible_tests {
+    use super::all_visible;
+
+    #[test]
+    fn all_visible_agrees_with_the_bytewise_test_for_every_byte_at_every_place() {
+        let slow = |s: &[u8]| s.iter().all(|&b| (0x21..0x7f).contains(&b));
+        for len in [1usize, 7, 8, 9, 16, 23] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(all_visible(&s), slow(&s), "byte {b:#x} at {at} of {len}");
+                    // Next to the edges of the range, which a borrow or a
+                    // carry from this byte could disturb.
+                    for n in [0x21u8, 0x7e] {
+                        let mut t = vec![n; len];
+                        t[at] = b;
+                        assert_eq!(all_visible(&t), slow(&t), "{b:#x} at {at} among {n:#x}");
+                    }
+                }
+            }
+        }
     }
 }
 
