@@ -249,6 +249,27 @@ impl Parser {
         self.state == State::Head && self.buf.is_empty()
     }
 
+    /// Makes it a fresh parser for a new stream (another connection), with
+    /// the same mode and limits, keeping the room it has already grown
+    /// (its input queue, head buffer and field list), so a server that
+    /// keeps parsers for the connections to come allocates none per
+    /// connection.
+    pub fn reset(&mut self) {
+        self.max_body = self.limits.max_body;
+        self.input.clear();
+        self.eof = false;
+        self.state = State::Head;
+        self.error = None;
+        self.buf.clear();
+        self.lines.reset();
+        self.chunk_line.clear();
+        self.body_seen = 0;
+        self.framing = Framing::None;
+        self.keep_alive = true;
+        self.interim = false;
+        self.asked.clear();
+    }
+
     /// Gives back the fields of a head taken from this parser, once done
     /// with: the next head's fields go into the same room, so a connection
     /// that hands them back allocates nothing per message for them. They
@@ -816,6 +837,39 @@ mod visible_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reset parser reads a new stream as a new parser does, whatever
+    /// the old stream left: half a head, a body in progress, an error, the
+    /// end of the stream.
+    #[test]
+    fn a_reset_parser_is_a_new_parser() {
+        let next = b"GET /b?x HTTP/1.1\r\nHost: y\r\nContent-Length: 2\r\n\r\nok";
+        let events = |p: &mut Parser| {
+            let mut out = Vec::new();
+            let r = p.push(Bytes::from_static(next), &mut out);
+            (r, format!("{out:?}"))
+        };
+        let fresh = events(&mut Parser::request());
+        let left_behind: [&[u8]; 4] = [
+            b"GET /a HTTP/1.1\r\nHost: x\r\nX-Half",
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+            b"GET /a HTTP/1.1\r\nBad Header\r\n\r\n",
+            b"GET /a HTTP/1.0\r\n\r\n",
+        ];
+        for old in left_behind {
+            let mut p = Parser::request();
+            let _ = p.push(Bytes::from_static(old), &mut Vec::new());
+            p.eof();
+            let _ = p.drain(&mut Vec::new());
+            p.reset();
+            assert_eq!(
+                events(&mut p),
+                fresh,
+                "after {:?}",
+                String::from_utf8_lossy(old)
+            );
+        }
+    }
 
     /// Heads with fewer and more fields than the slots kept on the stack.
     #[test]

@@ -59,6 +59,8 @@ use crate::protocol::http::{encode_head, Event, Framing, Head, Parser, ResponseH
 const ACCEPTS_PER_STEP: usize = 64;
 /// Bytes read from a connection at a time.
 const READ_SIZE: usize = 4096;
+/// Parsers of closed connections kept for new ones.
+const PARSERS_KEPT: usize = 64;
 
 /// Limits of an [`HttpTrackerServer`].
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +144,8 @@ pub struct HttpTrackerServer {
     stats: Rc<Cell<DirectStats>>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
+    /// Parsers of closed connections, reset, for the next ones.
+    parsers: Vec<Parser>,
     open: usize,
     registered: bool,
     timer: Option<(Instant, TimerKey)>,
@@ -172,6 +176,7 @@ impl HttpTrackerServer {
             stats: Rc::default(),
             conns: Vec::new(),
             free: Vec::new(),
+            parsers: Vec::new(),
             open: 0,
             registered: false,
             timer: None,
@@ -215,7 +220,7 @@ impl HttpTrackerServer {
             self.count(|s| s.accepted += 1);
             let conn = Conn {
                 t,
-                parser: Parser::request(),
+                parser: self.parsers.pop().unwrap_or_else(Parser::request),
                 pending: Bytes::new(),
                 close_after: false,
                 deadline: cx.now() + self.config.timeout,
@@ -380,6 +385,12 @@ impl HttpTrackerServer {
             c.t.deregister(cx);
             self.free.push(i);
             self.open -= 1;
+            // As many kept as connections are open at most, and no more
+            // than a busy moment needs.
+            if self.parsers.len() < PARSERS_KEPT {
+                c.parser.reset();
+                self.parsers.push(c.parser);
+            }
         }
     }
 
