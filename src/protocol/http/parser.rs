@@ -775,7 +775,8 @@ fn all_visible(s: &[u8]) -> bool {
     for w in &mut words {
         let x = u64::from_ne_bytes(w.try_into().expect("eight bytes"));
         let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
-        let above = (x.wrapping_add(ONES * (0x7f - 0x7e)) | x) & HIGHS;
+        // 0x7f - 0x7e = 1 added to every byte.
+        let above = (x.wrapping_add(ONES) | x) & HIGHS;
         if below | above != 0 {
             return false;
         }
