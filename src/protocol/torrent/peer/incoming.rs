@@ -101,6 +101,13 @@ impl PeerSession {
             let ext = self.our_ext();
             let _ = ext.encode(&mut self.out);
         }
+        // What the owner said before the peer's handshake came.
+        if !self.am_choking {
+            self.send(&Message::Unchoke);
+        }
+        if self.am_interested {
+            self.send(&Message::Interested);
+        }
         !self.closed
     }
 
@@ -236,17 +243,17 @@ impl PeerSession {
         if self.peer_requests() >= self.config.our_reqq as usize {
             return self.close(D::TooManyRequests);
         }
-        let servable = self.our_have.get(r.piece)
-            && (!self.am_choking || self.allowed_out.contains(&r.piece));
+        let servable =
+            self.our_have.get(r.piece) && (!self.am_choking || self.allowed_out.contains(&r.piece));
         if !servable {
             if self.fast {
                 self.send(&Message::Reject(r));
                 return;
             }
             let crossed = self.am_choking
-                && self
-                    .choked_at
-                    .is_some_and(|t| self.now.saturating_duration_since(t) < self.config.choke_grace);
+                && self.choked_at.is_some_and(|t| {
+                    self.now.saturating_duration_since(t) < self.config.choke_grace
+                });
             if !crossed {
                 self.unservable += 1;
                 if self.unservable > self.config.max_unservable {

@@ -283,6 +283,9 @@ impl PeerSession {
             return;
         }
         self.am_interested = yes;
+        if self.peer_id.is_none() {
+            return; // said after the opening messages
+        }
         let m = if yes {
             Message::Interested
         } else {
@@ -346,6 +349,9 @@ impl PeerSession {
         }
         self.am_choking = true;
         self.choked_at = Some(self.now);
+        if self.peer_id.is_none() {
+            return; // nothing was said yet, nothing asked
+        }
         self.send(&Message::Choke);
         for list in [0, 1] {
             let mut i = 0;
@@ -374,7 +380,9 @@ impl PeerSession {
             return;
         }
         self.am_choking = false;
-        self.send(&Message::Unchoke);
+        if self.peer_id.is_some() {
+            self.send(&Message::Unchoke); // else after the opening messages
+        }
     }
 
     /// Lets a fast peer request `piece` while choked (BEP 6 allowed-fast).

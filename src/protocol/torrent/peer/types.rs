@@ -8,7 +8,9 @@ use bytes::Bytes;
 
 use crate::protocol::torrent::pieces::BlockRef;
 use crate::protocol::torrent::tracker::PeerId;
-use crate::protocol::torrent::wire::{ExtError, MetadataError, MetadataMsg, RequestError, WireError};
+use crate::protocol::torrent::wire::{
+    ExtError, MetadataError, MetadataMsg, RequestError, WireError,
+};
 
 /// The id we give `ut_metadata` in our extension handshake's `m`.
 pub const OUR_UT_METADATA_ID: u8 = 2;
