@@ -391,9 +391,5 @@ fn endgame_cancels_between_two_seeds() {
     // (or came anyway and was dropped by the picker).
     assert!(nodes[2].cancels_sent > 0);
     assert!(nodes[2].blocks_in >= 32);
-    eprintln!(
-        "endgame: {} cancels, {} blocks in, {} late",
-        nodes[2].cancels_sent, nodes[2].blocks_in, nodes[2].late
-    );
     assert!(nodes[2].conns.iter().all(|c| c.gone.is_none()));
 }
