@@ -215,11 +215,16 @@ fn serving_the_peer_requests_cancels_and_chokes() {
     assert!(s.send_block(b(0, 1), &data));
     assert!(!s.send_block(b(2, 1), &data));
     assert!(!s.send_block(b(3, 1), &data), "not handed out yet");
-    let want = wire(&[Message::Piece {
-        piece: 0,
-        offset: 16_384,
-        data: Bytes::from(data.clone()),
-    }]);
+    // BEP 6: each cancel answered with a reject, the block with itself.
+    let want = wire(&[
+        Message::Reject(b(1, 1)),
+        Message::Reject(b(2, 1)),
+        Message::Piece {
+            piece: 0,
+            offset: 16_384,
+            data: Bytes::from(data.clone()),
+        },
+    ]);
     assert_eq!(s.take_output().to_vec(), want);
     // Choking a fast peer rejects what is left; an allowed-fast piece stays.
     assert!(s.allow_fast(3));
@@ -635,7 +640,7 @@ fn one_exchange_fed_whole_byte_by_byte_and_split_at_every_byte() {
     let mut out = Handshake::new(HASH, OUR).to_bytes().to_vec();
     out.extend(wire(&[Message::HaveAll]));
     out.extend(our_ext());
-    out.extend(wire(&[Message::Unchoke]));
+    out.extend(wire(&[Message::Unchoke, Message::Reject(b(1))]));
     assert_eq!(whole.1, out);
     let bytewise: Vec<usize> = (1..stream.len()).collect();
     assert_eq!(run(&bytewise), whole);
@@ -737,4 +742,37 @@ fn no_allocation_per_block_in_steady_state() {
     assert_eq!(made, 0, "allocations over 5,000 blocks");
     assert_eq!(leech.pipeline_depth(), 250);
     assert!(!seed.is_closed() && !leech.is_closed());
+}
+
+#[test]
+fn cancels_answered_as_bep6_says() {
+    let t0 = Instant::now();
+    let layout = Layout::new(4 * 32_768, 32_768).unwrap();
+    let b = |p, i| layout.block(p, i).unwrap();
+    // Serving a peer without BEP 6: a cancel is not answered.
+    let mut s = opened(layout, Bitfield::full(4), false, false, t0);
+    s.unchoke();
+    s.take_output();
+    s.on_bytes(
+        &wire(&[Message::Request(b(0, 0)), Message::Cancel(b(0, 0))]),
+        t0,
+    );
+    assert!(s.output().is_empty());
+    assert_eq!(s.pop_upload(), None);
+    // Downloading from a fast peer: its reject answers our cancel, so the
+    // block will not come; if it does, nobody asked for it.
+    let mut s = downloading(layout, true, t0);
+    assert_eq!(s.request(&[b(0, 0), b(0, 1)]), 2);
+    assert!(s.cancel(b(0, 0)));
+    s.on_bytes(&wire(&[Message::Reject(b(0, 0))]), t0);
+    assert!(drain(&mut s).is_empty(), "already returned when cancelled");
+    for _ in 0..8 {
+        s.on_bytes(&wire(&[piece_msg(b(0, 0))]), t0);
+    }
+    assert!(drain(&mut s).is_empty());
+    s.on_bytes(&wire(&[piece_msg(b(0, 0))]), t0);
+    assert_eq!(
+        drain(&mut s),
+        vec![PeerEvent::Disconnect(DisconnectReason::UnsolicitedPieces)]
+    );
 }

@@ -196,10 +196,17 @@ impl PeerSession {
                 data,
             } => self.on_piece(piece, offset, data),
             Message::Cancel(r) => {
-                if let Some(i) = self.queued.iter().position(|q| *q == r) {
-                    self.queued.remove(i);
+                let dropped = if let Some(i) = self.queued.iter().position(|q| *q == r) {
+                    self.queued.remove(i)
                 } else if let Some(i) = self.serving.iter().position(|q| *q == r) {
-                    self.serving.remove(i);
+                    self.serving.remove(i)
+                } else {
+                    None
+                };
+                // BEP 6: a cancelled request is answered, by the block
+                // (if it went already) or a reject.
+                if dropped.is_some() && self.fast {
+                    self.send(&Message::Reject(r));
                 }
             }
             Message::Suggest(p) => {
@@ -211,6 +218,9 @@ impl PeerSession {
                 if let Some(i) = self.outstanding.iter().position(|b| *b == r) {
                     self.outstanding.remove(i);
                     self.events.push_back(PeerEvent::Returned(r));
+                } else if let Some(i) = self.cancelled.iter().position(|b| *b == r) {
+                    // The answer to our cancel: that block will not come.
+                    self.cancelled.remove(i);
                 }
             }
             Message::AllowedFast(p) => {
