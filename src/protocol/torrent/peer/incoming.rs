@@ -36,12 +36,13 @@ impl PeerSession {
         }
     }
 
-    /// The stream ended (the peer closed): a `Disconnect` with why, if the
-    /// session had not ended.
+    /// The stream ended (the peer closed): a `Disconnect`, `PeerClosed`
+    /// between messages or `Wire(Truncated)` inside one, if the session
+    /// had not ended.
     pub fn on_eof(&mut self) {
         let reason = match self.decoder.finish() {
             Err(e) => D::Wire(e),
-            Ok(()) => D::Wire(WireError::Truncated { buffered: 0 }),
+            Ok(()) => D::PeerClosed,
         };
         self.close(reason);
     }

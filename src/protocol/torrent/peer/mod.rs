@@ -20,7 +20,7 @@
 //! | `poll_event()` until `None` | [`PeerEvent`]: `Bitfield`/`Have`/`HaveAll`/`HaveNone` (feed the `Picker` with `peer_has()`), `Unchoked`/`Choked` (without BEP 6, `Picker::on_peer_choked`), `Returned(block)` (reject or time-out: `Picker::on_request_cancelled`), `Block{block, data, late}` (to `Picker::on_block_received` and `PieceBuffers`), `Interest`, `Snubbed`, `Metadata`, `Disconnect(reason)` (last: `Picker::on_peer_gone`) |
 //! | `set_interested(Picker::is_interesting(peer_has()))` | |
 //! | `let n = wants_requests(); picker.pick_into(key, peer_has(), n, &mut v); let took = request(&v);` (return `v[took..]`) | pipelines up to the depth the peer's rate calls for |
-//! | `cancel(block)` (endgame), `send_have(piece)`, `choke()`, `unchoke()`, `allow_fast(piece)` | |
+//! | `cancel(block)` (endgame), `send_have(piece)`, `choke()`, `unchoke()`, `allow_fast(piece)` | a fast peer's cancel is answered with a `reject` (BEP 6); its reject of our cancel is final |
 //! | `while let Some(r) = pop_upload() { read r; send_block(r, &data) }` | the peer's requests, served only while unchoked (or allowed fast) and while less than `upload_window` is unsent |
 //! | write `output_mut()` to the socket, `advance` by what went | |
 //! | a piece failed its hash and `Picker::on_piece_failed` named it: `ban()` | `Disconnect(BadData)` |
@@ -60,6 +60,7 @@
 //! | stops reading: more than `max_output` unsent | `NotReading` |
 //! | silent for `idle_timeout`; no handshake within `handshake_timeout` | `Idle` / `HandshakeTimeout` |
 //! | sent a piece that failed its hash (the owner calls `ban()`) | `BadData` |
+//! | closed the connection inside a message / between messages (`on_eof()`) | `Wire(Truncated)` / `PeerClosed` |
 //!
 //! # Memory per peer
 //!

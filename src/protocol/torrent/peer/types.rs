@@ -190,6 +190,8 @@ pub enum DisconnectReason {
     BadData,
     /// The owner closed the session.
     Closed,
+    /// The peer closed the connection between messages.
+    PeerClosed,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -213,6 +215,7 @@ impl fmt::Display for DisconnectReason {
             D::NotReading => write!(f, "peer stopped reading"),
             D::BadData => write!(f, "banned: bad data"),
             D::Closed => write!(f, "closed"),
+            D::PeerClosed => write!(f, "peer closed the connection"),
         }
     }
 }
