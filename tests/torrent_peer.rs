@@ -567,3 +567,54 @@ fn cancels_answered_as_bep6_says() {
         vec![PeerEvent::Disconnect(DisconnectReason::UnsolicitedPieces)]
     );
 }
+
+/// Reading straight into the decoder gives what `on_bytes` gives.
+#[test]
+fn read_from_a_reader_in_small_reads() {
+    let t0 = Instant::now();
+    let layout = Layout::new(3_000, 1_000).unwrap();
+    let blocks = all_blocks(&layout);
+    let mut stream = peer_handshake(true, false);
+    stream.extend(wire(&[Message::HaveAll, Message::Unchoke]));
+    let mut s = PeerSession::new(
+        OUR,
+        HASH,
+        layout,
+        Bitfield::new(3),
+        PeerConfig::default(),
+        t0,
+    );
+    let mut r = &stream[..];
+    while s.read_from(&mut r, 7, t0).unwrap() > 0 {}
+    let ev = drain(&mut s);
+    assert_eq!(&ev[1..], &[PeerEvent::HaveAll, PeerEvent::Unchoked]);
+    s.set_interested(true);
+    assert_eq!(s.request(&blocks), 3);
+    let answer = wire(&blocks.iter().copied().map(piece_msg).collect::<Vec<_>>());
+    let mut r = &answer[..];
+    let mut reads = 0;
+    while s.read_from(&mut r, 100, t0).unwrap() > 0 {
+        reads += 1;
+    }
+    assert_eq!(reads, answer.len().div_ceil(100));
+    let got: Vec<BlockRef> = drain(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            PeerEvent::Block {
+                block,
+                late: false,
+                data,
+            } => {
+                assert_eq!(&data[..], &vec![block.piece as u8; 1_000][..]);
+                block
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, blocks);
+    s.on_eof();
+    assert_eq!(
+        drain(&mut s),
+        vec![PeerEvent::Disconnect(DisconnectReason::PeerClosed)]
+    );
+}

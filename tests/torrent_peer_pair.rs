@@ -393,3 +393,66 @@ fn endgame_cancels_between_two_seeds() {
     assert!(nodes[2].blocks_in >= 32);
     assert!(nodes[2].conns.iter().all(|c| c.gone.is_none()));
 }
+
+/// A figure, not a check: blocks through two sessions in memory (no
+/// picker, no hashing), as MB/s of payload. Run in release:
+/// `cargo test --release --test torrent_peer_pair -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_of_two_sessions_in_memory() {
+    let layout = Layout::new(1 << 30, 1 << 20).unwrap();
+    let n = layout.piece_count();
+    let t0 = Instant::now();
+    let mut seed = PeerSession::new(
+        [1; 20],
+        HASH,
+        layout,
+        Bitfield::full(n),
+        PeerConfig::default(),
+        t0,
+    );
+    let mut leech = PeerSession::new(
+        [2; 20],
+        HASH,
+        layout,
+        Bitfield::new(n),
+        PeerConfig::default(),
+        t0,
+    );
+    seed.unchoke();
+    leech.set_interested(true);
+    let blocks: Vec<BlockRef> = (0..n)
+        .flat_map(|p| (0..layout.blocks_in_piece(p)).map(move |b| layout.block(p, b).unwrap()))
+        .collect();
+    let data = vec![3u8; 16_384];
+    let (mut next, mut got, mut bytes) = (0, 0, 0u64);
+    let mut now = t0;
+    let wall = Instant::now();
+    while got < blocks.len() {
+        now += Duration::from_micros(10);
+        let want = leech.wants_requests().min(blocks.len() - next);
+        next += leech.request(&blocks[next..next + want]);
+        let out = leech.output_mut();
+        seed.on_bytes(out, now);
+        out.clear();
+        while seed.poll_event().is_some() {}
+        while let Some(r) = seed.pop_upload() {
+            seed.send_block(r, &data[..r.len as usize]);
+        }
+        let out = seed.output_mut();
+        leech.on_bytes(out, now);
+        out.clear();
+        while let Some(e) = leech.poll_event() {
+            if let PeerEvent::Block { data, .. } = e {
+                bytes += data.len() as u64;
+                got += 1;
+            }
+        }
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    assert_eq!(bytes, 1 << 30);
+    println!(
+        "{{\"bench\":\"peer_sessions_in_memory\",\"bytes\":{bytes},\"secs\":{secs:.3},\"mb_per_s\":{:.0}}}",
+        bytes as f64 / secs / 1e6
+    );
+}

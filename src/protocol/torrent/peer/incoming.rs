@@ -1,5 +1,6 @@
 //! The peer's bytes: its handshake, then each message against the rules.
 
+use std::io;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,6 +25,32 @@ impl PeerSession {
             self.last_recv = now;
         }
         self.decoder.push(bytes);
+        self.decode();
+    }
+
+    /// Reads once from `r` (at most `max` bytes) straight into the
+    /// decoder's buffer, saving [`on_bytes`](Self::on_bytes)' copy, and
+    /// acts on what came. `Ok(0)` is the end of the stream: call
+    /// [`on_eof`](Self::on_eof). A closed session reads nothing.
+    pub fn read_from(
+        &mut self,
+        r: &mut impl io::Read,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize> {
+        if self.closed {
+            return Ok(0);
+        }
+        self.now = now;
+        let n = self.decoder.read_from(r, max)?;
+        if n > 0 {
+            self.last_recv = now;
+            self.decode();
+        }
+        Ok(n)
+    }
+
+    fn decode(&mut self) {
         if self.peer_id.is_none() && !self.read_handshake() {
             return;
         }

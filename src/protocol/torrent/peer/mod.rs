@@ -15,7 +15,7 @@
 //! | the owner | the session |
 //! |---|---|
 //! | `PeerSession::new(our_id, info_hash, layout, our_have, config, now)` | writes our handshake |
-//! | socket readable: `on_bytes(&buf[..n], now)`; socket closed: `on_eof()` | decodes; the handshake first (wrong info-hash or our own id: `Disconnect`), then sends our bitfield (or BEP 6 have-all/none) and BEP 10 handshake |
+//! | socket readable: `read_from(&mut reader, max, now)` (straight into the decoder) or `on_bytes(&buf[..n], now)`; stream ended: `on_eof()` | decodes; the handshake first (wrong info-hash or our own id: `Disconnect`), then sends our bitfield (or BEP 6 have-all/none) and BEP 10 handshake |
 //! | timer: `on_tick(now)` at `next_deadline()` | keep-alive after 2 min of our silence, `Idle` after 3 min of the peer's, snub after 60 s without a block, a request back after 30 s |
 //! | `poll_event()` until `None` | [`PeerEvent`]: `Bitfield`/`Have`/`HaveAll`/`HaveNone` (feed the `Picker` with `peer_has()`), `Unchoked`/`Choked` (without BEP 6, `Picker::on_peer_choked`), `Returned(block)` (reject or time-out: `Picker::on_request_cancelled`), `Block{block, data, late}` (to `Picker::on_block_received` and `PieceBuffers`), `Interest`, `Snubbed`, `Metadata`, `Disconnect(reason)` (last: `Picker::on_peer_gone`) |
 //! | `set_interested(Picker::is_interesting(peer_has()))` | |
