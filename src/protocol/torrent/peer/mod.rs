@@ -37,9 +37,17 @@
 //! block that comes (slow start: doubling each round trip) while the
 //! peer's rate, measured over 4 s, calls for more: `rate * pipeline_time
 //! (2 s) / 16 KiB`, at least `min_requests` (2), at most the smaller of
-//! `max_requests` (250) and the peer's `reqq`. On loopback that is the cap
-//! within a few hundred blocks; a peer sending 16 KiB a second keeps 2.
-//! A snubbed peer keeps one.
+//! `max_requests` (250) and the peer's `reqq`. Answered at once (loopback)
+//! the depth goes 4, 8, 16, 32, 64, 128, 250 over six round trips; a peer
+//! sending 16 KiB a second keeps 2, one sending 64 KiB a second 8
+//! (tests/torrent_peer_timers.rs). A snubbed peer keeps one.
+//!
+//! # How it ends
+//!
+//! Not a component, so no boxes: it ends with one
+//! `PeerEvent::Disconnect(reason)`, always the last event, after which it
+//! reads, says and serves nothing more. The owner closes the socket (the
+//! output may be dropped) and calls `Picker::on_peer_gone`.
 //!
 //! # Hostile peers
 //!
@@ -78,7 +86,10 @@
 //! Nothing is allocated per block in steady state: blocks are cut from
 //! the decoder's buffer, requests and events live in queues that keep
 //! their capacity, and `send_block` copies into the output buffer
-//! (tests/torrent_peer.rs counts allocations).
+//! (tests/torrent_peer.rs counts allocations: none over 5,000 blocks after
+//! a warm-up). Two sessions back to back in memory move 1 GiB of blocks
+//! in 0.12 s in a release build (9.3 GB/s; the ignored test in
+//! tests/torrent_peer_pair.rs prints it).
 //!
 //! Not handled here: a magnet link's peers before the metadata (the
 //! session needs the layout); PEX and other extensions are ignored.
