@@ -6,6 +6,7 @@ pub mod bencode;
 pub mod magnet;
 pub mod maker;
 pub mod metainfo;
+pub mod peer;
 pub mod pieces;
 pub mod storage;
 pub mod swarm;
