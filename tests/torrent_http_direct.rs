@@ -237,6 +237,90 @@ fn a_silent_connection_is_closed_at_its_deadline_on_virtual_time() {
     assert_eq!(r.stats.get().timed_out, 2);
 }
 
+/// A good request before a malformed one in the same read is answered
+/// (and applied to the swarm) before the error status.
+#[test]
+fn a_request_before_a_malformed_one_is_answered_first() {
+    let mut r = rig(DirectConfig::default());
+    let two = format!(
+        "{}GET /announce HTTP/1.1\r\nBad Header\r\n\r\n",
+        announce(6001, "")
+    );
+    let log = r.client(ScriptedConn::new().reply(two.as_bytes()));
+    let t = text(&log);
+    assert!(t.starts_with("HTTP/1.1 200 OK\r\n"), "{t}");
+    let second = t.find("HTTP/1.1 400 ").expect("then the error");
+    assert_eq!(t.matches("HTTP/1.1").count(), 2, "{t}");
+    assert!(second > 0 && log.borrow().dropped);
+    let s = r.stats.get();
+    assert_eq!((s.answered, s.errors), (1, 1));
+}
+
+/// `Content-Length: 0` on a GET is no body (some libraries send it).
+#[test]
+fn a_get_with_content_length_0_is_answered() {
+    let mut r = rig(DirectConfig::default());
+    let log =
+        r.client(ScriptedConn::new().reply(announce(6001, "Content-Length: 0\r\n").as_bytes()));
+    assert!(
+        text(&log).starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        text(&log)
+    );
+    assert_eq!(r.stats.get().errors, 0);
+}
+
+/// A client that keeps pipelining gets at most 16 reads in one step, then
+/// the tracker yields (and goes on next step): it cannot hold the
+/// scheduler.
+#[test]
+fn a_pipelining_client_yields_after_16_reads_a_step() {
+    let mut r = rig(DirectConfig::default());
+    let mut conn = ScriptedConn::new();
+    for i in 0..40u16 {
+        conn = conn.reply(announce(6000 + i, "").as_bytes());
+    }
+    let log = conn.log();
+    r.acceptor.connect(conn);
+    r.h.scheduler().wake(r.id);
+    let mut steps = Vec::new();
+    while let Some((id, result)) = r.h.step() {
+        if id == r.id {
+            steps.push((result, r.stats.get().answered));
+        }
+    }
+    let answered: Vec<u64> = steps.iter().map(|s| s.1).collect();
+    assert_eq!(
+        &answered[..3],
+        &[16, 32, 40],
+        "answers after each step: {steps:?}"
+    );
+    assert!(matches!(steps[0].0, kamaelia::axon::StepResult::Yield));
+    assert_eq!(bodies(&log.borrow().written).len(), 40);
+}
+
+/// A client that sends requests but never reads the answers is closed
+/// at its deadline too, with its answer still unsent.
+#[test]
+fn a_client_that_does_not_read_is_closed_at_its_deadline() {
+    let mut r = rig(DirectConfig {
+        timeout: Duration::from_secs(10),
+        ..DirectConfig::default()
+    });
+    let stalled = r.client(
+        ScriptedConn::new()
+            .reply(announce(6001, "").as_bytes())
+            .stalled_writes(),
+    );
+    assert_eq!(r.stats.get().answered, 1);
+    r.h.run_for(Duration::from_secs(9));
+    assert!(!stalled.borrow().dropped);
+    r.h.run_for(Duration::from_secs(2));
+    assert!(stalled.borrow().dropped, "closed at its deadline");
+    assert!(stalled.borrow().written.is_empty());
+    assert_eq!(r.stats.get().timed_out, 1);
+}
+
 #[test]
 fn shutdown_closes_every_connection_and_the_listener() {
     let mut r = rig(DirectConfig::default());
@@ -246,4 +330,65 @@ fn shutdown_closes_every_connection_and_the_listener() {
     assert!(!r.h.is_alive(r.id));
     assert!(open.borrow().dropped);
     assert!(r.acceptor.is_closed());
+}
+
+/// Over a real socket on 127.0.0.1 (edge-triggered readiness, reads
+/// shorter and longer than a request, answers written as the socket takes
+/// them): 300 keep-alive announces pipelined in one write, every one
+/// answered, in order.
+#[test]
+fn three_hundred_pipelined_announces_over_real_tcp() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let acceptor =
+        kamaelia::internet::TcpAcceptor::bind("127.0.0.1:0".parse().unwrap(), 64).unwrap();
+    let addr = kamaelia::internet::Acceptor::local_addr(&acceptor).unwrap();
+    // Every announce comes from 127.0.0.1: no per-IP limit here.
+    let config = SwarmConfig {
+        max_peers_per_ip: u32::MAX,
+        ..SwarmConfig::default()
+    };
+    let swarms = Rc::new(RefCell::new(Swarms::new(config)));
+    let server = HttpTrackerServer::new(Box::new(acceptor), swarms, DirectConfig::default());
+    let stats = server.stats();
+    let mut s = kamaelia::axon::Scheduler::new();
+    s.spawn(server);
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let client = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let all: String = (0..300u16).map(|i| announce(7000 + i, "")).collect();
+        c.write_all(all.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while bodies(&got).len() < 300 {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {} answers", bodies(&got).len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        d.store(true, Ordering::SeqCst);
+        got
+    });
+    let limit = std::time::Instant::now() + Duration::from_secs(30);
+    while !done.load(Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < limit,
+            "not all answered in 30 s"
+        );
+        s.run_until_idle();
+        s.wait_for_wake(Duration::from_millis(50));
+    }
+    let got = client.join().unwrap();
+    let answers = bodies(&got);
+    assert_eq!(answers.len(), 300);
+    // In order: the n-th answer lists the peers of the announces before
+    // it (up to the default numwant), so its peer count is min(n, 50).
+    for (n, body) in answers.iter().enumerate() {
+        let reply = parse_announce_reply(body).unwrap();
+        assert_eq!(reply.peers.len(), n.min(50), "answer {n}");
+    }
+    assert_eq!(stats.get().answered, 300);
 }

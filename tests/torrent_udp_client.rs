@@ -336,6 +336,22 @@ fn a_bare_announce_header_is_a_refusal() {
     r.nothing_sent();
 }
 
+/// The bare header answering a connect (not an announce) is malformed,
+/// not a refusal: the client goes on and takes the real answer.
+#[test]
+fn a_bare_announce_header_while_connecting_is_malformed() {
+    let mut r = rig(seeded());
+    r.ask.send(UdpTrackerRequest::Announce(announce())).unwrap();
+    r.h.run_until_idle();
+    let connect = r.sent();
+    let tid = u32::from_be_bytes(connect[12..16].try_into().unwrap());
+    let mut bare = vec![0, 0, 0, 1];
+    bare.extend_from_slice(&tid.to_be_bytes());
+    r.reply(bare);
+    assert_eq!(r.stats.get().malformed, 1);
+    assert!(r.socket.recv().is_none(), "the client goes on");
+}
+
 #[test]
 fn a_scrape_maps_entries_to_hashes_in_order() {
     let mut r = rig(seeded());

@@ -75,9 +75,9 @@ fn announce(info_hash: InfoHash, id: u8, port: u16, left: u64) -> AnnounceReques
 }
 
 /// Waits (at most 10 s) until opentracker's UDP tracker takes announces
-/// for `hash`: a throwaway peer announces `stopped` (which adds no peer)
-/// until the reply is a whole announce reply rather than the bare header
-/// opentracker sends for a torrent not (yet) on its whitelist.
+/// for `hash`: a throwaway peer announces until the reply is a whole
+/// announce reply rather than the bare header opentracker sends for a
+/// torrent not (yet) on its whitelist, then leaves (`stopped`).
 fn wait_whitelisted(port: u16, hash: InfoHash) {
     use kamaelia::protocol::torrent::tracker::udp_wire::{
         encode_announce_request, encode_connect_request, parse_response, Response,
@@ -86,8 +86,11 @@ fn wait_whitelisted(port: u16, hash: InfoHash) {
     s.connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let mut probe = announce(hash, b'Z', 1, 0);
-    probe.event = AnnounceEvent::Stopped;
+    // A `started` announce (a `stopped` one is answered whole even for a
+    // torrent not on the list), taken back with `stopped` once accepted.
+    let probe = announce(hash, b'Z', 1, 1);
+    let mut leave = probe.clone();
+    leave.event = AnnounceEvent::Stopped;
     let end = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 1024];
     while Instant::now() < end {
@@ -106,6 +109,13 @@ fn wait_whitelisted(port: u16, hash: InfoHash) {
                 parse_response(&buf[..n], false),
                 Ok(Response::Announce { .. })
             ) {
+                d.clear();
+                encode_announce_request(&mut d, connection_id, 3, &leave);
+                s.send(&d).unwrap();
+                let left = s
+                    .recv(&mut buf)
+                    .map(|n| parse_response(&buf[..n], false).is_ok());
+                assert!(matches!(left, Ok(true)), "the probe peer left");
                 return;
             }
         }

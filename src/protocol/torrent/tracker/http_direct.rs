@@ -61,6 +61,22 @@ const ACCEPTS_PER_STEP: usize = 64;
 const READ_SIZE: usize = 4096;
 /// Parsers of closed connections kept for new ones.
 const PARSERS_KEPT: usize = 64;
+/// Reads from one connection in one step: a client that keeps pipelining
+/// (and reading its answers) yields to the others after this many.
+const READS_PER_STEP: usize = 16;
+/// How soon a failed accept is tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+/// What serving a connection left it as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// Waiting for readiness, its deadline or room to write.
+    Wait,
+    /// It has more to read: serve it again next step.
+    Busy,
+    /// To be closed.
+    Close,
+}
 
 /// Limits of an [`HttpTrackerServer`].
 #[derive(Clone, Copy, Debug)]
@@ -101,7 +117,7 @@ struct Conn {
     t: Box<dyn Transport>,
     parser: Parser,
     /// Answer bytes the socket has not taken yet.
-    pending: Bytes,
+    pending: BytesMut,
     /// Close once `pending` is sent.
     close_after: bool,
     deadline: Instant,
@@ -205,7 +221,12 @@ impl HttpTrackerServer {
                 Ok(Some(t)) => t,
                 Ok(None) => return false,
                 Err(e) => {
+                    // The listener is edge-triggered: connections already
+                    // waiting bring no new event, so look again soon (as
+                    // the server chassis does). Out of file descriptors
+                    // is the usual cause under load.
                     log::warn!("tracker accept failed: {e}");
+                    cx.wake_after(ACCEPT_RETRY);
                     return false;
                 }
             };
@@ -221,7 +242,7 @@ impl HttpTrackerServer {
             let conn = Conn {
                 t,
                 parser: self.parsers.pop().unwrap_or_else(Parser::request),
-                pending: Bytes::new(),
+                pending: BytesMut::new(),
                 close_after: false,
                 deadline: cx.now() + self.config.timeout,
             };
@@ -234,56 +255,52 @@ impl HttpTrackerServer {
         true
     }
 
-    /// Serves one connection; false when it is to be closed.
-    fn serve(&mut self, cx: &mut Cx, c: &mut Conn) -> bool {
+    /// Serves one connection.
+    fn serve(&mut self, cx: &mut Cx, c: &mut Conn) -> Served {
+        let mut reads = 0;
         loop {
+            // The deadline first: a client that stops reading its answers
+            // must not hold its connection past it either.
+            if cx.now() >= c.deadline {
+                self.count(|s| s.timed_out += 1);
+                return Served::Close;
+            }
             // What the socket did not take goes first: answers leave in
             // request order, and nothing more is read meanwhile.
             while !c.pending.is_empty() {
                 match c.t.write(cx, &c.pending) {
-                    Ok(0) => return false,
+                    Ok(0) => return Served::Close,
                     Ok(n) => c.pending.advance(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-                    Err(_) => return false,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Served::Wait,
+                    Err(_) => return Served::Close,
                 }
             }
             if c.close_after {
-                return false;
-            }
-            if cx.now() >= c.deadline {
-                self.count(|s| s.timed_out += 1);
-                return false;
+                return Served::Close;
             }
             // Requests already read (pipelined) before more bytes.
             self.events.clear();
-            match c.parser.drain(&mut self.events) {
-                Ok(()) => {}
-                Err(e) => {
-                    self.error(cx, c, e.status());
-                    continue;
-                }
-            }
-            if self.events.is_empty() {
+            let mut parsed = c.parser.drain(&mut self.events);
+            if parsed.is_ok() && self.events.is_empty() {
                 if !c.t.read_ready(cx) {
-                    return true;
+                    return Served::Wait;
                 }
+                if reads == READS_PER_STEP {
+                    return Served::Busy;
+                }
+                reads += 1;
                 match c.t.read_chunk(cx, READ_SIZE) {
-                    Ok(Some(bytes)) => {
-                        if let Err(e) = c.parser.push(bytes, &mut self.events) {
-                            self.error(cx, c, e.status());
-                            continue;
-                        }
-                    }
+                    Ok(Some(bytes)) => parsed = c.parser.push(bytes, &mut self.events),
                     // The peer closed: what it sent before is answered
                     // (above, on the way here); nothing more will come.
-                    Ok(None) => return false,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-                    Err(_) => return false,
+                    Ok(None) => return Served::Close,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Served::Wait,
+                    Err(_) => return Served::Close,
                 }
             }
-            // Every request read is answered now, in order (at most what
-            // one read of READ_SIZE bytes held); a request after one that
-            // closes the connection is dropped unanswered.
+            // Every request read is answered now, in order, those before
+            // a malformed one included; a request after one that closes
+            // the connection is dropped unanswered.
             let mut events = std::mem::take(&mut self.events);
             for ev in events.drain(..) {
                 if let Event::Head(head) = ev {
@@ -294,6 +311,11 @@ impl HttpTrackerServer {
                 }
             }
             self.events = events;
+            if let Err(e) = parsed {
+                if !c.close_after {
+                    self.error(cx, c, e.status());
+                }
+            }
         }
     }
 
@@ -303,7 +325,7 @@ impl HttpTrackerServer {
         if !is_head && &head.method[..] != b"GET" {
             return self.error(cx, c, 405);
         }
-        if head.framing != Framing::None {
+        if !matches!(head.framing, Framing::None | Framing::Length(0)) {
             // Announces and scrapes carry no body; refused before it is
             // read, so the connection cannot go on.
             return self.error(cx, c, 413);
@@ -368,15 +390,14 @@ impl HttpTrackerServer {
 
     /// Queues what `out` holds behind anything still pending.
     fn send(&mut self, _cx: &mut Cx, c: &mut Conn, close: bool) {
-        let bytes = self.out.split().freeze();
-        c.pending = if c.pending.is_empty() {
-            bytes
+        if c.pending.is_empty() {
+            c.pending = self.out.split();
         } else {
-            let mut joined = BytesMut::with_capacity(c.pending.len() + bytes.len());
-            joined.extend_from_slice(&c.pending);
-            joined.extend_from_slice(&bytes);
-            joined.freeze()
-        };
+            // Answers to pipelined requests join the unsent ones: one copy
+            // of each, however many come in one read.
+            c.pending.extend_from_slice(&self.out);
+            self.out.clear();
+        }
         c.close_after |= close;
     }
 
@@ -441,23 +462,24 @@ impl Component for HttpTrackerServer {
             self.registered = true;
         }
         let more = self.accept(cx);
-        let now = cx.now();
         let mut earliest: Option<Instant> = None;
+        let mut busy = false;
         for i in 0..self.conns.len() {
             let Some(mut c) = self.conns[i].take() else {
                 continue;
             };
-            let keep = self.serve(cx, &mut c);
+            let served = self.serve(cx, &mut c);
+            let deadline = c.deadline;
             self.conns[i] = Some(c);
-            if keep {
-                let d = self.conns[i].as_ref().map_or(now, |c| c.deadline);
-                earliest = Some(earliest.map_or(d, |e| e.min(d)));
-            } else {
+            if served == Served::Close {
                 self.close(cx, i);
+            } else {
+                busy |= served == Served::Busy;
+                earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
             }
         }
         self.arm_timer(cx, earliest);
-        if more {
+        if more || busy {
             Step::Yield
         } else {
             Step::Pause

@@ -365,6 +365,14 @@ impl UdpTrackerClient {
         }
         let announcing = matches!(self.current, Some(UdpTrackerRequest::Announce(_)));
         match (self.phase, reply) {
+            // The bare announce header is a refusal only as the answer to
+            // an announce; anywhere else it is a malformed reply.
+            (phase, Response::Error { message, .. })
+                if message == udp_wire::BARE_ANNOUNCE_REFUSAL
+                    && !(phase == Phase::Waiting && announcing) =>
+            {
+                self.stats.update(|s| s.malformed += 1);
+            }
             (_, Response::Error { message, .. }) => {
                 let text = String::from_utf8_lossy(message).into_owned();
                 return Some(self.fail(cx, UdpTrackerError::Tracker(text)));
