@@ -9,55 +9,13 @@ use bytes::Bytes;
 use kamaelia::protocol::torrent::peer::{
     DisconnectReason as D, PeerConfig, PeerEvent, PeerSession,
 };
-use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout, PiecesError};
+use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, PiecesError};
 use kamaelia::protocol::torrent::wire::{
-    encode, ExtError, Handshake, Message, MetadataError, RequestError, WireError,
+    ExtError, Handshake, Message, MetadataError, RequestError, WireError,
 };
 
-const OUR: [u8; 20] = [1; 20];
-const THEM: [u8; 20] = [2; 20];
-const HASH: [u8; 20] = [9; 20];
-
-fn layout() -> Layout {
-    // 10 pieces of 32 KiB: a bitfield of 2 bytes, 6 spare bits.
-    Layout::new(10 * 32_768, 32_768).unwrap()
-}
-
-fn peer_handshake(fast: bool, ext: bool) -> Vec<u8> {
-    let mut hs = Handshake::new(HASH, THEM);
-    if !fast {
-        hs.reserved[7] &= !0x04;
-    }
-    if !ext {
-        hs.reserved[5] &= !0x10;
-    }
-    hs.to_bytes().to_vec()
-}
-
-fn wire(msgs: &[Message]) -> Vec<u8> {
-    let mut out = bytes::BytesMut::new();
-    for m in msgs {
-        encode(m, &mut out).unwrap();
-    }
-    out.to_vec()
-}
-
-fn drain(s: &mut PeerSession) -> Vec<PeerEvent> {
-    std::iter::from_fn(|| s.poll_event()).collect()
-}
-
-fn session(have: Bitfield, config: PeerConfig, fast: bool, ext: bool) -> PeerSession {
-    let t0 = Instant::now();
-    let mut s = PeerSession::new(OUR, HASH, layout(), have, config, t0);
-    s.on_bytes(&peer_handshake(fast, ext), t0);
-    drain(&mut s);
-    s.take_output();
-    s
-}
-
-fn seed(fast: bool) -> PeerSession {
-    session(Bitfield::full(10), PeerConfig::default(), fast, false)
-}
+mod peer_support;
+use peer_support::*;
 
 /// Feeds `bytes` and returns the reason the session ended with, checking
 /// it ended once, last, and takes nothing more.
@@ -86,10 +44,6 @@ fn ends_with(s: &mut PeerSession, bytes: &[u8]) -> D {
     assert_eq!(s.output().len(), out);
     assert_eq!(s.pop_upload(), None);
     reason
-}
-
-fn block(piece: u32, i: u32) -> BlockRef {
-    layout().block(piece, i).unwrap()
 }
 
 fn piece_msg(b: BlockRef) -> Message {

@@ -8,67 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kamaelia::protocol::torrent::peer::{DisconnectReason, PeerConfig, PeerEvent, PeerSession};
 use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout};
-use kamaelia::protocol::torrent::wire::{
-    encode, encode_metadata, ExtHandshake, Handshake, Message, MetadataMsg,
-};
+use kamaelia::protocol::torrent::wire::{encode_metadata, ExtHandshake, Message, MetadataMsg};
 
-const OUR: [u8; 20] = [1; 20];
-const THEM: [u8; 20] = [2; 20];
-const HASH: [u8; 20] = [9; 20];
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-fn peer_handshake(fast: bool, ext: bool) -> Vec<u8> {
-    let mut hs = Handshake::new(HASH, THEM);
-    if !fast {
-        hs.reserved[7] &= !0x04;
-    }
-    if !ext {
-        hs.reserved[5] &= !0x10;
-    }
-    hs.to_bytes().to_vec()
-}
-
-fn wire(msgs: &[Message]) -> Vec<u8> {
-    let mut out = bytes::BytesMut::new();
-    for m in msgs {
-        encode(m, &mut out).unwrap();
-    }
-    out.to_vec()
-}
-
-fn drain(s: &mut PeerSession) -> Vec<PeerEvent> {
-    std::iter::from_fn(|| s.poll_event()).collect()
-}
-
-/// A session whose peer's handshake came; events and output drained.
-fn opened(layout: Layout, have: Bitfield, fast: bool, ext: bool, t0: Instant) -> PeerSession {
-    let mut s = PeerSession::new(OUR, HASH, layout, have, PeerConfig::default(), t0);
-    s.on_bytes(&peer_handshake(fast, ext), t0);
-    assert!(matches!(
-        drain(&mut s)[..],
-        [PeerEvent::HandshakeDone { .. }]
-    ));
-    s.take_output();
-    s
-}
-
-/// A downloading session: the peer has everything and unchoked us.
-fn downloading(layout: Layout, fast: bool, t0: Instant) -> PeerSession {
-    let mut s = opened(layout, Bitfield::new(layout.piece_count()), fast, false, t0);
-    let first = if fast {
-        Message::HaveAll
-    } else {
-        Message::Bitfield(Bytes::from(Bitfield::full(layout.piece_count()).to_bytes()))
-    };
-    s.on_bytes(&wire(&[first, Message::Unchoke]), t0);
-    drain(&mut s);
-    s.set_interested(true);
-    s.take_output();
-    s
-}
+mod peer_support;
+use peer_support::*;
 
 fn piece_msg(b: BlockRef) -> Message {
     Message::Piece {
@@ -76,12 +19,6 @@ fn piece_msg(b: BlockRef) -> Message {
         offset: b.offset,
         data: Bytes::from(vec![b.piece as u8; b.len as usize]),
     }
-}
-
-fn all_blocks(layout: &Layout) -> Vec<BlockRef> {
-    (0..layout.piece_count())
-        .flat_map(|p| (0..layout.blocks_in_piece(p)).map(move |b| layout.block(p, b).unwrap()))
-        .collect()
 }
 
 #[test]
