@@ -11,61 +11,20 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod audio_support;
 use audio_support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kamaelia");
+mod cli_support;
+use cli_support::{run_within, Guard, Output, BIN};
+
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Kills its child when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Output {
-    code: Option<i32>,
-    stderr: String,
-}
 
 /// Runs `kamaelia args` to its end, within [`DEADLINE`] (killed past it).
 fn kamaelia(args: &[&str]) -> Output {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kamaelia starts");
-    let mut g = Guard(child);
-    let mut err = g.0.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = g.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "kamaelia {args:?} still running"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        code: status.code(),
-        stderr: reader.join().unwrap(),
-    }
+    run_within(BIN, args, DEADLINE)
 }
 
 /// Asserts the WAV at `wav` is oggdec's decode of `ogg`, within 1 LSB.

@@ -9,61 +9,21 @@
 
 #![cfg(feature = "cli")]
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod torrent_support;
 use torrent_support::{content, have, mktorrent, python_info_hash, TempDir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kamaelia");
+mod cli_support;
+use cli_support::{run_within, BIN};
+
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Kills its child when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs `kamaelia args` to its end, within [`DEADLINE`]: exit code,
 /// stdout, stderr.
 fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kamaelia starts");
-    let mut g = Guard(child);
-    let mut out = g.0.stdout.take().unwrap();
-    let mut err = g.0.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = String::new();
-        let _ = out.read_to_string(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = String::new();
-        let _ = err.read_to_string(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = g.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "kamaelia {args:?} still running"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    (status.code(), t_out.join().unwrap(), t_err.join().unwrap())
+    let o = run_within(BIN, args, DEADLINE);
+    (o.code, o.text(), o.stderr)
 }
 
 #[test]
