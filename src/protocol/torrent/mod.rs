@@ -3,6 +3,7 @@
 //! (pieces and blocks, storage, piece picking and choking).
 
 pub mod bencode;
+pub mod client;
 pub mod magnet;
 pub mod maker;
 pub mod metainfo;
