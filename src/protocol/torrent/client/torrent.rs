@@ -1,0 +1,199 @@
+//! One torrent of the client: its pieces, its picker and choker, its disk
+//! worker and tracker announcer (children of the client, reached through
+//! run-time boxes), the peers it knows of and its figures.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::messages::{TorrentId, TorrentState, TorrentStatus};
+use crate::axon::{Full, Id, Inbox, Outbox, Signal};
+use crate::protocol::torrent::metainfo::Metainfo;
+use crate::protocol::torrent::pieces::Layout;
+use crate::protocol::torrent::storage::{DiskEvent, DiskRequest, PieceBuffers};
+use crate::protocol::torrent::swarm::{Choker, PeerKey, Picker, RateMeter};
+use crate::protocol::torrent::tracker::tiers::AnnounceOutcome;
+use crate::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, InfoHash};
+
+/// The client's boxes to a torrent's disk worker.
+pub(super) struct DiskLink {
+    pub to: Outbox<DiskRequest>,
+    pub from: Inbox<DiskEvent>,
+    pub ctl: Outbox<Signal>,
+    pub sig: Inbox<Signal>,
+    /// Requests its full inbox refused, sent first when it has room.
+    pub pending: VecDeque<DiskRequest>,
+    /// The worker's id, once spawned.
+    pub child: Option<Id>,
+}
+
+impl DiskLink {
+    /// Sends `req` after those waiting; kept if the worker's inbox is full.
+    pub fn send(&mut self, req: DiskRequest) {
+        if !self.pending.is_empty() {
+            self.pending.push_back(req);
+            return;
+        }
+        if let Err(Full(req)) = self.to.send(req) {
+            self.pending.push_back(req);
+        }
+    }
+
+    /// Sends what waits while the worker takes it.
+    pub fn flush(&mut self) {
+        while let Some(req) = self.pending.pop_front() {
+            if let Err(Full(req)) = self.to.send(req) {
+                self.pending.push_front(req);
+                return;
+            }
+        }
+    }
+}
+
+/// The client's boxes to a torrent's tracker announcer.
+pub(super) struct TrackerLink {
+    pub to: Outbox<AnnounceRequest>,
+    pub from: Inbox<AnnounceOutcome>,
+    pub ctl: Outbox<Signal>,
+    pub sig: Inbox<Signal>,
+    /// The announcer's id, once spawned.
+    pub child: Option<Id>,
+}
+
+/// One torrent.
+pub(super) struct Torrent {
+    pub id: TorrentId,
+    pub info_hash: InfoHash,
+    pub meta: Metainfo,
+    /// The info dictionary, served to peers that ask (BEP 9).
+    pub info: Bytes,
+    pub save_dir: PathBuf,
+    pub layout: Layout,
+    pub picker: Picker,
+    pub choker: Choker,
+    pub buffers: PieceBuffers,
+    pub state: TorrentState,
+    pub disk: DiskLink,
+    pub tracker: Option<TrackerLink>,
+    /// Slots of its connections (from dialling on; accepted ones once
+    /// their greeting named it).
+    pub conns: Vec<usize>,
+    /// Peers to dial, oldest first.
+    pub candidates: VecDeque<SocketAddr>,
+    /// When each peer was last dialled or connected.
+    pub seen: HashMap<SocketAddr, Instant>,
+    pub down: RateMeter,
+    pub up: RateMeter,
+    /// Reads asked of the disk for uploads, in order: the connection's
+    /// slot and key (the answers come in the same order).
+    pub reads: VecDeque<(usize, PeerKey)>,
+    /// Pieces given to the disk, not yet answered.
+    pub backlog: usize,
+    /// `Complete` was said.
+    pub complete_said: bool,
+    /// Closing: waiting for its children to end.
+    pub closing: bool,
+    /// A peer became interested: rechoke at the end of this step rather
+    /// than at the next period (a new downloader starts at once).
+    pub rechoke_soon: bool,
+}
+
+impl Torrent {
+    /// Bytes of the pieces verified.
+    pub fn have_bytes(&self) -> u64 {
+        let have = self.picker.have();
+        if have.is_full() {
+            return self.layout.total_len();
+        }
+        have.ones()
+            .map(|p| u64::from(self.layout.piece_len(p)))
+            .sum()
+    }
+
+    /// Bytes still wanted.
+    pub fn left(&self) -> u64 {
+        self.layout.total_len() - self.have_bytes()
+    }
+
+    /// The figures, for a status message.
+    pub fn status(&self, now: Instant, peers: u32, seeds: u32) -> TorrentStatus {
+        TorrentStatus {
+            id: self.id,
+            info_hash: self.info_hash,
+            name: self.meta.name().to_string(),
+            state: self.state,
+            total_bytes: self.layout.total_len(),
+            have_bytes: self.have_bytes(),
+            pieces_have: self.picker.have().count(),
+            pieces_total: self.layout.piece_count(),
+            downloaded: self.down.total(),
+            uploaded: self.up.total(),
+            download_rate: self.down.rate(now),
+            upload_rate: self.up.rate(now),
+            peers,
+            seeds,
+        }
+    }
+
+    /// What is announced next: the figures now, with `event`.
+    pub fn announce(
+        &self,
+        peer_id: [u8; 20],
+        port: u16,
+        numwant: u32,
+        event: AnnounceEvent,
+    ) -> AnnounceRequest {
+        AnnounceRequest {
+            info_hash: self.info_hash,
+            peer_id,
+            port,
+            uploaded: self.up.total(),
+            downloaded: self.down.total(),
+            left: self.left(),
+            event,
+            numwant: Some(numwant),
+            key: None,
+            ip: None,
+            compact: true,
+            tracker_id: None,
+        }
+    }
+
+    /// Tells the announcer the figures now (it announces them at its next
+    /// turn; an event other than `None` at once).
+    pub fn tell_tracker(&mut self, req: AnnounceRequest) {
+        if let Some(t) = &self.tracker {
+            let _ = t.to.send(req);
+        }
+    }
+
+    /// Adds peers to dial, skipping those known.
+    pub fn add_candidates(
+        &mut self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        own: Option<SocketAddr>,
+    ) {
+        for a in addrs {
+            if Some(a) == own || self.candidates.contains(&a) {
+                continue;
+            }
+            self.candidates.push_back(a);
+        }
+    }
+
+    /// Pieces in flight the picker may still start (the buffers' room).
+    pub fn may_start_pieces(&self) -> bool {
+        self.buffers.in_flight() < self.buffers.max_pieces()
+    }
+
+    /// Whether new blocks may be requested now: not past the disk
+    /// backlog, and downloading.
+    pub fn wants_blocks(&self, max_backlog: usize) -> bool {
+        self.state == TorrentState::Downloading
+            && self.backlog + self.disk.pending.len() < max_backlog
+            && self.may_start_pieces()
+    }
+}

@@ -1,0 +1,255 @@
+//! TorrentClient end to end on 127.0.0.1: one client seeds, others
+//! download, all in one scheduler, each run bounded in time. The files
+//! the downloaders write are compared byte for byte with the seed's.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kamaelia::axon::{link, Inbox, Scheduler, Signal};
+use kamaelia::internet::TcpAcceptor;
+use kamaelia::protocol::torrent::client::{
+    peer_id_from, ClientConfig, ClientEvent, ClientRequest, TorrentClient, TorrentSource,
+    TorrentState,
+};
+use kamaelia::protocol::torrent::maker::{make, MakeTorrent};
+
+mod torrent_support;
+use torrent_support::TempDir;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+struct Node {
+    requests: kamaelia::axon::Address<ClientRequest>,
+    control: kamaelia::axon::Address<Signal>,
+    events: Inbox<ClientEvent>,
+    signal: Inbox<Signal>,
+    addr: Option<SocketAddr>,
+}
+
+fn node(s: &mut Scheduler, n: u64, dir: &Path, listen: bool) -> Node {
+    let config = ClientConfig {
+        peer_id: peer_id_from(n),
+        download_dir: dir.to_path_buf(),
+        seed_rng: n,
+        ..ClientConfig::default()
+    };
+    let acceptor = listen.then(|| {
+        Box::new(TcpAcceptor::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap())
+            as Box<dyn kamaelia::internet::Acceptor>
+    });
+    let client = TorrentClient::new(config, acceptor);
+    let addr = client.listen_addr();
+    let (events, signal) = (Inbox::new("events", ""), Inbox::new("sig", ""));
+    link(&client.outbox, &events).unwrap();
+    link(&client.signal, &signal).unwrap();
+    let node = Node {
+        requests: client.inbox.address(),
+        control: client.control.address(),
+        events,
+        signal,
+        addr,
+    };
+    s.spawn(client);
+    node
+}
+
+fn torrent_of(path: &Path, piece: u64) -> Bytes {
+    let made = make(
+        &MakeTorrent::new(path)
+            .piece_length(piece)
+            .creation_date(None),
+    )
+    .unwrap();
+    Bytes::from(made.torrent)
+}
+
+fn create(n: &Node, token: u64, torrent: &Bytes, dir: &Path, peers: Vec<SocketAddr>) {
+    n.requests
+        .deliver(ClientRequest::Create {
+            token,
+            source: TorrentSource::Metainfo(torrent.clone()),
+            save_dir: Some(dir.to_path_buf()),
+            peers,
+        })
+        .unwrap();
+}
+
+/// Runs until `done` holds for the events seen so far (each node's kept
+/// in order), or fails after LIMIT.
+fn run_until(
+    s: &mut Scheduler,
+    nodes: &[&Node],
+    seen: &mut Vec<Vec<ClientEvent>>,
+    mut done: impl FnMut(&[Vec<ClientEvent>]) -> bool,
+) {
+    seen.resize(nodes.len(), Vec::new());
+    let start = Instant::now();
+    loop {
+        s.run_for(Duration::from_millis(20));
+        for (i, n) in nodes.iter().enumerate() {
+            while let Some(ev) = n.events.recv() {
+                seen[i].push(ev);
+            }
+        }
+        if done(seen) {
+            return;
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "timed out; events: {:#?}",
+            seen.iter()
+                .map(|v| v
+                    .iter()
+                    .filter(|e| !matches!(e, ClientEvent::Status(_)))
+                    .collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+fn completed(events: &[ClientEvent]) -> bool {
+    events.iter().any(|e| matches!(e, ClientEvent::Complete(_)))
+}
+
+fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert_eq!(x.len(), y.len(), "{} and {}", a.display(), b.display());
+    assert!(x == y, "{} differs from {}", b.display(), a.display());
+}
+
+fn shut(s: &mut Scheduler, nodes: &[&Node]) {
+    for n in nodes {
+        n.control.deliver(Signal::Shutdown).unwrap();
+    }
+    let start = Instant::now();
+    while s.run_for(Duration::from_millis(50)).is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the clients did not end"
+        );
+    }
+    for n in nodes {
+        assert_eq!(n.signal.recv(), Some(Signal::Shutdown));
+    }
+}
+
+#[test]
+fn one_seed_one_downloader_over_loopback() {
+    let dir = TempDir::new("client-pair");
+    let seed_dir = dir.path().join("seed");
+    let get_dir = dir.path().join("get");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::create_dir_all(&get_dir).unwrap();
+    // 3 MiB and a bit: the last piece is short.
+    let file = dir.file("seed/data.bin", 3 * 1024 * 1024 + 12_345, 7);
+    let torrent = torrent_of(&file, 64 * 1024);
+    let mut s = Scheduler::new();
+    let seed = node(&mut s, 1, &seed_dir, true);
+    let get = node(&mut s, 2, &get_dir, false);
+    create(&seed, 10, &torrent, &seed_dir, vec![]);
+    create(&get, 20, &torrent, &get_dir, vec![seed.addr.unwrap()]);
+    let mut seen = Vec::new();
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| {
+        completed(&ev[0]) && completed(&ev[1])
+    });
+    // The seed was complete at its check; the downloader's answer names
+    // its token, and its last status says seeding.
+    assert!(matches!(
+        seen[0][0],
+        ClientEvent::Created {
+            token: 10,
+            id: 1,
+            ..
+        }
+    ));
+    assert!(matches!(
+        seen[1][0],
+        ClientEvent::Created {
+            token: 20,
+            id: 1,
+            ..
+        }
+    ));
+    same_file(&file, &get_dir.join("data.bin"));
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| {
+        ev[1].iter().rev().find_map(|e| match e {
+            ClientEvent::Status(st) => {
+                Some(st.state == TorrentState::Seeding && st.pieces_have == st.pieces_total)
+            }
+            _ => None,
+        }) == Some(true)
+    });
+    shut(&mut s, &[&seed, &get]);
+}
+
+#[test]
+fn already_downloading_and_bad_metainfo_are_answered_by_token() {
+    let dir = TempDir::new("client-answers");
+    let file = dir.file("a.bin", 100_000, 3);
+    let torrent = torrent_of(&file, 32 * 1024);
+    let mut s = Scheduler::new();
+    let n = node(&mut s, 1, dir.path(), false);
+    create(&n, 5, &torrent, dir.path(), vec![]);
+    create(&n, 6, &torrent, dir.path(), vec![]);
+    create(
+        &n,
+        7,
+        &Bytes::from_static(b"d4:infoi3ee"),
+        dir.path(),
+        vec![],
+    );
+    n.requests
+        .deliver(ClientRequest::Create {
+            token: 8,
+            source: TorrentSource::Magnet("magnet:?xt=urn:btih:zz".into()),
+            save_dir: None,
+            peers: vec![],
+        })
+        .unwrap();
+    n.requests.deliver(ClientRequest::Close(42)).unwrap();
+    let mut seen = Vec::new();
+    run_until(&mut s, &[&n], &mut seen, |ev| completed(&ev[0]));
+    let answers: Vec<_> = seen[0]
+        .iter()
+        .filter(|e| !matches!(e, ClientEvent::Status(_)))
+        .collect();
+    assert!(matches!(
+        answers[0],
+        ClientEvent::Created {
+            token: 5,
+            id: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        answers[1],
+        &ClientEvent::AlreadyDownloading { token: 6, id: 1 }
+    );
+    assert!(matches!(
+        answers[2],
+        ClientEvent::StartFailed { token: 7, .. }
+    ));
+    assert!(matches!(
+        answers[3],
+        ClientEvent::StartFailed { token: 8, .. }
+    ));
+    assert_eq!(
+        answers[4],
+        &ClientEvent::Closed {
+            id: 42,
+            existed: false
+        }
+    );
+    // The data was all there: complete at the check.
+    assert_eq!(answers[5], &ClientEvent::Complete(1));
+    n.requests.deliver(ClientRequest::Close(1)).unwrap();
+    run_until(&mut s, &[&n], &mut seen, |ev| {
+        ev[0].contains(&ClientEvent::Closed {
+            id: 1,
+            existed: true,
+        })
+    });
+    shut(&mut s, &[&n]);
+}
