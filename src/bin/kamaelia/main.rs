@@ -11,6 +11,8 @@
 //! | `make PATH -o F`| TorrentMaker (hashing on its thread) → Report → WholeFileWriter, info-hash printed |
 //! | `tracker`       | TrackerServer: HttpServer /announce, /scrape (+ UDP) → Swarms ← SwarmExpiry |
 //! | `show F.torrent`| none: the file read by `Metainfo::from_bytes` and described  |
+//! | `get SOURCE`    | (SingleShotHttpClient →) TorrentRun ⇄ TorrentClient (disk worker, tracker announcer children) |
+//! | `seed F --data P` | TorrentRun ⇄ TorrentClient                                 |
 //!
 //! Exit status: 0 when the job succeeded; 1 on failure, with one line
 //! `kamaelia: <reason>` on stderr; 2 for a usage error (clap's).
@@ -25,12 +27,15 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod fetch;
+mod get;
 mod log;
 mod make;
 mod play;
 mod rip;
+mod seed;
 mod serve;
 mod show;
+mod torrent_run;
 mod tracker;
 
 /// Kamaelia in Rust: systems built from small components with typed
@@ -67,6 +72,11 @@ enum Command {
     /// Describe a .torrent file: name, files, sizes, pieces, trackers,
     /// web seeds, info-hash and magnet link.
     Show(show::Args),
+    /// Download a torrent (a .torrent path or URL, or a magnet link),
+    /// every piece verified; then seed with --seed-after.
+    Get(get::Args),
+    /// Seed a torrent's data (checked first) until interrupted.
+    Seed(seed::Args),
     /// Play an Ogg Vorbis file, tcp:// stream or http:// Icecast mount (or write it as WAV with --wav).
     Play(play::Args),
 }
@@ -84,6 +94,8 @@ fn main() -> ExitCode {
         Some(Command::Tracker(a)) => tracker::run(a),
         Some(Command::Show(a)) => show::run(a),
         Some(Command::Play(a)) => play::run(a),
+        Some(Command::Get(a)) => get::run(a),
+        Some(Command::Seed(a)) => seed::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

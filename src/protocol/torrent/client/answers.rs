@@ -32,6 +32,7 @@ impl TorrentClient {
                 }
                 if let Some(o) = outcome {
                     self.on_announce(slot, o);
+                    self.dial_more(cx, slot);
                 }
             }
         }
@@ -106,6 +107,7 @@ impl TorrentClient {
                 };
                 let id = t.id;
                 self.start_announcing(cx, slot);
+                self.dial_more(cx, slot);
                 if complete {
                     self.say_complete(slot);
                 }

@@ -164,7 +164,12 @@ impl TorrentClient {
                     Err(reason) => self.say(ClientEvent::StartFailed { token, reason }),
                 }
             }
-            ClientRequest::AddPeer(id, addr) => self.add_peer(id, addr),
+            ClientRequest::AddPeer(id, addr) => {
+                self.add_peer(id, addr);
+                if let Some(slot) = self.slot_of(id) {
+                    self.dial_more(cx, slot);
+                }
+            }
             ClientRequest::Close(id) => self.close_torrent(cx, id),
         }
     }

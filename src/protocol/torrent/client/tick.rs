@@ -56,7 +56,7 @@ impl TorrentClient {
     }
 
     /// Dials the torrent's candidates while it has room for peers.
-    fn dial_more(&mut self, cx: &mut Cx, slot: usize) {
+    pub(super) fn dial_more(&mut self, cx: &mut Cx, slot: usize) {
         let now = cx.now();
         let redial = self.config.redial_after;
         loop {
