@@ -62,7 +62,7 @@ fn torrent_of(path: &Path, piece: u64) -> Bytes {
             .creation_date(None),
     )
     .unwrap();
-    Bytes::from(made.torrent)
+    made.torrent
 }
 
 fn create(n: &Node, token: u64, torrent: &Bytes, dir: &Path, peers: Vec<SocketAddr>) {
@@ -252,4 +252,36 @@ fn already_downloading_and_bad_metainfo_are_answered_by_token() {
         })
     });
     shut(&mut s, &[&n]);
+}
+
+#[test]
+fn one_seed_four_downloaders_at_once_each_also_told_of_the_others() {
+    let dir = TempDir::new("client-four");
+    let seed_dir = dir.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    let file = dir.file("seed/data.bin", 2 * 1024 * 1024 + 999, 11);
+    let torrent = torrent_of(&file, 32 * 1024);
+    let mut s = Scheduler::new();
+    let seed = node(&mut s, 1, &seed_dir, true);
+    create(&seed, 1, &torrent, &seed_dir, vec![]);
+    let mut gets = Vec::new();
+    let mut addrs = vec![seed.addr.unwrap()];
+    for i in 0..4 {
+        let d = dir.path().join(format!("get{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let n = node(&mut s, 10 + i, &d, true);
+        create(&n, 1, &torrent, &d, addrs.clone());
+        addrs.push(n.addr.unwrap());
+        gets.push((n, d));
+    }
+    let mut all: Vec<&Node> = vec![&seed];
+    all.extend(gets.iter().map(|(n, _)| n));
+    let mut seen = Vec::new();
+    run_until(&mut s, &all, &mut seen, |ev| {
+        ev[1..].iter().all(|e| completed(e))
+    });
+    for (_, d) in &gets {
+        same_file(&file, &d.join("data.bin"));
+    }
+    shut(&mut s, &all);
 }

@@ -41,8 +41,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), String> {
     let bytes = std::fs::read(&args.torrent)
         .map_err(|e| format!("cannot read {}: {e}", args.torrent.display()))?;
-    let meta = Metainfo::from_bytes(&bytes)
-        .map_err(|e| format!("{}: {e}", args.torrent.display()))?;
+    let meta =
+        Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", args.torrent.display()))?;
     let name = meta.name();
     // The folder that holds the torrent's top entry.
     let save_dir = if args.data.join(name).exists() {

@@ -109,7 +109,8 @@ impl TorrentRun {
     fn on_event(&mut self, ev: ClientEvent) {
         match ev {
             ClientEvent::Created { name, save_dir, .. } => {
-                self.show.note(&format!("{name}: saving in {}", save_dir.display()));
+                self.show
+                    .note(&format!("{name}: saving in {}", save_dir.display()));
             }
             ClientEvent::StartFailed { reason, .. } => self.end(Some(reason.to_string())),
             ClientEvent::AlreadyDownloading { .. } => {}
@@ -162,7 +163,9 @@ impl Component for TorrentRun {
                 let body = std::mem::take(body).freeze();
                 match sig {
                     Signal::Failed(f) => self.end(Some(f.to_string())),
-                    _ if status >= 400 => self.end(Some(format!("fetching the .torrent: status {status}"))),
+                    _ if status >= 400 => {
+                        self.end(Some(format!("fetching the .torrent: status {status}")))
+                    }
                     _ => self.create(TorrentSource::Metainfo(body)),
                 }
             }
@@ -208,10 +211,8 @@ impl Show {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} {msg} eta {eta}",
-                )
-                .expect("a valid template"),
+                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} eta {eta}")
+                    .expect("a valid template"),
             );
             bar
         });
@@ -250,7 +251,10 @@ impl Show {
             }
             None => {
                 let eta = if st.download_rate > 0 && st.total_bytes > st.have_bytes {
-                    format!(" eta {}s", (st.total_bytes - st.have_bytes) / st.download_rate)
+                    format!(
+                        " eta {}s",
+                        (st.total_bytes - st.have_bytes) / st.download_rate
+                    )
                 } else {
                     String::new()
                 };
@@ -324,7 +328,10 @@ pub fn run(job: Job) -> Result<(), String> {
     link(&run.client_ctl, &client.control).expect("fresh boxes link");
     link(&client.signal, &run.client_sig).expect("fresh boxes link");
     let mut s = Scheduler::new();
-    match std::mem::replace(&mut run.job.source, Source::Ready(TorrentSource::Magnet(String::new()))) {
+    match std::mem::replace(
+        &mut run.job.source,
+        Source::Ready(TorrentSource::Magnet(String::new())),
+    ) {
         Source::Ready(source) => run.create(source),
         Source::Url(url) => {
             let http = SingleShotHttpClient::new(Request::get(url));

@@ -13,10 +13,7 @@ impl TorrentClient {
     /// Takes every child's answers.
     pub(super) fn take_answers(&mut self, cx: &mut Cx) {
         for slot in 0..self.torrents.len() {
-            loop {
-                let Some(t) = self.torrents[slot].as_mut() else {
-                    break;
-                };
+            while let Some(t) = self.torrents[slot].as_mut() {
                 t.disk.flush();
                 while t.disk.sig.recv().is_some() {}
                 if let Some(tr) = &t.tracker {

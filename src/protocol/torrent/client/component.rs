@@ -243,7 +243,6 @@ impl TorrentClient {
             id,
             info_hash: meta.info_hash(),
             info: Bytes::copy_from_slice(meta.raw_info()),
-            save_dir,
             layout,
             picker: Picker::new(layout, seed),
             choker: Choker::new(self.config.choker, seed),

@@ -314,7 +314,9 @@ impl TorrentClient {
             match ev {
                 PeerEvent::HandshakeDone { peer_id, .. } => {
                     c.greeted = true;
-                    t.seen.insert(c.addr, now);
+                    if let Some(seen) = t.seen.get_mut(&c.addr) {
+                        seen.failures = 0;
+                    }
                     // A second connection to the same peer (it dialled us
                     // as we dialled it): the newer one goes.
                     let dup = t.conns.iter().any(|&o| {
@@ -511,6 +513,16 @@ impl TorrentClient {
             return;
         };
         t.conns.retain(|&s| s != slot);
+        // A peer we dialled is tried again later (sooner if it never
+        // got as far as its handshake: it may have been busy checking).
+        if let Some(seen) = t.seen.get_mut(&c.addr) {
+            if !c.greeted {
+                seen.failures += 1;
+            }
+            if !t.closing && !t.candidates.contains(&c.addr) {
+                t.candidates.push_back(c.addr);
+            }
+        }
         if let Some(s) = c.session() {
             let had = s.peer_has().clone();
             t.picker.on_peer_gone(c.key, &had);

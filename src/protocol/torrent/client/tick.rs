@@ -3,6 +3,8 @@
 
 use super::component::TorrentClient;
 use super::messages::{ClientEvent, TorrentState};
+use std::time::Duration;
+
 use crate::axon::Cx;
 use crate::protocol::torrent::swarm::{ChokeChange, PeerView, Role};
 use crate::protocol::torrent::tracker::AnnounceEvent;
@@ -55,11 +57,16 @@ impl TorrentClient {
         self.say(ClientEvent::Status(status));
     }
 
-    /// Dials the torrent's candidates while it has room for peers.
+    /// Dials the torrent's candidates while it has room for peers. A
+    /// peer dialled lately waits its turn: 1 s after a first failure,
+    /// doubling to `redial_after`.
     pub(super) fn dial_more(&mut self, cx: &mut Cx, slot: usize) {
         let now = cx.now();
         let redial = self.config.redial_after;
-        loop {
+        let Some(t) = self.torrents[slot].as_ref() else {
+            return;
+        };
+        for _ in 0..t.candidates.len() {
             if self.open >= self.config.max_connections {
                 return;
             }
@@ -72,12 +79,6 @@ impl TorrentClient {
             let Some(addr) = t.candidates.pop_front() else {
                 return;
             };
-            if t.seen
-                .get(&addr)
-                .is_some_and(|&at| now.duration_since(at) < redial)
-            {
-                continue;
-            }
             let connected = t
                 .conns
                 .iter()
@@ -85,7 +86,18 @@ impl TorrentClient {
             if connected {
                 continue;
             }
-            t.seen.insert(addr, now);
+            let seen = t.seen.entry(addr).or_insert(super::torrent::Seen {
+                at: None,
+                failures: 0,
+            });
+            if let Some(at) = seen.at {
+                let wait = Duration::from_secs(1 << seen.failures.min(16)).min(redial);
+                if now.duration_since(at) < wait {
+                    t.candidates.push_back(addr);
+                    continue;
+                }
+            }
+            seen.at = Some(now);
             self.dial(cx, slot, addr);
         }
     }

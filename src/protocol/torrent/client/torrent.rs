@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -63,6 +62,14 @@ pub(super) struct TrackerLink {
     pub child: Option<Id>,
 }
 
+/// A peer we dialled.
+pub(super) struct Seen {
+    /// When it was last dialled.
+    pub at: Option<Instant>,
+    /// Dials in a row that ended before its handshake.
+    pub failures: u32,
+}
+
 /// One torrent.
 pub(super) struct Torrent {
     pub id: TorrentId,
@@ -70,7 +77,6 @@ pub(super) struct Torrent {
     pub meta: Metainfo,
     /// The info dictionary, served to peers that ask (BEP 9).
     pub info: Bytes,
-    pub save_dir: PathBuf,
     pub layout: Layout,
     pub picker: Picker,
     pub choker: Choker,
@@ -83,8 +89,8 @@ pub(super) struct Torrent {
     pub conns: Vec<usize>,
     /// Peers to dial, oldest first.
     pub candidates: VecDeque<SocketAddr>,
-    /// When each peer was last dialled or connected.
-    pub seen: HashMap<SocketAddr, Instant>,
+    /// The peers dialled: when, and how often in a row it failed.
+    pub seen: HashMap<SocketAddr, Seen>,
     pub down: RateMeter,
     pub up: RateMeter,
     /// Reads asked of the disk for uploads, in order: the connection's
