@@ -218,3 +218,46 @@ fn get_without_peers_fails_when_its_time_is_up_and_bad_sources_fail_at_once() {
     assert_eq!(o.code, Some(1));
     assert!(o.stderr.contains("is the torrent's data"), "{}", o.stderr);
 }
+
+#[test]
+fn get_takes_a_magnet_link() {
+    let dir = TempDir::new("cli-get-magnet");
+    let album = data(&dir);
+    let torrent = dir.path().join("album.torrent");
+    make(&album, "http://127.0.0.1:9/announce", &torrent);
+    let meta = kamaelia::protocol::torrent::metainfo::Metainfo::from_bytes(
+        &std::fs::read(&torrent).unwrap(),
+    )
+    .unwrap();
+    let seed_port = free_port();
+    let _seed = spawn(&[
+        "seed",
+        torrent.to_str().unwrap(),
+        "--data",
+        album.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{seed_port}"),
+    ]);
+    wait_listening(seed_port);
+    let mut magnet = meta.magnet();
+    magnet.trackers.clear(); // nobody runs it
+    magnet.peers.push(format!("127.0.0.1:{seed_port}"));
+    let out = dir.path().join("out");
+    let o = run_within(
+        BIN,
+        &[
+            "get",
+            &magnet.to_string(),
+            "-o",
+            out.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--for",
+            "50",
+        ],
+        DEADLINE,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.contains("get: metadata received"), "{}", o.stderr);
+    same_tree(&album, &out.join("album"));
+}

@@ -285,3 +285,51 @@ fn one_seed_four_downloaders_at_once_each_also_told_of_the_others() {
     }
     shut(&mut s, &all);
 }
+
+#[test]
+fn a_magnet_link_gets_its_metadata_from_the_seed_then_the_data() {
+    let dir = TempDir::new("client-magnet");
+    let seed_dir = dir.path().join("seed");
+    let get_dir = dir.path().join("get");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::create_dir_all(&get_dir).unwrap();
+    let file = dir.file("seed/m.bin", 1_000_000, 5);
+    let torrent = torrent_of(&file, 32 * 1024);
+    let meta = kamaelia::protocol::torrent::metainfo::Metainfo::from_bytes(&torrent).unwrap();
+    let mut s = Scheduler::new();
+    let seed = node(&mut s, 1, &seed_dir, true);
+    let get = node(&mut s, 2, &get_dir, false);
+    create(&seed, 1, &torrent, &seed_dir, vec![]);
+    let mut magnet = meta.magnet();
+    magnet.peers.push(seed.addr.unwrap().to_string());
+    get.requests
+        .deliver(ClientRequest::Create {
+            token: 3,
+            source: TorrentSource::Magnet(magnet.to_string()),
+            save_dir: Some(get_dir.clone()),
+            peers: vec![],
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| completed(&ev[1]));
+    same_file(&file, &get_dir.join("m.bin"));
+    let ours: Vec<_> = seen[1]
+        .iter()
+        .filter(|e| !matches!(e, ClientEvent::Status(_)))
+        .collect();
+    // Created (named by the link's dn), then the metadata, then complete.
+    assert!(
+        matches!(ours[0], ClientEvent::Created { token: 3, id: 1, name, .. } if name == "m.bin")
+    );
+    match ours[1] {
+        ClientEvent::MetadataReceived { id: 1, metainfo } => {
+            let got =
+                kamaelia::protocol::torrent::metainfo::Metainfo::from_bytes(metainfo).unwrap();
+            assert_eq!(got.info_hash(), meta.info_hash());
+            assert_eq!(got.raw_info(), meta.raw_info());
+        }
+        other => panic!("expected the metadata, got {other:?}"),
+    }
+    assert_eq!(ours[2], &ClientEvent::Complete(1));
+    shut(&mut s, &[&seed, &get]);
+}

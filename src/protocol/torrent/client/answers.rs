@@ -29,8 +29,33 @@ impl TorrentClient {
                 }
                 if let Some(o) = outcome {
                     self.on_announce(slot, o);
-                    self.dial_more(cx, slot);
+                    self.dial_more(cx, slot, false);
                 }
+            }
+        }
+    }
+
+    /// The announce outcomes of magnet links waiting for metadata.
+    pub(super) fn take_pending_answers(&mut self, cx: &mut Cx) {
+        let own = self.own_addr;
+        for slot in 0..self.pendings.len() {
+            let mut got = false;
+            while let Some(p) = self.pendings[slot].as_mut() {
+                let Some(tr) = &p.tracker else { break };
+                while tr.sig.recv().is_some() {}
+                match tr.from.recv() {
+                    Some(AnnounceOutcome::Announced { reply, .. }) => {
+                        p.peers.add(reply.peers.iter().map(|x| x.addr), own);
+                        got = true;
+                    }
+                    Some(AnnounceOutcome::Failed { url, error, .. }) => {
+                        log::info!("torrent {}: tracker {url} failed: {error}", p.id);
+                    }
+                    None => break,
+                }
+            }
+            if got {
+                self.dial_more(cx, slot, true);
             }
         }
     }
@@ -43,7 +68,7 @@ impl TorrentClient {
         match outcome {
             AnnounceOutcome::Announced { url, reply } => {
                 log::debug!("torrent {}: {url} listed {} peers", t.id, reply.peers.len());
-                t.add_candidates(reply.peers.iter().map(|p| p.addr), own);
+                t.peers.add(reply.peers.iter().map(|p| p.addr), own);
             }
             AnnounceOutcome::Failed { url, error, .. } => {
                 log::info!("torrent {}: tracker {url} failed: {error}", t.id);
@@ -104,7 +129,7 @@ impl TorrentClient {
                 };
                 let id = t.id;
                 self.start_announcing(cx, slot);
-                self.dial_more(cx, slot);
+                self.dial_more(cx, slot, false);
                 if complete {
                     self.say_complete(slot);
                 }
@@ -154,7 +179,7 @@ impl TorrentClient {
         if complete {
             t.state = TorrentState::Seeding;
         }
-        let conns = t.conns.clone();
+        let conns = t.peers.conns.clone();
         for (key, block) in outstanding {
             if let Some(s) = self.session_of(key) {
                 s.cancel(block);

@@ -15,7 +15,8 @@ use super::conn::Conn;
 use super::messages::{
     ClientEvent, ClientRequest, StartError, TorrentId, TorrentSource, TorrentState,
 };
-use super::torrent::{DiskLink, Torrent, TrackerLink};
+use super::pending::Pending;
+use super::torrent::{DiskLink, PeerBook, Torrent, TrackerLink};
 use crate::axon::{link, AdaptiveBoxes, BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
 use crate::internet::{tcp_connector, Acceptor, Connector};
 use crate::protocol::torrent::magnet::Magnet;
@@ -49,6 +50,10 @@ pub struct TorrentClient {
     pub(super) registered: bool,
     pub(super) own_addr: Option<SocketAddr>,
     pub(super) torrents: Vec<Option<Torrent>>,
+    /// Magnet links waiting for their metadata.
+    pub(super) pendings: Vec<Option<Pending>>,
+    /// Metadata fetched this step: the pending slot and the dictionary.
+    pub(super) fetched: Vec<(usize, Bytes)>,
     pub(super) conns: Vec<Option<Conn>>,
     pub(super) free: Vec<usize>,
     pub(super) open: usize,
@@ -81,6 +86,8 @@ impl TorrentClient {
             connector: tcp_connector(),
             registered: false,
             torrents: Vec::new(),
+            pendings: Vec::new(),
+            fetched: Vec::new(),
             conns: Vec::new(),
             free: Vec::new(),
             open: 0,
@@ -134,27 +141,32 @@ impl TorrentClient {
                 let meta = match source {
                     TorrentSource::Metainfo(bytes) => Metainfo::from_bytes(&bytes)
                         .map_err(|e| StartError::BadMetainfo(e.to_string())),
-                    TorrentSource::Magnet(link) => match link.parse::<Magnet>() {
-                        Ok(_) => Err(StartError::BadMagnet(
-                            "magnet links are not supported yet".into(),
-                        )),
-                        Err(e) => Err(StartError::BadMagnet(e.to_string())),
-                    },
+                    TorrentSource::Magnet(link) => {
+                        return match link.parse::<Magnet>() {
+                            Ok(m) => self.create_magnet(cx, token, m, save_dir, peers),
+                            Err(e) => self.say(ClientEvent::StartFailed {
+                                token,
+                                reason: StartError::BadMagnet(e.to_string()),
+                            }),
+                        }
+                    }
                 };
                 let meta = match meta {
                     Ok(m) => m,
                     Err(reason) => return self.say(ClientEvent::StartFailed { token, reason }),
                 };
-                if let Some(t) = self.find(&meta.info_hash()) {
-                    let id = t.id;
+                if let Some(id) = self.running(&meta.info_hash()) {
                     for p in peers {
-                        self.add_peer(id, p);
+                        self.add_peer(cx, id, p);
                     }
                     return self.say(ClientEvent::AlreadyDownloading { token, id });
                 }
                 let dir = save_dir.unwrap_or_else(|| self.config.download_dir.clone());
-                match self.start(cx, meta, dir.clone(), peers) {
-                    Ok((id, info_hash, name)) => self.say(ClientEvent::Created {
+                let id = self.next_id;
+                self.next_id += 1;
+                let book = PeerBook::default();
+                match self.start(cx, id, meta, dir.clone(), book, peers, None) {
+                    Ok((info_hash, name)) => self.say(ClientEvent::Created {
                         token,
                         id,
                         info_hash,
@@ -164,21 +176,22 @@ impl TorrentClient {
                     Err(reason) => self.say(ClientEvent::StartFailed { token, reason }),
                 }
             }
-            ClientRequest::AddPeer(id, addr) => {
-                self.add_peer(id, addr);
-                if let Some(slot) = self.slot_of(id) {
-                    self.dial_more(cx, slot);
-                }
-            }
+            ClientRequest::AddPeer(id, addr) => self.add_peer(cx, id, addr),
             ClientRequest::Close(id) => self.close_torrent(cx, id),
         }
     }
 
-    pub(super) fn find(&self, info_hash: &[u8; 20]) -> Option<&Torrent> {
-        self.torrents
-            .iter()
-            .flatten()
-            .find(|t| &t.info_hash == info_hash && !t.closing)
+    /// The id of the torrent (or magnet link) running for `info_hash`.
+    pub(super) fn running(&self, info_hash: &[u8; 20]) -> Option<TorrentId> {
+        let t = self.torrents.iter().flatten();
+        let p = self.pendings.iter().flatten();
+        t.filter(|t| &t.info_hash == info_hash && !t.closing)
+            .map(|t| t.id)
+            .chain(
+                p.filter(|p| &p.info_hash == info_hash && !p.closing)
+                    .map(|p| p.id),
+            )
+            .next()
     }
 
     pub(super) fn slot_of(&self, id: TorrentId) -> Option<usize> {
@@ -187,32 +200,158 @@ impl TorrentClient {
             .position(|t| t.as_ref().is_some_and(|t| t.id == id && !t.closing))
     }
 
-    fn add_peer(&mut self, id: TorrentId, addr: SocketAddr) {
+    fn pending_slot_of(&self, id: TorrentId) -> Option<usize> {
+        self.pendings
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.id == id && !p.closing))
+    }
+
+    fn add_peer(&mut self, cx: &mut Cx, id: TorrentId, addr: SocketAddr) {
         let own = self.own_addr;
         if let Some(i) = self.slot_of(id) {
             if let Some(t) = self.torrents[i].as_mut() {
-                t.add_candidates([addr], own);
+                t.peers.add([addr], own);
+            }
+            self.dial_more(cx, i, false);
+        } else if let Some(i) = self.pending_slot_of(id) {
+            if let Some(p) = self.pendings[i].as_mut() {
+                p.peers.add([addr], own);
+            }
+            self.dial_more(cx, i, true);
+        }
+    }
+
+    /// A magnet link: its trackers and peers asked for the metadata.
+    fn create_magnet(
+        &mut self,
+        cx: &mut Cx,
+        token: u64,
+        m: Magnet,
+        save_dir: Option<PathBuf>,
+        peers: Vec<SocketAddr>,
+    ) {
+        if let Some(id) = self.running(&m.info_hash) {
+            for p in peers {
+                self.add_peer(cx, id, p);
+            }
+            return self.say(ClientEvent::AlreadyDownloading { token, id });
+        }
+        let dir = save_dir.unwrap_or_else(|| self.config.download_dir.clone());
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut p = Pending::new(
+            id,
+            m.info_hash,
+            m.display_name.clone(),
+            dir.clone(),
+            &m.trackers,
+            cx.now(),
+        );
+        let own = self.own_addr;
+        p.peers.add(
+            m.peer_addrs()
+                .into_iter()
+                .chain(peers)
+                .chain(self.config.peers.iter().copied()),
+            own,
+        );
+        if !p.tiers.is_empty() {
+            let req = p.announce(self.config.peer_id, self.port(), self.config.numwant);
+            p.tracker = self.spawn_announcer(cx, id, &p.tiers, req);
+        }
+        let (info_hash, name) = (p.info_hash, p.name.clone());
+        let slot = match self.pendings.iter().position(Option::is_none) {
+            Some(i) => {
+                self.pendings[i] = Some(p);
+                i
+            }
+            None => {
+                self.pendings.push(Some(p));
+                self.pendings.len() - 1
+            }
+        };
+        self.say(ClientEvent::Created {
+            token,
+            id,
+            info_hash,
+            name,
+            save_dir: dir,
+        });
+        self.dial_more(cx, slot, true);
+    }
+
+    /// Metadata fetched this step: each magnet link's torrent starts.
+    pub(super) fn take_fetched(&mut self, cx: &mut Cx) {
+        for (slot, info) in std::mem::take(&mut self.fetched) {
+            let Some(p) = self.pendings.get_mut(slot).and_then(Option::take) else {
+                continue; // a second peer's copy, or closed meanwhile
+            };
+            let meta = match Metainfo::from_info_dict(&info, &p.tiers) {
+                Ok(m) => m,
+                Err(e) => {
+                    // Its hash is right, so no peer will give another:
+                    // this link cannot be downloaded.
+                    self.pendings[slot] = Some(p);
+                    self.say(ClientEvent::Error {
+                        id: self.pendings[slot].as_ref().map_or(0, |p| p.id),
+                        reason: format!("the metadata is not a valid info dictionary: {e}"),
+                    });
+                    let id = self.pendings[slot].as_ref().map_or(0, |p| p.id);
+                    self.close_pending(cx, id);
+                    continue;
+                }
+            };
+            let mut book = PeerBook::default();
+            // The peers met so far are dialled again for the data.
+            for &c in &p.peers.conns {
+                if let Some(c) = self.conns[c].as_ref() {
+                    book.candidates.push_back(c.addr);
+                }
+            }
+            book.candidates.extend(p.peers.candidates.iter().copied());
+            for (addr, seen) in &p.peers.seen {
+                if !book.candidates.contains(addr) && seen.failures == 0 {
+                    book.candidates.push_back(*addr);
+                }
+            }
+            for c in p.peers.conns.clone() {
+                self.close_conn(cx, c);
+            }
+            let bytes = Bytes::from(meta.to_bytes());
+            let id = p.id;
+            log::info!("torrent {id}: metadata received ({} bytes)", info.len());
+            match self.start(cx, id, meta, p.save_dir, book, Vec::new(), p.tracker) {
+                Ok(_) => self.say(ClientEvent::MetadataReceived {
+                    id,
+                    metainfo: bytes,
+                }),
+                Err(reason) => self.say(ClientEvent::Error {
+                    id,
+                    reason: reason.to_string(),
+                }),
             }
         }
     }
 
     /// Starts a torrent: its disk worker (which checks what is on disk
     /// first) and, once checked, its announcer and dialling.
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         cx: &mut Cx,
+        id: TorrentId,
         meta: Metainfo,
         save_dir: PathBuf,
+        book: PeerBook,
         peers: Vec<SocketAddr>,
-    ) -> Result<(TorrentId, [u8; 20], String), StartError> {
+        tracker: Option<TrackerLink>,
+    ) -> Result<([u8; 20], String), StartError> {
         let layout = Layout::of(&meta).map_err(|e| StartError::BadMetainfo(e.to_string()))?;
         let worker = DiskWorker::for_torrent(&meta, &save_dir, self.config.storage.clone())
             .map_err(|e| StartError::Storage(e.to_string()))?
             .inbox_limit(DISK_INBOX)
             .queue_len(DISK_QUEUE)
             .build();
-        let id = self.next_id;
-        self.next_id += 1;
         let disk = DiskLink {
             to: self
                 .extra
@@ -252,10 +391,8 @@ impl TorrentClient {
                 child: Some(disk_id),
                 ..disk
             },
-            tracker: None,
-            conns: Vec::new(),
-            candidates: Default::default(),
-            seen: HashMap::new(),
+            tracker,
+            peers: book,
             down: RateMeter::new(std::time::Duration::from_secs(4), 20, now),
             up: RateMeter::new(std::time::Duration::from_secs(4), 20, now),
             reads: Default::default(),
@@ -266,12 +403,12 @@ impl TorrentClient {
             meta,
         };
         let own = self.own_addr;
-        t.add_candidates(
+        t.peers.add(
             peers.into_iter().chain(self.config.peers.iter().copied()),
             own,
         );
         t.disk.send(DiskRequest::Recheck);
-        let answer = (id, t.info_hash, t.meta.name().to_string());
+        let answer = (t.info_hash, t.meta.name().to_string());
         match self.torrents.iter().position(Option::is_none) {
             Some(i) => self.torrents[i] = Some(t),
             None => self.torrents.push(Some(t)),
@@ -279,22 +416,38 @@ impl TorrentClient {
         Ok(answer)
     }
 
-    /// After its check: the announcer starts (if it has trackers).
+    /// After its check: the announcer starts (if it has trackers and
+    /// none runs yet: a magnet link's goes on).
     pub(super) fn start_announcing(&mut self, cx: &mut Cx, slot: usize) {
         let (peer_id, port, numwant) = (self.config.peer_id, self.port(), self.config.numwant);
-        let tier_config = self.config.tiers;
-        let seed = self.config.seed_rng;
-        let extra = &self.extra;
-        let Some(t) = self.torrents[slot].as_mut() else {
+        let Some(t) = self.torrents[slot].as_ref() else {
             return;
         };
-        let tiers_list = t.meta.tiers();
-        if tiers_list.is_empty() || t.tracker.is_some() {
+        let tiers = t.meta.tiers();
+        if tiers.is_empty() || t.tracker.is_some() {
             return;
         }
         let req = t.announce(peer_id, port, numwant, AnnounceEvent::Started);
-        let announcer = TrackerAnnouncer::new(Tiers::new(&tiers_list, seed, tier_config), req);
         let id = t.id;
+        let link = self.spawn_announcer(cx, id, &tiers, req);
+        if let Some(t) = self.torrents[slot].as_mut() {
+            t.tracker = link;
+        }
+    }
+
+    /// A tracker announcer child for torrent `id`, linked to run-time
+    /// boxes of ours.
+    pub(super) fn spawn_announcer(
+        &mut self,
+        cx: &mut Cx,
+        id: TorrentId,
+        tiers: &[Vec<String>],
+        req: crate::protocol::torrent::tracker::AnnounceRequest,
+    ) -> Option<TrackerLink> {
+        let mut config = self.config.tiers;
+        config.min_reannounce = config.min_reannounce.max(std::time::Duration::from_secs(1));
+        let announcer = TrackerAnnouncer::new(Tiers::new(tiers, self.config.seed_rng, config), req);
+        let extra = &self.extra;
         let link_ = TrackerLink {
             to: extra.add_outbox(&format!("tracker{id}"), "the torrent's figures to announce"),
             from: extra.add_inbox(&format!("tracker{id}_in"), "announce outcomes"),
@@ -308,19 +461,29 @@ impl TorrentClient {
             .and_then(|_| link(&announcer.signal, &link_.sig));
         if let Err(e) = wired {
             log::error!("torrent {id}: announcer not linked: {e}");
-            return;
+            return None;
         }
         let child = cx.spawn_child(announcer);
-        t.tracker = Some(TrackerLink {
+        Some(TrackerLink {
             child: Some(child),
             ..link_
-        });
+        })
+    }
+
+    /// Removes a child link's run-time boxes.
+    fn remove_tracker_boxes(&self, tr: &TrackerLink) {
+        for name in [tr.to.name(), tr.from.name(), tr.ctl.name(), tr.sig.name()] {
+            let _ = self.extra.remove(name);
+        }
     }
 
     /// Closes a torrent: its connections at once, its children asked to
     /// end (the announcer says `stopped` to its tracker first); `Closed`
     /// once they have.
-    fn close_torrent(&mut self, cx: &mut Cx, id: TorrentId) {
+    pub(super) fn close_torrent(&mut self, cx: &mut Cx, id: TorrentId) {
+        if self.pending_slot_of(id).is_some() {
+            return self.close_pending(cx, id);
+        }
         let Some(slot) = self.slot_of(id) else {
             return self.say(ClientEvent::Closed { id, existed: false });
         };
@@ -331,11 +494,28 @@ impl TorrentClient {
                 if let Some(tr) = &t.tracker {
                     let _ = tr.ctl.send(Signal::Shutdown);
                 }
-                std::mem::take(&mut t.conns)
+                t.peers.conns.clone()
             }
             None => return,
         };
         for c in conns {
+            self.close_conn(cx, c);
+        }
+    }
+
+    /// Closes a magnet link waiting for metadata.
+    fn close_pending(&mut self, cx: &mut Cx, id: TorrentId) {
+        let Some(slot) = self.pending_slot_of(id) else {
+            return;
+        };
+        let Some(p) = self.pendings[slot].as_mut() else {
+            return;
+        };
+        p.closing = true;
+        if let Some(tr) = &p.tracker {
+            let _ = tr.ctl.send(Signal::Shutdown);
+        }
+        for c in p.peers.conns.clone() {
             self.close_conn(cx, c);
         }
     }
@@ -363,13 +543,34 @@ impl TorrentClient {
                 let _ = self.extra.remove(name);
             }
             if let Some(tr) = &t.tracker {
-                for name in [tr.to.name(), tr.from.name(), tr.ctl.name(), tr.sig.name()] {
-                    let _ = self.extra.remove(name);
-                }
+                self.remove_tracker_boxes(tr);
             }
             if self.ending.is_none() {
                 self.say(ClientEvent::Closed {
                     id: t.id,
+                    existed: true,
+                });
+            }
+        }
+        for i in 0..self.pendings.len() {
+            let done = match &self.pendings[i] {
+                Some(p) if p.closing => !p
+                    .tracker
+                    .as_ref()
+                    .and_then(|t| t.child)
+                    .is_some_and(|c| cx.is_alive(c)),
+                _ => false,
+            };
+            if !done {
+                continue;
+            }
+            let p = self.pendings[i].take().expect("checked above");
+            if let Some(tr) = &p.tracker {
+                self.remove_tracker_boxes(tr);
+            }
+            if self.ending.is_none() {
+                self.say(ClientEvent::Closed {
+                    id: p.id,
                     existed: true,
                 });
             }
@@ -391,7 +592,8 @@ impl TorrentClient {
     }
 
     fn begin_end(&mut self, cx: &mut Cx, sig: Signal) {
-        let ids: Vec<TorrentId> = self.torrents.iter().flatten().map(|t| t.id).collect();
+        let mut ids: Vec<TorrentId> = self.torrents.iter().flatten().map(|t| t.id).collect();
+        ids.extend(self.pendings.iter().flatten().map(|p| p.id));
         self.ending = Some(sig);
         for id in ids {
             self.close_torrent(cx, id);
@@ -416,7 +618,9 @@ impl Component for TorrentClient {
             self.take_answers(cx);
             self.reap_torrents(cx);
             while cx.next_exit().is_some() {}
-            if self.torrents.iter().all(Option::is_none) {
+            if self.torrents.iter().all(Option::is_none)
+                && self.pendings.iter().all(Option::is_none)
+            {
                 let sig = self.ending.take().expect("ending");
                 let _ = self.signal.send(sig);
                 return Step::Done;
@@ -443,10 +647,12 @@ impl Component for TorrentClient {
         }
         let mut busy = self.accept(cx);
         self.take_answers(cx);
+        self.take_pending_answers(cx);
         if self.tick_due(cx) {
             self.tick(cx);
         }
         busy |= self.serve_all(cx);
+        self.take_fetched(cx);
         self.rechoke_waiting(cx);
         self.reap_torrents(cx);
         while cx.next_exit().is_some() {}

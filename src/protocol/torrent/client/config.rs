@@ -59,6 +59,8 @@ pub struct ClientConfig {
     pub seed_rng: u64,
     /// Extra peers for every torrent, besides the trackers' lists.
     pub peers: Vec<SocketAddr>,
+    /// A magnet link whose metadata no peer gave by then fails.
+    pub metadata_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -92,6 +94,7 @@ impl Default for ClientConfig {
             seed: true,
             seed_rng,
             peers: Vec::new(),
+            metadata_timeout: Duration::from_secs(300),
         }
     }
 }

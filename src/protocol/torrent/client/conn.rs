@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::metafetch::MetaFetch;
 use crate::axon::Cx;
 use crate::internet::Transport;
 use crate::protocol::torrent::peer::PeerSession;
@@ -27,6 +28,8 @@ pub(super) enum Stage {
     },
     /// Talking BitTorrent.
     Open(Box<PeerSession>),
+    /// Asking for a magnet link's metadata.
+    Meta(Box<MetaFetch>),
 }
 
 /// One connection.
@@ -34,8 +37,11 @@ pub(super) struct Conn {
     pub t: Box<dyn Transport>,
     pub addr: SocketAddr,
     pub stage: Stage,
-    /// The torrent's slot (unknown while greeting).
+    /// The torrent's slot (unknown while greeting): in the client's
+    /// magnet links waiting for metadata when `magnet`, else in its
+    /// torrents.
     pub torrent: usize,
+    pub magnet: bool,
     /// The name the picker and choker know the peer by.
     pub key: PeerKey,
     pub connected_at: Instant,

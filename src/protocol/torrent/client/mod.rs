@@ -6,7 +6,9 @@ mod component;
 pub mod config;
 mod conn;
 pub mod messages;
+mod metafetch;
 mod peers;
+mod pending;
 mod tick;
 mod torrent;
 

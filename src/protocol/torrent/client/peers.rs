@@ -10,6 +10,7 @@ use bytes::{Buf, Bytes};
 use super::component::TorrentClient;
 use super::conn::{read_greeting, Conn, Greeting, Stage, TransportReader, GREETING_LEN};
 use super::messages::TorrentState;
+use super::metafetch::{MetaFetch, MetaOutcome};
 use crate::axon::Cx;
 use crate::internet::Transport;
 use crate::protocol::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
@@ -70,7 +71,7 @@ impl TorrentClient {
                 buf: [0; GREETING_LEN],
                 len: 0,
             };
-            self.insert_conn(t, addr, stage, usize::MAX, now);
+            self.insert_conn(t, addr, stage, usize::MAX, false, now);
         }
         true
     }
@@ -81,6 +82,7 @@ impl TorrentClient {
         addr: SocketAddr,
         stage: Stage,
         torrent: usize,
+        magnet: bool,
         now: Instant,
     ) -> usize {
         let key = PeerKey(self.next_key);
@@ -90,6 +92,7 @@ impl TorrentClient {
             addr,
             stage,
             torrent,
+            magnet,
             key,
             connected_at: now,
             last_block_at: None,
@@ -109,14 +112,26 @@ impl TorrentClient {
             }
         };
         self.keys.insert(key.0, slot);
-        if let Some(t) = self.torrents.get_mut(torrent).and_then(Option::as_mut) {
-            t.conns.push(slot);
+        let book = if magnet {
+            self.pendings
+                .get_mut(torrent)
+                .and_then(Option::as_mut)
+                .map(|p| &mut p.peers)
+        } else {
+            self.torrents
+                .get_mut(torrent)
+                .and_then(Option::as_mut)
+                .map(|t| &mut t.peers)
+        };
+        if let Some(b) = book {
+            b.conns.push(slot);
         }
         slot
     }
 
-    /// Dials `addr` for the torrent in `slot`.
-    pub(super) fn dial(&mut self, cx: &mut Cx, torrent: usize, addr: SocketAddr) {
+    /// Dials `addr` for the torrent in `slot` (of the magnet links
+    /// waiting for metadata when `magnet`).
+    pub(super) fn dial(&mut self, cx: &mut Cx, torrent: usize, magnet: bool, addr: SocketAddr) {
         let mut t = match (self.connector)(addr) {
             Ok(t) => t,
             Err(e) => {
@@ -129,7 +144,14 @@ impl TorrentClient {
             return;
         }
         let now = cx.now();
-        self.insert_conn(t, addr, Stage::Connecting { since: now }, torrent, now);
+        self.insert_conn(
+            t,
+            addr,
+            Stage::Connecting { since: now },
+            torrent,
+            magnet,
+            now,
+        );
     }
 
     /// A session for the torrent in `slot`, our handshake written.
@@ -172,6 +194,14 @@ impl TorrentClient {
         let now = cx.now();
         match &mut c.stage {
             Stage::Connecting { since } => match c.t.poll_connect(cx) {
+                Ok(true) if c.magnet => {
+                    let Some(p) = self.pendings.get(c.torrent).and_then(Option::as_ref) else {
+                        return Served::Close;
+                    };
+                    c.stage =
+                        Stage::Meta(Box::new(MetaFetch::new(p.info_hash, self.config.peer_id)));
+                    return self.serve_meta(cx, slot, c);
+                }
                 Ok(true) => match self.new_session(c.torrent, now) {
                     Some(s) => c.stage = Stage::Open(s),
                     None => return Served::Close,
@@ -209,7 +239,9 @@ impl TorrentClient {
                 }) else {
                     return Served::Close;
                 };
-                if self.torrents[torrent].as_ref().map_or(0, |t| t.conns.len())
+                if self.torrents[torrent]
+                    .as_ref()
+                    .map_or(0, |t| t.peers.conns.len())
                     >= self.config.max_peers
                 {
                     return Served::Close;
@@ -221,11 +253,12 @@ impl TorrentClient {
                 c.stage = Stage::Open(s);
                 c.torrent = torrent;
                 if let Some(t) = self.torrents[torrent].as_mut() {
-                    t.conns.push(slot);
+                    t.peers.conns.push(slot);
                 }
                 self.on_events(cx, c);
             }
             Stage::Open(_) => {}
+            Stage::Meta(_) => return self.serve_meta(cx, slot, c),
         }
         self.serve_open(cx, slot, c)
     }
@@ -285,6 +318,56 @@ impl TorrentClient {
         }
     }
 
+    /// Reads and writes for a connection asking for metadata; a
+    /// dictionary that checks out is kept for the end of the step.
+    fn serve_meta(&mut self, cx: &mut Cx, _slot: usize, c: &mut Conn) -> Served {
+        let Stage::Meta(f) = &mut c.stage else {
+            return Served::Close;
+        };
+        let mut served = Served::Wait;
+        for reads in 0..=READS_PER_STEP {
+            if f.outcome() != &MetaOutcome::Pending || !c.t.read_ready(cx) {
+                break;
+            }
+            if reads == READS_PER_STEP {
+                served = Served::Busy;
+                break;
+            }
+            let mut r = TransportReader {
+                t: c.t.as_mut(),
+                cx: &mut *cx,
+            };
+            match f.read_from(&mut r, READ_SIZE) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    log::debug!("metadata from {}: {e}", c.addr);
+                    return Served::Close;
+                }
+            }
+        }
+        while !f.output_mut().is_empty() {
+            match c.t.write(cx, f.output_mut()) {
+                Ok(0) => return Served::Close,
+                Ok(n) => f.output_mut().advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Served::Close,
+            }
+        }
+        match f.outcome() {
+            MetaOutcome::Pending => served,
+            MetaOutcome::Done(info) => {
+                c.greeted = true;
+                self.fetched.push((c.torrent, info.clone()));
+                Served::Close
+            }
+            MetaOutcome::Failed(why) => {
+                log::debug!("metadata from {}: {why}", c.addr);
+                Served::Close
+            }
+        }
+    }
+
     /// Writes what the session has to send; false if the socket failed.
     pub(super) fn write_out(&mut self, cx: &mut Cx, c: &mut Conn) -> bool {
         let Stage::Open(s) = &mut c.stage else {
@@ -314,12 +397,10 @@ impl TorrentClient {
             match ev {
                 PeerEvent::HandshakeDone { peer_id, .. } => {
                     c.greeted = true;
-                    if let Some(seen) = t.seen.get_mut(&c.addr) {
-                        seen.failures = 0;
-                    }
+                    t.peers.greeted(c.addr);
                     // A second connection to the same peer (it dialled us
                     // as we dialled it): the newer one goes.
-                    let dup = t.conns.iter().any(|&o| {
+                    let dup = t.peers.conns.iter().any(|&o| {
                         self.conns[o].as_ref().is_some_and(|o| {
                             o.greeted && o.session_ref().and_then(|s| s.peer_id()) == Some(peer_id)
                         })
@@ -509,20 +590,16 @@ impl TorrentClient {
         self.free.push(slot);
         self.open -= 1;
         self.keys.remove(&c.key.0);
+        if c.magnet {
+            if let Some(p) = self.pendings.get_mut(c.torrent).and_then(Option::as_mut) {
+                p.peers.gone(slot, c.addr, c.greeted, p.closing);
+            }
+            return;
+        }
         let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) else {
             return;
         };
-        t.conns.retain(|&s| s != slot);
-        // A peer we dialled is tried again later (sooner if it never
-        // got as far as its handshake: it may have been busy checking).
-        if let Some(seen) = t.seen.get_mut(&c.addr) {
-            if !c.greeted {
-                seen.failures += 1;
-            }
-            if !t.closing && !t.candidates.contains(&c.addr) {
-                t.candidates.push_back(c.addr);
-            }
-        }
+        t.peers.gone(slot, c.addr, c.greeted, t.closing);
         if let Some(s) = c.session() {
             let had = s.peer_has().clone();
             t.picker.on_peer_gone(c.key, &had);

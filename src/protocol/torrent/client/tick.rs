@@ -2,9 +2,8 @@
 //! trackers' figures and the status messages.
 
 use super::component::TorrentClient;
-use super::messages::{ClientEvent, TorrentState};
-use std::time::Duration;
-
+use super::conn::Stage;
+use super::messages::{ClientEvent, StartError, TorrentState};
 use crate::axon::Cx;
 use crate::protocol::torrent::swarm::{ChokeChange, PeerView, Role};
 use crate::protocol::torrent::tracker::AnnounceEvent;
@@ -34,9 +33,39 @@ impl TorrentClient {
             if matches!(t.state, TorrentState::Downloading | TorrentState::Seeding) {
                 let req = t.announce(peer_id, port, numwant, AnnounceEvent::None);
                 t.tell_tracker(req);
-                self.dial_more(cx, slot);
+                self.dial_more(cx, slot, false);
             }
             self.say_status(slot, now);
+        }
+        for slot in 0..self.pendings.len() {
+            let Some(p) = self.pendings[slot].as_ref() else {
+                continue;
+            };
+            if p.closing {
+                continue;
+            }
+            let id = p.id;
+            if now.duration_since(p.started) >= self.config.metadata_timeout {
+                self.say(ClientEvent::Error {
+                    id,
+                    reason: StartError::NoMetadata.to_string(),
+                });
+                self.close_torrent(cx, id);
+                continue;
+            }
+            let peers = p
+                .peers
+                .conns
+                .iter()
+                .filter(|&&c| {
+                    self.conns[c]
+                        .as_ref()
+                        .is_some_and(|c| matches!(c.stage, Stage::Meta(_)))
+                })
+                .count() as u32;
+            let status = p.status(peers);
+            self.say(ClientEvent::Status(status));
+            self.dial_more(cx, slot, true);
         }
     }
 
@@ -45,7 +74,7 @@ impl TorrentClient {
             return;
         };
         let (mut peers, mut seeds) = (0, 0);
-        for &c in &t.conns {
+        for &c in &t.peers.conns {
             if let Some(s) = self.conns[c].as_ref().and_then(|c| c.session_ref()) {
                 if s.peer_id().is_some() && !s.is_closed() {
                     peers += 1;
@@ -57,48 +86,46 @@ impl TorrentClient {
         self.say(ClientEvent::Status(status));
     }
 
-    /// Dials the torrent's candidates while it has room for peers. A
-    /// peer dialled lately waits its turn: 1 s after a first failure,
-    /// doubling to `redial_after`.
-    pub(super) fn dial_more(&mut self, cx: &mut Cx, slot: usize) {
+    /// Dials the torrent's candidates while it has room for peers (a
+    /// magnet link's waiting for metadata when `magnet`).
+    pub(super) fn dial_more(&mut self, cx: &mut Cx, slot: usize, magnet: bool) {
         let now = cx.now();
         let redial = self.config.redial_after;
-        let Some(t) = self.torrents[slot].as_ref() else {
-            return;
-        };
-        for _ in 0..t.candidates.len() {
+        loop {
             if self.open >= self.config.max_connections {
                 return;
             }
-            let Some(t) = self.torrents[slot].as_mut() else {
-                return;
+            let conns = &self.conns;
+            let book = if magnet {
+                self.pendings
+                    .get_mut(slot)
+                    .and_then(Option::as_mut)
+                    .map(|p| &mut p.peers)
+            } else {
+                self.torrents
+                    .get_mut(slot)
+                    .and_then(Option::as_mut)
+                    .map(|t| &mut t.peers)
             };
-            if t.conns.len() >= self.config.max_peers {
+            let Some(book) = book else { return };
+            if book.conns.len() >= self.config.max_peers {
                 return;
             }
-            let Some(addr) = t.candidates.pop_front() else {
-                return;
+            let mine = &book.conns;
+            let connected = |a| {
+                mine.iter()
+                    .any(|&c| conns[c].as_ref().is_some_and(|c| c.addr == a))
             };
-            let connected = t
-                .conns
+            let connected: Vec<std::net::SocketAddr> = book
+                .candidates
                 .iter()
-                .any(|&c| self.conns[c].as_ref().is_some_and(|c| c.addr == addr));
-            if connected {
-                continue;
-            }
-            let seen = t.seen.entry(addr).or_insert(super::torrent::Seen {
-                at: None,
-                failures: 0,
-            });
-            if let Some(at) = seen.at {
-                let wait = Duration::from_secs(1 << seen.failures.min(16)).min(redial);
-                if now.duration_since(at) < wait {
-                    t.candidates.push_back(addr);
-                    continue;
-                }
-            }
-            seen.at = Some(now);
-            self.dial(cx, slot, addr);
+                .copied()
+                .filter(|&a| connected(a))
+                .collect();
+            let Some(addr) = book.next_due(now, redial, |a| connected.contains(&a)) else {
+                return;
+            };
+            self.dial(cx, slot, magnet, addr);
         }
     }
 
@@ -116,7 +143,7 @@ impl TorrentClient {
             }
             t.rechoke_soon = false;
             views.clear();
-            for &c in &t.conns {
+            for &c in &t.peers.conns {
                 let Some(c) = self.conns[c].as_ref() else {
                     continue;
                 };

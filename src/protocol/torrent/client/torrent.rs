@@ -70,6 +70,89 @@ pub(super) struct Seen {
     pub failures: u32,
 }
 
+/// A torrent's connections and the peers it may dial.
+#[derive(Default)]
+pub(super) struct PeerBook {
+    /// Slots of its connections (from dialling on; accepted ones once
+    /// their greeting named it).
+    pub conns: Vec<usize>,
+    /// Peers to dial, oldest first.
+    pub candidates: VecDeque<SocketAddr>,
+    /// The peers dialled: when, and how often in a row it failed.
+    pub seen: HashMap<SocketAddr, Seen>,
+}
+
+impl PeerBook {
+    /// Adds peers to dial, skipping those known and ourselves.
+    pub fn add(&mut self, addrs: impl IntoIterator<Item = SocketAddr>, own: Option<SocketAddr>) {
+        for a in addrs {
+            if is_own(a, own) || self.candidates.contains(&a) {
+                continue;
+            }
+            self.candidates.push_back(a);
+        }
+    }
+
+    /// The next peer to dial now, if one is due: one dialled lately waits
+    /// 1 s after a failure before its handshake, doubling up to `redial`.
+    /// `connected` tells a peer already connected (it is dropped).
+    pub fn next_due(
+        &mut self,
+        now: Instant,
+        redial: std::time::Duration,
+        connected: impl Fn(SocketAddr) -> bool,
+    ) -> Option<SocketAddr> {
+        for _ in 0..self.candidates.len() {
+            let addr = self.candidates.pop_front()?;
+            if connected(addr) {
+                continue;
+            }
+            let seen = self.seen.entry(addr).or_insert(Seen {
+                at: None,
+                failures: 0,
+            });
+            if let Some(at) = seen.at {
+                let doubling = seen.failures.saturating_sub(1).min(16);
+                let wait = std::time::Duration::from_secs(1 << doubling).min(redial);
+                if now.duration_since(at) < wait {
+                    self.candidates.push_back(addr);
+                    continue;
+                }
+            }
+            seen.at = Some(now);
+            return Some(addr);
+        }
+        None
+    }
+
+    /// A connection ended: a peer we dialled goes back on the list (its
+    /// failures counted if it never said its handshake).
+    pub fn gone(&mut self, slot: usize, addr: SocketAddr, greeted: bool, closing: bool) {
+        self.conns.retain(|&s| s != slot);
+        if let Some(seen) = self.seen.get_mut(&addr) {
+            if !greeted {
+                seen.failures += 1;
+            }
+            if !closing && !self.candidates.contains(&addr) {
+                self.candidates.push_back(addr);
+            }
+        }
+    }
+
+    /// Its handshake came: its failures are forgotten.
+    pub fn greeted(&mut self, addr: SocketAddr) {
+        if let Some(seen) = self.seen.get_mut(&addr) {
+            seen.failures = 0;
+        }
+    }
+}
+
+/// Whether `a` is our own listening address (a tracker lists us too).
+fn is_own(a: SocketAddr, own: Option<SocketAddr>) -> bool {
+    let Some(own) = own else { return false };
+    a == own || (a.port() == own.port() && own.ip().is_unspecified() && a.ip().is_loopback())
+}
+
 /// One torrent.
 pub(super) struct Torrent {
     pub id: TorrentId,
@@ -84,13 +167,8 @@ pub(super) struct Torrent {
     pub state: TorrentState,
     pub disk: DiskLink,
     pub tracker: Option<TrackerLink>,
-    /// Slots of its connections (from dialling on; accepted ones once
-    /// their greeting named it).
-    pub conns: Vec<usize>,
-    /// Peers to dial, oldest first.
-    pub candidates: VecDeque<SocketAddr>,
-    /// The peers dialled: when, and how often in a row it failed.
-    pub seen: HashMap<SocketAddr, Seen>,
+    /// Its connections and the peers it may dial.
+    pub peers: PeerBook,
     pub down: RateMeter,
     pub up: RateMeter,
     /// Reads asked of the disk for uploads, in order: the connection's
@@ -173,20 +251,6 @@ impl Torrent {
     pub fn tell_tracker(&mut self, req: AnnounceRequest) {
         if let Some(t) = &self.tracker {
             let _ = t.to.send(req);
-        }
-    }
-
-    /// Adds peers to dial, skipping those known.
-    pub fn add_candidates(
-        &mut self,
-        addrs: impl IntoIterator<Item = SocketAddr>,
-        own: Option<SocketAddr>,
-    ) {
-        for a in addrs {
-            if Some(a) == own || self.candidates.contains(&a) {
-                continue;
-            }
-            self.candidates.push_back(a);
         }
     }
 
