@@ -13,7 +13,7 @@ use super::messages::TorrentState;
 use super::metafetch::{MetaFetch, MetaOutcome};
 use crate::axon::Cx;
 use crate::internet::Transport;
-use crate::protocol::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
+use crate::protocol::torrent::peer::{DisconnectReason, PeerConfig, PeerEvent, PeerSession};
 use crate::protocol::torrent::pieces::BlockRef;
 use crate::protocol::torrent::storage::{Added, DiskRequest};
 use crate::protocol::torrent::swarm::PeerKey;
@@ -405,7 +405,7 @@ impl TorrentClient {
                             o.greeted && o.session_ref().and_then(|s| s.peer_id()) == Some(peer_id)
                         })
                     });
-                    if dup {
+                    if dup || t.peers.is_banned_id(&peer_id) {
                         s.close_session();
                     }
                 }
@@ -446,6 +446,9 @@ impl TorrentClient {
                 }
                 PeerEvent::Disconnect(reason) => {
                     log::debug!("torrent {}: peer {} gone: {reason}", t.id, c.addr);
+                    if reason == DisconnectReason::BadData {
+                        t.peers.ban(c.addr, s.peer_id());
+                    }
                 }
                 PeerEvent::Unchoked
                 | PeerEvent::ExtHandshake

@@ -15,7 +15,7 @@ use crate::protocol::torrent::pieces::Layout;
 use crate::protocol::torrent::storage::{DiskEvent, DiskRequest, PieceBuffers};
 use crate::protocol::torrent::swarm::{Choker, PeerKey, Picker, RateMeter};
 use crate::protocol::torrent::tracker::tiers::AnnounceOutcome;
-use crate::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, InfoHash};
+use crate::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, InfoHash, PeerId};
 
 /// The client's boxes to a torrent's disk worker.
 pub(super) struct DiskLink {
@@ -80,13 +80,28 @@ pub(super) struct PeerBook {
     pub candidates: VecDeque<SocketAddr>,
     /// The peers dialled: when, and how often in a row it failed.
     pub seen: HashMap<SocketAddr, Seen>,
+    /// Peers that sent data failing its hash: never dialled again, and
+    /// dropped if they connect (by their peer id).
+    pub banned: Vec<(SocketAddr, PeerId)>,
 }
 
 impl PeerBook {
+    /// Bans a peer that sent bad data.
+    pub fn ban(&mut self, addr: SocketAddr, id: Option<PeerId>) {
+        self.candidates.retain(|&a| a != addr);
+        self.banned.push((addr, id.unwrap_or([0; 20])));
+    }
+
+    /// Whether this peer id was banned.
+    pub fn is_banned_id(&self, id: &PeerId) -> bool {
+        self.banned.iter().any(|(_, b)| b == id)
+    }
+
     /// Adds peers to dial, skipping those known and ourselves.
     pub fn add(&mut self, addrs: impl IntoIterator<Item = SocketAddr>, own: Option<SocketAddr>) {
         for a in addrs {
-            if is_own(a, own) || self.candidates.contains(&a) {
+            let banned = self.banned.iter().any(|(b, _)| *b == a);
+            if banned || is_own(a, own) || self.candidates.contains(&a) {
                 continue;
             }
             self.candidates.push_back(a);
@@ -133,7 +148,8 @@ impl PeerBook {
             if !greeted {
                 seen.failures += 1;
             }
-            if !closing && !self.candidates.contains(&addr) {
+            let banned = self.banned.iter().any(|(b, _)| *b == addr);
+            if !closing && !banned && !self.candidates.contains(&addr) {
                 self.candidates.push_back(addr);
             }
         }
