@@ -333,3 +333,73 @@ fn a_magnet_link_gets_its_metadata_from_the_seed_then_the_data() {
     assert_eq!(ours[2], &ClientEvent::Complete(1));
     shut(&mut s, &[&seed, &get]);
 }
+
+/// A download under a limit of `rate` bytes a second takes at least the
+/// time the limit allows (after its burst of 64 KiB). Only the lower
+/// bound is checked: a slow machine may take longer, never less.
+fn limited_download(seed_limit: Option<u64>, per_torrent_limit: Option<u64>) -> Duration {
+    let dir = TempDir::new("client-limit");
+    let seed_dir = dir.path().join("seed");
+    let get_dir = dir.path().join("get");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::create_dir_all(&get_dir).unwrap();
+    let file = dir.file("seed/l.bin", 512 * 1024, 4);
+    let torrent = torrent_of(&file, 32 * 1024);
+    let mut s = Scheduler::new();
+    let config = ClientConfig {
+        peer_id: peer_id_from(1),
+        upload_limit: seed_limit,
+        ..ClientConfig::default()
+    };
+    let acceptor = TcpAcceptor::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    let client = TorrentClient::new(
+        config,
+        Some(Box::new(acceptor) as Box<dyn kamaelia::internet::Acceptor>),
+    );
+    let seed_addr = client.listen_addr().unwrap();
+    let (events, signal) = (Inbox::new("events", ""), Inbox::new("sig", ""));
+    link(&client.outbox, &events).unwrap();
+    link(&client.signal, &signal).unwrap();
+    let seed = Node {
+        requests: client.inbox.address(),
+        control: client.control.address(),
+        events,
+        signal,
+        addr: Some(seed_addr),
+    };
+    s.spawn(client);
+    let get = node(&mut s, 2, &get_dir, false);
+    create(&seed, 1, &torrent, &seed_dir, vec![]);
+    let mut seen = Vec::new();
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| completed(&ev[0]));
+    let start = Instant::now();
+    create(&get, 1, &torrent, &get_dir, vec![seed_addr]);
+    // Taken in order with the create: the torrent exists by then.
+    if let Some(rate) = per_torrent_limit {
+        get.requests
+            .deliver(ClientRequest::SetLimits {
+                id: Some(1),
+                upload: 0,
+                download: rate,
+            })
+            .unwrap();
+    }
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| completed(&ev[1]));
+    let took = start.elapsed();
+    same_file(&file, &get_dir.join("l.bin"));
+    shut(&mut s, &[&seed, &get]);
+    took
+}
+
+#[test]
+fn a_global_upload_limit_holds_the_seed_to_its_rate() {
+    // 512 KiB at 256 KiB/s after a 64 KiB burst: at least 1.75 s.
+    let took = limited_download(Some(256 * 1024), None);
+    assert!(took >= Duration::from_millis(1700), "took {took:?}");
+}
+
+#[test]
+fn a_per_torrent_download_limit_holds_the_downloader_to_its_rate() {
+    let took = limited_download(None, Some(256 * 1024));
+    assert!(took >= Duration::from_millis(1700), "took {took:?}");
+}

@@ -30,6 +30,12 @@ pub struct Args {
     /// Connect to this peer as well as the trackers' (may be repeated).
     #[arg(long, value_name = "ADDR")]
     pub peer: Vec<SocketAddr>,
+    /// Send at most this many KiB a second (0: no limit).
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    pub upload_limit: u64,
+    /// Receive at most this many KiB a second (0: no limit).
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    pub download_limit: u64,
     /// Stop after this many seconds, complete or not.
     #[arg(long = "for", value_name = "SECS")]
     pub for_secs: Option<u64>,
@@ -45,5 +51,7 @@ pub fn run(args: Args) -> Result<(), String> {
         keep_seeding: args.seed_after,
         stop_after: args.for_secs.map(Duration::from_secs),
         verb: "get",
+        upload_limit: args.upload_limit * 1024,
+        download_limit: args.download_limit * 1024,
     })
 }

@@ -59,6 +59,9 @@ pub struct Job {
     pub stop_after: Option<Duration>,
     /// How `get` or `seed` names itself in messages.
     pub verb: &'static str,
+    /// Bytes a second at most, sent and received (0: no limit).
+    pub upload_limit: u64,
+    pub download_limit: u64,
 }
 
 enum Phase {
@@ -303,6 +306,8 @@ pub fn run(job: Job) -> Result<(), String> {
         peer_id: peer_id_from(nanos ^ u64::from(std::process::id())),
         download_dir: job.save_dir.clone(),
         seed_rng: nanos,
+        upload_limit: (job.upload_limit > 0).then_some(job.upload_limit),
+        download_limit: (job.download_limit > 0).then_some(job.download_limit),
         ..ClientConfig::default()
     };
     let client = TorrentClient::new(config, Some(Box::new(acceptor) as Box<dyn Acceptor>));

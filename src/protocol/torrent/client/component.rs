@@ -65,8 +65,11 @@ pub struct TorrentClient {
     pub(super) next_tick: Option<Instant>,
     pub(super) picked: Vec<BlockRef>,
     pub(super) cancels: Vec<PeerKey>,
-    pub(super) up_limit: Option<RateLimit>,
-    pub(super) down_limit: Option<RateLimit>,
+    /// The global limits (rate 0: none).
+    pub(super) up_limit: RateLimit,
+    pub(super) down_limit: RateLimit,
+    /// The earliest time a rate limit lets a held connection go on.
+    pub(super) limit_wake: Option<Instant>,
     /// The signal that ends it, once one came.
     pub(super) ending: Option<Signal>,
 }
@@ -97,8 +100,9 @@ impl TorrentClient {
             next_tick: None,
             picked: Vec::with_capacity(256),
             cancels: Vec::new(),
-            up_limit: None,
-            down_limit: None,
+            up_limit: RateLimit::unlimited(Instant::now()),
+            down_limit: RateLimit::unlimited(Instant::now()),
+            limit_wake: None,
             ending: None,
         }
     }
@@ -177,6 +181,22 @@ impl TorrentClient {
                 }
             }
             ClientRequest::AddPeer(id, addr) => self.add_peer(cx, id, addr),
+            ClientRequest::SetLimits {
+                id,
+                upload,
+                download,
+            } => {
+                let now = cx.now();
+                let (up, down) = (limit(upload, now), limit(download, now));
+                match id {
+                    None => (self.up_limit, self.down_limit) = (up, down),
+                    Some(id) => {
+                        if let Some(t) = self.slot_of(id).and_then(|i| self.torrents[i].as_mut()) {
+                            (t.up_limit, t.down_limit) = (up, down);
+                        }
+                    }
+                }
+            }
             ClientRequest::Close(id) => self.close_torrent(cx, id),
         }
     }
@@ -397,6 +417,8 @@ impl TorrentClient {
             up: RateMeter::new(std::time::Duration::from_secs(4), 20, now),
             reads: Default::default(),
             backlog: 0,
+            up_limit: RateLimit::unlimited(now),
+            down_limit: RateLimit::unlimited(now),
             complete_said: false,
             closing: false,
             rechoke_soon: false,
@@ -607,6 +629,12 @@ impl TorrentClient {
     }
 }
 
+/// A rate limit of `rate` bytes a second (0: none), with a burst of a
+/// quarter second's worth, at least 64 KiB (four blocks).
+fn limit(rate: u64, now: Instant) -> RateLimit {
+    RateLimit::new(rate, (rate / 4).max(64 * 1024), now)
+}
+
 impl Component for TorrentClient {
     fn step(&mut self, cx: &mut Cx) -> Step {
         if self.ending.is_none() {
@@ -635,12 +663,9 @@ impl Component for TorrentClient {
                     self.acceptor = None;
                 }
             }
-            if let Some(l) = self.config.upload_limit {
-                self.up_limit = Some(RateLimit::new(l, l.max(64 * 1024), cx.now()));
-            }
-            if let Some(l) = self.config.download_limit {
-                self.down_limit = Some(RateLimit::new(l, l.max(64 * 1024), cx.now()));
-            }
+            let now = cx.now();
+            self.up_limit = limit(self.config.upload_limit.unwrap_or(0), now);
+            self.down_limit = limit(self.config.download_limit.unwrap_or(0), now);
         }
         while let Some(req) = self.inbox.recv() {
             self.request(cx, req);
@@ -656,6 +681,9 @@ impl Component for TorrentClient {
         self.rechoke_waiting(cx);
         self.reap_torrents(cx);
         while cx.next_exit().is_some() {}
+        if let Some(at) = self.limit_wake.take() {
+            cx.wake_at(at);
+        }
         if busy {
             Step::Yield
         } else {

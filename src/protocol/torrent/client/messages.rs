@@ -45,6 +45,17 @@ pub enum ClientRequest {
     },
     /// Connect to this peer for a running torrent.
     AddPeer(TorrentId, SocketAddr),
+    /// Limits the rates, in bytes a second (0: no limit), of one torrent
+    /// (on top of the client's limits) or, with `id` `None`, of the
+    /// whole client. No answer.
+    SetLimits {
+        /// The torrent, or `None` for the client.
+        id: Option<TorrentId>,
+        /// Bytes a second sent.
+        upload: u64,
+        /// Bytes a second received.
+        download: u64,
+    },
     /// Stop a torrent: its connections close, it leaves its trackers, its
     /// files stay. Answered with [`ClientEvent::Closed`].
     Close(TorrentId),

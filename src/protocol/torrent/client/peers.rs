@@ -14,9 +14,9 @@ use super::metafetch::{MetaFetch, MetaOutcome};
 use crate::axon::Cx;
 use crate::internet::Transport;
 use crate::protocol::torrent::peer::{DisconnectReason, PeerConfig, PeerEvent, PeerSession};
-use crate::protocol::torrent::pieces::BlockRef;
+use crate::protocol::torrent::pieces::{BlockRef, BLOCK_SIZE};
 use crate::protocol::torrent::storage::{Added, DiskRequest};
-use crate::protocol::torrent::swarm::PeerKey;
+use crate::protocol::torrent::swarm::{PeerKey, RateLimit};
 use crate::protocol::torrent::wire::{serve_metadata, MetadataMsg};
 
 /// Accepts taken in one step.
@@ -278,17 +278,24 @@ impl TorrentClient {
                 served = Served::Busy;
                 break;
             }
-            let mut max = READ_SIZE;
-            if let Some(l) = self.down_limit.as_mut() {
-                let now = cx.now();
-                max = max.min(l.available(now) as usize);
-                if max == 0 {
-                    let at = l.ready_at(now, READ_SIZE as u64);
-                    cx.wake_at(at);
-                    break;
-                }
-            }
             let now = cx.now();
+            let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) else {
+                return Served::Close;
+            };
+            let limits = &mut [&mut self.down_limit, &mut t.down_limit];
+            let max = READ_SIZE.min(
+                limits
+                    .iter_mut()
+                    .map(|l| l.available(now))
+                    .min()
+                    .unwrap_or(0) as usize,
+            );
+            if max == 0 {
+                // Past the rate: read again when the buckets allow a block.
+                let at = RateLimit::ready_at_all(limits, now, u64::from(BLOCK_SIZE));
+                self.limit_wake = Some(self.limit_wake.map_or(at, |w| w.min(at)));
+                break;
+            }
             let mut r = TransportReader {
                 t: c.t.as_mut(),
                 cx: &mut *cx,
@@ -296,8 +303,12 @@ impl TorrentClient {
             match s.read_from(&mut r, max, now) {
                 Ok(0) => s.on_eof(),
                 Ok(n) => {
-                    if let Some(l) = self.down_limit.as_mut() {
-                        l.take(now, n as u64);
+                    if let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) {
+                        RateLimit::take_all(
+                            &mut [&mut self.down_limit, &mut t.down_limit],
+                            now,
+                            n as u64,
+                        );
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -564,20 +575,20 @@ impl TorrentClient {
             return;
         };
         let Stage::Open(s) = &mut c.stage else { return };
+        let now = cx.now();
         while c.reading < READS_PER_PEER {
-            if let Some(l) = self.up_limit.as_mut() {
-                let now = cx.now();
-                if l.available(now) < u64::from(crate::protocol::torrent::pieces::BLOCK_SIZE) {
-                    cx.wake_at(
-                        l.ready_at(now, u64::from(crate::protocol::torrent::pieces::BLOCK_SIZE)),
-                    );
-                    return;
-                }
+            let limits = &mut [&mut self.up_limit, &mut t.up_limit];
+            if limits
+                .iter_mut()
+                .any(|l| l.available(now) < u64::from(BLOCK_SIZE))
+            {
+                // Past the rate: serve again when the buckets allow a block.
+                let at = RateLimit::ready_at_all(limits, now, u64::from(BLOCK_SIZE));
+                self.limit_wake = Some(self.limit_wake.map_or(at, |w| w.min(at)));
+                return;
             }
             let Some(r) = s.pop_upload() else { return };
-            if let Some(l) = self.up_limit.as_mut() {
-                l.take(cx.now(), u64::from(r.len));
-            }
+            RateLimit::take_all(limits, now, u64::from(r.len));
             t.disk.send(DiskRequest::Read(r));
             t.reads.push_back((slot, c.key));
             c.reading += 1;

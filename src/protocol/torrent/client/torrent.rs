@@ -13,7 +13,7 @@ use crate::axon::{Full, Id, Inbox, Outbox, Signal};
 use crate::protocol::torrent::metainfo::Metainfo;
 use crate::protocol::torrent::pieces::Layout;
 use crate::protocol::torrent::storage::{DiskEvent, DiskRequest, PieceBuffers};
-use crate::protocol::torrent::swarm::{Choker, PeerKey, Picker, RateMeter};
+use crate::protocol::torrent::swarm::{Choker, PeerKey, Picker, RateLimit, RateMeter};
 use crate::protocol::torrent::tracker::tiers::AnnounceOutcome;
 use crate::protocol::torrent::tracker::{AnnounceEvent, AnnounceRequest, InfoHash, PeerId};
 
@@ -192,6 +192,9 @@ pub(super) struct Torrent {
     pub reads: VecDeque<(usize, PeerKey)>,
     /// Pieces given to the disk, not yet answered.
     pub backlog: usize,
+    /// This torrent's limits (rate 0: none), on top of the client's.
+    pub up_limit: RateLimit,
+    pub down_limit: RateLimit,
     /// `Complete` was said.
     pub complete_said: bool,
     /// Closing: waiting for its children to end.
