@@ -36,6 +36,11 @@ pub struct Args {
     /// Receive at most this many KiB a second (0: no limit).
     #[arg(long, value_name = "KIB", default_value_t = 0)]
     pub download_limit: u64,
+    /// Announce to the trackers at most this often (they may ask for
+    /// longer): short for a seeder whose downloaders only take incoming
+    /// connections, so it meets them at its next announce.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub min_reannounce: u64,
     /// Stop after this many seconds, complete or not.
     #[arg(long = "for", value_name = "SECS")]
     pub for_secs: Option<u64>,
@@ -53,5 +58,6 @@ pub fn run(args: Args) -> Result<(), String> {
         verb: "get",
         upload_limit: args.upload_limit * 1024,
         download_limit: args.download_limit * 1024,
+        min_reannounce: Duration::from_secs(args.min_reannounce.max(1)),
     })
 }

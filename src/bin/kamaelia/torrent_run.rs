@@ -62,6 +62,8 @@ pub struct Job {
     /// Bytes a second at most, sent and received (0: no limit).
     pub upload_limit: u64,
     pub download_limit: u64,
+    /// The shortest wait between two announces.
+    pub min_reannounce: Duration,
 }
 
 enum Phase {
@@ -302,7 +304,7 @@ pub fn run(job: Job) -> Result<(), String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let config = ClientConfig {
+    let mut config = ClientConfig {
         peer_id: peer_id_from(nanos ^ u64::from(std::process::id())),
         download_dir: job.save_dir.clone(),
         seed_rng: nanos,
@@ -310,6 +312,7 @@ pub fn run(job: Job) -> Result<(), String> {
         download_limit: (job.download_limit > 0).then_some(job.download_limit),
         ..ClientConfig::default()
     };
+    config.tiers.min_reannounce = job.min_reannounce;
     let client = TorrentClient::new(config, Some(Box::new(acceptor) as Box<dyn Acceptor>));
     let result = Rc::new(RefCell::new(None));
     let verb = job.verb;
