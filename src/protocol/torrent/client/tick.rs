@@ -111,18 +111,11 @@ impl TorrentClient {
             if book.conns.len() >= self.config.max_peers {
                 return;
             }
-            let mine = &book.conns;
-            let connected = |a| {
+            let connected = |mine: &[usize], a| {
                 mine.iter()
                     .any(|&c| conns[c].as_ref().is_some_and(|c| c.addr == a))
             };
-            let connected: Vec<std::net::SocketAddr> = book
-                .candidates
-                .iter()
-                .copied()
-                .filter(|&a| connected(a))
-                .collect();
-            let Some(addr) = book.next_due(now, redial, |a| connected.contains(&a)) else {
+            let Some(addr) = book.next_due(now, redial, connected) else {
                 return;
             };
             self.dial(cx, slot, magnet, addr);

@@ -110,16 +110,17 @@ impl PeerBook {
 
     /// The next peer to dial now, if one is due: one dialled lately waits
     /// 1 s after a failure before its handshake, doubling up to `redial`.
-    /// `connected` tells a peer already connected (it is dropped).
+    /// `connected(conns, addr)` tells a peer already connected among our
+    /// connections' slots (it is dropped from the list).
     pub fn next_due(
         &mut self,
         now: Instant,
         redial: std::time::Duration,
-        connected: impl Fn(SocketAddr) -> bool,
+        connected: impl Fn(&[usize], SocketAddr) -> bool,
     ) -> Option<SocketAddr> {
         for _ in 0..self.candidates.len() {
             let addr = self.candidates.pop_front()?;
-            if connected(addr) {
+            if connected(&self.conns, addr) {
                 continue;
             }
             let seen = self.seen.entry(addr).or_insert(Seen {
