@@ -103,11 +103,11 @@ impl TorrentClient {
                 }
             }
             DiskEvent::Verified(piece) => {
-                t.backlog = t.backlog.saturating_sub(1);
+                t.written(piece);
                 self.on_verified(cx, slot, piece);
             }
             DiskEvent::Failed(piece) => {
-                t.backlog = t.backlog.saturating_sub(1);
+                t.written(piece);
                 let senders = t.picker.on_piece_failed(piece).unwrap_or_default();
                 log::warn!("torrent {}: piece {piece} failed its hash", t.id);
                 for k in senders {
@@ -154,8 +154,8 @@ impl TorrentClient {
                         log::warn!("torrent {id}: piece {piece} unreadable in the check: {error}");
                         return;
                     }
-                    DiskOp::WritePiece(_) => {
-                        t.backlog = t.backlog.saturating_sub(1);
+                    DiskOp::WritePiece(piece) => {
+                        t.written(piece);
                         t.state = TorrentState::Failed;
                     }
                 }

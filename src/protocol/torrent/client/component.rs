@@ -678,7 +678,10 @@ impl Component for TorrentClient {
         }
         busy |= self.serve_all(cx);
         self.take_fetched(cx);
-        self.rechoke_waiting(cx);
+        if self.rechoke_waiting(cx) {
+            // Unchokes (and chokes) go now, not at the next wake.
+            self.flush_all(cx);
+        }
         self.reap_torrents(cx);
         while cx.next_exit().is_some() {}
         if let Some(at) = self.limit_wake.take() {

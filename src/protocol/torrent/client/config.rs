@@ -41,10 +41,12 @@ pub struct ClientConfig {
     pub storage: StorageOptions,
     /// Tracker back-off and the shortest re-announce.
     pub tiers: TierConfig,
-    /// Pieces handed to the disk and not yet answered, per torrent, past
-    /// which no new blocks are requested (the network may not outrun the
-    /// disk by more than this).
-    pub max_disk_backlog: usize,
+    /// Bytes of blocks held per torrent (pieces being collected and pieces
+    /// handed to the disk, not yet written) past which no new blocks are
+    /// requested: the network never outruns the disk by more, whatever
+    /// the piece size (the blocks already requested still come, at most
+    /// `max_requests` blocks a peer).
+    pub max_buffered: u64,
     /// Pieces being collected at once per torrent.
     pub max_pieces_in_flight: usize,
     /// Bytes a second sent, over all torrents (`None`: unlimited).
@@ -87,7 +89,7 @@ impl Default for ClientConfig {
             choker: ChokerConfig::default(),
             storage: StorageOptions::default(),
             tiers: TierConfig::default(),
-            max_disk_backlog: 32,
+            max_buffered: 16 * 1024 * 1024,
             max_pieces_in_flight: 512,
             upload_limit: None,
             download_limit: None,

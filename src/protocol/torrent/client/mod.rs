@@ -40,9 +40,9 @@
 //! Bounded: `max_connections` in all and `max_peers` per torrent; per peer,
 //! what [`PeerSession`](crate::protocol::torrent::peer) bounds, plus at
 //! most 64 blocks being read for it; per torrent, `max_pieces_in_flight`
-//! pieces collected and `max_disk_backlog` pieces waiting for the disk
-//! (past which no new blocks are requested: the network never outruns
-//! the disk by more). Idle, it wakes once per `status_every` (1 s) for
+//! pieces collected, and `max_buffered` bytes of blocks held (collected,
+//! or waiting for the disk) past which no new blocks are requested: the
+//! network never outruns the disk by more, whatever the piece size. Idle, it wakes once per `status_every` (1 s) for
 //! its timers and status.
 //!
 //! ```no_run

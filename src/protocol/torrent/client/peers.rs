@@ -379,6 +379,22 @@ impl TorrentClient {
         }
     }
 
+    /// Writes every connection's pending output (after work done outside
+    /// `serve_all`, such as a rechoke); a socket that fails is closed.
+    pub(super) fn flush_all(&mut self, cx: &mut Cx) {
+        for slot in 0..self.conns.len() {
+            let Some(mut c) = self.conns[slot].take() else {
+                continue;
+            };
+            let pending = c.session_ref().is_some_and(|s| !s.output().is_empty());
+            let ok = !pending || self.write_out(cx, &mut c);
+            self.conns[slot] = Some(c);
+            if !ok {
+                self.close_conn(cx, slot);
+            }
+        }
+    }
+
     /// Writes what the session has to send; false if the socket failed.
     pub(super) fn write_out(&mut self, cx: &mut Cx, c: &mut Conn) -> bool {
         let Stage::Open(s) = &mut c.stage else {
@@ -512,7 +528,7 @@ impl TorrentClient {
             .and_then(|_| t.buffers.add(block.piece, block.offset, data));
         match added {
             Ok(Added::Complete(blocks)) => {
-                t.backlog += 1;
+                t.backlog += u64::from(t.layout.piece_len(block.piece));
                 t.disk.send(DiskRequest::Piece {
                     piece: block.piece,
                     blocks,
@@ -539,13 +555,13 @@ impl TorrentClient {
 
     /// Requests blocks while the peer's pipeline and the disk have room.
     fn ask(&mut self, c: &mut Conn) {
-        let max_backlog = self.config.max_disk_backlog;
+        let budget = self.config.max_buffered;
         let room_for = self.config.max_pieces_in_flight;
         let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) else {
             return;
         };
         let Stage::Open(s) = &mut c.stage else { return };
-        if !t.wants_blocks(max_backlog) {
+        if !t.wants_blocks(budget) {
             return;
         }
         // Never more new pieces than the buffers can start.

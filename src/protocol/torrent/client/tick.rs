@@ -123,8 +123,9 @@ impl TorrentClient {
     }
 
     /// Rechokes the torrents that asked for it (a period passed, a peer
-    /// became interested or left).
-    pub(super) fn rechoke_waiting(&mut self, cx: &mut Cx) {
+    /// became interested or left); true if a peer was choked or unchoked.
+    pub(super) fn rechoke_waiting(&mut self, cx: &mut Cx) -> bool {
+        let mut changed = false;
         let now = cx.now();
         let mut views = Vec::new();
         for slot in 0..self.torrents.len() {
@@ -161,6 +162,7 @@ impl TorrentClient {
                 Role::Leeching
             };
             let decision = t.choker.rechoke(now, &views, role);
+            changed |= !decision.changes.is_empty();
             for change in decision.changes {
                 match change {
                     ChokeChange::Choke(k) => {
@@ -176,5 +178,6 @@ impl TorrentClient {
                 }
             }
         }
+        changed
     }
 }

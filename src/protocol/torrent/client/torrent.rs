@@ -191,8 +191,8 @@ pub(super) struct Torrent {
     /// Reads asked of the disk for uploads, in order: the connection's
     /// slot and key (the answers come in the same order).
     pub reads: VecDeque<(usize, PeerKey)>,
-    /// Pieces given to the disk, not yet answered.
-    pub backlog: usize,
+    /// Bytes of the pieces given to the disk, not yet answered.
+    pub backlog: u64,
     /// This torrent's limits (rate 0: none), on top of the client's.
     pub up_limit: RateLimit,
     pub down_limit: RateLimit,
@@ -279,11 +279,18 @@ impl Torrent {
         self.buffers.in_flight() < self.buffers.max_pieces()
     }
 
-    /// Whether new blocks may be requested now: not past the disk
-    /// backlog, and downloading.
-    pub fn wants_blocks(&self, max_backlog: usize) -> bool {
+    /// Whether new blocks may be requested now: downloading, and the
+    /// blocks held (pieces being collected, pieces waiting for the disk)
+    /// under `budget` bytes.
+    pub fn wants_blocks(&self, budget: u64) -> bool {
         self.state == TorrentState::Downloading
-            && self.backlog + self.disk.pending.len() < max_backlog
+            && self.backlog + self.buffers.bytes_held() < budget
             && self.may_start_pieces()
+    }
+
+    /// The disk answered for `piece`: its bytes leave the backlog.
+    pub fn written(&mut self, piece: u32) {
+        let len = u64::from(self.layout.piece_len(piece));
+        self.backlog = self.backlog.saturating_sub(len);
     }
 }
