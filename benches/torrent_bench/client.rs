@@ -16,7 +16,11 @@
 //! its exit (`kamaelia get` exits 0 only once every piece is verified), and
 //! the file is then compared with the original byte for byte. CPU time is
 //! user + system of all threads: the downloader's from `wait4`, the
-//! seeder's over the timed window from `/proc/PID/stat`. MB is 10^6 bytes.
+//! seeder's over the timed window from `/proc/PID/stat`. `*_runqueue_wait_s`
+//! is the time their threads were runnable but had no CPU (summed over
+//! threads, `/proc/PID/task/*/schedstat`): large when other programs kept
+//! this 2-core machine busy, or when our own processes outnumber the
+//! cores. `loadavg_1m` is printed with every row. MB is 10^6 bytes.
 //!
 //! Rows (goals from the issue; printed with whether they were met):
 //! * `torrent_seed_one`: ours to ours, 1 GiB in one file (quick: 128 MiB),
@@ -238,6 +242,8 @@ struct GetRun {
     secs: f64,
     ended: Instant,
     cpu_s: f64,
+    /// Seconds its threads were runnable but waiting for a CPU.
+    runq_s: f64,
     peak_rss: u64,
     /// Seconds from the first status line with a peer connected (and the
     /// data not complete) to the exit, and the bytes still to come then.
@@ -254,7 +260,7 @@ fn await_get(get: &mut Proc, deadline: Instant) -> Result<(Exit, Vec<(Instant, S
 /// Checks a download that ended: exit 0, `complete` said, the file the
 /// same bytes as the original.
 fn judge_get(
-    get: &Proc,
+    get: &mut Proc,
     (exit, lines): (Exit, Vec<(Instant, String)>),
     p: &Payload,
     out: &Path,
@@ -287,6 +293,7 @@ fn judge_get(
         secs: exit.at.duration_since(get.started).as_secs_f64(),
         ended: exit.at,
         cpu_s: exit.cpu_ns as f64 / 1e9,
+        runq_s: get.runqueue_wait_ns() as f64 / 1e9,
         peak_rss: exit.max_rss,
         after_connected,
     })
@@ -296,6 +303,7 @@ fn judge_get(
 struct OneRun {
     get: GetRun,
     seed_cpu_s: f64,
+    seed_runq_s: f64,
     seed_peak_rss: u64,
 }
 
@@ -303,16 +311,17 @@ fn seed_one(ctx: &Ctx, p: &Payload) -> Result<OneRun, String> {
     let ports = free_ports(2)?;
     let mut seed = start_seed(ctx, p, ports[0], budget(p.bytes) * 2)?;
     let out = ctx.dir.join("one-get");
-    let cpu0 = seed.cpu_ns().unwrap_or(0);
+    let (cpu0, runq0) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     let mut get = spawn_get(ctx, p, &out, ports[1], &ports[..1], budget(p.bytes))?;
     let ended = await_get(&mut get, Instant::now() + budget(p.bytes))?;
-    let cpu1 = seed.cpu_ns().unwrap_or(0);
+    let (cpu1, runq1) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     let seed_exit = seed.stop();
-    let run = judge_get(&get, ended, p, &out);
+    let run = judge_get(&mut get, ended, p, &out);
     let _ = std::fs::remove_dir_all(&out);
     Ok(OneRun {
         get: run?,
         seed_cpu_s: cpu1.saturating_sub(cpu0) as f64 / 1e9,
+        seed_runq_s: runq1.saturating_sub(runq0) as f64 / 1e9,
         seed_peak_rss: seed_exit.map_or(0, |e| e.max_rss),
     })
 }
@@ -323,6 +332,7 @@ struct FourRun {
     secs: f64,
     gets: Vec<GetRun>,
     seed_cpu_s: f64,
+    seed_runq_s: f64,
     seed_peak_rss: u64,
 }
 
@@ -332,7 +342,7 @@ fn seed_four(ctx: &Ctx, p: &Payload) -> Result<FourRun, String> {
     let outs: Vec<PathBuf> = (0..4)
         .map(|i| ctx.dir.join(format!("four-get{i}")))
         .collect();
-    let cpu0 = seed.cpu_ns().unwrap_or(0);
+    let (cpu0, runq0) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     let t0 = Instant::now();
     let mut gets = Vec::new();
     for (i, out) in outs.iter().enumerate() {
@@ -345,10 +355,10 @@ fn seed_four(ctx: &Ctx, p: &Payload) -> Result<FourRun, String> {
         .iter_mut()
         .map(|g| await_get(g, deadline))
         .collect::<Result<Vec<_>, _>>()?;
-    let cpu1 = seed.cpu_ns().unwrap_or(0);
+    let (cpu1, runq1) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     let seed_exit = seed.stop();
     let runs = gets
-        .iter()
+        .iter_mut()
         .zip(ended)
         .zip(&outs)
         .map(|((g, e), out)| judge_get(g, e, p, out))
@@ -362,6 +372,7 @@ fn seed_four(ctx: &Ctx, p: &Payload) -> Result<FourRun, String> {
         secs: last.duration_since(t0).as_secs_f64(),
         gets: runs,
         seed_cpu_s: cpu1.saturating_sub(cpu0) as f64 / 1e9,
+        seed_runq_s: runq1.saturating_sub(runq0) as f64 / 1e9,
         seed_peak_rss: seed_exit.map_or(0, |e| e.max_rss),
     })
 }
@@ -398,6 +409,8 @@ fn print_one(ctx: &Ctx, p: &Payload, one: &OneRun) {
     };
     line.num("get_cpu_s", g.cpu_s)
         .num("seed_cpu_s", one.seed_cpu_s)
+        .num("get_runqueue_wait_s", g.runq_s)
+        .num("seed_runqueue_wait_s", one.seed_runq_s)
         .num("get_peak_rss_mib", mib(g.peak_rss))
         .num("seed_peak_rss_mib", mib(one.seed_peak_rss))
         .text("goal", "mb_per_s>=1000")
@@ -418,6 +431,8 @@ fn print_four(ctx: &Ctx, p: &Payload, four: &FourRun) {
     .text("get_secs", &list(four.gets.iter().map(|g| g.secs)))
     .text("get_cpu_s", &list(four.gets.iter().map(|g| g.cpu_s)))
     .num("seed_cpu_s", four.seed_cpu_s)
+    .text("get_runqueue_wait_s", &list(four.gets.iter().map(|g| g.runq_s)))
+    .num("seed_runqueue_wait_s", four.seed_runq_s)
     .num("seed_peak_rss_mib", mib(four.seed_peak_rss))
     .text("goal", "aggregate_mb_per_s>=1200")
     .flag("goal_met", rate >= 1200.0)

@@ -70,7 +70,7 @@ fn runs(ctx: &Ctx) -> Result<Vec<f64>, String> {
         let out = ctx.dir.join(format!("cold-get{i}"));
         let mut get = spawn_get(ctx, &p, &out, port, &[], Duration::from_secs(20))?;
         let ended = await_get(&mut get, Instant::now() + Duration::from_secs(30))?;
-        secs.push(judge_get(&get, ended, &p, &out)?.secs);
+        secs.push(judge_get(&mut get, ended, &p, &out)?.secs);
         let _ = std::fs::remove_dir_all(&out);
     }
     seed.stop();

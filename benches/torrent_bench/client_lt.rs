@@ -19,6 +19,8 @@ struct LtRun {
     process_secs: f64,
     get_cpu_s: f64,
     seed_cpu_s: f64,
+    get_runq_s: f64,
+    seed_runq_s: f64,
     peak_rss: u64,
 }
 
@@ -59,7 +61,7 @@ fn pair(ctx: &Ctx, p: &Payload) -> Result<LtRun, String> {
         return Err(format!("libtorrent seed: {said_seed}"));
     }
     let out = ctx.dir.join("lt-get");
-    let cpu0 = seed.cpu_ns().unwrap_or(0);
+    let (cpu0, runq0) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     let mut cmd = Command::new(PYTHON);
     cmd.arg(&script)
         .arg("get")
@@ -70,7 +72,7 @@ fn pair(ctx: &Ctx, p: &Payload) -> Result<LtRun, String> {
         .arg(budget(p.bytes).as_secs().to_string());
     let mut get = Proc::spawn("libtorrent get", &mut cmd)?;
     let exit = get.wait_exit(Instant::now() + budget(p.bytes) + budget(0))?;
-    let cpu1 = seed.cpu_ns().unwrap_or(0);
+    let (cpu1, runq1) = (seed.cpu_ns().unwrap_or(0), seed.runqueue_wait_ns());
     seed.stop();
     let lines = get.lines();
     let result = match (said(&lines, "done "), said(&lines, "first_peer ")) {
@@ -82,6 +84,8 @@ fn pair(ctx: &Ctx, p: &Payload) -> Result<LtRun, String> {
                     process_secs: exit.at.duration_since(get.started).as_secs_f64(),
                     get_cpu_s: exit.cpu_ns as f64 / 1e9,
                     seed_cpu_s: cpu1.saturating_sub(cpu0) as f64 / 1e9,
+                    get_runq_s: get.runqueue_wait_ns() as f64 / 1e9,
+                    seed_runq_s: runq1.saturating_sub(runq0) as f64 / 1e9,
                     peak_rss: exit.max_rss,
                 })
             } else {
@@ -124,6 +128,8 @@ pub(super) fn run(ctx: &Ctx, ours: Option<(&Payload, &OneRun)>) {
                 .num("libtorrent_process_secs", lt.process_secs)
                 .num("libtorrent_get_cpu_s", lt.get_cpu_s)
                 .num("libtorrent_seed_cpu_s", lt.seed_cpu_s)
+                .num("libtorrent_get_runqueue_wait_s", lt.get_runq_s)
+                .num("libtorrent_seed_runqueue_wait_s", lt.seed_runq_s)
                 .num("libtorrent_get_peak_rss_mib", mib(lt.peak_rss))
                 .num("ours_secs", one.get.secs)
                 .num("ours_mb_per_s", ours_rate)

@@ -9,11 +9,14 @@
 //! could reap it first and lose its figures), so the child is signalled
 //! with `kill` here rather than with `procs::terminate`.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::raw::{c_int, c_long};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -62,6 +65,34 @@ impl Exit {
     }
 }
 
+/// Each thread's latest (on-CPU ns, runqueue-wait ns), by thread id.
+type Sched = Arc<Mutex<HashMap<u32, (u64, u64)>>>;
+
+/// How often a child's threads' scheduler times are read.
+const SAMPLE_EVERY: Duration = Duration::from_millis(20);
+
+/// Reads `/proc/PID/task/*/schedstat` into `into` (a figure never goes
+/// down: a thread that ended keeps its last one).
+fn sample_sched(pid: u32, into: &Sched) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    let mut m = into.lock().expect("not poisoned");
+    for e in dir.flatten() {
+        let Ok(tid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(s) = std::fs::read_to_string(e.path().join("schedstat")) else {
+            continue;
+        };
+        let mut f = s.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+        if let (Some(run), Some(wait)) = (f.next(), f.next()) {
+            let old = m.entry(tid).or_insert((0, 0));
+            *old = (old.0.max(run), old.1.max(wait));
+        }
+    }
+}
+
 /// A running child; see the module documentation.
 pub struct Proc {
     name: String,
@@ -72,6 +103,7 @@ pub struct Proc {
     pub started: Instant,
     exit_rx: Receiver<Exit>,
     exit: Option<Exit>,
+    sched: Sched,
     lines: Receiver<(Instant, String)>,
     /// Lines read and not yet taken by [`Proc::lines`].
     got: Vec<(Instant, String)>,
@@ -106,6 +138,17 @@ impl Proc {
             read_lines(child.stderr.take().expect("piped"), line_tx),
         ];
         let (exit_tx, exit_rx) = mpsc::channel();
+        let sched: Sched = Arc::default();
+        let ended = Arc::new(AtomicBool::new(false));
+        threads.push({
+            let (sched, ended) = (sched.clone(), ended.clone());
+            thread::spawn(move || {
+                while !ended.load(Ordering::Acquire) {
+                    sample_sched(pid, &sched);
+                    thread::sleep(SAMPLE_EVERY);
+                }
+            })
+        });
         threads.push(thread::spawn(move || {
             let mut status: c_int = 0;
             let mut ru = Rusage {
@@ -129,6 +172,7 @@ impl Proc {
                 return; // ECHILD: cannot happen, nobody else waits.
             }
             let at = Instant::now();
+            ended.store(true, Ordering::Release);
             let ns = |t: &Timeval| t.sec as u64 * 1_000_000_000 + t.usec as u64 * 1000;
             let code = (status & 0x7f == 0).then_some((status >> 8) & 0xff);
             let _ = exit_tx.send(Exit {
@@ -145,6 +189,7 @@ impl Proc {
             started,
             exit_rx,
             exit: None,
+            sched,
             lines,
             got: Vec::new(),
             tail: Vec::new(),
@@ -271,6 +316,18 @@ impl Proc {
             self.exit = self.exit_rx.recv().ok();
         }
         self.exit
+    }
+
+    /// Time (ns) its threads spent runnable but waiting for a CPU (the
+    /// second figure of each `/proc/PID/task/TID/schedstat`), read now
+    /// while it runs, else as last sampled (every 20 ms: the last moments
+    /// are missed). Large when other programs kept the CPUs busy.
+    pub fn runqueue_wait_ns(&mut self) -> u64 {
+        if self.exited().is_none() {
+            sample_sched(self.pid, &self.sched);
+        }
+        let m = self.sched.lock().expect("not poisoned");
+        m.values().map(|&(_, wait)| wait).sum()
     }
 
     /// CPU time (ns) of all its threads so far, from `/proc/PID/stat`
