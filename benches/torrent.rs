@@ -14,9 +14,17 @@
 //!   announce under callgrind (`tracker_http_instr`); the same over UDP
 //!   (`tracker_udp`, `tracker_udp_instr`, load client in
 //!   `tracker_udp.rs`).
+//! * `client.rs` (`torrent_seed_one`, `torrent_seed_four`,
+//!   `torrent_cold_start`, `torrent_rss`, `torrent_libtorrent_pair`): the
+//!   `kamaelia` binary's `seed` and `get` (and `tracker`) as processes on
+//!   loopback, data on tmpfs: MB/s one to one and one to four, a small
+//!   torrent's start to finish, the downloader's peak RSS, and the same
+//!   transfer between two libtorrent processes (issue 13).
 
 #[path = "torrent_bench/bencode.rs"]
 mod bencode;
+#[path = "torrent_bench/client.rs"]
+mod client;
 mod common;
 #[path = "torrent_bench/hash.rs"]
 mod hash;
@@ -37,4 +45,5 @@ fn main() {
     hash::run();
     bencode::run();
     tracker::run();
+    client::run();
 }
