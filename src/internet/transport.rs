@@ -108,6 +108,23 @@ pub trait Transport {
             Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
         })
     }
+    /// Reads what has arrived into memory not yet initialised; returns
+    /// how many bytes it wrote at the start of `buf` (`Ok(0)`: the peer's
+    /// end of stream). The default zero-fills `buf` and calls `read`; a
+    /// socket `recv`s straight into it.
+    fn read_uninit(
+        &mut self,
+        cx: &mut Cx,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> io::Result<usize> {
+        buf.fill(std::mem::MaybeUninit::new(0));
+        // SAFETY: every byte of `buf` was just initialised, and
+        // `MaybeUninit<u8>` has the layout of `u8`.
+        let init =
+            unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), buf.len()) };
+        let n = self.read(cx, init)?;
+        Ok(n.min(init.len()))
+    }
     /// Whether a read may find something. False only when the transport
     /// knows that nothing has arrived since a read would block: a socket
     /// on the edge-triggered poll that has seen no readiness since. The
@@ -274,6 +291,25 @@ impl Transport for TcpTransport {
     fn read(&mut self, cx: &mut Cx, buf: &mut [u8]) -> io::Result<usize> {
         let r = self.stream.read(buf);
         self.note_read(cx, &r);
+        r
+    }
+
+    fn read_uninit(
+        &mut self,
+        cx: &mut Cx,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> io::Result<usize> {
+        let max = buf.len();
+        let r = loop {
+            match socket2::SockRef::from(&self.stream).recv(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        self.note_read(cx, &r);
+        if let Ok(n) = r {
+            self.note_short_read(cx, n, max);
+        }
         r
     }
 

@@ -11,6 +11,7 @@ use crate::internet::Transport;
 use crate::protocol::torrent::peer::PeerSession;
 use crate::protocol::torrent::swarm::PeerKey;
 use crate::protocol::torrent::tracker::InfoHash;
+use crate::protocol::torrent::wire::ReadUninit;
 
 /// The BitTorrent handshake's first 48 bytes hold the info-hash.
 pub(super) const GREETING_LEN: usize = 48;
@@ -107,6 +108,15 @@ pub(super) struct TransportReader<'a, 'b> {
 impl io::Read for TransportReader<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.t.read(self.cx, buf)
+    }
+}
+
+// SAFETY: `Transport::read_uninit` returns how many bytes it wrote at the
+// start of `buf`, within it (the default writes all of `buf` first; a
+// socket's `recv` writes what it returns).
+unsafe impl ReadUninit for TransportReader<'_, '_> {
+    fn read_uninit(&mut self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+        self.t.read_uninit(self.cx, buf)
     }
 }
 

@@ -300,7 +300,7 @@ impl TorrentClient {
                 t: c.t.as_mut(),
                 cx: &mut *cx,
             };
-            match s.read_from(&mut r, max, now) {
+            match s.read_uninit_from(&mut r, max, now) {
                 Ok(0) => s.on_eof(),
                 Ok(n) => {
                     if let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) {

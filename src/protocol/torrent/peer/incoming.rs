@@ -9,7 +9,7 @@ use super::session::{PeerSession, MAX_ALLOWED_FAST};
 use super::types::{DisconnectReason as D, PeerEvent, OUR_UT_METADATA_ID};
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef};
 use crate::protocol::torrent::wire::{
-    check_request, ExtHandshake, Handshake, Message, MessageId, MetadataMsg, WireError,
+    check_request, ExtHandshake, Handshake, Message, MessageId, MetadataMsg, ReadUninit, WireError,
     EXT_HANDSHAKE_ID,
 };
 
@@ -43,6 +43,27 @@ impl PeerSession {
         }
         self.now = now;
         let n = self.decoder.read_from(r, max)?;
+        if n > 0 {
+            self.last_recv = now;
+            self.decode();
+        }
+        Ok(n)
+    }
+
+    /// As [`read_from`](Self::read_from), from a source that writes into
+    /// memory not yet initialised (a socket): the read buffer is not
+    /// zero-filled before each read.
+    pub fn read_uninit_from(
+        &mut self,
+        r: &mut impl ReadUninit,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize> {
+        if self.closed {
+            return Ok(0);
+        }
+        self.now = now;
+        let n = self.decoder.read_uninit_from(r, max)?;
         if n > 0 {
             self.last_recv = now;
             self.decode();

@@ -29,6 +29,18 @@ pub const DEFAULT_READ_CHUNK: usize = 64 * 1024;
 /// still held.
 pub const DEFAULT_SPARE_BUFFERS: usize = 4;
 
+/// A source that reads into memory not yet initialised, as a socket's
+/// `recv` does, so a reader need not zero its buffer before each read.
+///
+/// # Safety
+///
+/// `read_uninit` returning `Ok(n)` promises that `n <= buf.len()` and that
+/// it has written the first `n` bytes of `buf`.
+pub unsafe trait ReadUninit {
+    /// Reads what has arrived into `buf`; `Ok(0)` is the end of the stream.
+    fn read_uninit(&mut self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize>;
+}
+
 /// What one connection's messages may be. See the [module
 /// documentation](super) for why these defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +201,24 @@ impl Decoder {
         }
         self.make_room(bytes.len());
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Reads once from `r` (at most `max` bytes) straight into the
+    /// buffer's spare room, which is not zero-filled first (a socket
+    /// writes it: see [`ReadUninit`]); `Ok(0)` is the end of the stream.
+    pub fn read_uninit_from(&mut self, r: &mut impl ReadUninit, max: usize) -> io::Result<usize> {
+        if self.failed.is_some() {
+            self.buf.clear();
+        }
+        self.make_room(max);
+        let start = self.buf.len();
+        let room = &mut self.buf.spare_capacity_mut()[..max];
+        let n = r.read_uninit(room)?;
+        assert!(n <= max, "ReadUninit said {n} bytes of {max}");
+        // SAFETY: `ReadUninit`'s contract: the first `n` bytes of the room
+        // were written, and `n` is within it (checked above).
+        unsafe { self.buf.set_len(start + n) };
+        Ok(n)
     }
 
     /// Reads once from `r` (at most `max` bytes) straight into the buffer;
@@ -385,5 +415,49 @@ impl Decoder {
             return Bytes::new();
         }
         self.buf.split_to(n).freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::MaybeUninit;
+
+    /// Writes its bytes a few at a time into whatever room it is given,
+    /// touching nothing past what it reports.
+    struct Trickle(Vec<u8>, usize);
+
+    // SAFETY: it writes exactly the first `n` bytes it returns.
+    unsafe impl ReadUninit for Trickle {
+        fn read_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            for (slot, b) in buf.iter_mut().zip(self.0.drain(..n)) {
+                slot.write(b);
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_into_uninitialised_room_decode_like_pushed_bytes() {
+        let mut wire = BytesMut::new();
+        Handshake::new([7; 20], [8; 20]).encode(&mut wire);
+        crate::protocol::torrent::wire::encode(&Message::Have(3), &mut wire).unwrap();
+        crate::protocol::torrent::wire::encode(&Message::Interested, &mut wire).unwrap();
+        let mut d = Decoder::new(Limits::default());
+        let mut src = Trickle(wire.to_vec(), 7);
+        let mut got = 0;
+        loop {
+            let n = d.read_uninit_from(&mut src, 64).unwrap();
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        assert_eq!(got, wire.len());
+        assert_eq!(d.take_handshake().unwrap().unwrap().info_hash, [7; 20]);
+        assert_eq!(d.next().unwrap(), Some(Message::Have(3)));
+        assert_eq!(d.next().unwrap(), Some(Message::Interested));
+        assert_eq!(d.next().unwrap(), None);
     }
 }

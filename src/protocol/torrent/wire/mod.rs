@@ -66,7 +66,7 @@ mod message;
 mod metadata;
 
 pub use assembler::{serve_metadata, MetadataAssembler, MetadataProgress, MAX_METADATA_SIZE};
-pub use decoder::{Decoder, Limits, DEFAULT_READ_CHUNK, DEFAULT_SPARE_BUFFERS};
+pub use decoder::{Decoder, Limits, ReadUninit, DEFAULT_READ_CHUNK, DEFAULT_SPARE_BUFFERS};
 pub use error::{ExtError, MetadataError, RequestError, WireError};
 pub use extension::ExtHandshake;
 pub use handshake::{Handshake, HANDSHAKE_LEN, PROTOCOL};
