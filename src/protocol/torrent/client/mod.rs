@@ -20,6 +20,6 @@ pub use patron::{TorrentPatron, MAX_RETRIES};
 pub use service::{TorrentService, SERVICE_NAME, SHUTDOWN_NAME, STOP_TIMEOUT};
 pub use service_fake::{fake_client_factory, FakeAction, FakeClient, FakeLog};
 pub use service_parts::{
-    ClientComponent, ClientFactory, ClientParts, ClientPorts, PatronError, PatronReply,
-    ServiceEnd, ServiceRequest,
+    ClientComponent, ClientFactory, ClientParts, ClientPorts, PatronError, PatronReply, ServiceEnd,
+    ServiceRequest,
 };

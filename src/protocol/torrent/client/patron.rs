@@ -38,7 +38,9 @@
 //! assert_eq!(answers.recv(), Some(ClientEvent::Closed { id: 7, existed: false }));
 //! ```
 
-use crate::axon::{link_refs, BoxSet, Component, Cx, Full, Inbox, Outbox, Signal, Step};
+use crate::axon::{
+    link_refs, Address, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
+};
 
 use super::messages::{ClientEvent, ClientRequest};
 use super::service::TorrentService;
@@ -80,6 +82,10 @@ pub struct TorrentPatron {
     finishing: Option<Signal>,
     /// `Create`s and `Close`s passed on and not answered yet.
     awaiting: u64,
+    /// While registered: the service's inbox and this patron's id, so that
+    /// a patron dropped without leaving (a panic caught by the scheduler,
+    /// a stopped system) still leaves.
+    registered: Option<(Address<ServiceRequest>, Id)>,
 }
 
 impl TorrentPatron {
@@ -98,12 +104,14 @@ impl TorrentPatron {
             held: None,
             finishing: None,
             awaiting: 0,
+            registered: None,
         }
     }
 
     /// Finds (or starts) the service and registers.
     fn join(&mut self, cx: &mut Cx) -> Result<(), PatronError> {
-        let svc = TorrentService::get_or_create(cx, &self.factory).map_err(PatronError::NoService)?;
+        let svc =
+            TorrentService::get_or_create(cx, &self.factory).map_err(PatronError::NoService)?;
         crate::axon::unlink(&self.to_service);
         link_refs(&self.to_service.erased(), &svc.inbox)
             .map_err(|e| PatronError::Link(e.to_string()))?;
@@ -111,6 +119,7 @@ impl TorrentPatron {
             patron: cx.id(),
             reply: self.replies.erased(),
         });
+        self.registered = svc.inbox.address().map(|a| (a, cx.id()));
         self.state = State::Joining;
         Ok(())
     }
@@ -123,8 +132,10 @@ impl TorrentPatron {
 
     /// Leaves the service (if joined) and ends with `sig`.
     fn leave(&mut self, cx: &mut Cx, sig: Signal) -> Step {
-        if self.state != State::Looking {
-            let _ = self.to_service.send(ServiceRequest::Remove { patron: cx.id() });
+        if self.state != State::Looking && self.registered.take().is_some() {
+            let _ = self
+                .to_service
+                .send(ServiceRequest::Remove { patron: cx.id() });
         }
         let _ = self.signal.send(sig);
         Step::Done
@@ -158,11 +169,26 @@ impl TorrentPatron {
                         return Err(PatronError::TooManyRetries);
                     }
                     self.state = State::Looking;
+                    self.registered = None;
                 }
-                PatronReply::Ended(why) => return Err(PatronError::ServiceEnded(why)),
+                PatronReply::Ended(why) => {
+                    self.registered = None;
+                    return Err(PatronError::ServiceEnded(why));
+                }
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for TorrentPatron {
+    /// A patron dropped while registered (it did not end through its
+    /// `control`) leaves the service, so its torrents are closed and the
+    /// service can end.
+    fn drop(&mut self) {
+        if let Some((service, me)) = self.registered.take() {
+            let _ = service.deliver(ServiceRequest::Remove { patron: me });
+        }
     }
 }
 

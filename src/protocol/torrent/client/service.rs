@@ -27,8 +27,10 @@
 //! can then exit. A patron whose `Add` reaches it while it closes is
 //! answered [`PatronReply::Retry`] and looks again. A client that ends on
 //! its own is reported to every patron as [`ServiceEnd::ClientEnded`],
-//! and the service ends. A patron that ends without leaving is noticed
-//! (its reply link is cut) and treated as having left.
+//! and the service ends. A `TorrentPatron` dropped without leaving (a
+//! caught panic) still sends `Remove`; any other patron that ends without
+//! leaving is noticed at the service's next wake (its reply inbox is
+//! closed) and treated as having left.
 //!
 //! Requests from a patron that is not registered (never, or no longer) and
 //! `AddPeer` for a torrent the patron does not hold are logged and dropped;
@@ -62,9 +64,7 @@ use crate::axon::{
 };
 
 use super::messages::{ClientEvent, ClientRequest};
-use super::service_parts::{
-    ClientFactory, PatronReply, ServiceEnd, ServiceEnds, ServiceRequest,
-};
+use super::service_parts::{ClientFactory, PatronReply, ServiceEnd, ServiceEnds, ServiceRequest};
 use super::service_routes::{CloseAction, Route, Routes};
 
 /// The name the service's `inbox` is registered under.
@@ -109,8 +109,6 @@ pub struct TorrentService {
     phase: Phase,
     stop_timeout: Duration,
     alarm: Alarm,
-    /// The link epoch when ended patrons were last looked for.
-    seen_epoch: u32,
 }
 
 impl TorrentService {
@@ -134,7 +132,6 @@ impl TorrentService {
             phase: Phase::Starting,
             stop_timeout: STOP_TIMEOUT,
             alarm: Alarm::default(),
-            seen_epoch: 0,
         }
     }
 
@@ -185,7 +182,10 @@ impl TorrentService {
     /// hold them by now).
     fn deregister(&self, cx: &mut Cx) {
         for name in [SERVICE_NAME, SHUTDOWN_NAME] {
-            if cx.lookup_service(name).is_ok_and(|s| s.component == cx.id()) {
+            if cx
+                .lookup_service(name)
+                .is_ok_and(|s| s.component == cx.id())
+            {
                 let _ = cx.deregister_service(name);
             }
         }
@@ -319,20 +319,20 @@ impl TorrentService {
             }
             Route::Some(to, ev) => self.send_to_all(&to, ev),
             Route::CloseOrphan(id) => {
-                log::debug!("torrent service: torrent {id} started for a patron that left; closing it");
+                log::debug!(
+                    "torrent service: torrent {id} started for a patron that left; closing it"
+                );
                 self.to_client(ClientRequest::Close(id));
             }
             Route::Nobody(ev) => log::debug!("torrent service: nobody wants {ev:?}"),
         }
     }
 
-    /// Patrons that ended without leaving: their reply link was cut.
+    /// Patrons that ended without leaving: their reply inbox is closed.
+    /// (A patron's end wakes nobody, so this is seen at the next wake; a
+    /// [`TorrentPatron`](super::TorrentPatron) dropped without leaving
+    /// sends `Remove` itself.) One look per patron per step.
     fn forget_ended_patrons(&mut self) {
-        let epoch = crate::axon::epoch();
-        if epoch == self.seen_epoch {
-            return;
-        }
-        self.seen_epoch = epoch;
         let gone: Vec<Id> = self
             .patrons
             .iter()
@@ -403,7 +403,10 @@ impl TorrentService {
             return self.finish(cx, last);
         }
         if cx.now() >= deadline {
-            log::error!("torrent service: the client did not end within {:?}; ending without it", self.stop_timeout);
+            log::error!(
+                "torrent service: the client did not end within {:?}; ending without it",
+                self.stop_timeout
+            );
             return self.finish(cx, last);
         }
         if !self.inbox.is_empty() {
@@ -445,7 +448,9 @@ impl Component for TorrentService {
             return self.finish(cx, Signal::failed(why));
         }
         for _ in 0..BATCH {
-            let Some(ev) = self.from_client.recv() else { break };
+            let Some(ev) = self.from_client.recv() else {
+                break;
+            };
             self.handle_event(ev);
         }
         for _ in 0..BATCH {

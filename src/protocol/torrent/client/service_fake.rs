@@ -50,8 +50,8 @@ use std::rc::Rc;
 
 use crate::axon::{BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
 use crate::protocol::torrent::magnet::Magnet;
-use crate::protocol::torrent::metainfo::Metainfo;
 use crate::protocol::torrent::maker::hex;
+use crate::protocol::torrent::metainfo::Metainfo;
 use crate::protocol::torrent::tracker::InfoHash;
 
 use super::messages::{ClientEvent, ClientRequest, StartError, TorrentId, TorrentSource};

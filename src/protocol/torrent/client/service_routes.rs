@@ -253,19 +253,34 @@ mod tests {
             Route::One(B, ClientEvent::AlreadyDownloading { token: 20, id: 3 })
         );
         assert_eq!(r.holders(3), &[A, B]);
-        assert_eq!(r.route(ClientEvent::Complete(3)), Route::Holders(ClientEvent::Complete(3)));
+        assert_eq!(
+            r.route(ClientEvent::Complete(3)),
+            Route::Holders(ClientEvent::Complete(3))
+        );
         // A lets go; B still holds it, so the client is not asked.
         assert_eq!(
             r.close(A, 3),
-            CloseAction::Answer(ClientEvent::Closed { id: 3, existed: true })
+            CloseAction::Answer(ClientEvent::Closed {
+                id: 3,
+                existed: true
+            })
         );
         assert_eq!(
             r.close(A, 3),
-            CloseAction::Answer(ClientEvent::Closed { id: 3, existed: false })
+            CloseAction::Answer(ClientEvent::Closed {
+                id: 3,
+                existed: false
+            })
         );
         assert_eq!(r.close(B, 3), CloseAction::Forward);
-        let closed = ClientEvent::Closed { id: 3, existed: true };
-        assert_eq!(r.route(closed.clone()), Route::Some(vec![B], closed.clone()));
+        let closed = ClientEvent::Closed {
+            id: 3,
+            existed: true,
+        };
+        assert_eq!(
+            r.route(closed.clone()),
+            Route::Some(vec![B], closed.clone())
+        );
         // Nothing is left of it.
         assert_eq!(r.route(closed.clone()), Route::Nobody(closed));
         assert!(r.holders(3).is_empty());
@@ -288,7 +303,10 @@ mod tests {
         assert_eq!(r.route(created(ta2, 4)), Route::CloseOrphan(4));
         assert_eq!(r.route(created(ta2, 4)), Route::Nobody(created(ta2, 4)));
         assert_eq!(r.remove_patron(B), vec![1, 2]);
-        let closed = ClientEvent::Closed { id: 1, existed: true };
+        let closed = ClientEvent::Closed {
+            id: 1,
+            existed: true,
+        };
         assert_eq!(r.route(closed.clone()), Route::Nobody(closed));
         let failed = ClientEvent::StartFailed {
             token: 99,
