@@ -2,11 +2,17 @@
 //! line parser and router, its request maker, its `id:file:percent`
 //! formatter, and the whole graph end to end on a FakeClient (a real
 //! TorrentMaker thread, a real file reader, a real HTTP fetch from
-//! 127.0.0.1).
+//! 127.0.0.1). And the TorrentSeeder sketch (`examples/torrent_seeder.rs`)
+//! end to end: `.torrent` files written beside their files, the files
+//! seeded, missing ones refused.
 
 #[allow(dead_code)]
 #[path = "../examples/torrent_cookbook.rs"]
 mod cookbook;
+
+#[allow(dead_code)]
+#[path = "../examples/torrent_seeder.rs"]
+mod seeder;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -433,4 +439,95 @@ fn the_tool_makes_reads_fetches_and_follows_torrents_end_to_end() {
 
 fn h_done(made: &Made) -> bool {
     made.borrow()[0].0.borrow().ended.is_some()
+}
+
+// ---------------------------------------------------------------------------
+// The TorrentSeeder sketch.
+
+#[test]
+fn torrent_path_and_seed_request() {
+    assert_eq!(
+        seeder::torrent_path(Path::new("/a/b/song.ogg")),
+        PathBuf::from("/a/b/song.ogg.torrent")
+    );
+    assert_eq!(
+        seeder::torrent_path(Path::new("noext")),
+        PathBuf::from("noext.torrent")
+    );
+    let dir = temp_dir("seedreq");
+    std::fs::write(dir.join("x"), b"x").unwrap();
+    let m = torrent_of(&dir.join("x"));
+    assert_eq!(
+        seeder::seed_request(3, m.clone()),
+        ClientRequest::Create {
+            token: 3,
+            source: TorrentSource::Metainfo(m.torrent),
+            save_dir: Some(dir.clone()),
+            peers: vec![],
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_seeder_writes_each_torrent_beside_its_file_and_seeds_it() {
+    let dir = temp_dir("seeder");
+    let a = dir.join("a.ogg");
+    let b = dir.join("b.ogg");
+    std::fs::write(&a, vec![1u8; 5000]).unwrap();
+    std::fs::write(&b, vec![2u8; 7000]).unwrap();
+    let (factory, made) = auto_factory();
+    let console = PassThrough::<String>::new();
+    let say = console.inbox.address();
+    let screen = SharedBuffer::new();
+    let g = seeder::seeder(Box::new(console), screen.clone(), factory).unwrap();
+    let stop = g.find("control").unwrap().address::<Signal>().unwrap();
+    let mut h = Harness::new();
+    h.spawn(g);
+    say.deliver(a.display().to_string()).unwrap();
+    say.deliver(format!("{}/missing.ogg", dir.display()))
+        .unwrap();
+    say.deliver(format!("  {}  ", b.display())).unwrap();
+    let (at, bt) = (dir.join("a.ogg.torrent"), dir.join("b.ogg.torrent"));
+    pump(&mut h, || {
+        create_count(&made) == 2 && screen.text().lines().count() == 5
+    });
+    // Each .torrent written is the one seeded, for the right file.
+    let requests = made.borrow()[0].0.borrow().requests.clone();
+    let mut seeded = Vec::new();
+    for r in &requests {
+        let ClientRequest::Create {
+            token,
+            source: TorrentSource::Metainfo(t),
+            save_dir,
+            ..
+        } = r
+        else {
+            panic!("unexpected {r:?}")
+        };
+        assert_eq!(save_dir.as_deref(), Some(dir.as_path()));
+        seeded.push((*token, t.clone()));
+    }
+    assert_eq!(seeded.len(), 2);
+    assert_eq!((seeded[0].0, seeded[1].0), (1, 2));
+    assert_eq!(std::fs::read(&at).unwrap(), seeded[0].1.to_vec());
+    assert_eq!(std::fs::read(&bt).unwrap(), seeded[1].1.to_vec());
+    let mut lines: Vec<String> = screen.text().lines().map(str::to_string).collect();
+    lines.sort();
+    let mut want = vec![
+        format!("error: no such file: {}/missing.ogg", dir.display()),
+        format!("wrote {}", at.display()),
+        format!("wrote {}", bt.display()),
+        format!("New torrent 1 created in {}", a.display()),
+        format!("New torrent 2 created in {}", b.display()),
+    ];
+    want.sort();
+    assert_eq!(lines, want);
+    stop.deliver(Signal::Shutdown).unwrap();
+    assert_eq!(
+        h.scheduler().run_for(Duration::from_secs(5)),
+        Some(Ended::Completed)
+    );
+    assert!(h.scheduler().services().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
