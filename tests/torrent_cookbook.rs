@@ -518,8 +518,8 @@ fn the_seeder_writes_each_torrent_beside_its_file_and_seeds_it() {
         format!("error: no such file: {}/missing.ogg", dir.display()),
         format!("wrote {}", at.display()),
         format!("wrote {}", bt.display()),
-        format!("New torrent 1 created in {}", a.display()),
-        format!("New torrent 2 created in {}", b.display()),
+        format!("New torrent 1 created in {}", dir.display()),
+        format!("New torrent 2 created in {}", dir.display()),
     ];
     want.sort();
     assert_eq!(lines, want);

@@ -160,12 +160,13 @@ impl FakeClient {
                 self.last_id += 1;
                 let id = self.last_id;
                 self.running.insert(info_hash, id);
+                // The folder the files go in, as the real client says.
                 let save_dir = save_dir.clone().unwrap_or_else(|| PathBuf::from("."));
                 Some(ClientEvent::Created {
                     token,
                     id,
                     info_hash,
-                    save_dir: save_dir.join(&name),
+                    save_dir,
                     name,
                 })
             }
