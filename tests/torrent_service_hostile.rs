@@ -15,7 +15,8 @@ use kamaelia::axon::{
 };
 use kamaelia::protocol::torrent::client::{
     ClientComponent, ClientEvent, ClientFactory, ClientParts, ClientPorts, ClientRequest,
-    PatronReply, ServiceRequest, TorrentPatron, TorrentService, SERVICE_NAME, STOP_TIMEOUT,
+    PatronError, PatronReply, ServiceRequest, TorrentPatron, TorrentService, SERVICE_NAME,
+    STOP_TIMEOUT,
 };
 use kamaelia::testing::{Feeder, Harness};
 use service_support::*;
@@ -302,4 +303,56 @@ fn a_closing_service_answers_retry_and_gives_up_on_a_client_that_will_not_end() 
     h.advance(Duration::from_millis(1));
     h.run_until_idle();
     assert!(!h.is_alive(svc));
+}
+
+/// A service left closing by its last patron (its client will not end),
+/// registered again under the service's name by the test: the race in
+/// which a patron finds a service that is closing.
+fn closing_service_still_found() -> (Harness, ClientFactory, Id) {
+    let f: ClientFactory = Rc::new(|| ClientParts::new(Stubborn(DefaultBoxes::new())));
+    let mut h = Harness::new();
+    let a = patron(&mut h, &f);
+    h.run_until_idle();
+    let svc = service_id(&mut h);
+    let inbox = h.scheduler().find_box(svc, "inbox").unwrap();
+    a.ctl.send(Signal::Shutdown).unwrap();
+    h.run_until_idle();
+    assert!(h.scheduler().services().is_empty());
+    h.scheduler().register_service(SERVICE_NAME, inbox).unwrap();
+    (h, f, svc)
+}
+
+#[test]
+fn a_patron_told_to_retry_looks_again_and_joins_a_fresh_service() {
+    let (mut h, f, closing) = closing_service_still_found();
+    let c = patron(&mut h, &f);
+    assert_eq!(h.step().map(|(id, _)| id), Some(c.id)); // its Add goes to the closing one
+    assert_eq!(h.step().map(|(id, _)| id), Some(closing)); // which answers Retry
+    h.scheduler().deregister_service(SERVICE_NAME).unwrap();
+    c.ask.send(ClientRequest::Close(5)).unwrap();
+    h.run_until_idle();
+    let fresh = service_id(&mut h);
+    assert_ne!(fresh, closing);
+    assert_eq!(
+        c.got.drain(),
+        vec![ClientEvent::Closed {
+            id: 5,
+            existed: false
+        }]
+    );
+    assert!(c.sig.drain().is_empty());
+}
+
+#[test]
+fn a_patron_told_to_retry_too_often_gives_up_with_a_typed_failure() {
+    let (mut h, f, _closing) = closing_service_still_found();
+    let c = patron(&mut h, &f);
+    c.ask.send(ClientRequest::Close(5)).unwrap();
+    h.run_until_idle();
+    assert!(!h.is_alive(c.id));
+    assert_eq!(
+        c.sig.drain(),
+        vec![Signal::failed(PatronError::TooManyRetries)]
+    );
+    assert!(c.got.drain().is_empty());
 }
