@@ -15,8 +15,8 @@ use kamaelia::axon::{
 };
 use kamaelia::protocol::torrent::client::{
     ClientComponent, ClientEvent, ClientFactory, ClientParts, ClientPorts, ClientRequest,
-    PatronError, PatronReply, ServiceRequest, TorrentPatron, TorrentService, SERVICE_NAME,
-    STOP_TIMEOUT,
+    FakeClient, PatronError, PatronReply, ServiceEnd, ServiceRequest, TorrentPatron,
+    TorrentService, SERVICE_NAME, STOP_TIMEOUT,
 };
 use kamaelia::testing::{Feeder, Harness};
 use service_support::*;
@@ -355,4 +355,39 @@ fn a_patron_told_to_retry_too_often_gives_up_with_a_typed_failure() {
         vec![Signal::failed(PatronError::TooManyRetries)]
     );
     assert!(c.got.drain().is_empty());
+}
+
+#[test]
+fn a_client_that_cannot_be_linked_fails_every_waiting_patron_with_the_reason() {
+    // The factory hands over a client whose outbox is linked elsewhere.
+    let elsewhere: Rc<Inbox<ClientEvent>> = Rc::new(Inbox::inbox());
+    let keep = elsewhere.clone();
+    let f: ClientFactory = Rc::new(move || {
+        let fake = FakeClient::manual();
+        kamaelia::axon::link(&fake.outbox, &*keep).unwrap();
+        ClientParts::new(fake)
+    });
+    let mut h = Harness::new();
+    let a = patron(&mut h, &f);
+    let b = patron(&mut h, &f);
+    assert_eq!(
+        h.scheduler().run_for(Duration::from_secs(1)),
+        Some(Ended::Completed)
+    );
+    for u in [&a, &b] {
+        let sig = u.sig.drain();
+        assert_eq!(sig.len(), 1);
+        let Signal::Failed(why) = &sig[0] else {
+            panic!("{sig:?}")
+        };
+        assert!(
+            matches!(
+                why.downcast_ref::<PatronError>(),
+                Some(PatronError::ServiceEnded(ServiceEnd::NoClient(_)))
+            ),
+            "{why}"
+        );
+    }
+    assert!(h.scheduler().services().is_empty());
+    assert_eq!(elsewhere.recv(), None);
 }
