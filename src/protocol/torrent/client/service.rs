@@ -303,6 +303,12 @@ impl TorrentService {
                     log::warn!("torrent service: AddPeer from {patron} for torrent {id}, which it does not hold");
                 }
             }
+            // A torrent's limits from a patron that holds it; the shared
+            // client's own limits from any patron.
+            ClientRequest::SetLimits { id: Some(id), .. } if !self.routes.holds(patron, id) => {
+                log::warn!("torrent service: SetLimits from {patron} for torrent {id}, which it does not hold");
+            }
+            ClientRequest::SetLimits { .. } => self.to_client(request),
             ClientRequest::Close(id) => match self.routes.close(patron, id) {
                 CloseAction::Answer(ev) => self.send_to(patron, PatronReply::Event(ev)),
                 CloseAction::Forward => self.to_client(ClientRequest::Close(id)),

@@ -128,6 +128,7 @@ impl FakeClient {
 
     fn answer(&mut self, req: &ClientRequest) -> Option<ClientEvent> {
         match req {
+            ClientRequest::SetLimits { .. } => None,
             ClientRequest::Create {
                 token,
                 source,
