@@ -15,6 +15,9 @@
 //!   and dials the leecher our tracker names;
 //! * a magnet link: libtorrent fetches the info dictionary, then the data,
 //!   from aria2c, which it finds through our tracker;
+//! * a magnet link the other way: aria2c fetches from libtorrent, which
+//!   dials it (aria2c announces `left=0` until it has the info dictionary,
+//!   and our tracker names no seeders to a seeder);
 //!
 //! each file compared by SHA-256 (`sha256sum`) with the original. Every
 //! wait is bounded (60 s per test at most); each test prints its time.
@@ -219,6 +222,34 @@ fn libtorrent_fetches_a_magnet_link_from_aria2c() {
     assert!(magnet.starts_with("magnet:?xt=urn:btih:"), "{magnet}");
     let out = dir.path().join("got");
     let mut getter = download(Client::Libtorrent, &magnet, &out, &Opts::default()).unwrap();
+    wait(&mut getter, TRANSFER);
+    check_same(&torrent, &data, &out, 1);
+    eprintln!("{test}: {:?}", started.elapsed());
+}
+
+#[test]
+fn aria2c_fetches_a_magnet_link_from_libtorrent() {
+    let test = "aria2c_fetches_a_magnet_link_from_libtorrent";
+    let need = [Client::Libtorrent, Client::Aria2];
+    if !available(test, &need, &["mktorrent", "sha256sum"]) {
+        return;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new("magnet-aria2");
+    let tracker = kamaelia_tracker();
+    let (data, torrent) = one_file(&dir, MIB + 4321, &tracker.announce);
+    let out = dir.path().join("got");
+    let magnet = trackers::magnet_of(&torrent);
+    let mut getter = download(Client::Aria2, &magnet, &out, &Opts::default()).unwrap();
+    // Before it has the info dictionary aria2c announces `left=0`, as a
+    // seeder, and our tracker names no seeders to a seeder: the seeder
+    // dials it.
+    let dial = Opts {
+        peers: vec![getter.listen_addr()],
+        ..Opts::default()
+    };
+    let mut seeder = seed(Client::Libtorrent, &torrent, &data, &dial).unwrap();
+    wait(&mut seeder, CHECK);
     wait(&mut getter, TRANSFER);
     check_same(&torrent, &data, &out, 1);
     eprintln!("{test}: {:?}", started.elapsed());

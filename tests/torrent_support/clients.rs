@@ -46,6 +46,15 @@
 //!   `--interface=127.0.0.1`; `--check-integrity=true` makes a seeder
 //!   hash its files before it seeds (the summary then says `SEED(`); a
 //!   downloader runs with `--seed-time=0` and exits 0 once complete.
+//! * aria2c given a magnet link announces `left=0` until it has the info
+//!   dictionary, so a tracker that names no seeders to a seeder (ours
+//!   does, as many do) never introduces it to a seeder: have the seeder
+//!   dial it (libtorrent with [`Opts::peers`]). libtorrent fetching a
+//!   magnet link is told of the seeders and dials them (the magnet test
+//!   from aria2c passes through the tracker alone).
+//! * libtorrent announces at most every 5 minutes whatever the tracker
+//!   says (`min_announce_interval`): the script re-announces every 2 s
+//!   while it has no peer, so a seeder hears of later leechers.
 //! * libtorrent keeps one connection per IP unless
 //!   `allow_multiple_connections_per_ip` (on here unless
 //!   [`Opts::one_connection_per_ip`]).
@@ -376,16 +385,24 @@ impl Running {
         text
     }
 
-    /// Its last `n` lines of output, libtorrent's status lines left out
-    /// but the last.
+    /// Its last `n` lines of output, the progress reports (libtorrent's
+    /// `STATUS` lines, aria2c's summaries) left out but the last.
     pub fn log_tail(&self, n: usize) -> String {
         let text = self.log();
         let lines: Vec<&str> = text.lines().collect();
-        let last_status = lines.iter().rposition(|l| l.starts_with("STATUS "));
+        let progress = |l: &str| l.starts_with("STATUS ") || l.starts_with("[#");
+        let noise = |l: &str| {
+            l.trim().is_empty()
+                || l.starts_with(" *** Download Progress Summary")
+                || l.starts_with("=====")
+                || l.starts_with("-----")
+                || l.starts_with("FILE: ")
+        };
+        let last_progress = lines.iter().rposition(|l| progress(l));
         let kept: Vec<&str> = lines
             .iter()
             .enumerate()
-            .filter(|(i, l)| !l.starts_with("STATUS ") || Some(*i) == last_status)
+            .filter(|(i, l)| !noise(l) && (!progress(l) || Some(*i) == last_progress))
             .map(|(_, l)| *l)
             .collect();
         kept[kept.len().saturating_sub(n)..].join("\n")
