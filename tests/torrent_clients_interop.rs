@@ -19,7 +19,9 @@
 //!   dials it (aria2c announces `left=0` until it has the info dictionary,
 //!   and our tracker names no seeders to a seeder);
 //!
-//! each file compared by SHA-256 (`sha256sum`) with the original. Every
+//! each file compared by SHA-256 (`sha256sum`) with the original. And the
+//! other side of "complete": each client seeding a file with one piece
+//! damaged is not complete, said within the bound. Every
 //! wait is bounded (60 s per test at most); each test prints its time.
 //! Skipped with a note when a program is missing, unless
 //! `KAMAELIA_REQUIRE_INTEROP=1`.
@@ -252,5 +254,56 @@ fn aria2c_fetches_a_magnet_link_from_libtorrent() {
     wait(&mut seeder, CHECK);
     wait(&mut getter, TRANSFER);
     check_same(&torrent, &data, &out, 1);
+    eprintln!("{test}: {:?}", started.elapsed());
+}
+
+/// "Complete" means checked: each client seeding a file with one byte
+/// changed (one piece of sixteen wrong) and no peer to mend it is not
+/// complete, and [`Running::wait_complete`] says so within its bound,
+/// with the client's log, which shows fifteen pieces found good.
+#[test]
+fn a_seeder_of_damaged_data_is_not_complete() {
+    let test = "a_seeder_of_damaged_data_is_not_complete";
+    let all = [Client::Libtorrent, Client::Aria2, Client::Transmission];
+    if !available(test, &all, &["mktorrent"]) {
+        return;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new("damaged");
+    let tracker = kamaelia_tracker();
+    let (data, torrent) = one_file(&dir, MIB, &tracker.announce);
+    let file = data.join("one.bin");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[5 * 65_536 + 17] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let bound = Duration::from_secs(4);
+    let waits: Vec<_> = all
+        .iter()
+        .map(|&client| {
+            let mut s = seed(client, &torrent, &data, &Opts::default()).unwrap();
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let r = s.wait_complete(bound);
+                (client, r, t.elapsed())
+            })
+        })
+        .collect();
+    for w in waits {
+        let (client, r, took) = w.join().unwrap();
+        let e = r.expect_err(&format!("{client:?} seeds damaged data"));
+        assert!(e.contains("not complete within"), "{client:?}: {e}");
+        // Checked: fifteen pieces of sixteen found good, as each says it.
+        let fifteen = match client {
+            Client::Libtorrent => "STATUS downloading 0.9375 ",
+            Client::Aria2 => "0.9MiB/1.0MiB(93%)",
+            Client::Transmission => "Percent Done: 93.7%",
+        };
+        assert!(e.contains(fifteen), "{client:?} checked: {e}");
+        assert!(
+            took >= bound && took < bound + Duration::from_secs(4),
+            "{client:?}: {took:?}"
+        );
+        eprintln!("{client:?}: {}", e.lines().next().unwrap());
+    }
     eprintln!("{test}: {:?}", started.elapsed());
 }

@@ -8,7 +8,7 @@
 //! Trackers to go with them are in [`trackers`]; [`same_files`] compares
 //! a torrent's files between two folders by SHA-256 (`sha256sum`).
 //!
-//! ```no_run
+//! ```ignore
 //! let t = trackers::kamaelia_tracker();
 //! let torrent = trackers::make_torrent(&data_dir.join("a.bin"), &t.announce, 16, &out);
 //! let mut s = seed(Client::Libtorrent, &torrent, &data_dir, &Opts::default())?;
