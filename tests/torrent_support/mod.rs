@@ -5,6 +5,8 @@
 //! separate, tiny bencode scanner finds).
 #![allow(dead_code)]
 
+pub mod clients;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
