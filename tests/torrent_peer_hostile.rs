@@ -100,20 +100,73 @@ fn a_bad_handshake_is_a_wire_error() {
 }
 
 #[test]
-fn a_second_bitfield_or_a_late_one_is_refused() {
-    let bf = Message::Bitfield(Bytes::from_static(&[0xff, 0xc0]));
-    let cases = [
-        (vec![bf.clone(), bf.clone()], true),
-        (vec![Message::Have(1), bf.clone()], false),
-        (vec![Message::Unchoke, bf.clone()], false),
-        (vec![Message::HaveAll, Message::HaveNone], true),
-        (vec![Message::Interested, Message::HaveAll], true),
-        (vec![bf.clone(), Message::HaveAll], true),
+fn a_second_bitfield_or_a_late_one_adds_haves_and_takes_nothing_away() {
+    // aria2c sends have-none, haves, then its bitfield again, and later
+    // connections a bitfield twice: each later one is read as haves.
+    let first = Message::Bitfield(Bytes::from_static(&[0b1010_0000, 0]));
+    let again = Message::Bitfield(Bytes::from_static(&[0b0110_0000, 0x40]));
+    let cases: [(Vec<Message>, bool, Vec<PeerEvent>); 4] = [
+        (
+            vec![first.clone(), again.clone()],
+            false,
+            vec![PeerEvent::Bitfield, PeerEvent::Have(1), PeerEvent::Have(9)],
+        ),
+        (
+            vec![Message::HaveNone, Message::Have(4), again.clone()],
+            true,
+            vec![
+                PeerEvent::HaveNone,
+                PeerEvent::Have(4),
+                PeerEvent::Have(1),
+                PeerEvent::Have(2),
+                PeerEvent::Have(9),
+            ],
+        ),
+        (
+            vec![Message::Interested, Message::Have(0), first.clone()],
+            false,
+            vec![
+                PeerEvent::Interest(true),
+                PeerEvent::Have(0),
+                PeerEvent::Have(2),
+            ],
+        ),
+        (
+            vec![first.clone(), Message::HaveNone, Message::HaveAll],
+            true,
+            [PeerEvent::Bitfield]
+                .into_iter()
+                .chain([1, 3, 4, 5, 6, 7, 8, 9].map(PeerEvent::Have))
+                .collect(),
+        ),
     ];
-    for (msgs, fast) in cases {
+    for (msgs, fast, want) in cases {
         let mut s = seed(fast);
-        assert_eq!(ends_with(&mut s, &wire(&msgs)), D::LateBitfield, "{msgs:?}");
+        s.on_bytes(&wire(&msgs), Instant::now());
+        let events: Vec<_> = std::iter::from_fn(|| s.poll_event())
+            .filter(|e| !matches!(e, PeerEvent::HandshakeDone { .. } | PeerEvent::ExtHandshake))
+            .collect();
+        assert_eq!(events, want, "{msgs:?}");
+        assert!(!s.is_closed());
     }
+    // What a later bitfield leaves out is not taken away.
+    let mut s = seed(false);
+    s.on_bytes(
+        &wire(&[
+            first.clone(),
+            Message::Bitfield(Bytes::from_static(&[0, 0])),
+        ]),
+        Instant::now(),
+    );
+    assert_eq!(s.peer_has().ones().collect::<Vec<_>>(), vec![0, 2]);
+    // A bitfield of the wrong length is still refused, first or later.
+    let mut s = seed(false);
+    let short = Message::Bitfield(Bytes::from_static(&[0xff]));
+    assert!(matches!(
+        ends_with(&mut s, &wire(&[first.clone(), short])),
+        D::Wire(_)
+    ));
+    let bf = first;
     // The extension handshake, a port and allowed-fast may come first.
     let mut s = session(Bitfield::new(10), PeerConfig::default(), true, true);
     let mut bytes = wire(&[Message::Extended {

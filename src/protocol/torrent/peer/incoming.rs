@@ -95,6 +95,19 @@ impl PeerSession {
         self.close(reason);
     }
 
+    /// A bitfield (or have-all) after the first, or after haves (already
+    /// counted one by one): aria2c sends its bitfield again as it gets
+    /// pieces. What it adds is taken
+    /// as haves; what it leaves out is ignored (a peer does not lose
+    /// pieces, and the picker counts each piece of a peer once).
+    fn merge(&mut self, b: &Bitfield) {
+        for p in b.ones() {
+            if self.peer_has.set(p) {
+                self.events.push_back(PeerEvent::Have(p));
+            }
+        }
+    }
+
     /// Whether the handshake is in (and right).
     fn read_handshake(&mut self) -> bool {
         // The info-hash is judged as soon as it is in.
@@ -166,27 +179,6 @@ impl PeerSession {
             if !self.negotiated(id) {
                 return self.close(D::NotNegotiated(id as u8));
             }
-            let before_bitfield = matches!(
-                id,
-                MessageId::Extended
-                    | MessageId::Port
-                    | MessageId::AllowedFast
-                    | MessageId::Bitfield
-                    | MessageId::HaveAll
-                    | MessageId::HaveNone
-            );
-            if matches!(
-                id,
-                MessageId::Bitfield | MessageId::HaveAll | MessageId::HaveNone
-            ) {
-                if self.announced || self.other_seen {
-                    return self.close(D::LateBitfield);
-                }
-                self.announced = true;
-            }
-            if !before_bitfield {
-                self.other_seen = true;
-            }
         }
         let pieces = self.layout.piece_count();
         match m {
@@ -227,17 +219,31 @@ impl PeerSession {
                 }
             }
             Message::Bitfield(bits) => match Bitfield::from_bytes(&bits, pieces) {
+                Ok(b) if self.announced || self.peer_has.count() > 0 => {
+                    self.announced = true;
+                    self.merge(&b);
+                }
                 Ok(b) => {
+                    self.announced = true;
                     self.peer_has = b;
                     self.events.push_back(PeerEvent::Bitfield);
                 }
                 Err(e) => self.close(D::Wire(WireError::Bitfield(e))),
             },
+            Message::HaveAll if self.announced || self.peer_has.count() > 0 => {
+                self.announced = true;
+                self.merge(&Bitfield::full(pieces));
+            }
             Message::HaveAll => {
+                self.announced = true;
                 self.peer_has = Bitfield::full(pieces);
                 self.events.push_back(PeerEvent::HaveAll);
             }
-            Message::HaveNone => self.events.push_back(PeerEvent::HaveNone),
+            Message::HaveNone if self.announced => {}
+            Message::HaveNone => {
+                self.announced = true;
+                self.events.push_back(PeerEvent::HaveNone);
+            }
             Message::Request(r) => self.on_request(r),
             Message::Piece {
                 piece,

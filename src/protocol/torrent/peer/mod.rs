@@ -51,13 +51,14 @@
 //!
 //! # Hostile peers
 //!
-//! Each rule ends the session with a typed [`DisconnectReason`]:
+//! Each rule ends the session with a typed [`DisconnectReason`]. (A
+//! second bitfield is not one: aria2c sends its bitfield again as it gets
+//! pieces; what it adds is taken as haves.)
 //!
 //! | the peer | reason |
 //! |---|---|
 //! | handshake for another torrent / with our peer id | `WrongInfoHash` / `OwnPeerId` |
 //! | a bad handshake, oversize length prefix, unknown id, bitfield of the wrong length or with spare bits | `Wire(WireError)` |
-//! | a second bitfield (or have-all/none), or one after other messages | `LateBitfield` |
 //! | `have` past the last piece | `HaveOutOfRange` |
 //! | a BEP 6 or BEP 10 message not negotiated in the handshakes | `NotNegotiated` |
 //! | a request outside the torrent or over 16 KiB | `BadRequest` |

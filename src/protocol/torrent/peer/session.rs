@@ -40,8 +40,6 @@ pub struct PeerSession {
     pub(super) closed: bool,
     /// A bitfield, have-all or have-none came.
     pub(super) announced: bool,
-    /// A message other than those allowed before the bitfield came.
-    pub(super) other_seen: bool,
     pub(super) our_have: Bitfield,
     pub(super) peer_has: Bitfield,
     pub(super) peer_ext: Option<ExtHandshake>,
@@ -121,7 +119,6 @@ impl PeerSession {
             extended: false,
             closed: false,
             announced: false,
-            other_seen: false,
             our_have,
             peer_has: Bitfield::new(pieces),
             peer_ext: None,

@@ -160,8 +160,6 @@ pub enum DisconnectReason {
     WrongInfoHash,
     /// The handshake carries our own peer id: we dialled ourselves.
     OwnPeerId,
-    /// A bitfield, have-all or have-none that was not the first message.
-    LateBitfield,
     /// A `have` past the last piece.
     HaveOutOfRange(u32),
     /// A fast-extension (or extended) message on a connection that did
@@ -201,7 +199,6 @@ impl fmt::Display for DisconnectReason {
             D::Wire(e) => write!(f, "{e}"),
             D::WrongInfoHash => write!(f, "handshake for another torrent"),
             D::OwnPeerId => write!(f, "connected to ourselves"),
-            D::LateBitfield => write!(f, "bitfield not the first message"),
             D::HaveOutOfRange(p) => write!(f, "have {p} past the last piece"),
             D::NotNegotiated(id) => write!(f, "message {id} not negotiated"),
             D::BadRequest(e) => write!(f, "{e}"),
