@@ -288,8 +288,9 @@ fn a_seeder_of_damaged_data_is_not_complete() {
             })
         })
         .collect();
-    for w in waits {
-        let (client, r, took) = w.join().unwrap();
+    // Every thread joined (its client killed) before any assertion.
+    let results: Vec<_> = waits.into_iter().map(|w| w.join().unwrap()).collect();
+    for (client, r, took) in results {
         let e = r.expect_err(&format!("{client:?} seeds damaged data"));
         assert!(e.contains("not complete within"), "{client:?}: {e}");
         // Checked: fifteen pieces of sixteen found good, as each says it.
@@ -304,6 +305,63 @@ fn a_seeder_of_damaged_data_is_not_complete() {
             "{client:?}: {took:?}"
         );
         eprintln!("{client:?}: {}", e.lines().next().unwrap());
+    }
+    eprintln!("{test}: {:?}", started.elapsed());
+}
+
+/// [`Opts::no_upload`]: libtorrent and transmission seeding with it,
+/// each dialled by a libtorrent downloader (the torrent's tracker is dead:
+/// they meet only by that dial), are connected to and send no piece in
+/// 20 s. Without it the same set-up completes in about 1 s (libtorrent)
+/// and 13.5 s (transmission, which unchokes at its 10 s rechoke),
+/// measured once by hand. aria2c refuses it.
+#[test]
+fn a_seeder_told_not_to_upload_sends_nothing() {
+    let test = "a_seeder_told_not_to_upload_sends_nothing";
+    let all = [Client::Libtorrent, Client::Transmission];
+    if !available(test, &all, &["mktorrent"]) {
+        return;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new("no-upload");
+    let (data, torrent) = one_file(&dir, MIB, "http://127.0.0.1:1/announce");
+    let quiet = Opts {
+        no_upload: true,
+        ..Opts::default()
+    };
+    if Client::Aria2.is_installed() {
+        assert!(seed(Client::Aria2, &torrent, &data, &quiet).is_err());
+    }
+    let waits: Vec<_> = all
+        .iter()
+        .map(|&client| {
+            let mut seeder = seed(client, &torrent, &data, &quiet).unwrap();
+            wait(&mut seeder, CHECK);
+            let dial = Opts {
+                peers: vec![seeder.listen_addr()],
+                ..Opts::default()
+            };
+            let out = dir.path().join(format!("got-{}", client.name()));
+            let source = torrent.to_str().unwrap();
+            let mut getter = download(Client::Libtorrent, source, &out, &dial).unwrap();
+            std::thread::spawn(move || {
+                let r = getter.wait_complete(Duration::from_secs(20));
+                drop(seeder);
+                (client, r)
+            })
+        })
+        .collect();
+    // Every thread joined (its clients killed) before any assertion.
+    let results: Vec<_> = waits.into_iter().map(|w| w.join().unwrap()).collect();
+    for (client, r) in results {
+        let e = r.expect_err(&format!("{client:?} uploaded"));
+        // The downloader's last status: connected to one peer, 0 bytes.
+        let last = e.lines().rev().find(|l| l.starts_with("STATUS ")).unwrap();
+        assert!(
+            last.starts_with("STATUS downloading 0.0000 1 0 "),
+            "{client:?}: {e}"
+        );
+        eprintln!("{client:?}: {last}");
     }
     eprintln!("{test}: {:?}", started.elapsed());
 }
