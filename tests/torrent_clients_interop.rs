@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 mod torrent_support;
 use torrent_support::clients::trackers::{self, kamaelia_tracker, make_torrent};
-use torrent_support::clients::{available, download, same_files, seed, Client, Opts, Running};
+use torrent_support::clients::{
+    available, download, same_files, seed, sha256_of, Client, Opts, Running,
+};
 use torrent_support::TempDir;
 
 const MIB: usize = 1 << 20;
@@ -364,4 +366,51 @@ fn a_seeder_told_not_to_upload_sends_nothing() {
         eprintln!("{client:?}: {last}");
     }
     eprintln!("{test}: {:?}", started.elapsed());
+}
+
+/// The helpers that judge the transfers: `sha256_of` gives FIPS 180-2's
+/// digest of "abc", and `same_files` tells a changed byte, a short file
+/// and a missing one.
+#[test]
+fn the_file_checks_tell_a_difference() {
+    if !available(
+        "the_file_checks_tell_a_difference",
+        &[],
+        &["sha256sum", "mktorrent"],
+    ) {
+        return;
+    }
+    let dir = TempDir::new("file-checks");
+    let abc = dir.path().join("abc");
+    std::fs::write(&abc, b"abc").unwrap();
+    assert_eq!(
+        sha256_of(&abc).unwrap(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(sha256_of(&dir.path().join("none")).is_err());
+    TempDir::file(&dir, "a/f/x.bin", 70_000, 8);
+    TempDir::file(&dir, "a/f/y.bin", 5_000, 9);
+    let torrent = make_torrent(
+        &dir.path().join("a/f"),
+        "http://127.0.0.1:1/announce",
+        15,
+        &dir.path().join("t.torrent"),
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(b.join("f")).unwrap();
+    for name in ["x.bin", "y.bin"] {
+        std::fs::copy(a.join("f").join(name), b.join("f").join(name)).unwrap();
+    }
+    assert_eq!(same_files(&torrent, &a, &b).unwrap().len(), 2);
+    let y = b.join("f/y.bin");
+    let mut bytes = std::fs::read(&y).unwrap();
+    bytes[4_999] ^= 1;
+    std::fs::write(&y, &bytes).unwrap();
+    assert!(same_files(&torrent, &a, &b).unwrap_err().contains("y.bin"));
+    std::fs::write(&y, &bytes[..4_999]).unwrap();
+    assert!(same_files(&torrent, &a, &b)
+        .unwrap_err()
+        .contains("4999 bytes"));
+    std::fs::remove_file(&y).unwrap();
+    assert!(same_files(&torrent, &a, &b).is_err());
 }
