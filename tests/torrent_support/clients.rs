@@ -41,6 +41,10 @@
 //!   rechoke (when it unchokes) runs every 10 s.
 //! * transmission-remote has no "add peer"; aria2c has no flag to dial a
 //!   peer either: [`Opts::peers`] is refused for both (an `Err`).
+//! * libtorrent unchokes peers on the local network whatever its unchoke
+//!   slots (its "local" peer class ignores them): [`Opts::no_upload`]
+//!   takes that away. aria2c's least upload limit (1 byte/s) still lets a
+//!   burst through (32 KiB seen), so `no_upload` is refused for aria2c.
 //! * transmission needs a config folder of its own (`-g`), its RPC on a
 //!   free 127.0.0.1 port (`-p`, `-r`) without auth (`-T`); it has no flag
 //!   for peer exchange, so `settings.json` is written before it starts.
@@ -66,8 +70,15 @@
 //!   then: [`trackers::opentracker`] returns once a probe announce works.
 #![allow(dead_code)]
 
+/// Comparing files by SHA-256 (tests/torrent_support/clients/files.rs).
+pub mod files;
 /// Trackers and torrents for them (tests/torrent_support/clients/trackers.rs).
 pub mod trackers;
+
+// Unused in the test programs that share torrent_support for its other
+// helpers.
+#[allow(unused_imports)]
+pub use files::{same_files, sha256_of};
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -172,6 +183,12 @@ pub struct Opts {
     pub peers: Vec<SocketAddr>,
     /// libtorrent: keep libtorrent's default of one connection per IP.
     pub one_connection_per_ip: bool,
+    /// Serve no pieces to anyone (so a test knows whom its downloader got
+    /// the data from): libtorrent with no unchoke slots, for local peers
+    /// too, and no allowed-fast set; transmission with its upload speed
+    /// limit on at 0. Refused for aria2c (an `Err`): its
+    /// `--max-upload-limit=1` still let 32 KiB through at once here.
+    pub no_upload: bool,
 }
 
 /// A port nothing listens on at 127.0.0.1 just now.
@@ -216,7 +233,8 @@ pub fn download(
     start(client, Role::Get, source, out_dir, opts)
 }
 
-/// A client at work, killed (its whole process group) when dropped.
+/// A client at work, killed (its whole process group) when dropped, and
+/// after [`LIFETIME_SECS`] in any case.
 pub struct Running {
     client: Client,
     role: Role,
@@ -240,6 +258,9 @@ fn start(
     if !opts.peers.is_empty() && client != Client::Libtorrent {
         return Err(format!("{} cannot be told to dial a peer", client.name()));
     }
+    if opts.no_upload && client == Client::Aria2 {
+        return Err("aria2c cannot be told to upload nothing".to_string());
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let work = TempDir::new(&format!("{}-peer", client.name()));
@@ -252,7 +273,7 @@ fn start(
         Client::Transmission => {
             let rpc = free_port();
             rpc_port = Some(rpc);
-            transmission_command(work.path(), &dir, port, rpc)?
+            transmission_command(work.path(), &dir, port, rpc, opts.no_upload)?
         }
     };
     let out = File::create(&log).map_err(|e| e.to_string())?;
@@ -280,24 +301,40 @@ fn start(
     Ok(running)
 }
 
+/// The most a client may live, should its guard never run (the test
+/// process killed, or a guard leaked): `timeout -s KILL` ends it then.
+pub const LIFETIME_SECS: u32 = 300;
+
+/// `program` run under `timeout -s KILL LIFETIME_SECS`, which passes its
+/// exit status on.
+fn bounded(program: &str) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", &LIFETIME_SECS.to_string(), program]);
+    c
+}
+
 fn libtorrent_command(role: Role, source: &str, dir: &Path, port: u16, opts: &Opts) -> Command {
-    let mut c = Command::new("/usr/bin/python3");
+    let mut c = bounded("/usr/bin/python3");
     c.args(["-c", LIBTORRENT_PEER])
         .arg(if role == Role::Seed { "seed" } else { "get" })
         .arg(source)
         .arg(dir)
-        .arg(format!("--port={port}"));
+        .arg(format!("--port={port}"))
+        .arg(format!("--lifetime={LIFETIME_SECS}"));
     for p in &opts.peers {
         c.arg(format!("--peer={p}"));
     }
     if opts.one_connection_per_ip {
         c.arg("--one-connection-per-ip");
     }
+    if opts.no_upload {
+        c.arg("--no-upload");
+    }
     c
 }
 
 fn aria2_command(role: Role, source: &str, dir: &Path, port: u16) -> Command {
-    let mut c = Command::new("aria2c");
+    let mut c = bounded("aria2c");
     c.arg(format!("--dir={}", dir.display())).args([
         "--interface=127.0.0.1",
         "--disable-ipv6=true",
@@ -331,7 +368,13 @@ fn aria2_command(role: Role, source: &str, dir: &Path, port: u16) -> Command {
 
 /// transmission-daemon in the foreground with its own config folder under
 /// `work`, peers on 127.0.0.1:`port`, RPC on 127.0.0.1:`rpc` without auth.
-fn transmission_command(work: &Path, dir: &Path, port: u16, rpc: u16) -> Result<Command, String> {
+fn transmission_command(
+    work: &Path,
+    dir: &Path,
+    port: u16,
+    rpc: u16,
+    no_upload: bool,
+) -> Result<Command, String> {
     let conf = work.join("config");
     std::fs::create_dir_all(&conf).map_err(|e| e.to_string())?;
     // What has no command-line flag (peer exchange above all), and the
@@ -347,12 +390,13 @@ fn transmission_command(work: &Path, dir: &Path, port: u16, rpc: u16) -> Result<
   "download-dir": "{dir}", "incomplete-dir-enabled": false,
   "watch-dir-enabled": false, "start-added-torrents": true,
   "ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
-  "speed-limit-up-enabled": false, "speed-limit-down-enabled": false
+  "speed-limit-up-enabled": {no_upload}, "speed-limit-up": 0,
+  "speed-limit-down-enabled": false
 }}"#,
         dir = dir.display()
     );
     std::fs::write(conf.join("settings.json"), settings).map_err(|e| e.to_string())?;
-    let mut c = Command::new("transmission-daemon");
+    let mut c = bounded("transmission-daemon");
     c.arg("-f")
         .arg("-g")
         .arg(&conf)
@@ -518,62 +562,4 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The SHA-256 of a file, in hex, by `sha256sum`.
-pub fn sha256_of(path: &Path) -> Result<String, String> {
-    let o = Command::new("sha256sum")
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("sha256sum: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "sha256sum {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&o.stdout);
-    Ok(text
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string())
-}
-
-/// Checks every file of `torrent` (padding files aside) under `a` against
-/// the same under `b`: each present, of the torrent's length, the same
-/// SHA-256. Returns each file's relative path and digest.
-pub fn same_files(torrent: &Path, a: &Path, b: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    use kamaelia::protocol::torrent::metainfo::Metainfo;
-    let bytes = std::fs::read(torrent).map_err(|e| format!("{}: {e}", torrent.display()))?;
-    let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("{e:?}"))?;
-    let mut out = Vec::new();
-    for f in meta.files().iter().filter(|f| !f.padding) {
-        let rel: PathBuf = f.path.iter().collect();
-        for dir in [a, b] {
-            let len = std::fs::metadata(dir.join(&rel))
-                .map_err(|e| format!("{}: {e}", dir.join(&rel).display()))?
-                .len();
-            if len != f.length {
-                return Err(format!(
-                    "{}: {len} bytes, the torrent says {}",
-                    dir.join(&rel).display(),
-                    f.length
-                ));
-            }
-        }
-        let (ha, hb) = (sha256_of(&a.join(&rel))?, sha256_of(&b.join(&rel))?);
-        if ha != hb {
-            return Err(format!(
-                "{}: {ha} in {}, {hb} in {}",
-                rel.display(),
-                a.display(),
-                b.display()
-            ));
-        }
-        out.push((rel, ha));
-    }
-    Ok(out)
 }

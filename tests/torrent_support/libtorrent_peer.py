@@ -2,7 +2,7 @@
 # embeds this file and runs it with /usr/bin/python3 -c).
 #
 #   libtorrent_peer.py seed|get SOURCE SAVE_PATH --port N [--peer HOST:PORT]...
-#                      [--one-connection-per-ip] [--lifetime SECS]
+#                      [--one-connection-per-ip] [--no-upload] [--lifetime SECS]
 #
 # SOURCE is a .torrent file or a magnet link; SAVE_PATH is the folder that
 # holds (or will hold) the torrent's `name`. Only 127.0.0.1:PORT is listened
@@ -31,6 +31,7 @@ ap.add_argument('save_path')
 ap.add_argument('--port', type=int, required=True)
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--one-connection-per-ip', action='store_true')
+ap.add_argument('--no-upload', action='store_true')
 ap.add_argument('--lifetime', type=float, default=300.0)
 a = ap.parse_args()
 
@@ -47,10 +48,21 @@ s = lt.session({
     # Every peer of a test is on 127.0.0.1: without this libtorrent keeps
     # one connection per address and drops the others.
     'allow_multiple_connections_per_ip': not a.one_connection_per_ip,
+    # --no-upload: no unchoke slots (for local peers too: below) and no
+    # allowed-fast pieces (BEP 6: those may be requested while choked),
+    # so no peer is sent a piece.
+    'unchoke_slots_limit': 0 if a.no_upload else 8,
+    'allowed_fast_set_size': 0 if a.no_upload else 5,
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification
     | cat.tracker_notification | cat.storage_notification
     | cat.status_notification,
 }, 0)
+if a.no_upload:
+    # Peers on the local network (127.0.0.1 here) are in the "local" peer
+    # class, which by default ignores the unchoke slots: take that away.
+    pc = s.get_peer_class(s.local_peer_class_id)
+    pc['ignore_unchoke_slots'] = False
+    s.set_peer_class(s.local_peer_class_id, pc)
 s.add_extension('ut_metadata')
 s.add_extension('smart_ban')
 
