@@ -4,6 +4,7 @@
 
 use super::component::TorrentClient;
 use super::messages::{ClientEvent, TorrentState};
+use super::peers::run_blocks;
 use crate::axon::Cx;
 use crate::protocol::torrent::storage::{DiskEvent, DiskOp};
 use crate::protocol::torrent::tracker::tiers::AnnounceOutcome;
@@ -95,10 +96,13 @@ impl TorrentClient {
                 if c.key != key {
                     return; // that peer left; its slot was taken since
                 }
-                c.reading = c.reading.saturating_sub(1);
-                if let Some(s) = c.session() {
-                    if s.send_block(block, &data) {
-                        t.up.record(now, u64::from(block.len));
+                let blocks = run_blocks(block).count() as u32;
+                c.reading = c.reading.saturating_sub(blocks);
+                let Some(s) = c.session() else { return };
+                for b in run_blocks(block) {
+                    let at = (b.offset - block.offset) as usize;
+                    if s.send_block(b, &data[at..at + b.len as usize]) {
+                        t.up.record(now, u64::from(b.len));
                     }
                 }
             }

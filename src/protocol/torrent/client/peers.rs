@@ -27,6 +27,8 @@ const READS_PER_STEP: usize = 16;
 const READ_SIZE: usize = 64 * 1024;
 /// Blocks asked of the disk for one peer at a time.
 const READS_PER_PEER: u32 = 64;
+/// The most bytes read from disk in one request for a peer's blocks.
+const READ_RUN: u32 = 256 * 1024;
 /// An accepted connection must name its torrent within this.
 const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -585,13 +587,17 @@ impl TorrentClient {
         }
     }
 
-    /// Asks the disk for the blocks the peer requested.
+    /// Asks the disk for the blocks the peer requested. Requests for
+    /// consecutive whole blocks of one piece (as a downloader asks, in
+    /// order) go as one read of up to [`READ_RUN`] bytes: one message to
+    /// the disk thread and back, and one wake, for many blocks.
     fn upload(&mut self, cx: &mut Cx, slot: usize, c: &mut Conn) {
         let Some(t) = self.torrents.get_mut(c.torrent).and_then(Option::as_mut) else {
             return;
         };
         let Stage::Open(s) = &mut c.stage else { return };
         let now = cx.now();
+        let mut run: Option<BlockRef> = None;
         while c.reading < READS_PER_PEER {
             let limits = &mut [&mut self.up_limit, &mut t.up_limit];
             if limits
@@ -601,13 +607,24 @@ impl TorrentClient {
                 // Past the rate: serve again when the buckets allow a block.
                 let at = RateLimit::ready_at_all(limits, now, u64::from(BLOCK_SIZE));
                 self.limit_wake = Some(self.limit_wake.map_or(at, |w| w.min(at)));
-                return;
+                break;
             }
-            let Some(r) = s.pop_upload() else { return };
+            let Some(r) = s.pop_upload() else { break };
             RateLimit::take_all(limits, now, u64::from(r.len));
-            t.disk.send(DiskRequest::Read(r));
-            t.reads.push_back((slot, c.key));
             c.reading += 1;
+            match run.as_mut() {
+                Some(x) if extends(x, &r, t.layout.piece_len(r.piece)) => x.len += r.len,
+                _ => {
+                    if let Some(x) = run.replace(r) {
+                        t.disk.send(DiskRequest::Read(x));
+                        t.reads.push_back((slot, c.key));
+                    }
+                }
+            }
+        }
+        if let Some(x) = run {
+            t.disk.send(DiskRequest::Read(x));
+            t.reads.push_back((slot, c.key));
         }
     }
 
@@ -635,5 +652,67 @@ impl TorrentClient {
             t.picker.on_peer_gone(c.key, &had);
         }
         t.rechoke_soon = true;
+    }
+}
+
+/// Whether `next` continues the run `run` of whole, aligned blocks: the
+/// next block of the same piece, itself whole (or the piece's last), and
+/// the run not past [`READ_RUN`]. Such a run splits back into its blocks
+/// exactly: 16 KiB each from its start, the last what is left.
+fn extends(run: &BlockRef, next: &BlockRef, piece_len: u32) -> bool {
+    run.offset % BLOCK_SIZE == 0
+        && run.len % BLOCK_SIZE == 0
+        && next.piece == run.piece
+        && next.offset == run.offset + run.len
+        && (next.len == BLOCK_SIZE || next.offset + next.len == piece_len)
+        && run.len + next.len <= READ_RUN
+}
+
+/// The blocks of a run read for a peer: 16 KiB each from its start, the
+/// last what is left (a single block of any size is itself).
+pub(super) fn run_blocks(run: BlockRef) -> impl Iterator<Item = BlockRef> {
+    let end = run.offset + run.len;
+    (run.offset..end)
+        .step_by(BLOCK_SIZE as usize)
+        .map(move |offset| BlockRef {
+            piece: run.piece,
+            offset,
+            len: (end - offset).min(BLOCK_SIZE),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(piece: u32, offset: u32, len: u32) -> BlockRef {
+        BlockRef { piece, offset, len }
+    }
+
+    #[test]
+    fn runs_take_whole_consecutive_blocks_and_split_back_exactly() {
+        let k = BLOCK_SIZE;
+        let piece_len = 3 * k + 100;
+        assert!(extends(&b(0, 0, k), &b(0, k, k), piece_len));
+        assert!(extends(&b(0, 0, 2 * k), &b(0, 2 * k, k), piece_len));
+        // The piece's short last block ends a run.
+        assert!(extends(&b(0, 0, 3 * k), &b(0, 3 * k, 100), piece_len));
+        // Not: another piece, a gap, a short block mid-piece, a run
+        // already holding a short block, past the run's size.
+        assert!(!extends(&b(0, 0, k), &b(1, k, k), piece_len));
+        assert!(!extends(&b(0, 0, k), &b(0, 2 * k, k), piece_len));
+        assert!(!extends(&b(0, 0, k), &b(0, k, 100), piece_len));
+        assert!(!extends(&b(0, 0, 100), &b(0, 100, k), piece_len));
+        assert!(!extends(
+            &b(0, 0, READ_RUN),
+            &b(0, READ_RUN, k),
+            2 * READ_RUN
+        ));
+        let split: Vec<_> = run_blocks(b(2, k, 2 * k + 100)).collect();
+        assert_eq!(split, vec![b(2, k, k), b(2, 2 * k, k), b(2, 3 * k, 100)]);
+        assert_eq!(
+            run_blocks(b(5, 100, 8192)).collect::<Vec<_>>(),
+            vec![b(5, 100, 8192)]
+        );
     }
 }
