@@ -22,7 +22,7 @@
 //! `KAMAELIA_REQUIRE_INTEROP=1` (CI).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,26 +31,9 @@ mod torrent_support;
 use cli_support::{run_within, Guard, Output, BIN};
 use torrent_support::clients::trackers::{self, kamaelia_tracker, magnet_of, make_torrent};
 use torrent_support::clients::{
-    available, download, free_port, same_files, seed, Client, Opts, Running,
+    available, check_same, download, free_port, seed, wait, Client, Opts, CHECK, MIB, TRANSFER,
 };
 use torrent_support::TempDir;
-
-const MIB: usize = 1 << 20;
-/// A seeder's check of its files.
-const CHECK: Duration = Duration::from_secs(15);
-/// A download of a few MiB on 127.0.0.1.
-const TRANSFER: Duration = Duration::from_secs(40);
-
-fn wait(r: &mut Running, limit: Duration) {
-    if let Err(e) = r.wait_complete(limit) {
-        panic!("{e}");
-    }
-}
-
-fn check_same(torrent: &Path, a: &Path, b: &Path, files: usize) {
-    let same = same_files(torrent, a, b).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(same.len(), files, "{same:?}");
-}
 
 /// `kamaelia seed` on a free port of 127.0.0.1, announcing at most every
 /// second and dialling `peers` too; its address once it listens.
@@ -106,211 +89,209 @@ fn our_get(source: &str, out: &Path, peers: &[SocketAddr]) -> Output {
     o
 }
 
-/// A folder of three files (one in a subfolder, none a multiple of the
-/// piece) under `dir/seed/folder`.
-fn folder(dir: &TempDir) -> PathBuf {
-    TempDir::file(dir, "seed/folder/a.bin", MIB + 7, 2);
-    TempDir::file(dir, "seed/folder/b.bin", 700_001, 3);
-    TempDir::file(dir, "seed/folder/sub/c.bin", 1_500_000, 4);
-    dir.path().join("seed/folder")
+/// Who sits in a seat of a transfer.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Ours,
+    Real(Client),
+}
+
+/// What is transferred.
+#[derive(Clone, Copy)]
+enum Data {
+    /// One file of this many bytes, 64 KiB pieces.
+    File(usize),
+    /// A folder of three files (one in a subfolder), 32 KiB pieces.
+    Folder,
+}
+
+/// Which tracker the two meet through.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    Ours,
+    Opentracker,
+}
+
+/// One transfer: `seeder` seeds `data`, `getter` downloads it (from the
+/// .torrent, or from its magnet link), the two meeting through `via`;
+/// every file compared by SHA-256. Returns our `get`'s stderr (empty if
+/// ours seeded), or `None` when skipped.
+fn transfer(
+    test: &str,
+    seeder: Side,
+    getter: Side,
+    data: Data,
+    via: Via,
+    magnet: bool,
+) -> Option<String> {
+    let real: Vec<Client> = [seeder, getter]
+        .iter()
+        .filter_map(|s| match s {
+            Side::Real(c) => Some(*c),
+            Side::Ours => None,
+        })
+        .collect();
+    let mut tools = vec!["mktorrent", "sha256sum"];
+    if via == Via::Opentracker {
+        tools.push("opentracker");
+    }
+    if !available(test, &real, &tools) {
+        return None;
+    }
+    let started = Instant::now();
+    let dir = TempDir::new(test);
+    let (target, piece_log2, files) = match data {
+        Data::File(len) => (TempDir::file(&dir, "seed/one.bin", len, 1), 16, 1),
+        Data::Folder => {
+            TempDir::file(&dir, "seed/folder/a.bin", MIB + 7, 2);
+            TempDir::file(&dir, "seed/folder/b.bin", 700_001, 3);
+            TempDir::file(&dir, "seed/folder/sub/c.bin", 1_500_000, 4);
+            (dir.path().join("seed/folder"), 15, 3)
+        }
+    };
+    let out_torrent = dir.path().join("t.torrent");
+    let (_tracker, torrent) = match via {
+        Via::Ours => {
+            let t = kamaelia_tracker();
+            let torrent = make_torrent(&target, &t.announce, piece_log2, &out_torrent);
+            (t, torrent)
+        }
+        Via::Opentracker => trackers::opentracker_with_torrent(&target, piece_log2, &out_torrent),
+    };
+    let data_dir = dir.path().join("seed");
+    let out = dir.path().join("got");
+    let source = if magnet {
+        magnet_of(&torrent)
+    } else {
+        torrent.to_str().unwrap().to_string()
+    };
+    let mut stderr = String::new();
+    match (seeder, getter) {
+        (Side::Ours, Side::Real(c)) => {
+            // A getter of a magnet link is dialled by our seed: aria2c
+            // announces left=0 until it has the info dictionary, so no
+            // tracker introduces the two. Others meet it through the
+            // tracker (transmission only by our seed's dialling it).
+            let mut g = download(c, &source, &out, &Opts::default()).unwrap();
+            let dial: Vec<SocketAddr> = magnet.then(|| g.listen_addr()).into_iter().collect();
+            let _seed = our_seed(&torrent, &data_dir, &dial);
+            wait(&mut g, TRANSFER);
+        }
+        (Side::Real(c), Side::Ours) => {
+            let mut s = seed(c, &torrent, &data_dir, &Opts::default()).unwrap();
+            wait(&mut s, CHECK);
+            stderr = our_get(&source, &out, &[]).stderr;
+        }
+        _ => unreachable!("one side is ours, the other a real client"),
+    }
+    check_same(&torrent, &data_dir, &out, files);
+    eprintln!("{test}: {:?}", started.elapsed());
+    Some(stderr)
 }
 
 #[test]
 fn aria2c_downloads_from_our_seed() {
-    let test = "aria2c_downloads_from_our_seed";
-    if !available(test, &[Client::Aria2], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("ours-aria2");
-    let file = TempDir::file(&dir, "seed/single.bin", 3 * MIB + 12_345, 1);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(&file, &tracker.announce, 16, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    let (_seed, _) = our_seed(&torrent, &data, &[]);
-    let out = dir.path().join("got");
-    let mut getter = download(
-        Client::Aria2,
-        torrent.to_str().unwrap(),
-        &out,
-        &Opts::default(),
-    )
-    .unwrap();
-    wait(&mut getter, TRANSFER);
-    check_same(&torrent, &data, &out, 1);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (ours, aria2) = (Side::Ours, Side::Real(Client::Aria2));
+    transfer(
+        "aria2c_downloads_from_our_seed",
+        ours,
+        aria2,
+        Data::File(3 * MIB + 12_345),
+        Via::Ours,
+        false,
+    );
 }
 
 #[test]
 fn we_download_a_folder_from_aria2c_through_opentracker() {
-    let test = "we_download_a_folder_from_aria2c_through_opentracker";
-    if !available(
-        test,
-        &[Client::Aria2],
-        &["mktorrent", "sha256sum", "opentracker"],
-    ) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("aria2-ours");
-    let target = folder(&dir);
-    let (_tracker, torrent) =
-        trackers::opentracker_with_torrent(&target, 15, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    let mut seeder = seed(Client::Aria2, &torrent, &data, &Opts::default()).unwrap();
-    wait(&mut seeder, CHECK);
-    let out = dir.path().join("got");
-    our_get(torrent.to_str().unwrap(), &out, &[]);
-    check_same(&torrent, &data, &out, 3);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (aria2, ours) = (Side::Real(Client::Aria2), Side::Ours);
+    transfer(
+        "we_download_a_folder_from_aria2c",
+        aria2,
+        ours,
+        Data::Folder,
+        Via::Opentracker,
+        false,
+    );
 }
 
 #[test]
 fn libtorrent_downloads_a_folder_from_our_seed() {
-    let test = "libtorrent_downloads_a_folder_from_our_seed";
-    if !available(test, &[Client::Libtorrent], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("ours-lt");
-    let target = folder(&dir);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(
-        &target,
-        &tracker.announce,
-        15,
-        &dir.path().join("t.torrent"),
+    let (ours, lt) = (Side::Ours, Side::Real(Client::Libtorrent));
+    transfer(
+        "libtorrent_downloads_a_folder_from_our_seed",
+        ours,
+        lt,
+        Data::Folder,
+        Via::Ours,
+        false,
     );
-    let data = dir.path().join("seed");
-    let (_seed, _) = our_seed(&torrent, &data, &[]);
-    let out = dir.path().join("got");
-    let mut getter = download(
-        Client::Libtorrent,
-        torrent.to_str().unwrap(),
-        &out,
-        &Opts::default(),
-    )
-    .unwrap();
-    wait(&mut getter, TRANSFER);
-    check_same(&torrent, &data, &out, 3);
-    eprintln!("{test}: {:?}", started.elapsed());
 }
 
 #[test]
 fn we_download_from_libtorrent_through_opentracker() {
-    let test = "we_download_from_libtorrent_through_opentracker";
-    if !available(
-        test,
-        &[Client::Libtorrent],
-        &["mktorrent", "sha256sum", "opentracker"],
-    ) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("lt-ours");
-    let file = TempDir::file(&dir, "seed/one.bin", 3 * MIB + 777, 5);
-    let (_tracker, torrent) =
-        trackers::opentracker_with_torrent(&file, 16, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    let mut seeder = seed(Client::Libtorrent, &torrent, &data, &Opts::default()).unwrap();
-    wait(&mut seeder, CHECK);
-    let out = dir.path().join("got");
-    our_get(torrent.to_str().unwrap(), &out, &[]);
-    check_same(&torrent, &data, &out, 1);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (lt, ours) = (Side::Real(Client::Libtorrent), Side::Ours);
+    transfer(
+        "we_download_from_libtorrent",
+        lt,
+        ours,
+        Data::File(3 * MIB + 777),
+        Via::Opentracker,
+        false,
+    );
 }
 
 #[test]
 fn transmission_downloads_from_our_seed_which_dials_it() {
-    let test = "transmission_downloads_from_our_seed_which_dials_it";
-    if !available(test, &[Client::Transmission], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("ours-tr");
-    let file = TempDir::file(&dir, "seed/one.bin", 2 * MIB + 4_321, 6);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(&file, &tracker.announce, 16, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    let (_seed, _) = our_seed(&torrent, &data, &[]);
-    let out = dir.path().join("got");
-    let mut getter = download(
-        Client::Transmission,
-        torrent.to_str().unwrap(),
-        &out,
-        &Opts::default(),
-    )
-    .unwrap();
-    wait(&mut getter, TRANSFER);
-    check_same(&torrent, &data, &out, 1);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (ours, tr) = (Side::Ours, Side::Real(Client::Transmission));
+    transfer(
+        "transmission_downloads_from_our_seed",
+        ours,
+        tr,
+        Data::File(2 * MIB + 4_321),
+        Via::Ours,
+        false,
+    );
 }
 
 #[test]
 fn we_download_from_transmission() {
-    let test = "we_download_from_transmission";
-    if !available(test, &[Client::Transmission], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("tr-ours");
-    let file = TempDir::file(&dir, "seed/one.bin", 2 * MIB + 99, 7);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(&file, &tracker.announce, 16, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    let mut seeder = seed(Client::Transmission, &torrent, &data, &Opts::default()).unwrap();
-    wait(&mut seeder, CHECK);
-    let out = dir.path().join("got");
-    our_get(torrent.to_str().unwrap(), &out, &[]);
-    check_same(&torrent, &data, &out, 1);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (tr, ours) = (Side::Real(Client::Transmission), Side::Ours);
+    transfer(
+        "we_download_from_transmission",
+        tr,
+        ours,
+        Data::File(2 * MIB + 99),
+        Via::Ours,
+        false,
+    );
 }
 
 #[test]
 fn we_fetch_a_magnet_link_from_libtorrent() {
-    let test = "we_fetch_a_magnet_link_from_libtorrent";
-    if !available(test, &[Client::Libtorrent], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("lt-ours-magnet");
-    let target = folder(&dir);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(
-        &target,
-        &tracker.announce,
-        15,
-        &dir.path().join("t.torrent"),
+    let (lt, ours) = (Side::Real(Client::Libtorrent), Side::Ours);
+    let stderr = transfer(
+        "we_fetch_a_magnet_link_from_libtorrent",
+        lt,
+        ours,
+        Data::Folder,
+        Via::Ours,
+        true,
     );
-    let data = dir.path().join("seed");
-    let mut seeder = seed(Client::Libtorrent, &torrent, &data, &Opts::default()).unwrap();
-    wait(&mut seeder, CHECK);
-    let out = dir.path().join("got");
-    let o = our_get(&magnet_of(&torrent), &out, &[]);
-    assert!(o.stderr.contains("get: metadata received"), "{}", o.stderr);
-    check_same(&torrent, &data, &out, 3);
-    eprintln!("{test}: {:?}", started.elapsed());
+    if let Some(stderr) = stderr {
+        assert!(stderr.contains("get: metadata received"), "{stderr}");
+    }
 }
 
 #[test]
 fn aria2c_fetches_a_magnet_link_from_our_seed() {
-    let test = "aria2c_fetches_a_magnet_link_from_our_seed";
-    if !available(test, &[Client::Aria2], &["mktorrent", "sha256sum"]) {
-        return;
-    }
-    let started = Instant::now();
-    let dir = TempDir::new("ours-aria2-magnet");
-    let file = TempDir::file(&dir, "seed/single.bin", MIB + 1_234, 8);
-    let tracker = kamaelia_tracker();
-    let torrent = make_torrent(&file, &tracker.announce, 16, &dir.path().join("t.torrent"));
-    let data = dir.path().join("seed");
-    // aria2c announces left=0 until it has the info dictionary, so a
-    // tracker lists it to no seeder and lists no seeder to it: our seed
-    // is told to dial it.
-    let out = dir.path().join("got");
-    let mut getter = download(Client::Aria2, &magnet_of(&torrent), &out, &Opts::default()).unwrap();
-    let (_seed, _) = our_seed(&torrent, &data, &[getter.listen_addr()]);
-    wait(&mut getter, TRANSFER);
-    check_same(&torrent, &data, &out, 1);
-    eprintln!("{test}: {:?}", started.elapsed());
+    let (ours, aria2) = (Side::Ours, Side::Real(Client::Aria2));
+    transfer(
+        "aria2c_fetches_a_magnet_link_from_our_seed",
+        ours,
+        aria2,
+        Data::File(MIB + 1_234),
+        Via::Ours,
+        true,
+    );
 }

@@ -26,35 +26,15 @@
 //! Skipped with a note when a program is missing, unless
 //! `KAMAELIA_REQUIRE_INTEROP=1`.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod torrent_support;
 use torrent_support::clients::trackers::{self, kamaelia_tracker, make_torrent};
 use torrent_support::clients::{
-    available, download, same_files, seed, sha256_of, Client, Opts, Running,
+    available, check_same, download, same_files, seed, sha256_of, wait, Client, Opts, CHECK, MIB,
+    TRANSFER,
 };
 use torrent_support::TempDir;
-
-const MIB: usize = 1 << 20;
-/// A seeder's check of its files.
-const CHECK: Duration = Duration::from_secs(15);
-/// A download of a few MiB on 127.0.0.1.
-const TRANSFER: Duration = Duration::from_secs(40);
-
-fn wait(r: &mut Running, limit: Duration) {
-    if let Err(e) = r.wait_complete(limit) {
-        panic!("{e}");
-    }
-}
-
-fn check_same(torrent: &Path, a: &Path, b: &Path, files: usize) {
-    let same = same_files(torrent, a, b).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(same.len(), files, "{same:?}");
-    for (path, sha) in &same {
-        eprintln!("  {} sha256 {sha}", path.display());
-    }
-}
 
 #[test]
 fn libtorrent_seeds_aria2c_downloads() {

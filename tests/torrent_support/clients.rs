@@ -78,7 +78,7 @@ pub mod trackers;
 // Unused in the test programs that share torrent_support for its other
 // helpers.
 #[allow(unused_imports)]
-pub use files::{same_files, sha256_of};
+pub use files::{check_same, same_files, sha256_of, wait, CHECK, MIB, TRANSFER};
 
 use std::fmt::Write as _;
 use std::fs::File;

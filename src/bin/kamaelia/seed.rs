@@ -7,15 +7,13 @@
 //!
 //! The graph is [`torrent_run`](super::torrent_run)'s.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bytes::Bytes;
 use kamaelia::protocol::torrent::client::TorrentSource;
 use kamaelia::protocol::torrent::metainfo::Metainfo;
 
-use super::torrent_run::{run as run_job, Job, Source};
+use super::torrent_run::{run as run_job, Job, NetArgs, Source};
 
 /// Arguments of `kamaelia seed`.
 #[derive(clap::Args, Debug)]
@@ -26,26 +24,9 @@ pub struct Args {
     /// folder that holds it.
     #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
-    /// The address to take peers' connections on.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6881")]
-    pub listen: SocketAddr,
-    /// Connect to this peer as well as the trackers' (may be repeated).
-    #[arg(long, value_name = "ADDR")]
-    pub peer: Vec<SocketAddr>,
-    /// Send at most this many KiB a second (0: no limit).
-    #[arg(long, value_name = "KIB", default_value_t = 0)]
-    pub upload_limit: u64,
-    /// Receive at most this many KiB a second (0: no limit).
-    #[arg(long, value_name = "KIB", default_value_t = 0)]
-    pub download_limit: u64,
-    /// Announce to the trackers at most this often (they may ask for
-    /// longer): short for a seeder whose downloaders only take incoming
-    /// connections, so it meets them at its next announce.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub min_reannounce: u64,
-    /// Stop after this many seconds.
-    #[arg(long = "for", value_name = "SECS")]
-    pub for_secs: Option<u64>,
+    /// Listening, peers, limits, time.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Runs `kamaelia seed`.
@@ -72,13 +53,8 @@ pub fn run(args: Args) -> Result<(), String> {
     run_job(Job {
         source: Source::Ready(TorrentSource::Metainfo(Bytes::from(bytes))),
         save_dir,
-        listen: args.listen,
-        peers: args.peer,
+        net: args.net,
         keep_seeding: true,
-        stop_after: args.for_secs.map(Duration::from_secs),
         verb: "seed",
-        upload_limit: args.upload_limit * 1024,
-        download_limit: args.download_limit * 1024,
-        min_reannounce: Duration::from_secs(args.min_reannounce.max(1)),
     })
 }

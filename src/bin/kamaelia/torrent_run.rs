@@ -47,23 +47,41 @@ pub enum Source {
     Url(Url),
 }
 
+/// What `get` and `seed` both take: where to listen, whom to dial, the
+/// limits and how long to run.
+#[derive(clap::Args, Debug)]
+pub struct NetArgs {
+    /// The address to take peers' connections on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6881")]
+    pub listen: SocketAddr,
+    /// Connect to this peer as well as the trackers' (may be repeated).
+    #[arg(long, value_name = "ADDR")]
+    pub peer: Vec<SocketAddr>,
+    /// Send at most this many KiB a second (0: no limit).
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    pub upload_limit: u64,
+    /// Receive at most this many KiB a second (0: no limit).
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    pub download_limit: u64,
+    /// Announce to the trackers at most this often (they may ask for
+    /// longer): short for a seeder whose downloaders only take incoming
+    /// connections, so it meets them at its next announce.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub min_reannounce: u64,
+    /// Stop after this many seconds (for `get`: complete or not).
+    #[arg(long = "for", value_name = "SECS")]
+    pub for_secs: Option<u64>,
+}
+
 /// One run of the client.
 pub struct Job {
     pub source: Source,
     pub save_dir: PathBuf,
-    pub listen: SocketAddr,
-    pub peers: Vec<SocketAddr>,
+    pub net: NetArgs,
     /// Keep going once complete (`seed`, or `get --seed-after`).
     pub keep_seeding: bool,
-    /// End after this long, complete or not.
-    pub stop_after: Option<Duration>,
     /// How `get` or `seed` names itself in messages.
     pub verb: &'static str,
-    /// Bytes a second at most, sent and received (0: no limit).
-    pub upload_limit: u64,
-    pub download_limit: u64,
-    /// The shortest wait between two announces.
-    pub min_reannounce: Duration,
 }
 
 enum Phase {
@@ -95,7 +113,7 @@ impl TorrentRun {
             token: 1,
             source,
             save_dir: Some(self.job.save_dir.clone()),
-            peers: self.job.peers.clone(),
+            peers: self.job.net.peer.clone(),
         };
         let _ = self.to_client.send(req);
         self.phase = Phase::Running;
@@ -178,7 +196,7 @@ impl Component for TorrentRun {
         while let Some(ev) = self.events.recv() {
             self.on_event(ev);
         }
-        if let Some(stop) = self.job.stop_after {
+        if let Some(stop) = self.job.net.for_secs.map(Duration::from_secs) {
             let at = *self.started.get_or_insert_with(Instant::now) + stop;
             if Instant::now() >= at {
                 self.end(None);
@@ -299,8 +317,9 @@ fn human(n: u64) -> String {
 pub fn run(job: Job) -> Result<(), String> {
     std::fs::create_dir_all(&job.save_dir)
         .map_err(|e| format!("cannot make {}: {e}", job.save_dir.display()))?;
-    let acceptor = TcpAcceptor::bind(job.listen, 128)
-        .map_err(|e| format!("cannot listen on {}: {e}", job.listen))?;
+    let listen = job.net.listen;
+    let acceptor =
+        TcpAcceptor::bind(listen, 128).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -308,11 +327,11 @@ pub fn run(job: Job) -> Result<(), String> {
         peer_id: peer_id_from(nanos ^ u64::from(std::process::id())),
         download_dir: job.save_dir.clone(),
         seed_rng: nanos,
-        upload_limit: (job.upload_limit > 0).then_some(job.upload_limit),
-        download_limit: (job.download_limit > 0).then_some(job.download_limit),
+        upload_limit: (job.net.upload_limit > 0).then_some(job.net.upload_limit * 1024),
+        download_limit: (job.net.download_limit > 0).then_some(job.net.download_limit * 1024),
         ..ClientConfig::default()
     };
-    config.tiers.min_reannounce = job.min_reannounce;
+    config.tiers.min_reannounce = Duration::from_secs(job.net.min_reannounce.max(1));
     let client = TorrentClient::new(config, Some(Box::new(acceptor) as Box<dyn Acceptor>));
     let result = Rc::new(RefCell::new(None));
     let verb = job.verb;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The SHA-256 of a file, in hex, by `sha256sum`.
 pub fn sha256_of(path: &Path) -> Result<String, String> {
@@ -60,4 +61,28 @@ pub fn same_files(torrent: &Path, a: &Path, b: &Path) -> Result<Vec<(PathBuf, St
         out.push((rel, ha));
     }
     Ok(out)
+}
+
+/// A MiB, for the sizes of test files.
+pub const MIB: usize = 1 << 20;
+/// How long a seeder may take to check its files.
+pub const CHECK: Duration = Duration::from_secs(15);
+/// How long a download of a few MiB on 127.0.0.1 may take.
+pub const TRANSFER: Duration = Duration::from_secs(40);
+
+/// `r` holds every piece within `limit`, or the test fails with why.
+pub fn wait(r: &mut super::Running, limit: Duration) {
+    if let Err(e) = r.wait_complete(limit) {
+        panic!("{e}");
+    }
+}
+
+/// Every one of the torrent's `files` is the same in `a` and `b`, or the
+/// test fails; their digests are printed.
+pub fn check_same(torrent: &Path, a: &Path, b: &Path, files: usize) {
+    let same = same_files(torrent, a, b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(same.len(), files, "{same:?}");
+    for (path, sha) in &same {
+        eprintln!("  {} sha256 {sha}", path.display());
+    }
 }

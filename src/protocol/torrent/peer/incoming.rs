@@ -43,11 +43,7 @@ impl PeerSession {
         }
         self.now = now;
         let n = self.decoder.read_from(r, max)?;
-        if n > 0 {
-            self.last_recv = now;
-            self.decode();
-        }
-        Ok(n)
+        Ok(self.after_read(n, now))
     }
 
     /// As [`read_from`](Self::read_from), from a source that writes into
@@ -64,11 +60,16 @@ impl PeerSession {
         }
         self.now = now;
         let n = self.decoder.read_uninit_from(r, max)?;
+        Ok(self.after_read(n, now))
+    }
+
+    /// `n` bytes were read at `now`: decoded and acted on.
+    fn after_read(&mut self, n: usize, now: Instant) -> usize {
         if n > 0 {
             self.last_recv = now;
             self.decode();
         }
-        Ok(n)
+        n
     }
 
     fn decode(&mut self) {
