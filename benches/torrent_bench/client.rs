@@ -34,7 +34,7 @@
 //! * `torrent_cold_start`: a 1 MiB torrent (256 KiB pieces) through
 //!   `kamaelia tracker` (the seeder known to it first, by a scrape):
 //!   `kamaelia get` from spawn to exit, median of 5 runs. Goal <= 0.05 s.
-//! * `torrent_rss`: the downloaders' peak resident set (`ru_maxrss`) in
+//! * `torrent_rss`: the downloaders' peak resident set (`VmHWM`, read every 20 ms) in
 //!   the two rows above. Goal <= 64 MiB.
 //! * `torrent_libtorrent_pair`: the transfer of `torrent_seed_one` (same
 //!   file and .torrent) between two libtorrent processes (`lt_pair.py`
@@ -442,7 +442,7 @@ fn print_four(ctx: &Ctx, p: &Payload, four: &FourRun) {
 fn print_rss(ctx: &Ctx, one: Option<(&Payload, &OneRun)>, four: Option<(&Payload, &FourRun)>) {
     let mut line = ctx.line(
         RSS,
-        "peak resident set (wait4 ru_maxrss) of each kamaelia get of torrent_seed_one and torrent_seed_four",
+        "peak resident set (VmHWM, read every 20 ms) of each kamaelia get of torrent_seed_one and torrent_seed_four",
     );
     let mut peak = 0;
     if let Some((p, one)) = one {

@@ -1,8 +1,9 @@
 //! The child processes of the client rows (`client.rs`): each started
 //! with its stdout and stderr read line by line (every line stamped with
 //! the time it came), and reaped by a thread of its own with `wait4`, so
-//! the moment it ended, its CPU time (all threads, user + system) and its
-//! peak resident set (`ru_maxrss`) are exact. Nothing is left running: a
+//! the moment it ended and its CPU time (all threads, user + system) are
+//! exact; its peak resident set is `VmHWM` read every 20 ms while it runs
+//! (not `ru_maxrss`: see [`sample_hwm`]). Nothing is left running: a
 //! child still alive when its [`Proc`] is dropped is killed and reaped.
 //!
 //! Only the reaper thread waits for the child (a `try_wait` elsewhere
@@ -14,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::raw::{c_int, c_long};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -93,6 +94,24 @@ fn sample_sched(pid: u32, into: &Sched) {
     }
 }
 
+/// The child's peak resident set so far (`VmHWM` of `/proc/PID/status`),
+/// in bytes. `wait4`'s `ru_maxrss` cannot serve: a child spawned with
+/// vfork keeps the high-water mark of the parent's memory it ran in until
+/// its exec, so every child would read as the bench's own peak.
+fn sample_hwm(pid: u32, into: &AtomicU64) {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return;
+    };
+    let kib = s
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(kib) = kib {
+        into.fetch_max(kib * 1024, Ordering::Relaxed);
+    }
+}
+
 /// A running child; see the module documentation.
 pub struct Proc {
     name: String,
@@ -140,11 +159,13 @@ impl Proc {
         let (exit_tx, exit_rx) = mpsc::channel();
         let sched: Sched = Arc::default();
         let ended = Arc::new(AtomicBool::new(false));
+        let hwm = Arc::new(AtomicU64::new(0));
         threads.push({
-            let (sched, ended) = (sched.clone(), ended.clone());
+            let (sched, ended, hwm) = (sched.clone(), ended.clone(), hwm.clone());
             thread::spawn(move || {
                 while !ended.load(Ordering::Acquire) {
                     sample_sched(pid, &sched);
+                    sample_hwm(pid, &hwm);
                     thread::sleep(SAMPLE_EVERY);
                 }
             })
@@ -179,7 +200,12 @@ impl Proc {
                 at,
                 code,
                 cpu_ns: ns(&ru.utime) + ns(&ru.stime),
-                max_rss: ru.maxrss as u64 * 1024,
+                // The last sample (at most SAMPLE_EVERY old); ru_maxrss
+                // only if none was taken.
+                max_rss: match hwm.load(Ordering::Relaxed) {
+                    0 => ru.maxrss as u64 * 1024,
+                    h => h,
+                },
             });
         }));
         Ok(Proc {
