@@ -4,7 +4,17 @@
 //! SHA-1 is the info-hash. Everything else the peer says (its bitfield,
 //! haves, unchoke) is read and let go. A pure state machine like
 //! [`PeerSession`](crate::protocol::torrent::peer::PeerSession): bytes
-//! in, bytes out, an outcome.
+//! in, bytes out, an outcome. The fuzz target `meta_fetch` feeds it
+//! arbitrary bytes.
+//!
+//! ```
+//! use kamaelia::protocol::torrent::client::metafetch::{MetaFetch, MetaOutcome};
+//! use kamaelia::protocol::torrent::wire::Handshake;
+//! let mut f = MetaFetch::new([7; 20], [1; 20]);
+//! assert!(!f.output().is_empty()); // our handshake and extension handshake
+//! f.on_bytes(&Handshake::new([8; 20], [2; 20]).to_bytes());
+//! assert!(matches!(f.outcome(), MetaOutcome::Failed(_))); // another torrent
+//! ```
 
 use std::io;
 
@@ -23,7 +33,7 @@ const IN_FLIGHT: u32 = 4;
 
 /// Where a metadata fetch stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum MetaOutcome {
+pub enum MetaOutcome {
     /// Still talking.
     Pending,
     /// The info dictionary, checked against the info-hash.
@@ -33,7 +43,7 @@ pub(super) enum MetaOutcome {
 }
 
 /// One peer asked for a magnet link's metadata.
-pub(super) struct MetaFetch {
+pub struct MetaFetch {
     info_hash: InfoHash,
     our_id: PeerId,
     decoder: Decoder,
@@ -72,6 +82,11 @@ impl MetaFetch {
         }
     }
 
+    /// Bytes to send, not yet taken.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
     /// Bytes to send.
     pub fn output_mut(&mut self) -> &mut BytesMut {
         &mut self.out
@@ -89,8 +104,7 @@ impl MetaFetch {
         Ok(n)
     }
 
-    /// Bytes from the peer (tests feed them this way).
-    #[cfg(test)]
+    /// Bytes from the peer (tests and the fuzz target feed them this way).
     pub fn on_bytes(&mut self, bytes: &[u8]) {
         self.decoder.push(bytes);
         self.decode();

@@ -72,7 +72,7 @@ mod component;
 pub mod config;
 mod conn;
 pub mod messages;
-mod metafetch;
+pub mod metafetch;
 mod peers;
 mod pending;
 mod tick;
