@@ -53,9 +53,6 @@ pub struct ClientConfig {
     pub upload_limit: Option<u64>,
     /// Bytes a second received, over all torrents (`None`: unlimited).
     pub download_limit: Option<u64>,
-    /// Keep seeding a torrent once complete (else close its connections
-    /// to other seeds only; a complete torrent always stays until closed).
-    pub seed: bool,
     /// Seeds the picker's, choker's and trackers' generators: a run is
     /// repeatable.
     pub seed_rng: u64,
@@ -93,7 +90,6 @@ impl Default for ClientConfig {
             max_pieces_in_flight: 512,
             upload_limit: None,
             download_limit: None,
-            seed: true,
             seed_rng,
             peers: Vec::new(),
             metadata_timeout: Duration::from_secs(300),
