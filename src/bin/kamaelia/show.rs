@@ -114,8 +114,8 @@ pub fn describe(m: &Metainfo) -> String {
     s
 }
 
-/// Bytes in binary units, one decimal.
-fn human(n: u64) -> String {
+/// Bytes in binary units, one decimal (also `get`'s and `seed`'s status).
+pub fn human(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -27,6 +27,8 @@ use bytes::{Bytes, BytesMut};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kamaelia::axon::{link, BoxSet, Component, Cx, Inbox, Outbox, Scheduler, Signal, Step};
 use kamaelia::boxes;
+
+use super::show::human;
 use kamaelia::internet::{Acceptor, TcpAcceptor};
 use kamaelia::protocol::http::client::{
     ClientEvent as HttpEvent, Request, SingleShotHttpClient, Url,
@@ -294,22 +296,6 @@ impl Show {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-    }
-}
-
-/// Bytes in binary units.
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 

@@ -160,10 +160,7 @@ impl TorrentClient {
                     Err(reason) => return self.say(ClientEvent::StartFailed { token, reason }),
                 };
                 if let Some(id) = self.running(&meta.info_hash()) {
-                    for p in peers {
-                        self.add_peer(cx, id, p);
-                    }
-                    return self.say(ClientEvent::AlreadyDownloading { token, id });
+                    return self.already_running(cx, token, id, peers);
                 }
                 let dir = save_dir.unwrap_or_else(|| self.config.download_dir.clone());
                 let id = self.next_id;
@@ -241,6 +238,15 @@ impl TorrentClient {
         }
     }
 
+    /// A `Create` for a torrent running as `id`: its peers are added to
+    /// it, and the asker is told.
+    fn already_running(&mut self, cx: &mut Cx, token: u64, id: TorrentId, peers: Vec<SocketAddr>) {
+        for p in peers {
+            self.add_peer(cx, id, p);
+        }
+        self.say(ClientEvent::AlreadyDownloading { token, id });
+    }
+
     /// A magnet link: its trackers and peers asked for the metadata.
     fn create_magnet(
         &mut self,
@@ -251,10 +257,7 @@ impl TorrentClient {
         peers: Vec<SocketAddr>,
     ) {
         if let Some(id) = self.running(&m.info_hash) {
-            for p in peers {
-                self.add_peer(cx, id, p);
-            }
-            return self.say(ClientEvent::AlreadyDownloading { token, id });
+            return self.already_running(cx, token, id, peers);
         }
         let dir = save_dir.unwrap_or_else(|| self.config.download_dir.clone());
         let id = self.next_id;
