@@ -306,23 +306,26 @@ impl TorrentClient {
     /// Metadata fetched this step: each magnet link's torrent starts.
     pub(super) fn take_fetched(&mut self, cx: &mut Cx) {
         for (slot, info) in std::mem::take(&mut self.fetched) {
-            let Some(p) = self.pendings.get_mut(slot).and_then(Option::take) else {
-                continue; // a second peer's copy, or closed meanwhile
+            let Some(p) = self.pendings.get(slot).and_then(Option::as_ref) else {
+                continue; // a second peer's copy
             };
-            let meta = match Metainfo::from_info_dict(&info, &p.tiers) {
+            if p.closing {
+                continue; // closed meanwhile: its announcer is ending
+            }
+            let (id, meta) = (p.id, Metainfo::from_info_dict(&info, &p.tiers));
+            let meta = match meta {
                 Ok(m) => m,
                 Err(e) => {
                     // Its hash is right, so no peer will give another:
                     // this link cannot be downloaded.
-                    self.pendings[slot] = Some(p);
-                    self.say(ClientEvent::Error {
-                        id: self.pendings[slot].as_ref().map_or(0, |p| p.id),
-                        reason: format!("the metadata is not a valid info dictionary: {e}"),
-                    });
-                    let id = self.pendings[slot].as_ref().map_or(0, |p| p.id);
+                    let reason = format!("the metadata is not a valid info dictionary: {e}");
+                    self.say(ClientEvent::Error { id, reason });
                     self.close_pending(cx, id);
                     continue;
                 }
+            };
+            let Some(p) = self.pendings[slot].take() else {
+                continue;
             };
             let mut book = PeerBook::default();
             // The peers met so far are dialled again for the data.
@@ -341,7 +344,6 @@ impl TorrentClient {
                 self.close_conn(cx, c);
             }
             let bytes = Bytes::from(meta.to_bytes());
-            let id = p.id;
             log::info!("torrent {id}: metadata received ({} bytes)", info.len());
             match self.start(cx, id, meta, p.save_dir, book, Vec::new(), p.tracker) {
                 Ok(_) => self.say(ClientEvent::MetadataReceived {
