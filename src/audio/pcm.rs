@@ -70,14 +70,19 @@ pub fn sample_to_f32(s: i16) -> f32 {
 /// scaled by 32768, rounded to the nearest, clipped. Branch-free and
 /// without a libm call (the decoder converts every sample through here):
 /// clamped first, then rounded by adding and taking away 1.5 * 2^23, which
-/// leaves the float holding an integer (ties to even, as `lrintf`).
+/// leaves the float holding an integer (ties to even, as `lrintf`) in its
+/// low mantissa bits: the integer is read from the bits rather than by a
+/// float-to-int cast, whose saturating form keeps the loops over a
+/// packet's samples from being vectorised.
 #[inline(always)]
 pub fn f32_to_sample(f: f32) -> i16 {
     const MAGIC: f32 = 12_582_912.0;
-    // `max`/`min` also turn NaN into a bound's side; NaN becomes 0 below.
     let v = (f * 32768.0).clamp(-32768.0, 32767.0);
-    let r = (v + MAGIC) - MAGIC;
-    r as i16
+    // `clamp` keeps NaN; it becomes 0.
+    let v = if v.is_nan() { 0.0 } else { v };
+    // For |v| <= 2^22, v + 1.5 * 2^23 has the exponent of 2^23 and the
+    // rounded v added to the mantissa of MAGIC.
+    ((v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i16
 }
 
 /// Converts planar float channels (`planar[c][i]`, frames `range`) to
@@ -126,6 +131,18 @@ mod tests {
         assert_eq!(f32_to_sample(-1.0), -32768);
         assert_eq!(f32_to_sample(2.5 / 32768.0), 2);
         assert_eq!(f32_to_sample(-3.7 / 32768.0), -4);
+        assert_eq!(f32_to_sample(f32::INFINITY), 32767);
+        assert_eq!(f32_to_sample(f32::NEG_INFINITY), -32768);
+        // The bit trick against the plain rounding, over a spread of float
+        // bit patterns from 0 to beyond 2, both signs, and the ties.
+        let ties = (-64..64).map(|k| (k as f32 + 0.5) / 32768.0);
+        let spread = (0..=0x4000_1000u32).step_by(4099).map(f32::from_bits);
+        for f in ties.chain(spread) {
+            for f in [f, -f] {
+                let want = (f * 32768.0).clamp(-32768.0, 32767.0).round_ties_even() as i16;
+                assert_eq!(f32_to_sample(f), want, "{f:e}");
+            }
+        }
         let mut out = vec![9];
         interleave_f32(
             &[vec![0.0, 0.5, 1.0], vec![0.0, -0.5, -1.0]],
