@@ -274,6 +274,58 @@ fn reads_for_uploads_come_back_in_order() {
     }
 }
 
+/// Pieces are hashed on a second thread, ahead of the one being written:
+/// the answers still come in request order, a read of a piece asked after
+/// the piece sees its bytes, and a finish sent with the requests waits for
+/// all of them.
+#[test]
+fn hashing_ahead_keeps_request_order_and_a_finish_waits_for_it() {
+    let t = torrent(FILES, PIECE);
+    let dir = TempDir::new("worker-ahead");
+    let mut r = rig(worker(&t, &dir));
+    let first = |p| t.layout.block(p, 0).unwrap();
+    let short = t.blocks(3)[0].slice(..10);
+    let requests = vec![
+        piece(&t, 0),
+        DiskRequest::Read(first(0)),
+        DiskRequest::Piece {
+            piece: 2,
+            blocks: t.blocks(1),
+        },
+        DiskRequest::Piece {
+            piece: 3,
+            blocks: vec![short],
+        },
+        piece(&t, 1),
+        DiskRequest::Read(first(1)),
+    ];
+    for req in requests {
+        r.requests.send(req).unwrap();
+    }
+    r.control.send(Signal::ProducerFinished).unwrap();
+    let got = r.events(6);
+    let block_of = |e: &DiskEvent, p: u32| match e {
+        DiskEvent::Block { block, data } => *block == first(p) && data[..] == *t.bytes(&first(p)),
+        _ => false,
+    };
+    assert!(matches!(got[0], DiskEvent::Verified(0)), "{got:?}");
+    assert!(block_of(&got[1], 0), "{got:?}");
+    assert!(matches!(got[2], DiskEvent::Failed(2)), "{got:?}");
+    assert!(
+        matches!(
+            got[3],
+            DiskEvent::IoError {
+                op: DiskOp::WritePiece(3),
+                error: StorageError::PieceLength { got: 10, .. }
+            }
+        ),
+        "{got:?}"
+    );
+    assert!(matches!(got[4], DiskEvent::Verified(1)), "{got:?}");
+    assert!(block_of(&got[5], 1), "{got:?}");
+    assert_eq!(r.end(), Signal::ProducerFinished);
+}
+
 #[test]
 fn recheck_reports_progress_then_the_good_pieces() {
     let t = torrent(FILES, 8_192);

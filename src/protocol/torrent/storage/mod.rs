@@ -34,6 +34,7 @@
 mod disk;
 mod error;
 mod file_map;
+mod hasher;
 mod open_files;
 mod piece_buffer;
 mod recheck;
@@ -42,6 +43,7 @@ mod worker;
 pub use disk::{Storage, StorageOptions, DEFAULT_MAX_OPEN_FILES};
 pub use error::StorageError;
 pub use file_map::{FileMap, Span, Spans};
+pub use hasher::PieceHasher;
 pub use piece_buffer::{Added, BlockError, PieceBuffer, PieceBuffers};
 pub use recheck::{recheck, RecheckProgress};
 pub use worker::{

@@ -8,6 +8,13 @@
 //! match: a piece that fails is dropped, and nothing of it reaches a file.
 //! It also reads blocks for uploads and re-checks existing data to resume.
 //!
+//! Hashing runs on a second thread ([`PieceHasher`](super::PieceHasher)):
+//! the worker takes up to four requests ahead of the one it is answering
+//! and hands each piece's blocks to the hasher as it takes it, so piece
+//! N+1 is hashed while piece N is written (on loopback the two cost about
+//! the same; one after the other they were the slowest part of a
+//! download). Answers still go out in request order.
+//!
 //! | box     | carries       | meaning                                            |
 //! |---------|---------------|----------------------------------------------------|
 //! | inbox   | `DiskRequest` | `Piece` (hash, write if good), `Read` (a block to upload), `Recheck` (resume) |
@@ -19,7 +26,8 @@
 //! and so are the queues to and from the thread (`queue_len`, default 4):
 //! a producer whose piece is refused keeps it and tries later, and a
 //! consumer that stops reading stops the thread once the queue is full. So
-//! at most `inbox_limit + queue_len + 1` pieces wait here at any time.
+//! at most `inbox_limit + queue_len + 4` pieces wait here at any time (the
+//! last term: the requests taken ahead for the hasher).
 //!
 //! Blocks read for uploads are cut one after another from a 256 KiB
 //! `BytesMut`, whose memory is reclaimed once the blocks cut from it are
@@ -56,11 +64,13 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use sha1::{Digest, Sha1};
 
+use super::hasher::PieceHasher;
 use super::recheck::RecheckProgress;
 use super::{Storage, StorageError, StorageOptions};
 use crate::axon::{Signal, ThreadBoxes, Threaded};
@@ -71,6 +81,9 @@ use crate::protocol::torrent::pieces::{Bitfield, BlockRef};
 pub const DEFAULT_INBOX_LIMIT: usize = 8;
 /// Requests (and answers) queued between the inbox and the thread, by default.
 pub const DEFAULT_QUEUE_LEN: usize = 4;
+/// Requests taken from the inbox ahead of the one being answered, so the
+/// hasher works on later pieces while one is written.
+const LOOKAHEAD: usize = 4;
 /// Room of the reused read buffer: sixteen 16 KiB blocks.
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -233,30 +246,63 @@ struct Stop(Signal);
 
 type Boxes = ThreadBoxes<DiskRequest, DiskEvent>;
 
+/// A request taken from the inbox, waiting its turn (answers go out in
+/// request order).
+enum Job {
+    /// A piece to check and write; `hashing`: the hasher has a copy of
+    /// its block handles (else it is hashed here).
+    Piece {
+        piece: u32,
+        blocks: Vec<Bytes>,
+        hashing: bool,
+    },
+    /// An answer already known (a malformed piece request).
+    Answer(DiskEvent),
+    Read(BlockRef),
+    Recheck,
+}
+
 impl Work {
     fn run(&mut self, t: &Boxes) {
-        // A finish seen during a re-check, honoured after it.
+        let hasher = PieceHasher::spawn(LOOKAHEAD);
+        let mut jobs: VecDeque<Job> = VecDeque::with_capacity(LOOKAHEAD);
+        // A finish, honoured once every job taken before it is answered.
         let mut finishing: Option<Signal> = None;
         loop {
-            if let Some(sig) = finishing.take().or_else(|| t.control()) {
-                t.signal(sig);
-                return;
+            match t.control() {
+                Some(sig) if sig.is_shutdown() => return t.signal(sig),
+                Some(sig) => finishing = finishing.or(Some(sig)),
+                None => {}
             }
-            let Some(req) = t.recv() else {
+            while jobs.len() < LOOKAHEAD {
+                let Some(req) = t.recv() else { break };
+                jobs.push_back(self.admit(req, &hasher));
+            }
+            let Some(job) = jobs.pop_front() else {
+                if let Some(sig) = finishing.take() {
+                    return t.signal(sig);
+                }
                 if t.is_closed() {
                     return;
                 }
                 t.wait(None);
                 continue;
             };
-            let outcome = match req {
-                DiskRequest::Piece { piece, blocks } => self.piece(t, piece, &blocks),
-                DiskRequest::Read(block) => self.read(t, block),
-                DiskRequest::Recheck => self.recheck(t, &mut finishing),
+            let outcome = match job {
+                Job::Piece {
+                    piece,
+                    blocks,
+                    hashing,
+                } => {
+                    let from = hashing.then_some(&hasher);
+                    self.write_hashed(t, from, piece, &blocks)
+                }
+                Job::Answer(ev) => Self::send(t, ev),
+                Job::Read(block) => self.read(t, block),
+                Job::Recheck => self.recheck(t, &mut finishing),
             };
             if let Err(Stop(sig)) = outcome {
-                t.signal(sig);
-                return;
+                return t.signal(sig);
             }
         }
     }
@@ -266,34 +312,68 @@ impl Work {
         t.send(ev).map_err(|_| Stop(Signal::Shutdown))
     }
 
-    fn piece(&mut self, t: &Boxes, piece: u32, blocks: &[Bytes]) -> Result<(), Stop> {
-        let Some(expected) = self.hashes.get(piece as usize) else {
-            let error = StorageError::NoSuchPiece(piece);
-            let op = DiskOp::WritePiece(piece);
-            return Self::send(t, DiskEvent::IoError { op, error });
+    /// Takes a request in: a well-formed piece goes to the hasher at once.
+    fn admit(&self, req: DiskRequest, hasher: &PieceHasher) -> Job {
+        let (piece, blocks) = match req {
+            DiskRequest::Piece { piece, blocks } => (piece, blocks),
+            DiskRequest::Read(block) => return Job::Read(block),
+            DiskRequest::Recheck => return Job::Recheck,
         };
+        let op = DiskOp::WritePiece(piece);
+        if self.hashes.get(piece as usize).is_none() {
+            let error = StorageError::NoSuchPiece(piece);
+            return Job::Answer(DiskEvent::IoError { op, error });
+        }
         let len = self.storage.layout().piece_len(piece);
         let got: u64 = blocks.iter().map(|b| b.len() as u64).sum();
-        let ev = if got != u64::from(len) {
+        if got != u64::from(len) {
             let error = StorageError::PieceLength {
                 piece,
                 expected: len,
                 got,
             };
-            let op = DiskOp::WritePiece(piece);
-            DiskEvent::IoError { op, error }
-        } else if hash_blocks(blocks) != *expected {
-            DiskEvent::Failed(piece)
-        } else {
-            match self.storage.write_piece(piece, blocks) {
-                Ok(()) => DiskEvent::Verified(piece),
-                Err(error) => DiskEvent::IoError {
-                    op: DiskOp::WritePiece(piece),
-                    error,
-                },
-            }
+            return Job::Answer(DiskEvent::IoError { op, error });
+        }
+        let hashing = hasher.submit(piece, blocks.clone());
+        Job::Piece {
+            piece,
+            blocks,
+            hashing,
+        }
+    }
+
+    /// Writes a piece if its digest (from `hasher`, else computed here) is
+    /// right.
+    fn write_hashed(
+        &mut self,
+        t: &Boxes,
+        hasher: Option<&PieceHasher>,
+        piece: u32,
+        blocks: &[Bytes],
+    ) -> Result<(), Stop> {
+        let digest = match hasher.and_then(PieceHasher::take) {
+            Some((p, digest)) if p == piece => digest,
+            // The hasher is gone (or out of step, which cannot happen):
+            // hash here rather than call a good piece bad.
+            _ => hash_blocks(blocks),
         };
+        let ev = self.check_and_write(piece, blocks, digest);
         Self::send(t, ev)
+    }
+
+    /// `Verified` once written if `digest` is the torrent's for `piece`,
+    /// `Failed` (nothing written) if not. The piece is known to exist.
+    fn check_and_write(&mut self, piece: u32, blocks: &[Bytes], digest: [u8; 20]) -> DiskEvent {
+        if self.hashes[piece as usize] != digest {
+            return DiskEvent::Failed(piece);
+        }
+        match self.storage.write_piece(piece, blocks) {
+            Ok(()) => DiskEvent::Verified(piece),
+            Err(error) => DiskEvent::IoError {
+                op: DiskOp::WritePiece(piece),
+                error,
+            },
+        }
     }
 
     fn read(&mut self, t: &Boxes, block: BlockRef) -> Result<(), Stop> {
