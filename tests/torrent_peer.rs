@@ -52,7 +52,7 @@ fn our_handshake_goes_first_and_the_opening_fits_each_variant() {
         PeerConfig::default(),
         t0,
     );
-    assert_eq!(s.output(), &Handshake::new(HASH, OUR).to_bytes()[..]);
+    assert_eq!(s.output().to_vec(), Handshake::new(HASH, OUR).to_bytes());
 
     let mut one = Bitfield::new(3);
     one.set(1);
@@ -187,6 +187,52 @@ fn serving_the_peer_requests_cancels_and_chokes() {
     assert_eq!(s.pop_upload(), Some(b(3, 0)));
     assert_eq!(s.upload_rate(t0 + secs(1)), 2 * 16_384);
     assert!(!s.is_closed());
+}
+
+#[test]
+fn blocks_given_as_bytes_go_out_uncopied_between_the_other_messages() {
+    let t0 = Instant::now();
+    let layout = Layout::new(4 * 32_768, 32_768).unwrap();
+    let mut s = opened(layout, Bitfield::new(4), true, false, t0);
+    s.on_bytes(&wire(&[Message::HaveNone]), t0);
+    s.unchoke();
+    s.take_output();
+    s.send_have(0);
+    let b = |p, i| layout.block(p, i).unwrap();
+    s.on_bytes(
+        &wire(&[Message::Request(b(0, 0)), Message::Request(b(0, 1))]),
+        t0,
+    );
+    let (x, y) = (
+        Bytes::from(vec![3u8; 16_384]),
+        Bytes::from(vec![4u8; 16_384]),
+    );
+    assert_eq!(s.pop_upload(), Some(b(0, 0)));
+    assert_eq!(s.pop_upload(), Some(b(0, 1)));
+    assert!(s.send_block_bytes(b(0, 0), x.clone()));
+    s.send_have(1);
+    assert!(!s.send_block_bytes(b(0, 0), x.clone()), "already sent");
+    assert!(!s.send_block_bytes(b(0, 1), x.slice(1..)), "wrong length");
+    assert!(s.send_block_bytes(b(0, 1), y.clone()));
+    // The blocks are queued as they are, not copied.
+    let mut io = [std::io::IoSlice::new(&[]); 8];
+    let n = s.output().slices(&mut io);
+    assert!(io[..n].iter().any(|s| s.as_ptr() == x.as_ptr()));
+    assert!(io[..n].iter().any(|s| s.as_ptr() == y.as_ptr()));
+    let piece = |block: BlockRef, data: &Bytes| Message::Piece {
+        piece: block.piece,
+        offset: block.offset,
+        data: data.clone(),
+    };
+    let want = wire(&[
+        Message::Have(0),
+        piece(b(0, 0), &x),
+        Message::Have(1),
+        piece(b(0, 1), &y),
+    ]);
+    assert_eq!(s.output().len(), want.len());
+    assert_eq!(s.take_output().to_vec(), want);
+    assert_eq!(s.upload_rate(t0 + secs(1)), 2 * 16_384);
 }
 
 #[test]
@@ -449,16 +495,14 @@ fn no_allocation_per_block_in_steady_state() {
         }
         let want = leech.wants_requests();
         next += leech.request(&blocks[next..next + want]);
-        let out = leech.output_mut();
-        seed.on_bytes(out, now);
-        out.clear();
+        let out = leech.take_output();
+        seed.on_bytes(&out, now);
         while seed.poll_event().is_some() {}
         while let Some(r) = seed.pop_upload() {
             assert!(seed.send_block(r, &data[..r.len as usize]));
         }
-        let out = seed.output_mut();
-        leech.on_bytes(out, now);
-        out.clear();
+        let out = seed.take_output();
+        leech.on_bytes(&out, now);
         while let Some(e) = leech.poll_event() {
             if let PeerEvent::Block { data, .. } = e {
                 assert_eq!(data.len(), BLOCK_SIZE as usize);

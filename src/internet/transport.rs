@@ -134,6 +134,15 @@ pub trait Transport {
     }
     /// Writes what the kernel takes now (maybe less than `buf`).
     fn write(&mut self, cx: &mut Cx, buf: &[u8]) -> io::Result<usize>;
+    /// Writes what the kernel takes now of `bufs`, in order, as one write
+    /// (maybe less than all). The default writes the first non-empty one;
+    /// a socket writes them all in one `writev`.
+    fn write_vectored(&mut self, cx: &mut Cx, bufs: &[io::IoSlice]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.write(cx, b),
+            None => Ok(0),
+        }
+    }
     /// Closes the sending direction (the peer sees end of stream).
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// The peer's address, when known.
@@ -332,6 +341,10 @@ impl Transport for TcpTransport {
 
     fn write(&mut self, _cx: &mut Cx, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
+    }
+
+    fn write_vectored(&mut self, _cx: &mut Cx, bufs: &[io::IoSlice]) -> io::Result<usize> {
+        self.stream.write_vectored(bufs)
     }
 
     fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {

@@ -101,7 +101,7 @@ impl TorrentClient {
                 let Some(s) = c.session() else { return };
                 for b in run_blocks(block) {
                     let at = (b.offset - block.offset) as usize;
-                    if s.send_block(b, &data[at..at + b.len as usize]) {
+                    if s.send_block_bytes(b, data.slice(at..at + b.len as usize)) {
                         t.up.record(now, u64::from(b.len));
                     }
                 }

@@ -25,6 +25,9 @@ const ACCEPTS_PER_STEP: usize = 64;
 const READS_PER_STEP: usize = 16;
 /// Bytes read at a time (four blocks and their headers).
 const READ_SIZE: usize = 64 * 1024;
+/// Slices of a session's output given to one vectored write: a block and
+/// its header are two, so up to 32 blocks go in one `writev`.
+const WRITE_SLICES: usize = 64;
 /// Blocks asked of the disk for one peer at a time.
 const READS_PER_PEER: u32 = 64;
 /// The most bytes read from disk in one request for a peer's blocks.
@@ -403,7 +406,9 @@ impl TorrentClient {
             return true;
         };
         while !s.output().is_empty() {
-            match c.t.write(cx, s.output()) {
+            let mut slices = [io::IoSlice::new(&[]); WRITE_SLICES];
+            let n = s.output().slices(&mut slices);
+            match c.t.write_vectored(cx, &slices[..n]) {
                 Ok(0) => return false,
                 Ok(n) => s.output_mut().advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,

@@ -162,7 +162,7 @@ impl PeerSession {
         }
         if self.extended {
             let ext = self.our_ext();
-            let _ = ext.encode(&mut self.out);
+            let _ = ext.encode(self.out.tail_mut());
         }
         // What the owner said before the peer's handshake came.
         if !self.am_choking {

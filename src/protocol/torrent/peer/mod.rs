@@ -6,7 +6,7 @@
 //! socket. No socket, no clock, no component here: bytes in
 //! ([`on_bytes`](PeerSession::on_bytes)), time in
 //! ([`on_tick`](PeerSession::on_tick)), bytes out
-//! ([`output_mut`](PeerSession::output_mut)), [`PeerEvent`]s out
+//! ([`output_mut`](PeerSession::output_mut), an [`OutQueue`]), [`PeerEvent`]s out
 //! ([`poll_event`](PeerSession::poll_event)). Tests drive it step by step
 //! on virtual time, two sessions back to back.
 //!
@@ -21,8 +21,8 @@
 //! | `set_interested(Picker::is_interesting(peer_has()))` | |
 //! | `let n = wants_requests(); picker.pick_into(key, peer_has(), n, &mut v); let took = request(&v);` (return `v[took..]`) | pipelines up to the depth the peer's rate calls for |
 //! | `cancel(block)` (endgame), `send_have(piece)`, `choke()`, `unchoke()`, `allow_fast(piece)` | a fast peer's cancel is answered with a `reject` (BEP 6); its reject of our cancel is final |
-//! | `while let Some(r) = pop_upload() { read r; send_block(r, &data) }` | the peer's requests, served only while unchoked (or allowed fast) and while less than `upload_window` is unsent |
-//! | write `output_mut()` to the socket, `advance` by what went | |
+//! | `while let Some(r) = pop_upload() { read r; send_block_bytes(r, data) }` (or `send_block(r, &data)`, which copies) | the peer's requests, served only while unchoked (or allowed fast) and while less than `upload_window` is unsent |
+//! | write `output().slices(..)` to the socket (one `writev`), `output_mut().advance(n)` by what went | the output is an [`OutQueue`]: small messages in one buffer, blocks given as `Bytes` queued as they are |
 //! | a piece failed its hash and `Picker::on_piece_failed` named it: `ban()` | `Disconnect(BadData)` |
 //!
 //! The peer's requests are pulled ([`pop_upload`](PeerSession::pop_upload)),
@@ -87,6 +87,8 @@
 //! Nothing is allocated per block in steady state: blocks are cut from
 //! the decoder's buffer, requests and events live in queues that keep
 //! their capacity, and `send_block` copies into the output buffer
+//! (`send_block_bytes` queues the block's `Bytes` instead: the client
+//! writes blocks to the socket from the buffer the disk read them into)
 //! (tests/torrent_peer.rs counts allocations: none over 5,000 blocks after
 //! a warm-up). Two sessions back to back in memory move 1 GiB of blocks
 //! in 0.12 s in a release build (9.3 GB/s; the ignored test in
@@ -130,9 +132,11 @@
 //! ```
 
 mod incoming;
+mod out_queue;
 mod session;
 mod timers;
 mod types;
 
+pub use out_queue::OutQueue;
 pub use session::PeerSession;
 pub use types::{DisconnectReason, PeerConfig, PeerEvent, OUR_UT_METADATA_ID};

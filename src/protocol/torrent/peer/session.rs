@@ -5,8 +5,9 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
+use super::out_queue::OutQueue;
 use super::types::{DisconnectReason, PeerConfig, PeerEvent};
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef, Layout, BLOCK_SIZE};
 use crate::protocol::torrent::swarm::RateMeter;
@@ -27,7 +28,7 @@ pub struct PeerSession {
     pub(super) info_hash: InfoHash,
     pub(super) layout: Layout,
     pub(super) decoder: Decoder,
-    pub(super) out: BytesMut,
+    pub(super) out: OutQueue,
     pub(super) events: VecDeque<PeerEvent>,
     /// The latest time the owner gave.
     pub(super) now: Instant,
@@ -97,8 +98,8 @@ impl PeerSession {
         // The owner keeps a piece's blocks until it is hashed: enough read
         // buffers set aside for one piece, at most 8 (512 KiB).
         let spares = (layout.piece_length() as usize / DEFAULT_READ_CHUNK + 2).min(8);
-        let mut out = BytesMut::with_capacity(64 * 1024);
-        Handshake::new(info_hash, our_id).encode(&mut out);
+        let mut out = OutQueue::with_capacity(64 * 1024);
+        Handshake::new(info_hash, our_id).encode(out.tail_mut());
         let ring = config.max_requests.max(1) as usize;
         let our_have = if our_have.len() == pieces {
             our_have
@@ -156,20 +157,23 @@ impl PeerSession {
         self.events.pop_front()
     }
 
-    /// Bytes to send to the peer. Write what the socket takes and
-    /// `advance` past it (or [`take_output`](Self::take_output)).
-    pub fn output_mut(&mut self) -> &mut BytesMut {
+    /// Bytes to send to the peer. Write what the socket takes (its
+    /// [`slices`](OutQueue::slices), vectored) and
+    /// [`advance`](OutQueue::advance) past it (or
+    /// [`take_output`](Self::take_output)).
+    pub fn output_mut(&mut self) -> &mut OutQueue {
         &mut self.out
     }
 
     /// Bytes to send to the peer, not yet taken.
-    pub fn output(&self) -> &[u8] {
+    pub fn output(&self) -> &OutQueue {
         &self.out
     }
 
-    /// All the bytes to send, taken out.
+    /// All the bytes to send, taken out as one buffer (a copy only when
+    /// blocks given as `Bytes` are queued).
     pub fn take_output(&mut self) -> BytesMut {
-        self.out.split()
+        self.out.take_all()
     }
 
     /// The peer's id, once its handshake came.
@@ -425,22 +429,47 @@ impl PeerSession {
         Some(r)
     }
 
-    /// Sends a block handed out by [`pop_upload`](Self::pop_upload).
-    /// Returns false (nothing sent) when the peer cancelled it or was
-    /// choked meanwhile, or `data` is not the block's length.
+    /// Sends a block handed out by [`pop_upload`](Self::pop_upload),
+    /// copying `data` into the output. Returns false (nothing sent) when
+    /// the peer cancelled it or was choked meanwhile, or `data` is not the
+    /// block's length.
     pub fn send_block(&mut self, block: BlockRef, data: &[u8]) -> bool {
-        if self.closed || data.len() != block.len as usize {
+        if !self.take_serving(block, data.len()) {
+            return false;
+        }
+        self.out.tail_mut().put_slice(data);
+        self.block_sent(block);
+        true
+    }
+
+    /// [`send_block`](Self::send_block) without the copy: `data` is queued
+    /// as it is and written to the socket from where it lies.
+    pub fn send_block_bytes(&mut self, block: BlockRef, data: Bytes) -> bool {
+        if !self.take_serving(block, data.len()) {
+            return false;
+        }
+        self.out.push_chunk(data);
+        self.block_sent(block);
+        true
+    }
+
+    /// Takes `block` off the blocks being served and queues its message's
+    /// header; false if it is not being served or `len` is wrong.
+    fn take_serving(&mut self, block: BlockRef, len: usize) -> bool {
+        if self.closed || len != block.len as usize {
             return false;
         }
         let Some(i) = self.serving.iter().position(|b| *b == block) else {
             return false;
         };
         self.serving.remove(i);
-        encode_piece_header(block.piece, block.offset, block.len, &mut self.out);
-        self.out.put_slice(data);
+        encode_piece_header(block.piece, block.offset, block.len, self.out.tail_mut());
+        true
+    }
+
+    fn block_sent(&mut self, block: BlockRef) {
         self.up.record(self.now, u64::from(block.len));
         self.sent();
-        true
     }
 
     /// Sends a `ut_metadata` message, if the peer speaks it. Returns
@@ -449,7 +478,7 @@ impl PeerSession {
         let Some(id) = self.peer_ext.as_ref().and_then(|e| e.id_of("ut_metadata")) else {
             return false;
         };
-        if self.closed || encode_metadata(msg, id, &mut self.out).is_err() {
+        if self.closed || encode_metadata(msg, id, self.out.tail_mut()).is_err() {
             return false;
         }
         self.sent();
@@ -481,7 +510,7 @@ impl PeerSession {
 
     pub(super) fn send(&mut self, m: &Message) {
         // Only a payload over 4 GiB fails to encode; ours never are.
-        let _ = encode(m, &mut self.out);
+        let _ = encode(m, self.out.tail_mut());
         self.sent();
     }
 
