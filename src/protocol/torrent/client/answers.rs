@@ -108,10 +108,12 @@ impl TorrentClient {
             }
             DiskEvent::Verified(piece) => {
                 t.written(piece);
+                t.recent.verified(piece);
                 self.on_verified(cx, slot, piece);
             }
             DiskEvent::Failed(piece) => {
                 t.written(piece);
+                t.recent.dropped(piece);
                 let senders = t.picker.on_piece_failed(piece).unwrap_or_default();
                 log::warn!("torrent {}: piece {piece} failed its hash", t.id);
                 for k in senders {
@@ -160,6 +162,7 @@ impl TorrentClient {
                     }
                     DiskOp::WritePiece(piece) => {
                         t.written(piece);
+                        t.recent.dropped(piece);
                         t.state = TorrentState::Failed;
                     }
                 }

@@ -16,6 +16,7 @@ use super::messages::{
     ClientEvent, ClientRequest, StartError, TorrentId, TorrentSource, TorrentState,
 };
 use super::pending::Pending;
+use super::recent::RecentPieces;
 use super::torrent::{DiskLink, PeerBook, Torrent, TrackerLink};
 use crate::axon::{link, AdaptiveBoxes, BoxSet, Component, Cx, Id, Inbox, Outbox, Signal, Step};
 use crate::internet::{tcp_connector, Acceptor, Connector};
@@ -422,6 +423,7 @@ impl TorrentClient {
             up: RateMeter::new(std::time::Duration::from_secs(4), 20, now),
             reads: Default::default(),
             backlog: 0,
+            recent: RecentPieces::new(self.config.recent_pieces),
             up_limit: RateLimit::unlimited(now),
             down_limit: RateLimit::unlimited(now),
             complete_said: false,

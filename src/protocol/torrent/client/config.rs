@@ -49,6 +49,11 @@ pub struct ClientConfig {
     pub max_buffered: u64,
     /// Pieces being collected at once per torrent.
     pub max_pieces_in_flight: usize,
+    /// Bytes of the pieces verified last kept in memory per torrent, so
+    /// peers asking for them (a swarm's other downloaders, told by our
+    /// `have`) are served without a disk read (at least one piece is kept;
+    /// 0 keeps none).
+    pub recent_pieces: usize,
     /// Bytes a second sent, over all torrents (`None`: unlimited).
     pub upload_limit: Option<u64>,
     /// Bytes a second received, over all torrents (`None`: unlimited).
@@ -88,6 +93,7 @@ impl Default for ClientConfig {
             tiers: TierConfig::default(),
             max_buffered: 16 * 1024 * 1024,
             max_pieces_in_flight: 512,
+            recent_pieces: 4 * 1024 * 1024,
             upload_limit: None,
             download_limit: None,
             seed_rng,

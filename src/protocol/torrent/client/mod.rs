@@ -11,8 +11,8 @@
 //! protocol as a pure state machine), not a pair of components. Each
 //! torrent has two children, reached through run-time boxes: a
 //! [`DiskWorker`](crate::protocol::torrent::storage::DiskWorker) (SHA-1
-//! of each piece from the blocks still in memory, writes, reads for
-//! uploads and the first check, all on its own thread) and a
+//! of each piece from the blocks still in memory on a hashing thread,
+//! writes, reads for uploads and the first check on its own) and a
 //! [`TrackerAnnouncer`](crate::protocol::torrent::tracker::tiers). The
 //! network loop stays on the scheduler's thread.
 //!
@@ -42,8 +42,13 @@
 //! most 64 blocks being read for it; per torrent, `max_pieces_in_flight`
 //! pieces collected, and `max_buffered` bytes of blocks held (collected,
 //! or waiting for the disk) past which no new blocks are requested: the
-//! network never outruns the disk by more, whatever the piece size. Idle, it wakes once per `status_every` (1 s) for
-//! its timers and status.
+//! network never outruns the disk by more, whatever the piece size; and
+//! the newest `recent_pieces` bytes (4 MiB) of verified pieces, from
+//! which requests for them are served without a disk read (a swarm's
+//! other downloaders ask for a piece as soon as our `have` reaches them).
+//! Blocks go to the socket in one vectored write from the buffer they
+//! were read or received into. Idle, it wakes once per `status_every`
+//! (1 s) for its timers and status.
 //!
 //! ```no_run
 //! use kamaelia::axon::{link, Inbox, Scheduler};
@@ -75,6 +80,7 @@ pub mod messages;
 pub mod metafetch;
 mod peers;
 mod pending;
+mod recent;
 mod tick;
 mod torrent;
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::messages::{TorrentId, TorrentState, TorrentStatus};
+use super::recent::RecentPieces;
 use crate::axon::{Full, Id, Inbox, Outbox, Signal};
 use crate::protocol::torrent::metainfo::Metainfo;
 use crate::protocol::torrent::pieces::Layout;
@@ -193,6 +194,8 @@ pub(super) struct Torrent {
     pub reads: VecDeque<(usize, PeerKey)>,
     /// Bytes of the pieces given to the disk, not yet answered.
     pub backlog: u64,
+    /// The pieces verified last, served to peers from memory.
+    pub recent: RecentPieces,
     /// This torrent's limits (rate 0: none), on top of the client's.
     pub up_limit: RateLimit,
     pub down_limit: RateLimit,
