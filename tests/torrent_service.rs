@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use kamaelia::axon::{Ended, Signal};
 use kamaelia::protocol::torrent::client::{
-    ClientEvent, ClientRequest, FakeAction, PatronError, ServiceEnd, StartError, SERVICE_NAME,
-    SHUTDOWN_NAME,
+    ClientEvent, ClientRequest, FakeAction, PatronError, ServiceEnd, StartError, TorrentPatron,
+    SERVICE_NAME, SHUTDOWN_NAME,
 };
-use kamaelia::testing::{Collector, Harness};
+use kamaelia::testing::{Collector, Feeder, Harness};
 use service_support::*;
 
 #[test]
@@ -75,6 +75,55 @@ fn status_goes_to_the_holders_of_the_torrent_only() {
             }
         ]
     );
+}
+
+/// A user whose inbox is full (here it holds one event) is not sent every
+/// status update once it reads again: of a torrent's statuses waiting,
+/// only the newest is kept; its other events all come, in order.
+#[test]
+fn a_slow_user_gets_the_newest_status_and_every_other_event() {
+    let (f, made) = manual_factory();
+    let mut h = Harness::new();
+    let id = h.spawn(TorrentPatron::new(f.clone()));
+    let ask: Feeder<ClientRequest> = h.feeder(id, "inbox").unwrap();
+    let got: Collector<ClientEvent> = h.bounded_collector(id, "outbox", 1).unwrap();
+    h.run_until_idle();
+    ask.send(create(1, "alpha")).unwrap();
+    h.run_until_idle();
+    emit(&made, 0, created(1, 2));
+    h.run_until_idle();
+    assert_eq!(got.drain(), vec![created(1, 2)]);
+    for k in 0..500 {
+        emit(&made, 0, status(2, k));
+        if k == 250 {
+            emit(&made, 0, ClientEvent::Complete(2));
+        }
+    }
+    h.run_until_idle();
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let batch = got.drain();
+        if batch.is_empty() {
+            break;
+        }
+        seen.extend(batch);
+        h.run_until_idle();
+    }
+    let completes = seen
+        .iter()
+        .filter(|e| **e == ClientEvent::Complete(2))
+        .count();
+    assert_eq!(completes, 1, "{seen:?}");
+    assert_eq!(seen.last(), Some(&status(2, 499)), "{seen:?}");
+    assert!(seen.len() <= 4, "statuses were not merged: {}", seen.len());
+    let haves: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Status(s) => Some(s.have_bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(haves.windows(2).all(|w| w[0] < w[1]), "{haves:?}");
 }
 
 #[test]

@@ -18,6 +18,11 @@
 //! leaves, the torrents it alone held are closed; when the last patron
 //! leaves, the service stops the client and ends.
 //!
+//! A user that reads slowly (its inbox full) does not make the patron's
+//! memory grow with each status update: the patron keeps taking the
+//! service's replies, and of a torrent's `Status` events waiting for the
+//! user only the newest is kept. Every other event is passed on.
+//!
 //! ```
 //! use kamaelia::axon::{link, Inbox, Outbox, Scheduler, Signal};
 //! use kamaelia::protocol::torrent::client::{
@@ -37,6 +42,8 @@
 //! // Torrent 7 was never this patron's.
 //! assert_eq!(answers.recv(), Some(ClientEvent::Closed { id: 7, existed: false }));
 //! ```
+
+use std::collections::VecDeque;
 
 use crate::axon::{
     link_refs, Address, BoxSet, Component, Cx, Full, Id, Inbox, Outbox, Signal, Step,
@@ -75,8 +82,12 @@ pub struct TorrentPatron {
     factory: ClientFactory,
     state: State,
     retries: u32,
-    /// An event refused by a full outbox.
-    held: Option<ClientEvent>,
+    /// Events not yet taken by a full outbox, oldest first; a torrent's
+    /// newer `Status` replaces its older one here, so for a user that
+    /// stops reading it holds at most one status per torrent besides the
+    /// answers and one-off events (the service's replies are drained every
+    /// step, never left to pile up in `replies`).
+    pending: VecDeque<ClientEvent>,
     /// A producer-finished waiting for the inbox to be passed on and
     /// its answers to come.
     finishing: Option<Signal>,
@@ -101,7 +112,7 @@ impl TorrentPatron {
             factory,
             state: State::Looking,
             retries: 0,
-            held: None,
+            pending: VecDeque::new(),
             finishing: None,
             awaiting: 0,
             registered: None,
@@ -141,15 +152,15 @@ impl TorrentPatron {
         Step::Done
     }
 
-    /// Passes replies to `outbox`; `Err` when the patron must end.
+    /// Takes the service's replies and passes events on to `outbox`;
+    /// `Err` when the patron must end.
     fn take_replies(&mut self, cx: &mut Cx) -> Result<(), PatronError> {
-        if let Some(ev) = self.held.take() {
-            if let Err(Full(ev)) = self.outbox.send(ev) {
-                self.held = Some(ev);
-                cx.hold_input();
-                return Ok(());
-            }
-        }
+        let taken = self.take_service_replies();
+        self.pass_on(cx);
+        taken
+    }
+
+    fn take_service_replies(&mut self) -> Result<(), PatronError> {
         while let Some(reply) = self.replies.recv() {
             match reply {
                 PatronReply::Joined => self.state = State::Joined,
@@ -157,11 +168,7 @@ impl TorrentPatron {
                     if ev.token().is_some() || matches!(ev, ClientEvent::Closed { .. }) {
                         self.awaiting = self.awaiting.saturating_sub(1);
                     }
-                    if let Err(Full(ev)) = self.outbox.send(ev) {
-                        self.held = Some(ev);
-                        cx.hold_input();
-                        return Ok(());
-                    }
+                    self.queue(ev);
                 }
                 PatronReply::Retry => {
                     self.retries += 1;
@@ -178,6 +185,33 @@ impl TorrentPatron {
             }
         }
         Ok(())
+    }
+
+    /// Queues an event for `outbox`: a `Status` takes the place of the
+    /// same torrent's older one still waiting, which is dropped (the new
+    /// one goes last, so it still follows the events before it).
+    fn queue(&mut self, ev: ClientEvent) {
+        if let ClientEvent::Status(new) = &ev {
+            let older = self
+                .pending
+                .iter()
+                .position(|e| matches!(e, ClientEvent::Status(old) if old.id == new.id));
+            if let Some(i) = older {
+                self.pending.remove(i);
+            }
+        }
+        self.pending.push_back(ev);
+    }
+
+    /// Sends the waiting events until `outbox` is full.
+    fn pass_on(&mut self, cx: &mut Cx) {
+        while let Some(ev) = self.pending.pop_front() {
+            if let Err(Full(ev)) = self.outbox.send(ev) {
+                self.pending.push_front(ev);
+                cx.hold_input();
+                return;
+            }
+        }
     }
 }
 
@@ -222,7 +256,7 @@ impl Component for TorrentPatron {
                 request,
             });
         }
-        if self.awaiting == 0 && self.held.is_none() {
+        if self.awaiting == 0 && self.pending.is_empty() {
             if let Some(sig) = self.finishing.take() {
                 return self.leave(cx, sig);
             }
