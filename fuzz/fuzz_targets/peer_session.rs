@@ -1,12 +1,15 @@
 //! A PeerSession fed arbitrary bytes after a valid handshake, cut at
 //! arbitrary boundaries, with the owner's calls (unchoke, request, serve,
-//! cancel, choke, time passing) interleaved as the input says: it never
-//! panics, ends at most once, and its output and buffers stay bounded.
+//! cancel, choke, time passing, the output written whole or in part)
+//! interleaved as the input says: it never panics, ends at most once, and
+//! its output and buffers stay bounded. Blocks are served both copied
+//! (`send_block`) and as `Bytes` queued uncopied (`send_block_bytes`).
 //! Run with `cargo fuzz run peer_session`.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use kamaelia::protocol::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
 use kamaelia::protocol::torrent::pieces::{Bitfield, Layout};
 use kamaelia::protocol::torrent::wire::Handshake;
@@ -40,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
     }
     s.on_bytes(&hs.to_bytes(), t0);
     let block = vec![0xa5u8; 16_384];
+    let shared = Bytes::from(block.clone());
     let mut now = t0;
     let mut ended = 0;
     let mut rest = rest;
@@ -64,7 +68,11 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 while let Some(r) = s.pop_upload() {
-                    s.send_block(r, &block[..r.len as usize]);
+                    if ctl & 1 == 0 {
+                        s.send_block(r, &block[..r.len as usize]);
+                    } else {
+                        s.send_block_bytes(r, shared.slice(..r.len as usize));
+                    }
                 }
             }
             3 => {
@@ -78,8 +86,15 @@ fuzz_target!(|data: &[u8]| {
                 now += Duration::from_secs(u64::from(ctl & 0x1f) * 4);
                 s.on_tick(now);
             }
-            6 => {
+            6 if ctl & 1 == 0 => {
                 let _ = s.take_output();
+            }
+            6 => {
+                // A socket that took part of it.
+                let took = (usize::from(ctl & 0x1e) * 997).min(s.output().len());
+                let before = s.output().to_vec();
+                s.output_mut().advance(took);
+                assert_eq!(s.output().to_vec(), before[took..]);
             }
             _ => s.send_have(u32::from(ctl & 7)),
         }
