@@ -392,19 +392,31 @@ fn list(v: impl Iterator<Item = f64>) -> String {
     v.map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ")
 }
 
-/// Runs a row `rounds` times: the runs sorted by time (the median one is
-/// the row's figure; one run alone says little on a shared 2-core VM).
+/// Runs a row `n` times (one run alone says little on a shared 2-core VM):
+/// the median run by time, every run's rate in the order run (`rate` of
+/// its seconds), and the largest peak RSS of any run (`peak_rss`).
 fn rounds<T>(
     n: usize,
-    mut run: impl FnMut() -> Result<T, String>,
+    run: impl FnMut() -> Result<T, String>,
     secs: impl Fn(&T) -> f64,
-) -> Result<Vec<T>, String> {
-    let mut runs = (0..n).map(|_| run()).collect::<Result<Vec<_>, _>>()?;
+    rate: impl Fn(f64) -> f64,
+    peak_rss: impl Fn(&T) -> u64,
+) -> Result<Rounds<T>, String> {
+    let mut runs = std::iter::repeat_with(run)
+        .take(n)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rates = list(runs.iter().map(|r| rate(secs(r))));
+    let peak_rss = runs.iter().map(peak_rss).max().unwrap_or(0);
     runs.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
-    Ok(runs)
+    let median = runs.into_iter().nth(n / 2).ok_or("no run")?;
+    Ok(Rounds {
+        median,
+        rates,
+        peak_rss,
+    })
 }
 
-/// Every run's rate, in the order run, and the median run.
+/// A row's runs: the median one, every run's rate, the largest peak RSS.
 struct Rounds<T> {
     median: T,
     rates: String,
@@ -520,27 +532,14 @@ pub fn run() {
     let mut one_payload = None;
     if need_one {
         match prepare(&ctx, "one", one_bytes, MIB, None).and_then(|p| {
-            let mut order = Vec::new();
-            let runs = rounds(
+            let r = rounds(
                 n,
-                || {
-                    let r = seed_one(&ctx, &p)?;
-                    order.push(p.bytes as f64 / MB / r.get.secs);
-                    Ok(r)
-                },
+                || seed_one(&ctx, &p),
                 |r| r.get.secs,
+                |secs| p.bytes as f64 / MB / secs,
+                |r| r.get.peak_rss,
             )?;
-            let peak_rss = runs.iter().map(|r| r.get.peak_rss).max().unwrap_or(0);
-            let median = runs.into_iter().nth(n / 2).ok_or("no run")?;
-            let rates = list(order.into_iter());
-            Ok((
-                p,
-                Rounds {
-                    median,
-                    rates,
-                    peak_rss,
-                },
-            ))
+            Ok((p, r))
         }) {
             Ok((p, r)) => {
                 if want(ONE) {
@@ -555,33 +554,15 @@ pub fn run() {
     let mut four = None;
     if need_four {
         match prepare(&ctx, "four", four_bytes, MIB, None).and_then(|p| {
-            let mut order = Vec::new();
-            let runs = rounds(
+            let r = rounds(
                 n,
-                || {
-                    let r = seed_four(&ctx, &p)?;
-                    order.push(4.0 * p.bytes as f64 / MB / r.secs);
-                    Ok(r)
-                },
+                || seed_four(&ctx, &p),
                 |r| r.secs,
+                |secs| 4.0 * p.bytes as f64 / MB / secs,
+                |r| r.gets.iter().map(|g| g.peak_rss).max().unwrap_or(0),
             );
             let _ = std::fs::remove_dir_all(ctx.dir.join("four"));
-            let runs = runs?;
-            let peak_rss = runs
-                .iter()
-                .flat_map(|r| r.gets.iter().map(|g| g.peak_rss))
-                .max()
-                .unwrap_or(0);
-            let median = runs.into_iter().nth(n / 2).ok_or("no run")?;
-            let rates = list(order.into_iter());
-            Ok((
-                p,
-                Rounds {
-                    median,
-                    rates,
-                    peak_rss,
-                },
-            ))
+            Ok((p, r?))
         }) {
             Ok((p, r)) => {
                 if want(FOUR) {
