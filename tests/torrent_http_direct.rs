@@ -70,7 +70,8 @@ fn text(log: &Rc<RefCell<ConnLog>>) -> String {
     String::from_utf8_lossy(&log.borrow().written).into_owned()
 }
 
-/// The bodies of the responses in `wire`, in order.
+/// The bodies of the responses in `wire`, in order; a response whose body
+/// has not all come yet (a socket read may end inside it) is left out.
 fn bodies(wire: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = wire;
@@ -81,6 +82,9 @@ fn bodies(wire: &[u8]) -> Vec<Vec<u8>> {
             .find_map(|l| l.strip_prefix("content-length: "))
             .map_or(0, |v| v.trim().parse().unwrap());
         let start = end + 4;
+        if rest.len() < start + len {
+            break;
+        }
         out.push(rest[start..start + len].to_vec());
         rest = &rest[start + len..];
     }
