@@ -37,6 +37,7 @@ mod file_map;
 mod hasher;
 mod open_files;
 mod piece_buffer;
+mod read_pool;
 mod recheck;
 mod worker;
 

@@ -29,10 +29,12 @@
 //! at most `inbox_limit + queue_len + 4` pieces wait here at any time (the
 //! last term: the requests taken ahead for the hasher).
 //!
-//! Blocks read for uploads are cut one after another from a 256 KiB
-//! `BytesMut`, whose memory is reclaimed once the blocks cut from it are
-//! dropped: serving allocates nothing per block in the steady state (and,
-//! while uploads still hold earlier blocks, once per several blocks).
+//! Blocks read for uploads are cut one after another from 256 KiB
+//! buffers kept in a pool (`ReadPool`: the one at hand and up to four set
+//! aside while blocks cut from them are still held), and read into without
+//! zero-filling first: serving allocates nothing per block in the steady
+//! state, and a new buffer only when more blocks are held than the pool
+//! has room for.
 //!
 //! The `Threaded` component underneath is the project's way onto another
 //! thread; this is one of the two uses the torrent client makes of it
@@ -67,10 +69,11 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sha1::{Digest, Sha1};
 
 use super::hasher::PieceHasher;
+use super::read_pool::ReadPool;
 use super::recheck::RecheckProgress;
 use super::{Storage, StorageError, StorageOptions};
 use crate::axon::{Signal, ThreadBoxes, Threaded};
@@ -84,8 +87,10 @@ pub const DEFAULT_QUEUE_LEN: usize = 4;
 /// Requests taken from the inbox ahead of the one being answered, so the
 /// hasher works on later pieces while one is written.
 const LOOKAHEAD: usize = 4;
-/// Room of the reused read buffer: sixteen 16 KiB blocks.
+/// Room of each reused read buffer: sixteen 16 KiB blocks.
 const READ_BUFFER: usize = 256 * 1024;
+/// Read buffers set aside while blocks cut from them are still held.
+const READ_SPARES: usize = 4;
 
 /// What the worker is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,7 +219,7 @@ impl DiskWorker {
                 .unwrap_or_else(|| total.div_ceil(100).max(1)),
             storage: self.storage,
             hashes: self.hashes,
-            read_buf: BytesMut::with_capacity(READ_BUFFER),
+            reads: ReadPool::new(READ_BUFFER, READ_SPARES),
         };
         let t = Threaded::new("DiskWorker", move |t| work.run(&t))
             .queue_len(self.queue_len)
@@ -237,7 +242,7 @@ pub fn hash_blocks(blocks: &[Bytes]) -> [u8; 20] {
 struct Work {
     storage: Storage,
     hashes: Vec<[u8; 20]>,
-    read_buf: BytesMut,
+    reads: ReadPool,
     progress_every: u32,
 }
 
@@ -383,23 +388,16 @@ impl Work {
             let (op, error) = (DiskOp::ReadBlock(block), StorageError::BadBlock(block));
             return Self::send(t, DiskEvent::IoError { op, error });
         }
-        let len = block.len as usize;
-        // Reclaims the buffer's memory once the blocks cut from it are
-        // dropped; allocates afresh only while uploads still hold them.
-        self.read_buf.reserve(len);
-        self.read_buf.resize(len, 0);
-        let ev = match self.storage.read_block_into(&block, &mut self.read_buf) {
-            Ok(()) => DiskEvent::Block {
-                block,
-                data: self.read_buf.split().freeze(),
+        let storage = &mut self.storage;
+        let read = self.reads.read(block.len as usize, |buf| {
+            storage.read_block_into(&block, buf)
+        });
+        let ev = match read {
+            Ok(data) => DiskEvent::Block { block, data },
+            Err(error) => DiskEvent::IoError {
+                op: DiskOp::ReadBlock(block),
+                error,
             },
-            Err(error) => {
-                self.read_buf.clear();
-                DiskEvent::IoError {
-                    op: DiskOp::ReadBlock(block),
-                    error,
-                }
-            }
         };
         Self::send(t, ev)
     }
