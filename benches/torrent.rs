@@ -6,6 +6,8 @@
 //!
 //! * `hash.rs` (`sha1_pieces`, `maker_file`): SHA-1 piece hashing MB/s and
 //!   the whole torrent maker on a file against `mktorrent`;
+//! * `storage.rs` (`storage_write`): writing verified pieces to a file,
+//!   one `pwritev` per piece against one `pwrite` per block;
 //! * `bencode.rs` (`bencode_decode_lenient`, `bencode_decode_strict`,
 //!   `metainfo_from_bytes`, `bendy_value`, `bendy_tokens`): decoding a
 //!   10 MB metainfo, ours against `bendy` in the same run;
@@ -32,6 +34,8 @@ mod hash;
 #[allow(unused_imports)]
 #[path = "http_procs/mod.rs"]
 mod http_procs;
+#[path = "torrent_bench/storage.rs"]
+mod storage;
 #[path = "torrent_bench/tracker.rs"]
 mod tracker;
 #[path = "torrent_bench/tracker_udp.rs"]
@@ -43,6 +47,7 @@ fn main() {
         return;
     }
     hash::run();
+    storage::run();
     bencode::run();
     tracker::run();
     client::run();

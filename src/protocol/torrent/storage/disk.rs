@@ -1,6 +1,7 @@
 //! [`Storage`]: a torrent's data in the files of a download folder, read
-//! and written at positions (`pread`/`pwrite` through `FileExt`), so no
-//! file position is shared between operations and none can race a seek.
+//! and written at positions (`pread`/`pwrite` through `FileExt`, and a
+//! whole piece's blocks with one `pwritev`), so no file position is shared
+//! between operations and none can race a seek.
 //!
 //! Files are opened when first needed and kept in an LRU table of at most
 //! `max_open_files` handles. Writing makes the folders on the way and, the
@@ -18,7 +19,7 @@
 //! never from a component's step.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,7 @@ use bytes::Bytes;
 
 use super::file_map::FileMap;
 use super::open_files::OpenFiles;
+use super::write_vectored::write_all_vectored_at;
 use super::StorageError;
 use crate::protocol::torrent::metainfo::{FileEntry, Metainfo};
 use crate::protocol::torrent::pieces::{BlockRef, Layout};
@@ -200,10 +202,35 @@ impl Storage {
                 got,
             });
         }
-        let mut offset = self.layout.piece_offset(piece);
-        for b in blocks {
-            self.write_at(offset, b)?;
-            offset += b.len() as u64;
+        let offset = self.layout.piece_offset(piece);
+        self.check_range(offset, got as usize)?;
+        self.create_files()?;
+        // The blocks not yet written: `blocks[next..]`, the first of them
+        // from byte `skip`.
+        let (mut next, mut skip) = (0, 0);
+        let mut parts: Vec<IoSlice> = Vec::with_capacity(blocks.len() + 1);
+        for span in self.map.spans(offset, got) {
+            // The blocks' bytes this span covers, cut at its ends.
+            parts.clear();
+            let mut want = span.len as usize;
+            while want > 0 {
+                let rest = &blocks[next][skip..];
+                let take = rest.len().min(want);
+                parts.push(IoSlice::new(&rest[..take]));
+                want -= take;
+                if take == rest.len() {
+                    (next, skip) = (next + 1, 0);
+                } else {
+                    skip += take;
+                }
+            }
+            if span.padding {
+                continue;
+            }
+            let path = &self.paths[span.file];
+            let fd = self.open.get(span.file, true, |w| open_file(path, w))?;
+            write_all_vectored_at(fd, &mut parts, span.file_offset)
+                .map_err(|e| StorageError::io("write", path.clone(), e))?;
         }
         Ok(())
     }

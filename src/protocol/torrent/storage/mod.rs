@@ -40,6 +40,7 @@ mod piece_buffer;
 mod read_pool;
 mod recheck;
 mod worker;
+mod write_vectored;
 
 pub use disk::{Storage, StorageOptions, DEFAULT_MAX_OPEN_FILES};
 pub use error::StorageError;
