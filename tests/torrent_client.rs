@@ -2,7 +2,8 @@
 //! download, all in one scheduler, each run bounded in time. The files
 //! the downloaders write are compared byte for byte with the seed's.
 
-use std::net::SocketAddr;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,9 @@ use kamaelia::protocol::torrent::client::{
     TorrentState,
 };
 use kamaelia::protocol::torrent::maker::{make, MakeTorrent};
+use kamaelia::protocol::torrent::metainfo::Metainfo;
+use kamaelia::protocol::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
+use kamaelia::protocol::torrent::pieces::{Bitfield, BlockRef, Layout};
 
 mod torrent_support;
 use torrent_support::TempDir;
@@ -28,13 +32,20 @@ struct Node {
     addr: Option<SocketAddr>,
 }
 
-fn node(s: &mut Scheduler, n: u64, dir: &Path, listen: bool) -> Node {
-    let config = ClientConfig {
+fn config_of(n: u64, dir: &Path) -> ClientConfig {
+    ClientConfig {
         peer_id: peer_id_from(n),
         download_dir: dir.to_path_buf(),
         seed_rng: n,
         ..ClientConfig::default()
-    };
+    }
+}
+
+fn node(s: &mut Scheduler, n: u64, dir: &Path, listen: bool) -> Node {
+    node_with(s, config_of(n, dir), listen)
+}
+
+fn node_with(s: &mut Scheduler, config: ClientConfig, listen: bool) -> Node {
     let acceptor = listen.then(|| {
         Box::new(TcpAcceptor::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap())
             as Box<dyn kamaelia::internet::Acceptor>
@@ -402,4 +413,131 @@ fn a_global_upload_limit_holds_the_seed_to_its_rate() {
 fn a_per_torrent_download_limit_holds_the_downloader_to_its_rate() {
     let took = limited_download(None, Some(256 * 1024));
     assert!(took >= Duration::from_millis(1700), "took {took:?}");
+}
+
+/// A leecher the test drives on the scheduler's thread: the project's
+/// `PeerSession` over a non-blocking socket, pumped between scheduler runs.
+struct Leecher {
+    stream: TcpStream,
+    session: PeerSession,
+    unsent: Vec<u8>,
+}
+
+impl Leecher {
+    fn connect(to: SocketAddr, meta: &Metainfo) -> Leecher {
+        let layout = Layout::of(meta).unwrap();
+        let session = PeerSession::new(
+            *b"-XX0001-leecherleech",
+            meta.info_hash(),
+            layout,
+            Bitfield::new(layout.piece_count()),
+            PeerConfig::default(),
+            Instant::now(),
+        );
+        let stream = TcpStream::connect(to).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        Leecher {
+            stream,
+            session,
+            unsent: Vec::new(),
+        }
+    }
+
+    /// Writes what the session has to say, reads what has come, and
+    /// returns the session's events.
+    fn pump(&mut self) -> Vec<PeerEvent> {
+        self.unsent.extend_from_slice(&self.session.take_output());
+        while !self.unsent.is_empty() {
+            match self.stream.write(&self.unsent) {
+                Ok(n) => drop(self.unsent.drain(..n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("leecher write: {e}"),
+            }
+        }
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("the client closed the leecher's connection"),
+                Ok(n) => self.session.on_bytes(&buf[..n], Instant::now()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("leecher read: {e}"),
+            }
+        }
+        std::iter::from_fn(|| self.session.poll_event()).collect()
+    }
+}
+
+#[test]
+fn uploads_of_the_newest_verified_pieces_come_from_memory_older_ones_from_disk() {
+    // 8 pieces of 32 KiB; the downloader keeps 64 KiB (two pieces) of
+    // its newest verified pieces in memory.
+    const PIECE: usize = 32 * 1024;
+    let dir = TempDir::new("client-recent");
+    let (seed_dir, get_dir) = (dir.path().join("seed"), dir.path().join("get"));
+    let file = dir.file("seed/r.bin", 8 * PIECE, 5);
+    let torrent = torrent_of(&file, PIECE as u64);
+    let meta = Metainfo::from_bytes(&torrent).unwrap();
+    let mut s = Scheduler::new();
+    let seed = node(&mut s, 1, &seed_dir, true);
+    let get_config = ClientConfig {
+        recent_pieces: 2 * PIECE,
+        ..config_of(2, &get_dir)
+    };
+    let get = node_with(&mut s, get_config, true);
+    create(&seed, 1, &torrent, &seed_dir, vec![]);
+    create(&get, 1, &torrent, &get_dir, vec![seed.addr.unwrap()]);
+    let mut seen = Vec::new();
+    run_until(&mut s, &[&seed, &get], &mut seen, |ev| completed(&ev[1]));
+    // The downloader's file now says something else than what it got: a
+    // block read from disk is 0xAA, one served from memory the original.
+    let original = std::fs::read(&file).unwrap();
+    std::fs::write(get_dir.join("r.bin"), vec![0xAA; original.len()]).unwrap();
+
+    let mut leecher = Leecher::connect(get.addr.unwrap(), &meta);
+    let mut got: Vec<(u32, Bytes)> = Vec::new();
+    let (mut asked, start) = (false, Instant::now());
+    while got.len() < 8 {
+        s.run_for(Duration::from_millis(5));
+        while get.events.recv().is_some() {}
+        while seed.events.recv().is_some() {}
+        for ev in leecher.pump() {
+            match ev {
+                PeerEvent::Bitfield | PeerEvent::HaveAll => leecher.session.set_interested(true),
+                PeerEvent::Unchoked if !asked => {
+                    let first_blocks: Vec<BlockRef> = (0..8)
+                        .map(|piece| BlockRef {
+                            piece,
+                            offset: 0,
+                            len: 16_384,
+                        })
+                        .collect();
+                    assert_eq!(leecher.session.request(&first_blocks), 8);
+                    asked = true;
+                }
+                PeerEvent::Block { block, data, .. } => got.push((block.piece, data)),
+                _ => {}
+            }
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "the leecher got {} of 8 blocks (asked: {asked})",
+            got.len()
+        );
+    }
+    got.sort_by_key(|(piece, _)| *piece);
+    let (mut from_memory, mut from_disk) = (Vec::new(), Vec::new());
+    for (piece, data) in &got {
+        let at = *piece as usize * PIECE;
+        if data[..] == original[at..at + 16_384] {
+            from_memory.push(*piece);
+        } else if data.iter().all(|&b| b == 0xAA) {
+            from_disk.push(*piece);
+        } else {
+            panic!("piece {piece}'s block is neither the original nor what is on disk");
+        }
+    }
+    assert_eq!(got.len(), 8, "one answer per request");
+    assert_eq!(from_memory.len(), 2, "kept in memory: {from_memory:?}");
+    assert_eq!(from_disk.len(), 6, "read from disk: {from_disk:?}");
+    shut(&mut s, &[&seed, &get]);
 }
