@@ -30,10 +30,16 @@ fuzz_target!(|data: &[u8]| {
             let back = parse_announce_reply(&out).expect("our reply reads back");
             assert_eq!(back.interval, reply.interval);
             assert_eq!(back.min_interval, reply.min_interval);
-            assert_eq!((back.complete, back.incomplete), (reply.complete, reply.incomplete));
+            assert_eq!(
+                (back.complete, back.incomplete),
+                (reply.complete, reply.incomplete)
+            );
             assert_eq!(back.tracker_id, reply.tracker_id);
             assert_eq!(back.warning, reply.warning);
-            assert_eq!(canonical(back.peers.iter().map(|p| p.addr).collect()), addrs);
+            assert_eq!(
+                canonical(back.peers.iter().map(|p| p.addr).collect()),
+                addrs
+            );
         }
     }
     if let Ok(mut entries) = parse_scrape_reply(data) {
