@@ -8,6 +8,9 @@
 //!   the whole torrent maker on a file against `mktorrent`;
 //! * `storage.rs` (`storage_write`): writing verified pieces to a file,
 //!   one `pwritev` per piece against one `pwrite` per block;
+//! * `floor.rs` (`torrent_cpu_floor`): the least CPU a downloaded GiB
+//!   costs this machine (SHA-1, the tmpfs write, loopback TCP), and the
+//!   rate all its cores could reach spending nothing else;
 //! * `bencode.rs` (`bencode_decode_lenient`, `bencode_decode_strict`,
 //!   `metainfo_from_bytes`, `bendy_value`, `bendy_tokens`): decoding a
 //!   10 MB metainfo, ours against `bendy` in the same run;
@@ -28,6 +31,8 @@ mod bencode;
 #[path = "torrent_bench/client.rs"]
 mod client;
 mod common;
+#[path = "torrent_bench/floor.rs"]
+mod floor;
 #[path = "torrent_bench/hash.rs"]
 mod hash;
 // Only the process helpers are used here, not its re-exports.
@@ -48,6 +53,7 @@ fn main() {
     }
     hash::run();
     storage::run();
+    floor::run();
     bencode::run();
     tracker::run();
     client::run();
