@@ -134,10 +134,7 @@ impl OutQueue {
             return self.tail.split();
         }
         let mut all = BytesMut::with_capacity(self.len());
-        for c in &self.chunks {
-            all.extend_from_slice(c);
-        }
-        all.extend_from_slice(&self.tail);
+        self.parts().for_each(|p| all.extend_from_slice(p));
         self.clear();
         all
     }
@@ -145,11 +142,14 @@ impl OutQueue {
     /// A copy of the queued bytes.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut all = Vec::with_capacity(self.len());
-        for c in &self.chunks {
-            all.extend_from_slice(c);
-        }
-        all.extend_from_slice(&self.tail);
+        self.parts().for_each(|p| all.extend_from_slice(p));
         all
+    }
+
+    /// The queued bytes in order, as the chunks and the open tail hold them.
+    fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        let chunks = self.chunks.iter().map(|c| &c[..]);
+        chunks.chain(std::iter::once(&self.tail[..]))
     }
 }
 
