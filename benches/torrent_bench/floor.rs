@@ -58,14 +58,7 @@ fn sha1_s(piece: &[u8], pieces: usize) -> f64 {
 }
 
 fn write_s(blocks: &[Bytes], pieces: usize) -> f64 {
-    let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!("kamaelia-floor-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::storage::folder("floor");
     let file = [FileEntry {
         path: vec!["data".into()],
         length: (pieces * PIECE) as u64,

@@ -27,8 +27,8 @@ pub fn run() {
     }
 }
 
-/// A folder for the round's file, on tmpfs where there is one.
-fn folder(name: &str) -> PathBuf {
+/// A folder for a round's file, on tmpfs where there is one.
+pub fn folder(name: &str) -> PathBuf {
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() {
         shm.to_path_buf()
