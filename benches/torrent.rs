@@ -24,7 +24,9 @@
 //!   `kamaelia` binary's `seed` and `get` (and `tracker`) as processes on
 //!   loopback, data on tmpfs: MB/s one to one and one to four, a small
 //!   torrent's start to finish, the downloader's peak RSS, and the same
-//!   transfer between two libtorrent processes (issue 13).
+//!   transfer between two libtorrent processes (issue 13); with
+//!   `plain_four.rs`, the four-downloader row's work done by the plainest
+//!   threaded program, run beside that row.
 
 #[path = "torrent_bench/bencode.rs"]
 mod bencode;

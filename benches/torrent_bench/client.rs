@@ -35,7 +35,9 @@
 //! * `torrent_seed_four`: one seed to 4 of ours at once, each given the
 //!   seed and the 3 others with `--peer`; 256 MiB (quick: 64 MiB), 1 MiB
 //!   pieces; 4 x size over the time from the first spawn to the last exit.
-//!   Goal >= 1,200 MB/s.
+//!   Goal >= 1,200 MB/s. Right after, as many rounds of the plainest
+//!   program doing the same work (`plain_four.rs`), and ours as a share
+//!   of its median.
 //! * `torrent_cold_start`: a 1 MiB torrent (256 KiB pieces) through
 //!   `kamaelia tracker` (the seeder known to it first, by a scrape):
 //!   `kamaelia get` from spawn to exit, median of 5 runs. Goal <= 0.05 s.
@@ -57,13 +59,16 @@ mod client_procs;
 mod cold;
 #[path = "client_lt.rs"]
 mod lt;
+#[path = "plain_four.rs"]
+mod plain_four;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{procs, quick, want, Json};
+use crate::common::{median, procs, quick, want, Json};
 use client_procs::{free_ports, same_bytes, write_payload, Exit, Proc};
+use plain_four::Plain;
 
 const MIB: u64 = 1 << 20;
 const MB: f64 = 1e6;
@@ -459,9 +464,10 @@ fn print_one(ctx: &Ctx, p: &Payload, r: &Rounds<OneRun>) {
         .print();
 }
 
-fn print_four(ctx: &Ctx, p: &Payload, r: &Rounds<FourRun>) {
+fn print_four(ctx: &Ctx, p: &Payload, r: &Rounds<FourRun>, plain: &Plain) {
     let four = &r.median;
     let rate = 4.0 * p.bytes as f64 / MB / four.secs;
+    let plain_rate = median(&mut plain.rates.clone());
     ctx.line(
         FOUR,
         "kamaelia seed -> 4 kamaelia get at once, each --peer the seed and the 3 others; 4 x bytes from the first spawn to the last exit; the median of the rounds",
@@ -477,6 +483,9 @@ fn print_four(ctx: &Ctx, p: &Payload, r: &Rounds<FourRun>) {
     .text("get_runqueue_wait_s", &list(four.gets.iter().map(|g| g.runq_s)))
     .num("seed_runqueue_wait_s", four.seed_runq_s)
     .num("seed_peak_rss_mib", mib(four.seed_peak_rss))
+    .text("plain_aggregate_mb_per_s", &list(plain.rates.iter().copied()))
+    .num("plain_cpu_s_per_gib", plain.cpu_s_per_gib)
+    .num("share_of_plain", rate / plain_rate)
     .text("goal", "aggregate_mb_per_s>=1200")
     .flag("goal_met", rate >= 1200.0)
     .print();
@@ -566,7 +575,9 @@ pub fn run() {
         }) {
             Ok((p, r)) => {
                 if want(FOUR) {
-                    print_four(&ctx, &p, &r);
+                    // Right after ours, on the same bytes, as many rounds.
+                    let plain = plain_four::measure(p.bytes, n);
+                    print_four(&ctx, &p, &r, &plain);
                 }
                 four = Some((p, r));
             }
