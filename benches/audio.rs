@@ -16,6 +16,10 @@
 //!   thread's CPU clock; oggdec: `getrusage(RUSAGE_CHILDREN)`, which counts
 //!   its reading of the file too) and by wall clock. `ratio_cpu` is ours
 //!   over oggdec's; the goal is >= 0.9. Checked: the same frame count.
+//!   Also `lewton_alone_ratio_cpu`: lewton's packet decoder by itself on
+//!   the packets taken out of the file beforehand, with none of our code
+//!   timed (no Ogg parsing or CRC, no trimming, no conversion to `i16`):
+//!   the most a decoder built on lewton could reach here.
 //! * `vorbis_component`: the whole `VorbisDecode` component stepped on the
 //!   harness, the file sent as 64 KiB messages: audio seconds per second
 //!   and the longest single step (what a long decode costs the rest of the
@@ -124,6 +128,37 @@ fn decode_ours(data: &[u8]) -> (u64, u64, u64) {
     (frames, clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0, wall)
 }
 
+/// lewton alone, with nothing of ours: the packets taken out of the file
+/// beforehand, then only lewton's header readers and packet decoder to
+/// planar `f32` (its cheapest output) are timed. (frames, thread CPU ns.)
+/// This is the most our decoder could reach on top of lewton.
+fn decode_lewton_alone(packets: &[Bytes]) -> (u64, u64) {
+    use lewton::audio::{read_audio_packet_generic, PreviousWindowRight};
+    use lewton::header::{read_header_ident, read_header_setup};
+    let cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    let ident = read_header_ident(&packets[0]).expect("ident header");
+    let sizes = (ident.blocksize_0, ident.blocksize_1);
+    let setup = read_header_setup(&packets[2], ident.audio_channels, sizes).expect("setup");
+    let mut pwr = PreviousWindowRight::new();
+    let mut frames = 0u64;
+    for p in &packets[3..] {
+        let planar: Vec<Vec<f32>> =
+            read_audio_packet_generic(&ident, &setup, p, &mut pwr).expect("audio packet");
+        frames += planar[0].len() as u64;
+        std::hint::black_box(&planar);
+    }
+    (frames, clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0)
+}
+
+/// The file's packets, in order (one logical stream).
+fn packets(data: &[u8]) -> Vec<Bytes> {
+    let mut reader = OggReader::new();
+    reader.push(data);
+    std::iter::from_fn(|| reader.next_packet())
+        .map(|p| p.data)
+        .collect()
+}
+
 /// oggdec: (CPU ns, wall ns).
 fn decode_oggdec(ogg: &Path) -> (u64, u64) {
     let cpu0 = children_cpu_ns();
@@ -149,12 +184,17 @@ fn vorbis_decode(ogg: &Path, data: &[u8], secs: u32) {
     let rounds = if quick() { 2 } else { 3 };
     let (mut ours_cpu, mut ours_wall, mut theirs_cpu, mut theirs_wall) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut lewton_cpu = Vec::new();
+    let packets = packets(data);
     let mut frames = 0;
     for _ in 0..rounds {
         let (f, cpu, wall) = decode_ours(data);
         frames = f;
         ours_cpu.push(cpu as f64 / 1e9);
         ours_wall.push(wall as f64 / 1e9);
+        let (untrimmed, cpu) = decode_lewton_alone(&packets);
+        assert!(untrimmed >= frames, "lewton alone decodes the whole file");
+        lewton_cpu.push(cpu as f64 / 1e9);
         let (cpu, wall) = decode_oggdec(ogg);
         theirs_cpu.push(cpu as f64 / 1e9);
         theirs_wall.push(wall as f64 / 1e9);
@@ -167,6 +207,7 @@ fn vorbis_decode(ogg: &Path, data: &[u8], secs: u32) {
     let oggdec_x_cpu = audio_s / median(&mut theirs_cpu);
     let oggdec_x_wall = audio_s / median(&mut theirs_wall);
     let ratio_cpu = ours_x_cpu / oggdec_x_cpu;
+    let lewton_x_cpu = audio_s / median(&mut lewton_cpu);
     Json::new("audio")
         .text("row", "vorbis_decode")
         .int("file_s", secs as u64)
@@ -179,6 +220,8 @@ fn vorbis_decode(ogg: &Path, data: &[u8], secs: u32) {
         .num("oggdec_x_realtime_wall", oggdec_x_wall)
         .num("ratio_cpu", ratio_cpu)
         .num("ratio_wall", ours_x_wall / oggdec_x_wall)
+        .num("lewton_alone_x_realtime_cpu", lewton_x_cpu)
+        .num("lewton_alone_ratio_cpu", lewton_x_cpu / oggdec_x_cpu)
         .num("goal_ratio", 0.9)
         .flag("meets_goal", ratio_cpu >= 0.9)
         .num("loadavg", loadavg())
