@@ -6,11 +6,13 @@
 //! piece with SHA-1 and writing it to a tmpfs file of its own; all eight
 //! threads at once, on the same cores as the client row. That is what every
 //! downloaded byte must cost (the send, the receive, the hash, the write),
-//! with nothing else: no protocol, no disk read on the sending side (the
-//! senders send from memory), one thread per stream and no hand-off
-//! between threads or processes. `torrent_seed_four` prints its rates
-//! (`plain_aggregate_mb_per_s`) and its own median as a share of the
-//! plain program's median (`share_of_plain`).
+//! with nothing else: no protocol, one thread per stream and no hand-off
+//! between threads or processes. The senders either read the payload file
+//! a piece at a time, as a seed that keeps nothing in memory must
+//! ([`Source::File`]), or send one piece from memory over and over, the
+//! best case ([`Source::Memory`]). `torrent_seed_four` prints both
+//! (`plain_file_mb_per_s`, `plain_memory_mb_per_s`) and its own median as
+//! a share of the file-reading program's median (`share_of_plain_file`).
 //!
 //! Unlike `torrent_cpu_floor`, which sums the parts measured one at a
 //! time, this runs them as the client row does, together, so it also
@@ -18,9 +20,11 @@
 //! the tmpfs files and the socket buffers, two cores shared by eight
 //! threads).
 
+use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::time::Instant;
 
 use sha1::{Digest, Sha1};
@@ -31,40 +35,82 @@ const PIECE: usize = 1 << 20;
 const STREAMS: usize = 4;
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Sends `pieces` pieces of `piece` to `addr`.
-fn send(addr: std::net::SocketAddr, piece: &[u8], pieces: usize) {
+/// Where the senders take the bytes they send from.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// One 1 MiB piece in memory, sent over and over: the best case (the
+    /// sender reads nothing and its buffer stays in the CPU's cache).
+    Memory,
+    /// The payload file (tmpfs), read a piece at a time with `pread`, as
+    /// a seed that keeps nothing in memory must.
+    File(&'a Path),
+}
+
+/// The digest of every 1 MiB piece of what `source` sends.
+fn digests(source: Source, pieces: usize) -> Vec<[u8; 20]> {
+    match source {
+        Source::Memory => vec![Sha1::digest(memory_piece()).into(); pieces],
+        Source::File(path) => {
+            let data = std::fs::read(path).unwrap();
+            data.chunks(PIECE)
+                .take(pieces)
+                .map(|p| Sha1::digest(p).into())
+                .collect()
+        }
+    }
+}
+
+fn memory_piece() -> Vec<u8> {
+    (0..PIECE).map(|i| (i * 7 + i / 4096) as u8).collect()
+}
+
+/// Sends `pieces` pieces from `source` to `addr`.
+fn send(addr: SocketAddr, source: Source, pieces: usize) {
     let mut out = TcpStream::connect(addr).unwrap();
-    for _ in 0..pieces {
-        out.write_all(piece).unwrap();
+    match source {
+        Source::Memory => {
+            let piece = memory_piece();
+            for _ in 0..pieces {
+                out.write_all(&piece).unwrap();
+            }
+        }
+        Source::File(path) => {
+            let file = File::open(path).unwrap();
+            let mut piece = vec![0u8; PIECE];
+            for p in 0..pieces {
+                file.read_exact_at(&mut piece, (p * PIECE) as u64).unwrap();
+                out.write_all(&piece).unwrap();
+            }
+        }
     }
 }
 
 /// Takes `pieces` pieces from `inp`, hashes each and writes it at its
-/// offset in `file`. Returns the last digest (so the hashing is kept).
-fn receive(mut inp: TcpStream, file: std::fs::File, pieces: usize) -> [u8; 20] {
+/// offset in `file`. Returns the digests (so the hashing is kept).
+fn receive(mut inp: TcpStream, file: File, pieces: usize) -> Vec<[u8; 20]> {
     let mut buf = vec![0u8; PIECE];
-    let mut last = [0u8; 20];
+    let mut digests = Vec::with_capacity(pieces);
     for p in 0..pieces {
         inp.read_exact(&mut buf).unwrap();
-        last = Sha1::digest(&buf).into();
+        digests.push(Sha1::digest(&buf).into());
         file.write_all_at(&buf, (p * PIECE) as u64).unwrap();
     }
-    last
+    digests
 }
 
 /// One round: (wall seconds, CPU seconds of the process).
-fn round(piece: &[u8], pieces: usize) -> (f64, f64) {
+fn round(source: Source, pieces: usize, want: &[[u8; 20]]) -> (f64, f64) {
     let dir = crate::storage::folder("plain-four");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     let t0 = Instant::now();
-    let digests = std::thread::scope(|s| {
+    let got = std::thread::scope(|s| {
         let mut receivers = Vec::new();
         for i in 0..STREAMS {
-            s.spawn(move || send(addr, piece, pieces));
+            s.spawn(move || send(addr, source, pieces));
             let (inp, _) = listener.accept().unwrap();
-            let file = std::fs::File::create(dir.join(format!("get{i}"))).unwrap();
+            let file = File::create(dir.join(format!("get{i}"))).unwrap();
             receivers.push(s.spawn(move || receive(inp, file, pieces)));
         }
         receivers
@@ -74,8 +120,7 @@ fn round(piece: &[u8], pieces: usize) -> (f64, f64) {
     });
     let wall = t0.elapsed().as_secs_f64();
     let cpu = (clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) as f64 / 1e9;
-    let want: [u8; 20] = Sha1::digest(piece).into();
-    assert!(digests.iter().all(|d| *d == want), "every piece came over");
+    assert!(got.iter().all(|d| d == want), "every piece came over");
     for i in 0..STREAMS {
         let len = std::fs::metadata(dir.join(format!("get{i}")))
             .unwrap()
@@ -95,13 +140,13 @@ pub struct Plain {
 
 /// Runs the plain program `rounds` times, `bytes_each` (a whole number of
 /// 1 MiB pieces) to each of the four receivers.
-pub fn measure(bytes_each: u64, rounds: usize) -> Plain {
+pub fn measure(source: Source, bytes_each: u64, rounds: usize) -> Plain {
     let pieces = bytes_each as usize / PIECE;
-    let piece: Vec<u8> = (0..PIECE).map(|i| (i * 7 + i / 4096) as u8).collect();
+    let want = digests(source, pieces);
     let total = (STREAMS * pieces * PIECE) as f64;
     let (mut rates, mut cpus) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (wall, cpu) = round(&piece, pieces);
+        let (wall, cpu) = round(source, pieces, &want);
         rates.push(total / 1e6 / wall);
         cpus.push(cpu * GIB / total);
     }
