@@ -265,6 +265,34 @@ fn recheck_finds_exactly_the_damaged_pieces() {
 }
 
 #[test]
+fn recheck_reads_a_piece_whose_file_ends_exactly_at_its_last_byte() {
+    // The re-check looks each file's length up once and skips the pieces
+    // that reach past it: the edge is exact, byte for byte.
+    let t = torrent(FILES, PIECE);
+    let dir = TempDir::new("storage-recheck-edge");
+    let mut s = Storage::new(&t.meta, dir.path(), StorageOptions::default()).unwrap();
+    write_everything(&t, &mut s);
+    let d = dir.path().join("t").join("d");
+    let d_start = t.meta.files()[4].offset;
+    // Piece 2 ends inside d: d must hold this many bytes for it.
+    let piece2_end = 3 * PIECE as u64 - d_start;
+    for (len, missing) in [
+        (piece2_end, vec![3]),
+        (piece2_end - 1, vec![2, 3]),
+        (t.files[4].len() as u64, vec![]),
+    ] {
+        let f = std::fs::OpenOptions::new().write(true).open(&d).unwrap();
+        f.set_len(len).unwrap();
+        if len == t.files[4].len() as u64 {
+            std::fs::write(&d, &t.files[4]).unwrap();
+        }
+        drop(f);
+        let have = recheck(&mut s, t.meta.pieces()).unwrap();
+        assert_eq!(missing_of(&have), missing, "d cut to {len} bytes");
+    }
+}
+
+#[test]
 fn recheck_of_an_empty_folder_is_all_missing_without_error() {
     let t = torrent(FILES, PIECE);
     let dir = TempDir::new("storage-recheck-empty");

@@ -7,6 +7,11 @@
 //! [`RecheckProgress`] goes one piece at a time so the
 //! [`DiskWorker`](super::DiskWorker) can report progress and stop on a
 //! shutdown between pieces; [`recheck`] runs it through.
+//!
+//! Each file's length is looked up once, at the first piece: a piece that
+//! reaches into a file that is missing or too short is missing without a
+//! read. A new download re-checks a folder where nothing exists yet, and
+//! that costs one `stat` per file rather than a failed open per piece.
 
 use sha1::{Digest, Sha1};
 
@@ -19,6 +24,8 @@ pub struct RecheckProgress {
     next: u32,
     have: Bitfield,
     buf: Vec<u8>,
+    /// Each file's length on disk (0: missing), taken at the first piece.
+    on_disk: Option<Vec<u64>>,
 }
 
 impl RecheckProgress {
@@ -28,6 +35,7 @@ impl RecheckProgress {
             next: 0,
             have: Bitfield::new(pieces),
             buf: Vec::new(),
+            on_disk: None,
         }
     }
 
@@ -56,6 +64,9 @@ impl RecheckProgress {
                 ))
             }
         };
+        if !self.on_disk(storage, piece) {
+            return Some((piece, Ok(false)));
+        }
         let result = match storage.read_piece(piece, &mut self.buf) {
             Ok(()) => Ok(Sha1::digest(&self.buf)[..] == expected[..]),
             Err(e) if e.is_missing() => Ok(false),
@@ -65,6 +76,27 @@ impl RecheckProgress {
             self.have.set(piece);
         }
         Some((piece, result))
+    }
+
+    /// Whether every byte of `piece` lies within its files' lengths on
+    /// disk (padding files are never on disk and always count). A file
+    /// that cannot be looked up counts as there, so its read reports why.
+    fn on_disk(&mut self, storage: &Storage, piece: u32) -> bool {
+        let lengths = self.on_disk.get_or_insert_with(|| {
+            (0..storage.file_map().files().len())
+                .map(|i| match std::fs::metadata(storage.file_path(i)) {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                    Err(_) => u64::MAX,
+                })
+                .collect()
+        });
+        let layout = storage.layout();
+        let (offset, len) = (layout.piece_offset(piece), layout.piece_len(piece));
+        storage
+            .file_map()
+            .spans(offset, u64::from(len))
+            .all(|s| s.padding || s.file_offset + s.len <= lengths[s.file])
     }
 
     /// Pieces checked so far.
