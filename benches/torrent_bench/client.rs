@@ -398,34 +398,48 @@ fn list(v: impl Iterator<Item = f64>) -> String {
     v.map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ")
 }
 
-/// Runs a row `n` times (one run alone says little on a shared 2-core VM):
-/// the median run by time, every run's rate in the order run (`rate` of
-/// its seconds), and the largest peak RSS of any run (`peak_rss`).
+/// Runs a row once to warm up, then `n` times (one run alone says little
+/// on a shared 2-core VM): the median of the `n` by time, every counted
+/// run's rate in the order run (`rate` of its seconds), the warm-up's
+/// rate, and the largest peak RSS of any run, the warm-up's too
+/// (`peak_rss`).
+///
+/// Why a warm-up: this VM gives freed memory back to its host at once
+/// (free page reporting), and the next touch of such a page costs
+/// microseconds. A row's first run, on memory the bench's own set-up has
+/// just written and freed, often takes two to three times the CPU of the
+/// runs after it (seen: 342, then 994 and 975 MB/s). Its rate is printed
+/// (`warmup_mb_per_s`), not counted.
 fn rounds<T>(
     n: usize,
-    run: impl FnMut() -> Result<T, String>,
+    mut run: impl FnMut() -> Result<T, String>,
     secs: impl Fn(&T) -> f64,
     rate: impl Fn(f64) -> f64,
     peak_rss: impl Fn(&T) -> u64,
 ) -> Result<Rounds<T>, String> {
+    let warmup = run()?;
     let mut runs = std::iter::repeat_with(run)
         .take(n)
         .collect::<Result<Vec<_>, _>>()?;
     let rates = list(runs.iter().map(|r| rate(secs(r))));
+    let warmup_rss = peak_rss(&warmup);
     let peak_rss = runs.iter().map(peak_rss).max().unwrap_or(0);
     runs.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
     let median = runs.into_iter().nth(n / 2).ok_or("no run")?;
     Ok(Rounds {
         median,
         rates,
-        peak_rss,
+        warmup_rate: rate(secs(&warmup)),
+        peak_rss: peak_rss.max(warmup_rss),
     })
 }
 
-/// A row's runs: the median one, every run's rate, the largest peak RSS.
+/// A row's runs: the median one, every counted run's rate, the warm-up's
+/// rate, the largest peak RSS.
 struct Rounds<T> {
     median: T,
     rates: String,
+    warmup_rate: f64,
     /// The largest peak RSS of any downloader in any run.
     peak_rss: u64,
 }
@@ -443,7 +457,8 @@ fn print_one(ctx: &Ctx, p: &Payload, r: &Rounds<OneRun>) {
         .int("piece_length", p.piece)
         .num("secs", g.secs)
         .num("mb_per_s", rate)
-        .text("rounds_mb_per_s", &r.rates);
+        .text("rounds_mb_per_s", &r.rates)
+        .num("warmup_mb_per_s", r.warmup_rate);
     let line = match g.after_connected {
         Some((secs, left)) => line.num("secs_after_first_connected_status", secs).num(
             "mb_per_s_after_first_connected_status",
@@ -484,6 +499,7 @@ fn print_four(ctx: &Ctx, p: &Payload, r: &Rounds<FourRun>, plain: &Plains) {
     .num("secs", four.secs)
     .num("aggregate_mb_per_s", rate)
     .text("rounds_aggregate_mb_per_s", &r.rates)
+    .num("warmup_aggregate_mb_per_s", r.warmup_rate)
     .text("get_secs", &list(four.gets.iter().map(|g| g.secs)))
     .text("get_cpu_s", &list(four.gets.iter().map(|g| g.cpu_s)))
     .num("seed_cpu_s", four.seed_cpu_s)
