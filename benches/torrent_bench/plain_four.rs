@@ -51,10 +51,15 @@ fn digests(source: Source, pieces: usize) -> Vec<[u8; 20]> {
     match source {
         Source::Memory => vec![Sha1::digest(memory_piece()).into(); pieces],
         Source::File(path) => {
-            let data = std::fs::read(path).unwrap();
-            data.chunks(PIECE)
-                .take(pieces)
-                .map(|p| Sha1::digest(p).into())
+            // A piece at a time, as the senders read it: not the whole
+            // payload in memory at once.
+            let file = File::open(path).unwrap();
+            let mut piece = vec![0u8; PIECE];
+            (0..pieces)
+                .map(|p| {
+                    file.read_exact_at(&mut piece, (p * PIECE) as u64).unwrap();
+                    Sha1::digest(&piece).into()
+                })
                 .collect()
         }
     }
