@@ -151,7 +151,7 @@ fn five_files_through_two_open_handles() {
     let dir = TempDir::new("storage-open-limit");
     let opts = StorageOptions {
         max_open_files: 2,
-        preallocate: false,
+        ..StorageOptions::default()
     };
     let mut s = Storage::new(&t.meta, dir.path(), opts).unwrap();
     let layout = *s.layout();
@@ -450,4 +450,56 @@ fn a_single_file_torrent_lives_at_root_slash_name() {
     s.write_piece(0, &blocks_of(&data, &layout, 0)).unwrap();
     assert!(std::fs::read(dir.path().join("song.ogg")).unwrap() == data);
     assert!(recheck(&mut s, meta.pieces()).unwrap().is_full());
+}
+
+#[test]
+fn upload_blocks_from_a_mapping_are_the_bytes_a_read_gives() {
+    // x: one 2 MiB window and a bit, so its blocks come from two windows;
+    // blocks 2 and 4 of piece 2 straddle x's and y's ends; the torrent's
+    // last block (in z) is 100 bytes. 134 blocks in all.
+    let files: &[(&str, usize)] = &[("x", (2 << 20) + 40_000), ("y", 30_000), ("z", 12_020)];
+    let t = torrent(files, 1 << 20);
+    let dir = TempDir::new("storage-mapped");
+    let mut s = Storage::new(&t.meta, dir.path(), StorageOptions::default()).unwrap();
+    write_everything(&t, &mut s);
+    let layout = *s.layout();
+    let (mut mapped, mut read) = (0, 0);
+    for p in 0..layout.piece_count() {
+        for b in 0..layout.blocks_in_piece(p) {
+            let block = layout.block(p, b).unwrap();
+            let mut want = vec![0; block.len as usize];
+            s.read_block_into(&block, &mut want).unwrap();
+            match s.mapped_block(&block) {
+                Some(got) => {
+                    assert!(got[..] == want[..], "block {block:?}");
+                    mapped += 1;
+                }
+                None => read += 1,
+            }
+        }
+    }
+    assert_eq!((mapped, read), (131, 3));
+    assert_eq!(s.windows_mapped(), 3, "x's two windows and y's one");
+    // Off: every block is read.
+    let opts = StorageOptions {
+        mapped_reads: false,
+        ..StorageOptions::default()
+    };
+    let mut off = Storage::new(&t.meta, dir.path(), opts).unwrap();
+    assert_eq!(off.mapped_block(&layout.block(0, 0).unwrap()), None);
+    // A run of whole blocks maps as one; a block outside the torrent never.
+    let run = BlockRef {
+        piece: 0,
+        offset: 0,
+        len: 16 * 16_384,
+    };
+    let mut want = vec![0; run.len as usize];
+    s.read_block_into(&run, &mut want).unwrap();
+    assert!(s.mapped_block(&run).unwrap()[..] == want[..]);
+    let outside = BlockRef {
+        piece: layout.piece_count(),
+        offset: 0,
+        len: 16_384,
+    };
+    assert_eq!(s.mapped_block(&outside), None);
 }

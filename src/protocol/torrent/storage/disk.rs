@@ -26,11 +26,12 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::file_map::FileMap;
+use super::mapped::{MappedWindows, MIN_LEN};
 use super::open_files::OpenFiles;
 use super::write_vectored::write_all_vectored_at;
 use super::StorageError;
 use crate::protocol::torrent::metainfo::{FileEntry, Metainfo};
-use crate::protocol::torrent::pieces::{BlockRef, Layout};
+use crate::protocol::torrent::pieces::{BlockRef, Layout, BLOCK_SIZE};
 
 /// Handles kept open at once unless told otherwise.
 pub const DEFAULT_MAX_OPEN_FILES: usize = 64;
@@ -44,6 +45,10 @@ pub struct StorageOptions {
     /// the space is reserved in the file system's view, sparse where the
     /// file system allows).
     pub preallocate: bool,
+    /// Blocks read for uploads come from a mapping of the file
+    /// ([`Storage::mapped_block`]) rather than a copy, where the block lies
+    /// in one file and the system allows it.
+    pub mapped_reads: bool,
 }
 
 impl Default for StorageOptions {
@@ -51,6 +56,7 @@ impl Default for StorageOptions {
         StorageOptions {
             max_open_files: DEFAULT_MAX_OPEN_FILES,
             preallocate: false,
+            mapped_reads: true,
         }
     }
 }
@@ -63,6 +69,7 @@ pub struct Storage {
     layout: Layout,
     options: StorageOptions,
     open: OpenFiles,
+    mapped: MappedWindows,
     /// Every file and folder has been made (done before the first write).
     created: bool,
 }
@@ -95,6 +102,7 @@ impl Storage {
         }
         Ok(Storage {
             open: OpenFiles::new(files.len(), options.max_open_files),
+            mapped: MappedWindows::new(),
             root,
             paths,
             map,
@@ -249,6 +257,42 @@ impl Storage {
         self.read_at(offset, buf)
     }
 
+    /// `block` as `Bytes` pointing into a mapping of its file (see
+    /// [`mapped`](super::mapped)), faulted in; `None` when it must be read
+    /// with [`read_block_into`](Self::read_block_into): mapped reads are
+    /// off, the block spans files or padding, or it could not be mapped
+    /// (a missing or short file among them: the read gives the error).
+    pub fn mapped_block(&mut self, block: &BlockRef) -> Option<Bytes> {
+        // A run of blocks is split back into blocks for the peer; one
+        // shorter than `MIN_LEN` (only the torrent's last block can be) is
+        // copied by the output queue, so such a run is read instead.
+        let last = block.len % BLOCK_SIZE;
+        if !self.options.mapped_reads
+            || !self.layout.contains(block)
+            || (1..MIN_LEN as u32).contains(&last)
+        {
+            return None;
+        }
+        let offset = self.layout.piece_offset(block.piece) + u64::from(block.offset);
+        let mut spans = self.map.spans(offset, u64::from(block.len));
+        let span = spans.next()?;
+        if span.padding || spans.next().is_some() {
+            return None;
+        }
+        let path = &self.paths[span.file];
+        let fd = self
+            .open
+            .get(span.file, false, |w| open_file(path, w))
+            .ok()?;
+        self.mapped
+            .block(span.file, fd, span.file_offset, block.len as usize)
+    }
+
+    /// Windows of files mapped so far for [`mapped_block`](Self::mapped_block).
+    pub fn windows_mapped(&self) -> u64 {
+        self.mapped.mapped()
+    }
+
     /// Reads one block into a new buffer.
     pub fn read_block(&mut self, block: &BlockRef) -> Result<Bytes, StorageError> {
         let mut buf = vec![0; block.len as usize];
@@ -294,6 +338,7 @@ impl Storage {
     /// Closes every open handle (they reopen when next needed): after the
     /// files were changed behind this storage's back, say.
     pub fn close_all(&mut self) {
+        self.mapped.clear();
         for i in 0..self.paths.len() {
             self.open.close(i);
         }

@@ -35,6 +35,7 @@ mod disk;
 mod error;
 mod file_map;
 mod hasher;
+mod mapped;
 mod open_files;
 mod piece_buffer;
 mod read_pool;

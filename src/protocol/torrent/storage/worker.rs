@@ -388,6 +388,9 @@ impl Work {
             let (op, error) = (DiskOp::ReadBlock(block), StorageError::BadBlock(block));
             return Self::send(t, DiskEvent::IoError { op, error });
         }
+        if let Some(data) = self.storage.mapped_block(&block) {
+            return Self::send(t, DiskEvent::Block { block, data });
+        }
         let storage = &mut self.storage;
         let read = self.reads.read(block.len as usize, |buf| {
             storage.read_block_into(&block, buf)
