@@ -9,7 +9,10 @@
 //!   shared file position, so no seek races), files opened lazily under the
 //!   download folder with at most `max_open_files` handles open (least
 //!   recently used closed first), folders made as needed, optional
-//!   preallocation. Errors are typed and name the file.
+//!   preallocation. Errors are typed and name the file. Blocks read for
+//!   uploads point into a read-only mapping of the file where they can
+//!   (`Storage::mapped_block`, see `mapped.rs`), so the socket write is
+//!   their only copy.
 //! * [`PieceBuffer`] / [`PieceBuffers`]: a piece's 16 KiB blocks collected
 //!   as `Bytes` while it downloads; a bounded number of pieces in flight.
 //! * [`DiskWorker`]: the one part that runs off the scheduler's thread. It
