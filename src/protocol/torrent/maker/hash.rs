@@ -123,7 +123,7 @@ fn hash_run(data: &[u8], piece_length: usize, out: &mut [u8]) {
 ///
 /// A reader thread fills piece-aligned buffers (crossing file boundaries)
 /// while this thread hashes the one before, so reading and hashing
-/// overlap; [`READ_AHEAD`] buffers go round between the two.
+/// overlap; two buffers (`READ_AHEAD`) go round between the two.
 ///
 /// `progress(hashed)` is called after each buffer with the bytes hashed so
 /// far; returning false stops the work with [`MakeError::Cancelled`]. A

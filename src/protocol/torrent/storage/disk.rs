@@ -258,7 +258,7 @@ impl Storage {
     }
 
     /// `block` as `Bytes` pointing into a mapping of its file (see
-    /// [`mapped`](super::mapped)), faulted in; `None` when it must be read
+    /// `storage/mapped.rs`), faulted in; `None` when it must be read
     /// with [`read_block_into`](Self::read_block_into): mapped reads are
     /// off, the block spans files or padding, or it could not be mapped
     /// (a missing or short file among them: the read gives the error).
