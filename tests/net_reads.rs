@@ -1,6 +1,7 @@
 //! How often a connection reads its socket: a `TcpClient` over a real
 //! loopback socket whose transport counts every read that reaches the
-//! socket (each one a `recv` call).
+//! socket (each one a `recv` call); and the round-trip time a TCP
+//! transport reads from the kernel.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -200,4 +201,20 @@ fn data_and_close_together_still_reach_the_end() {
         seen.extend_from_slice(&b);
     }
     assert_eq!(seen, msg);
+}
+
+#[test]
+fn a_tcp_transport_knows_its_round_trip_once_connected() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = mio::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    let t = TcpTransport::new(stream, true);
+    // Linux's TCP_INFO: the handshake gave a sample, well under a
+    // millisecond on loopback (the client calls such a peer near).
+    if cfg!(target_os = "linux") {
+        let rtt = t.round_trip().expect("TCP_INFO gives the round trip");
+        assert!(rtt < std::time::Duration::from_millis(1), "{rtt:?}");
+    } else {
+        assert_eq!(t.round_trip(), None);
+    }
 }

@@ -228,3 +228,33 @@ fn requests_time_out_one_at_a_time_and_a_silent_peer_is_snubbed() {
     assert_eq!(ev.len(), 3);
     assert!(!s.is_snubbed());
 }
+
+#[test]
+fn a_near_peer_keeps_a_few_milliseconds_in_flight_a_far_one_two_seconds() {
+    let t0 = Instant::now();
+    let layout = Layout::new(1024 * 262_144, 262_144).unwrap();
+    // 4 blocks a millisecond (64 MiB/s), 100 µs away: 4 ms of that is 16
+    // blocks, so the near cap of 32 holds.
+    let mut near = downloading(layout, true, t0);
+    near.set_round_trip(Duration::from_micros(100));
+    let (depths, most) = run_pipeline(&mut near, &layout, t0, Duration::from_millis(1), 4, 400);
+    // Slow start: one more per block, four blocks a round.
+    assert_eq!(&depths[..7], &[8, 12, 16, 20, 24, 28, 32]);
+    assert!(depths[7..].iter().all(|&d| d == 32), "{depths:?}");
+    assert_eq!(most, 32);
+    // 16 blocks a millisecond (256 MiB/s): 4 ms of it is 64 blocks, more
+    // than the near cap, so that many (the meter reads a little under the
+    // rate, the first millisecond having had no block).
+    let mut fast = downloading(layout, true, t0);
+    fast.set_round_trip(Duration::from_micros(100));
+    let (depths, _) = run_pipeline(&mut fast, &layout, t0, Duration::from_millis(1), 16, 400);
+    let last = *depths.last().unwrap();
+    assert!((60..=64).contains(&last), "{depths:?}");
+    // The same 64 MiB/s peer 50 ms away: two seconds of its rate, capped
+    // at 250.
+    let mut far = downloading(layout, true, t0);
+    far.set_round_trip(Duration::from_millis(50));
+    let (depths, most) = run_pipeline(&mut far, &layout, t0, Duration::from_millis(1), 4, 400);
+    assert_eq!(depths.last(), Some(&250), "{depths:?}");
+    assert_eq!(most, 250);
+}

@@ -143,6 +143,11 @@ pub trait Transport {
             None => Ok(0),
         }
     }
+    /// The connection's smoothed round-trip time, where the transport can
+    /// tell (a TCP socket on Linux: `TCP_INFO`); `None` by default.
+    fn round_trip(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Closes the sending direction (the peer sees end of stream).
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// The peer's address, when known.
@@ -345,6 +350,26 @@ impl Transport for TcpTransport {
 
     fn write_vectored(&mut self, _cx: &mut Cx, bufs: &[io::IoSlice]) -> io::Result<usize> {
         self.stream.write_vectored(bufs)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn round_trip(&self) -> Option<std::time::Duration> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `tcp_info` is plain data, zeroed is a valid value, and
+        // the kernel writes at most `len` bytes of it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let r = unsafe {
+            libc::getsockopt(
+                self.stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        (r == 0 && info.tcpi_rtt > 0)
+            .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_rtt)))
     }
 
     fn read_chunk(&mut self, cx: &mut Cx, max: usize) -> io::Result<Option<Bytes>> {

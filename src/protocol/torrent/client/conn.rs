@@ -63,6 +63,16 @@ impl Conn {
         }
     }
 
+    /// Tells the session the socket's round-trip time, where the
+    /// transport knows it: done when the session opens (the TCP handshake
+    /// gave the first sample) and on every status tick.
+    pub fn note_round_trip(&mut self) {
+        let rtt = self.t.round_trip();
+        if let (Some(rtt), Stage::Open(s)) = (rtt, &mut self.stage) {
+            s.set_round_trip(rtt);
+        }
+    }
+
     pub fn session_ref(&self) -> Option<&PeerSession> {
         match &self.stage {
             Stage::Open(s) => Some(s),

@@ -208,7 +208,10 @@ impl TorrentClient {
                     return self.serve_meta(cx, slot, c);
                 }
                 Ok(true) => match self.new_session(c.torrent, now) {
-                    Some(s) => c.stage = Stage::Open(s),
+                    Some(s) => {
+                        c.stage = Stage::Open(s);
+                        c.note_round_trip();
+                    }
                     None => return Served::Close,
                 },
                 Ok(false) if now.duration_since(*since) < self.config.connect_timeout => {
@@ -256,6 +259,7 @@ impl TorrentClient {
                 };
                 s.on_bytes(&greeting, now);
                 c.stage = Stage::Open(s);
+                c.note_round_trip();
                 c.torrent = torrent;
                 if let Some(t) = self.torrents[torrent].as_mut() {
                     t.peers.conns.push(slot);

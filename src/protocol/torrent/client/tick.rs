@@ -13,6 +13,7 @@ impl TorrentClient {
     pub(super) fn tick(&mut self, cx: &mut Cx) {
         let now = cx.now();
         for c in self.conns.iter_mut().flatten() {
+            c.note_round_trip();
             if let Some(s) = c.session() {
                 if now >= s.next_deadline() {
                     s.on_tick(now);

@@ -40,7 +40,10 @@
 //! `max_requests` (250) and the peer's `reqq`. Answered at once (loopback)
 //! the depth goes 4, 8, 16, 32, 64, 128, 250 over six round trips; a peer
 //! sending 16 KiB a second keeps 2, one sending 64 KiB a second 8
-//! (tests/torrent_peer_timers.rs). A snubbed peer keeps one.
+//! (tests/torrent_peer_timers.rs). A snubbed peer keeps one. A near peer
+//! (its round trip, given by the owner with `set_round_trip`, under 1 ms)
+//! is capped at `near_max_requests` (32) or 4 ms of its rate, whichever is
+//! more: it answers at once, and deeper pipelines only fill memory.
 //!
 //! # How it ends
 //!

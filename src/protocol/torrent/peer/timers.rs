@@ -77,11 +77,17 @@ impl PeerSession {
     /// The depth the peer's rate calls for: `rate * pipeline_time` in
     /// blocks, between `min_requests` and the cap.
     pub(super) fn rate_depth(&self) -> u32 {
-        let rate = u128::from(self.down.rate(self.now));
-        let window = self.config.pipeline_time.as_nanos();
-        let blocks = rate * window / Duration::from_secs(1).as_nanos() / u128::from(BLOCK_SIZE);
         let cap = self.cap();
-        (blocks.min(u128::from(u32::MAX)) as u32).clamp(self.config.min_requests.min(cap), cap)
+        self.blocks_of_rate(self.config.pipeline_time)
+            .clamp(self.config.min_requests.min(cap), cap)
+    }
+
+    /// The blocks the peer's rate delivers in `window`.
+    pub(super) fn blocks_of_rate(&self, window: Duration) -> u32 {
+        let rate = u128::from(self.down.rate(self.now));
+        let blocks =
+            rate * window.as_nanos() / Duration::from_secs(1).as_nanos() / u128::from(BLOCK_SIZE);
+        blocks.min(u128::from(u32::MAX)) as u32
     }
 
     /// A block came: slow start, one more request in flight per block

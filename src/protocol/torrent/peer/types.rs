@@ -27,6 +27,18 @@ pub struct PeerConfig {
     /// The pipeline holds this much of the peer's rate: `rate * pipeline_time
     /// / 16 KiB` requests.
     pub pipeline_time: Duration,
+    /// Requests we keep in flight at most to a near peer (one whose round
+    /// trip, [`set_round_trip`](super::PeerSession::set_round_trip), is
+    /// under [`near_round_trip`](Self::near_round_trip)), unless more are
+    /// needed to hold [`near_pipeline_time`](Self::near_pipeline_time) of
+    /// its rate.
+    pub near_max_requests: u32,
+    /// A near peer's pipeline holds at least this much of its rate (up to
+    /// `max_requests`).
+    pub near_pipeline_time: Duration,
+    /// A round trip shorter than this makes the peer near (same host or
+    /// LAN).
+    pub near_round_trip: Duration,
     /// Requests we queue from the peer (advertised as our `reqq`); more
     /// outstanding at once disconnects it.
     pub our_reqq: u32,
@@ -71,6 +83,9 @@ impl Default for PeerConfig {
             min_requests: 2,
             max_requests: 250,
             pipeline_time: Duration::from_secs(2),
+            near_max_requests: 32,
+            near_pipeline_time: Duration::from_millis(4),
+            near_round_trip: Duration::from_millis(1),
             our_reqq: 250,
             keepalive_after: Duration::from_secs(120),
             idle_timeout: Duration::from_secs(180),

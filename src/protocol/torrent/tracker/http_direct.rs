@@ -6,7 +6,7 @@
 //! linking and ending two components per announce cost five times the
 //! instructions of the answer itself. Requests are read with the
 //! project's HTTP [`Parser`]; the answer is the same
-//! [`answer`](super::http_server::answer) that the [`Router`] form of the
+//! [`super::http_server::answer`] that the [`Router`](crate::protocol::http::Router) form of the
 //! tracker ([`add_routes`](super::http_server::add_routes), for a program
 //! that serves other things beside its tracker) gives.
 //!

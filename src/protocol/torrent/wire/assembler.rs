@@ -28,7 +28,7 @@ pub enum MetadataProgress {
     Complete(Bytes),
 }
 
-/// The fetching side. See the [module documentation](self).
+/// The fetching side. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct MetadataAssembler {
     info_hash: InfoHash,

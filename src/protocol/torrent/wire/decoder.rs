@@ -129,7 +129,7 @@ impl Limits {
     }
 }
 
-/// The stream decoder. See the [module documentation](self).
+/// The stream decoder. See the module documentation.
 ///
 /// An error is final: the decoder keeps returning it, and the connection
 /// should be closed.
