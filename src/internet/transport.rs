@@ -359,6 +359,8 @@ impl Transport for TcpTransport {
         // the kernel writes at most `len` bytes of it.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid socket, and `info`/`len` describe writable
+        // memory of the size given.
         let r = unsafe {
             libc::getsockopt(
                 self.stream.as_raw_fd(),
