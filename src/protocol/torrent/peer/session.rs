@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::out_queue::OutQueue;
+use super::timers::blocks_in;
 use super::types::{DisconnectReason, PeerConfig, PeerEvent};
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef, Layout, BLOCK_SIZE};
 use crate::protocol::torrent::swarm::RateMeter;
@@ -552,13 +553,17 @@ impl PeerSession {
     /// 1,215 MB/s (means of 8 alternating runs); seed to one at 1 GiB/s,
     /// where 4 ms of the rate is over 250 blocks, no change.
     pub(super) fn cap(&self) -> u32 {
+        self.cap_at(self.down.rate(self.now))
+    }
+
+    /// [`cap`](Self::cap) with the peer's rate already read.
+    pub(super) fn cap_at(&self, rate: u64) -> u32 {
         let near = self
             .round_trip
             .is_some_and(|rtt| rtt < self.config.near_round_trip);
         let max = if near {
-            let want = self
-                .blocks_of_rate(self.config.near_pipeline_time)
-                .max(self.config.near_max_requests);
+            let want =
+                blocks_in(rate, self.config.near_pipeline_time).max(self.config.near_max_requests);
             want.min(self.config.max_requests)
         } else {
             self.config.max_requests

@@ -77,17 +77,10 @@ impl PeerSession {
     /// The depth the peer's rate calls for: `rate * pipeline_time` in
     /// blocks, between `min_requests` and the cap.
     pub(super) fn rate_depth(&self) -> u32 {
-        let cap = self.cap();
-        self.blocks_of_rate(self.config.pipeline_time)
-            .clamp(self.config.min_requests.min(cap), cap)
-    }
-
-    /// The blocks the peer's rate delivers in `window`.
-    pub(super) fn blocks_of_rate(&self, window: Duration) -> u32 {
-        let rate = u128::from(self.down.rate(self.now));
-        let blocks =
-            rate * window.as_nanos() / Duration::from_secs(1).as_nanos() / u128::from(BLOCK_SIZE);
-        blocks.min(u128::from(u32::MAX)) as u32
+        // Read once: the meter sums its slots, and this runs per block.
+        let rate = self.down.rate(self.now);
+        let cap = self.cap_at(rate);
+        blocks_in(rate, self.config.pipeline_time).clamp(self.config.min_requests.min(cap), cap)
     }
 
     /// A block came: slow start, one more request in flight per block
@@ -100,4 +93,12 @@ impl PeerSession {
             self.depth = want;
         }
     }
+}
+
+/// The blocks `rate` bytes a second deliver in `window`.
+pub(super) fn blocks_in(rate: u64, window: Duration) -> u32 {
+    let blocks = u128::from(rate) * window.as_nanos()
+        / Duration::from_secs(1).as_nanos()
+        / u128::from(BLOCK_SIZE);
+    blocks.min(u128::from(u32::MAX)) as u32
 }
