@@ -67,9 +67,11 @@ impl Conn {
     /// transport knows it: done when the session opens (the TCP handshake
     /// gave the first sample) and on every status tick.
     pub fn note_round_trip(&mut self) {
-        let rtt = self.t.round_trip();
-        if let (Some(rtt), Stage::Open(s)) = (rtt, &mut self.stage) {
-            s.set_round_trip(rtt);
+        // The socket is asked only for a session that will use the answer.
+        if let Stage::Open(s) = &mut self.stage {
+            if let Some(rtt) = self.t.round_trip() {
+                s.set_round_trip(rtt);
+            }
         }
     }
 
