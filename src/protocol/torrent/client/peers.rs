@@ -17,14 +17,14 @@ use crate::protocol::torrent::peer::{DisconnectReason, PeerConfig, PeerEvent, Pe
 use crate::protocol::torrent::pieces::{BlockRef, BLOCK_SIZE};
 use crate::protocol::torrent::storage::{Added, DiskRequest};
 use crate::protocol::torrent::swarm::{PeerKey, RateLimit};
-use crate::protocol::torrent::wire::{serve_metadata, MetadataMsg};
+use crate::protocol::torrent::wire::{serve_metadata, MetadataMsg, DEFAULT_READ_CHUNK};
 
 /// Accepts taken in one step.
 const ACCEPTS_PER_STEP: usize = 64;
 /// Reads from one connection in one step before the others get a turn.
 const READS_PER_STEP: usize = 16;
 /// Bytes read at a time (four blocks and their headers).
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = DEFAULT_READ_CHUNK;
 /// Slices of a session's output given to one vectored write: a block and
 /// its header are two, so up to 32 blocks go in one `writev`.
 const WRITE_SLICES: usize = 64;
