@@ -1,7 +1,7 @@
 //! How often a connection reads its socket: a `TcpClient` over a real
 //! loopback socket whose transport counts every read that reaches the
-//! socket (each one a `recv` call); and the round-trip time a TCP
-//! transport reads from the kernel.
+//! socket (each one a `recv` call); when a listener calls `accept`; and
+//! the round-trip time a TCP transport reads from the kernel.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -10,8 +10,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kamaelia::axon::{link, Cx, Inbox, Outbox, Scheduler};
-use kamaelia::internet::{TcpClient, TcpTransport, Transport};
+use kamaelia::axon::{link, BoxSet, Component, Cx, Inbox, Outbox, Scheduler, Step};
+use kamaelia::internet::{
+    Acceptor, TcpAcceptor, TcpClient, TcpTransport, Transport, DEFAULT_BACKLOG,
+};
 
 /// Counts reads that reach the socket and those that would block.
 #[derive(Default)]
@@ -217,4 +219,84 @@ fn a_tcp_transport_knows_its_round_trip_once_connected() {
     } else {
         assert_eq!(t.round_trip(), None);
     }
+}
+
+/// Accepts on every step, as the torrent client does; in its second step
+/// it also connects to itself between two accepts.
+struct AcceptEveryStep {
+    acceptor: TcpAcceptor,
+    steps: usize,
+    /// Per step: connections the accepts of that step took.
+    taken: Rc<std::cell::RefCell<Vec<usize>>>,
+    /// The connections made, kept open.
+    clients: Vec<std::net::TcpStream>,
+}
+
+impl AcceptEveryStep {
+    fn take_all(&mut self, cx: &mut Cx) -> usize {
+        let mut n = 0;
+        while self.acceptor.accept(cx).unwrap().is_some() {
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Component for AcceptEveryStep {
+    fn step(&mut self, cx: &mut Cx) -> Step {
+        if self.steps == 0 {
+            self.acceptor.register(cx).unwrap();
+        }
+        self.steps += 1;
+        let mut n = self.take_all(cx);
+        if self.steps == 2 {
+            // The kernel queues this connection at once (loopback, a
+            // listening socket), but the poll has not seen it yet.
+            let addr = self.acceptor.local_addr().unwrap();
+            self.clients
+                .push(std::net::TcpStream::connect(addr).unwrap());
+            n += self.take_all(cx);
+        }
+        self.taken.borrow_mut().push(n);
+        if self.taken.borrow().iter().sum::<usize>() == 3 {
+            self.acceptor.close(cx);
+            return Step::Done;
+        }
+        Step::Pause
+    }
+
+    fn boxes(&self, _set: &mut BoxSet) {}
+}
+
+/// An `accept` that would block marks the listener drained: later steps
+/// do not call `accept` again (each failed call makes and frees a socket
+/// in the kernel) until the poll reports a connection. Shown by a
+/// connection queued in the kernel after a failed accept, in the same
+/// step: the second accept does not reach the kernel, so it does not see
+/// it; the poll's report does, and nothing is lost.
+#[test]
+fn a_listener_accepts_only_after_the_poll_reports_a_connection() {
+    let acceptor = TcpAcceptor::bind("127.0.0.1:0".parse().unwrap(), DEFAULT_BACKLOG).unwrap();
+    let addr = acceptor.local_addr().unwrap();
+    let taken = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut s = Scheduler::new();
+    let id = s.spawn(AcceptEveryStep {
+        acceptor,
+        steps: 0,
+        taken: taken.clone(),
+        clients: Vec::new(),
+    });
+    s.run_until_idle();
+    assert_eq!(*taken.borrow(), [0], "nothing to accept yet");
+    // Two connections from outside: the poll reports them, one step takes both.
+    let _a = std::net::TcpStream::connect(addr).unwrap();
+    let _b = std::net::TcpStream::connect(addr).unwrap();
+    run_until(&mut s, || taken.borrow().len() >= 2);
+    assert_eq!(taken.borrow()[1], 2, "both, and not the one made in step 2");
+    // The connection made in step 2 after its failed accept: taken in the
+    // step its readiness wakes.
+    run_until(&mut s, || taken.borrow().iter().sum::<usize>() == 3);
+    assert_eq!(*taken.borrow(), [0, 2, 1]);
+    s.run_until_idle();
+    assert!(!s.is_alive(id), "it ends once it has all three");
 }

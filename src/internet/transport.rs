@@ -419,6 +419,11 @@ pub struct TcpAcceptor {
     listener: Option<mio::net::TcpListener>,
     token: Option<Token>,
     local: SocketAddr,
+    /// An accept would block and the poll has reported no readiness
+    /// since: the next accept is not tried. A failed `accept` is not free
+    /// (the kernel makes and frees a socket for it), and a component that
+    /// accepts on every step would otherwise pay one each step.
+    drained: bool,
 }
 
 /// Default listen backlog.
@@ -440,6 +445,7 @@ impl TcpAcceptor {
             listener: Some(mio::net::TcpListener::from_std(std)),
             token: None,
             local,
+            drained: false,
         })
     }
 }
@@ -459,10 +465,20 @@ impl Acceptor for TcpAcceptor {
         self.listener = None;
     }
 
-    fn accept(&mut self, _cx: &mut Cx) -> io::Result<Option<Box<dyn Transport>>> {
+    fn accept(&mut self, cx: &mut Cx) -> io::Result<Option<Box<dyn Transport>>> {
         let Some(l) = self.listener.as_ref() else {
             return Ok(None);
         };
+        if let (true, Some(token)) = (self.drained, self.token) {
+            // As for a stream's reads: readiness is recorded only between
+            // steps, and a connection that came after the accept that
+            // would block is reported by the next poll (edge-triggered).
+            let r = cx.readiness(token);
+            if !(r.readable || r.closed) {
+                return Ok(None);
+            }
+            self.drained = false;
+        }
         match l.accept() {
             Ok((stream, peer)) => {
                 // A listener on one IP gives every connection that local
@@ -470,7 +486,13 @@ impl Acceptor for TcpAcceptor {
                 let local = (!self.local.ip().is_unspecified()).then_some(self.local);
                 Ok(Some(Box::new(TcpTransport::accepted(stream, peer, local))))
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Some(token) = self.token {
+                    self.drained = true;
+                    let _ = cx.readiness(token);
+                }
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
