@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .enumerate()
     {
-        let ip = [std::net::IpAddr::from([10, 0, 0, i as u8]), "::1".parse().unwrap()][i % 2];
+        let ip = [
+            std::net::IpAddr::from([10, 0, 0, i as u8]),
+            "::1".parse().unwrap(),
+        ][i % 2];
         answer(&mut swarms, ep, query, ip, now, &mut scratch);
         decode_strict(&scratch.body).expect("every answer is canonical bencode");
     }

@@ -2,8 +2,10 @@
 //!
 //! [`peer_wire`]: the first byte chooses the limits (piece count known or
 //! not, small caps so the oversize paths are reached), whether a handshake
-//! comes first, and how the rest is cut into pushes. The decoder must give
-//! the same messages and the same error however the stream is cut; what
+//! comes first, and how the rest is cut into pushes (and into the most
+//! each read may take, reading as from a socket). The decoder must give
+//! the same messages and the same error however the stream is cut or
+//! read; what
 //! it decodes must encode back to exactly the bytes it consumed; it never
 //! buffers more than one largest message and one push; extended payloads
 //! are read as extension handshakes and `ut_metadata` messages, and what
@@ -20,12 +22,14 @@
 //!
 //! Run with `cargo fuzz run peer_wire` and `cargo fuzz run ut_metadata`.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use kamaelia::internet::simulate::SplitMix64;
 use kamaelia::protocol::torrent::wire::{
     encode, encode_metadata, serve_metadata, Decoder, ExtHandshake, Handshake, Limits, Message,
-    MetadataAssembler, MetadataError, MetadataMsg, MetadataProgress, WireError, HANDSHAKE_LEN,
-    METADATA_PIECE_SIZE,
+    MetadataAssembler, MetadataError, MetadataMsg, MetadataProgress, ReadUninit, WireError,
+    DEFAULT_READ_CHUNK, HANDSHAKE_LEN, METADATA_PIECE_SIZE,
 };
 use sha1::{Digest, Sha1};
 
@@ -72,15 +76,57 @@ fn limits_for(seed: u8) -> Limits {
 
 type Run = (Option<Handshake>, Vec<Message>, Result<(), WireError>);
 
-fn run(stream: &[u8], pieces: &[usize], limits: Limits, handshake: bool) -> Run {
+/// How the stream's bytes reach the decoder.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// `push`, each cut whole.
+    Push,
+    /// `read_uninit_from` a source holding the rest of the stream, each
+    /// cut the most a read may take; then reads until the source is dry.
+    Read,
+}
+
+/// The rest of a stream, handed out as a socket would: as much as asked.
+struct Rest<'a>(&'a [u8]);
+
+// SAFETY: it writes exactly the first `n` bytes of `buf` and returns `n`.
+unsafe impl ReadUninit for Rest<'_> {
+    fn read_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len());
+        for (slot, &b) in buf.iter_mut().zip(&self.0[..n]) {
+            slot.write(b);
+        }
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+fn run(stream: &[u8], pieces: &[usize], limits: Limits, handshake: bool, feed: Feed) -> Run {
     let mut d = Decoder::new(limits);
     let mut hs = None;
     let mut out = Vec::new();
     let mut at = 0;
     let largest = limits.largest() as usize;
-    for &n in pieces {
-        d.push(&stream[at..at + n]);
-        at += n;
+    let mut src = Rest(stream);
+    // After the cuts, reads of a chunk until the source is dry.
+    let dry = std::iter::repeat(DEFAULT_READ_CHUNK).take(match feed {
+        Feed::Push => 0,
+        Feed::Read => stream.len() + 1,
+    });
+    for n in pieces.iter().copied().chain(dry) {
+        match feed {
+            Feed::Push => {
+                d.push(&stream[at..at + n]);
+                at += n;
+            }
+            Feed::Read => {
+                let got = d.read_uninit_from(&mut src, n).expect("reads from memory");
+                assert!(got <= n, "read {got} of at most {n}");
+                if got == 0 && n > 0 {
+                    break; // dry
+                }
+            }
+        }
         let r = (|| -> Result<(), WireError> {
             if handshake && hs.is_none() {
                 let peeked = d.peek_info_hash();
@@ -146,9 +192,15 @@ pub fn peer_wire(data: &[u8]) -> WireSummary {
         &[stream.len()][..usize::from(!stream.is_empty())],
         limits,
         handshake,
+        Feed::Push,
     );
-    let cut = run(stream, &cuts(seed, stream.len()), limits, handshake);
+    let pushes = cuts(seed, stream.len());
+    let cut = run(stream, &pushes, limits, handshake, Feed::Push);
     assert_eq!(whole, cut, "cutting the stream changed the result");
+    // Read as from a socket: the decoder may take less than each read
+    // offers (it cuts reads to end on message boundaries).
+    let read = run(stream, &pushes, limits, handshake, Feed::Read);
+    assert_eq!(whole, read, "reading the stream changed the result");
     let (hs, msgs, result) = whole;
     let mut again = BytesMut::new();
     if let Some(h) = &hs {
