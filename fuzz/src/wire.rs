@@ -109,10 +109,13 @@ fn run(stream: &[u8], pieces: &[usize], limits: Limits, handshake: bool, feed: F
     let largest = limits.largest() as usize;
     let mut src = Rest(stream);
     // After the cuts, reads of a chunk until the source is dry.
-    let dry = std::iter::repeat(DEFAULT_READ_CHUNK).take(match feed {
-        Feed::Push => 0,
-        Feed::Read => stream.len() + 1,
-    });
+    let dry = std::iter::repeat_n(
+        DEFAULT_READ_CHUNK,
+        match feed {
+            Feed::Push => 0,
+            Feed::Read => stream.len() + 1,
+        },
+    );
     for n in pieces.iter().copied().chain(dry) {
         match feed {
             Feed::Push => {
