@@ -443,6 +443,107 @@ fn remote_wake_from_a_thread_that_has_ended_is_not_lost() {
     assert_eq!(s.stats().steps, 2);
 }
 
+/// Wakes `target` through the scheduler's `Remote` `times` times in its
+/// one step: a wake from "another thread" made while the scheduler runs.
+struct RemoteWaker {
+    target: kamaelia::axon::Id,
+    times: usize,
+}
+
+impl kamaelia::axon::Component for RemoteWaker {
+    fn step(&mut self, cx: &mut kamaelia::axon::Cx) -> Step {
+        let remote = cx.remote();
+        for _ in 0..self.times {
+            remote.wake(self.target);
+        }
+        Step::Done
+    }
+
+    fn boxes(&self, _set: &mut kamaelia::axon::BoxSet) {}
+}
+
+#[test]
+fn a_remote_wake_while_the_scheduler_runs_signals_no_poll() {
+    let mut s = sched();
+    let b = s.spawn(steps("B", &[Step::Pause, Step::Done]));
+    assert_eq!(s.step(), Some((b, R::Sleep)));
+    s.spawn(RemoteWaker {
+        target: b,
+        times: 100,
+    });
+    assert_eq!(s.run(), Ended::Completed);
+    // B was woken (its second step ran), and no wake wrote the waker: the
+    // scheduler drained them between rounds.
+    assert_eq!(s.stats().steps, 3);
+    assert_eq!(s.remote_signals(), 0);
+}
+
+/// Answers every number that comes with the same number, until `left` are
+/// answered; sleeps in between (woken through a `Remote`).
+struct Echo {
+    rx: crossbeam_channel::Receiver<u32>,
+    tx: crossbeam_channel::Sender<u32>,
+    left: u32,
+}
+
+impl kamaelia::axon::Component for Echo {
+    fn step(&mut self, _cx: &mut kamaelia::axon::Cx) -> Step {
+        while let Ok(v) = self.rx.try_recv() {
+            self.tx.send(v).unwrap();
+            self.left -= 1;
+        }
+        if self.left == 0 {
+            Step::Done
+        } else {
+            Step::Pause
+        }
+    }
+
+    fn boxes(&self, _set: &mut kamaelia::axon::BoxSet) {}
+}
+
+/// Many round trips between a thread and a component it wakes through a
+/// `Remote`: each needs its wake to reach the scheduler, whether that
+/// finds it running, about to block, or blocked. A lost wake leaves the
+/// scheduler in its poll with nothing to wake it: `wait_for_wake` then
+/// returns false and the test fails (instead of hanging).
+#[test]
+fn no_remote_wake_is_lost_around_the_poll() {
+    const ROUNDS: u32 = 10_000;
+    let (ping_tx, ping_rx) = crossbeam_channel::unbounded();
+    let (pong_tx, pong_rx) = crossbeam_channel::unbounded();
+    let mut s = Scheduler::new();
+    let echo = s.spawn(Echo {
+        rx: ping_rx,
+        tx: pong_tx,
+        left: ROUNDS,
+    });
+    let remote = s.remote();
+    let pinger = std::thread::spawn(move || {
+        for i in 0..ROUNDS {
+            ping_tx.send(i).unwrap();
+            remote.wake(echo);
+            let got = pong_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the echo answered");
+            assert_eq!(got, i);
+        }
+    });
+    while s.is_alive(echo) {
+        s.run_until_idle();
+        if s.is_alive(echo) {
+            assert!(
+                s.wait_for_wake(Duration::from_secs(10)),
+                "a wake was lost: the scheduler slept with the echo's number waiting"
+            );
+        }
+    }
+    pinger.join().unwrap();
+    // Some wakes found the scheduler blocked (or about to be) and wrote
+    // the waker; never more than one per wake.
+    assert!(s.remote_signals() <= u64::from(ROUNDS));
+}
+
 #[test]
 fn wait_for_wake_returns_when_another_thread_wakes_a_component() {
     let mut h = Harness::new();

@@ -67,7 +67,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -290,6 +290,8 @@ impl Scheduler {
                         tx,
                         waker,
                         pending: AtomicBool::new(false),
+                        polling: AtomicBool::new(false),
+                        signals: AtomicU64::new(0),
                     }),
                 },
                 remote_rx: rx,
@@ -441,6 +443,18 @@ impl Scheduler {
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// Wakes through a [`Remote`] that had to signal the poll (an
+    /// `eventfd` write) because the scheduler was blocked in it, or about
+    /// to be. A wake that finds the scheduler running costs no system
+    /// call and is not counted.
+    pub fn remote_signals(&self) -> u64 {
+        self.inner
+            .remote
+            .inner
+            .signals
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Components alive.

@@ -36,7 +36,17 @@ impl Inner {
     pub(crate) fn poll_events(&mut self, timeout: Option<Duration>) -> bool {
         self.rounds_since_poll = 0;
         let before = self.core.woken.len();
-        match self.poll.poll(&mut self.events, timeout) {
+        let blocking = timeout != Some(Duration::ZERO);
+        let timeout = if blocking && self.enter_blocking_poll() {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        let r = self.poll.poll(&mut self.events, timeout);
+        if blocking {
+            self.leave_blocking_poll();
+        }
+        match r {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => log::error!("mio poll failed: {e}"),
