@@ -5,11 +5,10 @@
 //! comes first, and how the rest is cut into pushes (and into the most
 //! each read may take, reading as from a socket). The decoder must give
 //! the same messages and the same error however the stream is cut or
-//! read; what
-//! it decodes must encode back to exactly the bytes it consumed; it never
-//! buffers more than one largest message and one push; extended payloads
-//! are read as extension handshakes and `ut_metadata` messages, and what
-//! reads must write back and read the same.
+//! read; what it decodes must encode back to exactly the bytes it
+//! consumed; it never buffers more than one largest message and one push;
+//! extended payloads are read as extension handshakes and `ut_metadata`
+//! messages, and what reads must write back and read the same.
 //!
 //! [`ut_metadata`]: the input read as an extension handshake and as a
 //! `ut_metadata` payload (round trips as above); then the input, stretched

@@ -24,7 +24,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::assembler::MAX_METADATA_SIZE;
 use super::handshake::{Handshake, HANDSHAKE_LEN};
-use super::message::{Message, MessageId};
+use super::message::{Message, MessageId, PIECE_HEADER_LEN};
 use super::WireError;
 use crate::protocol::torrent::pieces::{Bitfield, BlockRef, BLOCK_SIZE};
 use crate::protocol::torrent::tracker::InfoHash;
@@ -32,11 +32,7 @@ use crate::protocol::torrent::tracker::InfoHash;
 /// The read buffer's size: room for four `piece` messages of a 16 KiB
 /// block (with their 13-byte headers), so a read of this size can end on
 /// a message boundary.
-pub const DEFAULT_READ_CHUNK: usize = 4 * (PIECE_HEADER + BLOCK_SIZE as usize);
-
-/// A `piece` message's bytes before its block: length prefix, id, piece
-/// index and offset.
-const PIECE_HEADER: usize = 4 + 1 + 4 + 4;
+pub const DEFAULT_READ_CHUNK: usize = 4 * (PIECE_HEADER_LEN + BLOCK_SIZE as usize);
 
 /// Read buffers kept aside by default while blocks cut from them are
 /// still held.
@@ -305,13 +301,12 @@ impl Decoder {
         let buf = &self.buf[..];
         let mut at = 0usize;
         let missing = loop {
-            let Some(prefix) = buf.get(at..at + 4) else {
+            let Some(len) = length_prefix(&buf[at..]) else {
                 if at < buf.len() {
                     return max; // a length prefix cut short
                 }
                 break 0;
             };
-            let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
             let end = at.saturating_add(4).saturating_add(len as usize);
             if end > buf.len() {
                 break end - buf.len();
@@ -321,7 +316,7 @@ impl Decoder {
         if missing >= max {
             return max;
         }
-        let unit = PIECE_HEADER + self.limits.max_block as usize;
+        let unit = PIECE_HEADER_LEN + self.limits.max_block as usize;
         let planned = missing + (max - missing) / unit * unit;
         if planned == 0 || planned < max / 2 {
             max
@@ -390,10 +385,9 @@ impl Decoder {
     }
 
     fn decode_one(&mut self) -> Result<Option<Message>, WireError> {
-        if self.buf.len() < 4 {
+        let Some(len) = length_prefix(&self.buf) else {
             return Ok(None);
-        }
-        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        };
         if len == 0 {
             self.buf.advance(4);
             return Ok(Some(Message::KeepAlive));
@@ -476,6 +470,11 @@ impl Decoder {
         }
         self.buf.split_to(n).freeze()
     }
+}
+
+/// The length prefix at the front of `bytes`, once its 4 bytes are in.
+fn length_prefix(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?))
 }
 
 #[cfg(test)]

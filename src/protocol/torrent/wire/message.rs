@@ -216,11 +216,15 @@ pub fn encode(msg: &Message, out: &mut BytesMut) -> Result<(), WireError> {
     Ok(())
 }
 
+/// A `piece` message's bytes before its block: length prefix, id, piece
+/// index and offset.
+pub(crate) const PIECE_HEADER_LEN: usize = 4 + 1 + 4 + 4;
+
 /// Appends only the 13-byte head of a `piece` message carrying `len`
 /// bytes, for a sender that writes the block itself (a vectored write from
 /// the block's own buffer, so the block is never copied into `out`).
 pub fn encode_piece_header(piece: u32, offset: u32, len: u32, out: &mut BytesMut) {
-    out.reserve(13);
+    out.reserve(PIECE_HEADER_LEN);
     out.put_u32(len.saturating_add(9));
     out.put_u8(MessageId::Piece as u8);
     out.put_u32(piece);
