@@ -55,8 +55,8 @@ fn main() {
     }
     hash::run();
     storage::run();
-    floor::run();
+    let ceiling = floor::run();
     bencode::run();
     tracker::run();
-    client::run();
+    client::run(ceiling);
 }

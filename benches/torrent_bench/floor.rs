@@ -15,7 +15,10 @@
 //!   else could move at most `ceiling_mb_per_s` = cores x 1 GiB / floor.
 //!   The one-seed, four-downloader row (goal 1,200 MB/s) runs on the same
 //!   cores, so its rate is held under this ceiling. Not counted: the
-//!   seeder's reads, our own code, page faults and scheduling.
+//!   seeder's reads, our own code, page faults and scheduling. When this
+//!   row runs, the client rows after it print their rate as a share of the
+//!   ceiling (`share_of_ceiling`): that figure, unlike MB/s, carries from
+//!   one machine to another.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,10 +35,10 @@ const BLOCK: usize = 16 << 10;
 const CHUNK: usize = 256 << 10;
 const GIB: f64 = (1u64 << 30) as f64;
 
-pub fn run() {
-    if want("torrent_cpu_floor") {
-        cpu_floor();
-    }
+/// Runs the row if it is wanted, and answers its ceiling (MB/s) for the
+/// client rows run after it.
+pub fn run() -> Option<f64> {
+    want("torrent_cpu_floor").then(cpu_floor)
 }
 
 /// This thread's CPU seconds to run `f`.
@@ -109,7 +112,7 @@ fn loopback_s(bytes: usize) -> f64 {
     recv_s + sender.join().unwrap()
 }
 
-fn cpu_floor() {
+fn cpu_floor() -> f64 {
     let bytes = if quick() { 64 << 20 } else { 256 << 20 };
     let pieces = bytes / PIECE;
     let piece: Vec<u8> = (0..PIECE).map(|i| (i * 7 + i / 4096) as u8).collect();
@@ -125,6 +128,7 @@ fn cpu_floor() {
     let (sha1, write, tcp) = (min(&sha1), min(&write), min(&tcp));
     let floor = sha1 + write + tcp;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ceiling = cores as f64 * GIB / 1e6 / floor;
     Json::new("torrent")
         .text("row", "torrent_cpu_floor")
         .int("bytes_measured", bytes as u64)
@@ -134,6 +138,7 @@ fn cpu_floor() {
         .num("loopback_tcp_cpu_s_per_gib", tcp)
         .num("floor_cpu_s_per_gib", floor)
         .int("cores", cores as u64)
-        .num("ceiling_mb_per_s", cores as f64 * GIB / 1e6 / floor)
+        .num("ceiling_mb_per_s", ceiling)
         .print();
+    ceiling
 }
