@@ -17,8 +17,8 @@
 //!   cores, so its rate is held under this ceiling. Not counted: the
 //!   seeder's reads, our own code, page faults and scheduling. When this
 //!   row runs, the client rows after it print their rate as a share of the
-//!   ceiling (`share_of_ceiling`): that figure, unlike MB/s, carries from
-//!   one machine to another.
+//!   ceiling (`share_of_ceiling`): how much of this machine the client
+//!   used, which a bare MB/s cannot say when machines differ.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
