@@ -67,7 +67,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -450,11 +450,7 @@ impl Scheduler {
     /// to be. A wake that finds the scheduler running costs no system
     /// call and is not counted.
     pub fn remote_signals(&self) -> u64 {
-        self.inner
-            .remote
-            .inner
-            .signals
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.remote.inner.signals.load(Ordering::Relaxed)
     }
 
     /// Components alive.

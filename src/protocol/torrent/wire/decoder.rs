@@ -12,10 +12,10 @@
 //! long: by default a dozen blocks).
 //!
 //! A read is also cut to end where a message would end if the ones still
-//! to come are whole 16 KiB blocks ([`Decoder::read_uninit_from`]): when
-//! the socket holds that much, as it does while a peer sends fast, the
-//! buffer ends on a message boundary and nothing is left over to move to
-//! the next one. Without this, the unfinished block at the end of nearly
+//! to come are whole 16 KiB blocks ([`Decoder::read_uninit_from`] and
+//! [`Decoder::read_from`] alike): when the socket holds that much, as it
+//! does while a peer sends fast, the buffer ends on a message boundary
+//! and nothing is left over to move to the next one. Without this, the unfinished block at the end of nearly
 //! every read (8 KiB on average) was copied into the next buffer.
 
 use std::io;
@@ -220,11 +220,7 @@ impl Decoder {
     /// buffer's spare room, which is not zero-filled first (a socket
     /// writes it: see [`ReadUninit`]); `Ok(0)` is the end of the stream.
     pub fn read_uninit_from(&mut self, r: &mut impl ReadUninit, max: usize) -> io::Result<usize> {
-        if self.failed.is_some() {
-            self.buf.clear();
-        }
-        self.make_room(max);
-        let max = self.planned(max);
+        let max = self.room_for_read(max);
         let start = self.buf.len();
         let room = &mut self.buf.spare_capacity_mut()[..max];
         let n = r.read_uninit(room)?;
@@ -238,11 +234,7 @@ impl Decoder {
     /// Reads once from `r` (at most `max` bytes) straight into the buffer;
     /// `Ok(0)` is the end of the stream.
     pub fn read_from(&mut self, r: &mut impl io::Read, max: usize) -> io::Result<usize> {
-        if self.failed.is_some() {
-            self.buf.clear();
-        }
-        self.make_room(max);
-        let room = (self.buf.capacity() - self.buf.len()).min(max);
+        let room = self.room_for_read(max);
         let start = self.buf.len();
         // Zeroing the room costs a memset, not an allocation, and keeps
         // this free of unsafe code.
@@ -251,6 +243,17 @@ impl Decoder {
         let n = *got.as_ref().unwrap_or(&0);
         self.buf.truncate(start + n);
         got
+    }
+
+    /// Before either read: what a failed decoder held is dropped, room is
+    /// made for `max`, and the answer is how much of it to read
+    /// ([`planned`](Self::planned)).
+    fn room_for_read(&mut self, max: usize) -> usize {
+        if self.failed.is_some() {
+            self.buf.clear();
+        }
+        self.make_room(max);
+        self.planned(max)
     }
 
     /// Room for `want` more bytes: the buffer taken back whole when no
@@ -597,6 +600,26 @@ mod tests {
         }
         assert_eq!(got, 6);
         assert_eq!(d.buffered(), 16_000 - 97);
+    }
+
+    #[test]
+    fn a_zero_filled_read_is_cut_the_same_way() {
+        let mut wire = BytesMut::new();
+        for i in 0..8 {
+            crate::protocol::torrent::wire::encode(&piece(i), &mut wire).unwrap();
+        }
+        let mut d = Decoder::new(Limits::default());
+        d.push(&wire[..100]);
+        assert_eq!(d.next().unwrap(), None);
+        let mut src = &wire[100..];
+        assert_eq!(
+            d.read_from(&mut src, DEFAULT_READ_CHUNK).unwrap(),
+            16_297 + 3 * 16_397
+        );
+        for i in 0..4 {
+            assert_eq!(d.next().unwrap(), Some(piece(i)));
+        }
+        assert_eq!(d.buffered(), 0);
     }
 
     #[test]
